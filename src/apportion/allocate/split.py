@@ -1,0 +1,69 @@
+"""Exact splitting of an amount by weights: the largest-remainder method in integers.
+
+Amounts are exact decimals with at most ``MONEY_SCALE`` places, so in units of 10^-scale they
+are integers; each part is floor(units * w / W) and the few units left over go to the largest
+remainders (ties to the earlier target, and targets are sorted, so the result never depends on
+input order). The parts always sum to the amount exactly, for any sign.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal, localcontext
+
+from apportion.schema.tables import MONEY_SCALE
+
+_WIDE = 96  # digits of working precision: far beyond DECIMAL(38, s) values
+
+
+def to_units(amount: Decimal, scale: int = MONEY_SCALE) -> int:
+    with localcontext(prec=_WIDE):
+        scaled = amount.scaleb(scale)
+        units = int(scaled)
+        if scaled != units:
+            raise ValueError(f"{amount} has more than {scale} decimal places")
+        return units
+
+
+def from_units(units: int, scale: int = MONEY_SCALE) -> Decimal:
+    with localcontext(prec=_WIDE):
+        return Decimal(units).scaleb(-scale)
+
+
+def integer_weights(weights: Sequence[Decimal]) -> list[int]:
+    """Weights as integers in the same proportion (scaled by the most decimal places)."""
+    places = max((max(0, -int(w.as_tuple().exponent)) for w in weights), default=0)
+    return [to_units(w, places) for w in weights]
+
+
+def split_units(units: int, weights: Sequence[int]) -> list[int]:
+    total = sum(weights)
+    if total <= 0 or any(w < 0 for w in weights):
+        raise ValueError("weights must be non-negative with a positive total")
+    parts = [units * w // total for w in weights]
+    remainders = [units * w - part * total for part, w in zip(parts, weights, strict=True)]
+    leftover = units - sum(parts)  # 0 <= leftover < len(weights) because floor rounds down
+    for index in sorted(range(len(weights)), key=lambda i: (-remainders[i], i))[:leftover]:
+        parts[index] += 1
+    return parts
+
+
+def split(amount: Decimal, weights: Sequence[Decimal]) -> list[Decimal]:
+    parts = split_units(to_units(amount), integer_weights(weights))
+    return [from_units(part) for part in parts]
+
+
+def round_to_total(amounts: Sequence[Decimal], places: int) -> list[Decimal]:
+    """Round each amount to ``places`` so the rounded amounts sum to the rounded total
+    (largest remainder, rounding the total half-even)."""
+    with localcontext(prec=_WIDE):
+        quantum = Decimal(1).scaleb(-places)
+        total = sum(amounts, Decimal(0)).quantize(quantum)
+        units = [to_units(a, MONEY_SCALE) for a in amounts]
+        step = 10 ** (MONEY_SCALE - places)
+        floors = [u // step for u in units]
+        remainders = [u - f * step for u, f in zip(units, floors, strict=True)]
+        leftover = to_units(total, places) - sum(floors)
+        for index in sorted(range(len(units)), key=lambda i: (-remainders[i], i))[:leftover]:
+            floors[index] += 1
+        return [from_units(f, places) for f in floors]

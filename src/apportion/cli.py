@@ -1,0 +1,299 @@
+"""The command line: a thin Typer app over the Python API.
+
+Exit codes: 0 ok, 1 the work failed (e.g. a run that does not balance), 2 bad usage or input.
+Reports go to stdout (``--format table|json|csv``); progress and messages go to stderr.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from decimal import Decimal, InvalidOperation
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from apportion import __version__
+from apportion.errors import USAGE_ERRORS
+from apportion.workspace import Workspace, default_root
+
+app = typer.Typer(
+    name="apportion",
+    help="Allocate AI spend to the use cases and cost centres that caused it, to the cent.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+report_app = typer.Typer(help="Reports over a period's published allocation.", no_args_is_help=True)
+export_app = typer.Typer(help="Write allocated cost in open formats.", no_args_is_help=True)
+app.add_typer(report_app, name="report")
+app.add_typer(export_app, name="export")
+
+out = Console(soft_wrap=True)
+err = Console(stderr=True)
+
+
+class OutputFormat(StrEnum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
+class IngestFormat(StrEnum):
+    auto = "auto"
+    focus = "focus"
+    drivers = "drivers"
+
+
+class _State:
+    root: Path = Path(".")
+
+
+state = _State()
+
+PeriodOption = Annotated[str, typer.Option("--period", "-p", help="Billing month, YYYY-MM.")]
+FormatOption = Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")]
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"apportion {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    workspace: Annotated[
+        Path | None,
+        typer.Option(
+            "--workspace",
+            "-w",
+            help="Workspace folder (env APPORTION_WORKSPACE; default: current directory).",
+        ),
+    ] = None,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show version.")
+    ] = False,
+) -> None:
+    state.root = workspace if workspace is not None else default_root()
+
+
+@contextmanager
+def _guard() -> Iterator[None]:
+    """Turn the library's input and configuration errors into one clear line and exit 2."""
+    try:
+        yield
+    except USAGE_ERRORS as exc:
+        err.print(f"[bold red]error:[/] {exc}", highlight=False)
+        raise typer.Exit(2) from None
+
+
+@contextmanager
+def _progress(title: str) -> Iterator[Callable[[str], None]]:
+    with err.status(title) as status:
+        yield lambda message: status.update(f"{title}: {message}")
+
+
+def _open() -> Workspace:
+    return Workspace.open(state.root)
+
+
+@app.command()
+def init(
+    directory: Annotated[Path | None, typer.Argument(help="Folder to create.")] = None,
+) -> None:
+    """Create a workspace: a commented apportion.yaml, the DuckDB and SQLite stores, raw/."""
+    root = directory or state.root
+    with _guard():
+        Workspace.create(root).close()
+    err.print(f"created workspace in {root}")
+
+
+@app.command()
+def ingest(
+    files: Annotated[list[Path], typer.Argument(help="FOCUS cost files or driver files.")],
+    fmt: Annotated[IngestFormat, typer.Option("--format", help="File kind.")] = IngestFormat.auto,
+    source: Annotated[
+        str | None,
+        typer.Option(help="Source name; a newer file for the same source and month replaces it "
+                     "(default: the file name without extension)."),
+    ] = None,
+) -> None:
+    """Load bills and metering; bad rows are quarantined, a bad file changes nothing."""
+    from apportion.ingest import ingest_files
+
+    with _guard():
+        workspace = _open()
+        with _progress("ingesting") as say:
+            results = ingest_files(workspace, files, fmt=fmt.value, source=source, progress=say)
+    for result in results:
+        periods = ", ".join(result.periods) or "no period"
+        line = (
+            f"{result.file}: {result.status} as {result.kind} (source {result.source}), "
+            f"{result.rows} rows, {result.quarantined} quarantined, {periods}"
+        )
+        out.print(line, highlight=False)
+        for note in result.notes:
+            out.print(f"  note: {note}", highlight=False)
+        for diff in result.differences:
+            out.print(
+                f"  {diff.period} {diff.currency} {diff.metric}: {diff.before} -> {diff.after} "
+                f"({diff.change:+})",
+                highlight=False,
+            )
+
+
+@app.command()
+def allocate(period: PeriodOption) -> None:
+    """Run the allocation rules for a period; publish only if it balances exactly."""
+    from apportion.allocate import Period, allocate_period
+
+    with _guard():
+        workspace = _open()
+        Period.parse(period)
+        with _progress(f"allocating {period}") as say:
+            result = allocate_period(workspace, period, progress=say)
+    if not result.published:
+        err.print(f"[bold red]not published:[/] {result.message}", highlight=False)
+        raise typer.Exit(1)
+    out.print(
+        f"period {result.period}: run {result.run_id} published, {result.pools} pools, "
+        f"{result.allocations} allocations, {result.generations} generation(s)",
+        highlight=False,
+    )
+
+
+@report_app.command("totals")
+def report_totals(period: PeriodOption, fmt: FormatOption = OutputFormat.table) -> None:
+    """Ingested, allocated by method, unallocated and quarantined; whether it balances."""
+    from apportion.allocate import Period
+    from apportion.report import totals
+
+    with _guard():
+        result = totals(_open(), Period.parse(period))
+    rows = [
+        {**m.as_dict(), "allocated": None, **{f"allocated_{k}": v for k, v in m.as_dict()[
+            "allocated"].items()}}
+        for m in result.metrics
+    ]
+    for row in rows:
+        row.pop("allocated")
+    if fmt is OutputFormat.json:
+        out.print_json(json.dumps(result.as_dict()))
+    elif fmt is OutputFormat.csv:
+        _write_csv(rows)
+    else:
+        _print_table(f"Totals {result.period} (run {result.run_id})", rows)
+        quarantined = ", ".join(f"{n} {k} rows" for k, n in result.quarantined_rows.items())
+        out.print(f"quarantined: {quarantined or 'none'}", highlight=False)
+        for reason, amount in result.unallocated_reasons.items():
+            out.print(f"unallocated BilledCost, {reason}: {amount}", highlight=False)
+        out.print("balanced" if result.balanced else "[bold red]NOT balanced[/]")
+    if not result.balanced:
+        raise typer.Exit(1)
+
+
+@report_app.command("statements")
+def report_statements(
+    period: PeriodOption,
+    by: Annotated[
+        str, typer.Option(help="Comma-separated dimensions, and/or category, provider, "
+                          "service, method, rule, charge_category.")
+    ] = "cost_centre,use_case",
+    fmt: FormatOption = OutputFormat.table,
+) -> None:
+    """Allocated cost by dimensions, rounded so lines add up to the total exactly."""
+    from apportion.allocate import Period
+    from apportion.report import statements
+
+    groups = [name.strip() for name in by.split(",") if name.strip()]
+    with _guard():
+        lines, totals = statements(_open(), Period.parse(period), groups)
+    rows = [line.as_dict() for line in lines]
+    if fmt is OutputFormat.json:
+        payload = {"period": period, "by": groups, "lines": rows,
+                   "totals": [total.as_dict() for total in totals]}
+        out.print_json(json.dumps(payload))
+    elif fmt is OutputFormat.csv:
+        _write_csv(rows)
+    else:
+        _print_table(f"Statement {period}", rows + [total.as_dict() for total in totals])
+
+
+@export_app.command("focus")
+def export_focus_command(
+    period: PeriodOption,
+    out_file: Annotated[Path, typer.Option("--out", "-o", help="FILE.csv or FILE.parquet")],
+) -> None:
+    """FOCUS 1.2 columns plus the FOCUS 1.3 Allocated* columns, one row per allocation."""
+    from apportion.allocate import Period
+    from apportion.export import export_focus
+
+    with _guard():
+        count = export_focus(_open(), Period.parse(period), out_file)
+    err.print(f"wrote {count} rows to {out_file}")
+
+
+@app.command()
+def demo(
+    directory: Annotated[Path, typer.Option("--dir", help="Where to build the demo.")] = Path(
+        "demo-workspace"
+    ),
+    period: Annotated[str, typer.Option(help="Month to synthesise.")] = "2026-10",
+    seed: Annotated[int, typer.Option(help="Random seed; same seed, same organisation.")] = 7,
+    driver_rows: Annotated[int, typer.Option(help="Driver rows to generate.")] = 1_200_000,
+) -> None:
+    """Build a realistic synthetic organisation, ingest, allocate and print the results."""
+    from apportion.demo import run_demo
+
+    with _guard(), _progress("demo") as say:
+        summary = run_demo(directory, period=period, seed=seed, driver_rows=driver_rows,
+                           progress=say)
+    for line in summary:
+        out.print(line, highlight=False)
+    report_statements(period=period, by="cost_centre", fmt=OutputFormat.table)
+    report_statements(period=period, by="category", fmt=OutputFormat.table)
+    report_totals(period=period, fmt=OutputFormat.table)
+
+
+def _print_table(title: str, rows: Sequence[dict[str, Any]]) -> None:
+    if not rows:
+        out.print(f"{title}: nothing to show")
+        return
+    table = Table(title=title)
+    numeric = {key for key, value in rows[0].items() if _looks_numeric(value)}
+    for key in rows[0]:
+        table.add_column(key, justify="right" if key in numeric else "left")
+    for row in rows:
+        table.add_row(*("" if value is None else str(value) for value in row.values()))
+    out.print(table)
+
+
+def _looks_numeric(value: Any) -> bool:
+    try:
+        Decimal(str(value))
+    except InvalidOperation:
+        return False
+    return True
+
+
+def _write_csv(rows: Sequence[dict[str, Any]]) -> None:
+    if not rows:
+        return
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    sys.stdout.write(buffer.getvalue())
+
+
+def main() -> None:
+    app()

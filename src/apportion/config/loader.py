@@ -1,0 +1,101 @@
+"""Read apportion.yaml into a validated :class:`Config`, with errors that name the rule and
+field, and a few environment overrides for deployment."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from apportion.config.models import Config
+
+CONFIG_FILE = "apportion.yaml"
+
+# Environment variables that override the file, for containers and CI.
+ENV_OVERRIDES: dict[str, tuple[str, ...]] = {
+    "APPORTION_CONTROL_PLANE": ("control_plane",),
+    "APPORTION_ENGINE_PATH": ("engine", "path"),
+    "APPORTION_ENGINE_MEMORY_LIMIT": ("engine", "memory_limit"),
+}
+
+
+class ConfigError(ValueError):
+    """apportion.yaml is missing, unreadable or invalid; the message says where."""
+
+
+def load_config(workspace: Path) -> Config:
+    path = workspace / CONFIG_FILE
+    if not path.is_file():
+        raise ConfigError(f"{path} not found: run `apportion init {workspace}` first")
+    return parse_config(path.read_text(encoding="utf-8"), source=str(path))
+
+
+def parse_config(text: str, *, source: str = CONFIG_FILE) -> Config:
+    try:
+        raw = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{source}: not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: expected a mapping at the top level")
+    _apply_env(raw)
+    try:
+        return Config.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, raw, source)) from exc
+
+
+def config_hash(config: Config) -> str:
+    """A stable fingerprint of the effective configuration, recorded with every run."""
+    canonical = json.dumps(config.model_dump(mode="json"), sort_keys=True)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _apply_env(raw: dict[str, Any]) -> None:
+    for variable, keys in ENV_OVERRIDES.items():
+        value = os.environ.get(variable)
+        if value is None:
+            continue
+        node = raw
+        for key in keys[:-1]:
+            node = node.setdefault(key, {})
+        node[keys[-1]] = value
+
+
+def _describe(exc: ValidationError, raw: dict[str, Any], source: str) -> str:
+    lines = [f"{source}: invalid configuration"]
+    for error in exc.errors():
+        location = list(error["loc"])
+        where = _where(location, raw)
+        lines.append(f"  {where}: {error['msg']}")
+    return "\n".join(lines)
+
+
+def _where(location: list[Any], raw: dict[str, Any]) -> str:
+    """'rules[2] (gpu-cluster).driver' rather than pydantic's ('rules', 2, 'proportional', ...)."""
+    parts: list[str] = []
+    node: Any = raw
+    index = 0
+    while index < len(location):
+        key = location[index]
+        if isinstance(key, int) and isinstance(node, list):
+            item = node[key] if key < len(node) else None
+            name = item.get("name") if isinstance(item, dict) else None
+            parts[-1] += f"[{key}]" + (f" ({name})" if name else "")
+            node = item
+            # pydantic inserts the discriminator value (e.g. 'proportional') after the index
+            if (
+                isinstance(node, dict)
+                and index + 1 < len(location)
+                and location[index + 1] == node.get("method")
+            ):
+                index += 1
+        else:
+            parts.append(str(key))
+            node = node.get(key) if isinstance(node, dict) else None
+        index += 1
+    return ".".join(parts) or "(top level)"

@@ -1,0 +1,181 @@
+"""The shape of apportion.yaml. Every model forbids unknown keys so a typo is an error, not a
+silently ignored setting."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from apportion.config.categories import DEFAULT_CATEGORY_RULES
+from apportion.rules.expr import MatchError, parse_match
+from apportion.schema.currency import ISO_4217
+
+_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
+DEFAULT_DIMENSIONS = ("cost_centre", "use_case", "environment", "lifecycle_stage")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _check_match(text: str) -> str:
+    try:
+        parse_match(text)
+    except MatchError as exc:
+        raise ValueError(str(exc)) from exc
+    return text
+
+
+class _RuleBase(_Strict):
+    name: str
+    match: str
+
+    @field_validator("name")
+    @classmethod
+    def _name_is_simple(cls, value: str) -> str:
+        if not _NAME.match(value):
+            raise ValueError("use lower-case letters, digits, '-', '_' or '.' (e.g. 'gpu-cluster')")
+        return value
+
+    @field_validator("match")
+    @classmethod
+    def _match_parses(cls, value: str) -> str:
+        return _check_match(value)
+
+
+class DirectRule(_RuleBase):
+    """The line belongs to the workload named by its own tags."""
+
+    method: Literal["direct"]
+
+
+class _DriverRule(_RuleBase):
+    driver: str
+    window: Literal["day", "month"] = "month"
+
+
+class ProportionalRule(_DriverRule):
+    """Split by a driver measured on the pool's own resource (driver rows whose resource_id is
+    the line's ResourceId)."""
+
+    method: Literal["proportional"]
+
+
+class ActivityRule(_DriverRule):
+    """Split by a proxy driver that is not tied to the resource."""
+
+    method: Literal["activity"]
+
+
+class EvenRule(_RuleBase):
+    """Split equally between the listed values of one dimension."""
+
+    method: Literal["even"]
+    targets: dict[str, list[str]]
+
+    @field_validator("targets")
+    @classmethod
+    def _one_dimension(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        if len(value) != 1:
+            raise ValueError("name exactly one dimension, e.g. {use_case: [a, b]}")
+        (values,) = value.values()
+        if not values or len(set(values)) != len(values):
+            raise ValueError("list at least one target, each once")
+        return value
+
+
+class FixedRule(_RuleBase):
+    """Split by fixed percentages of one dimension; they must sum to 100."""
+
+    method: Literal["fixed"]
+    shares: dict[str, dict[str, Decimal]]
+
+    @field_validator("shares")
+    @classmethod
+    def _sum_to_100(cls, value: dict[str, dict[str, Decimal]]) -> dict[str, dict[str, Decimal]]:
+        if len(value) != 1:
+            raise ValueError("name exactly one dimension, e.g. {use_case: {a: 60, b: 40}}")
+        (shares,) = value.values()
+        if not shares:
+            raise ValueError("list at least one share")
+        if any(share <= 0 for share in shares.values()):
+            raise ValueError("every share must be positive")
+        total = sum(shares.values(), Decimal(0))
+        if total != 100:
+            raise ValueError(f"shares must sum to 100, they sum to {total}")
+        return value
+
+
+Rule = Annotated[
+    DirectRule | ProportionalRule | ActivityRule | EvenRule | FixedRule,
+    Field(discriminator="method"),
+]
+
+
+class CategoryRule(_Strict):
+    category: str
+    match: str
+
+    @field_validator("match")
+    @classmethod
+    def _match_parses(cls, value: str) -> str:
+        return _check_match(value)
+
+
+class EngineConfig(_Strict):
+    type: Literal["duckdb"] = "duckdb"
+    path: str = "apportion.duckdb"
+    memory_limit: str | None = None
+    threads: int | None = Field(default=None, ge=1)
+
+
+class Config(_Strict):
+    version: Literal[1] = 1
+    engine: EngineConfig = EngineConfig()
+    control_plane: str = "sqlite:///apportion.sqlite"
+    default_currency: str = Field(
+        default="USD", description="Used only for FOCUS files that have no BillingCurrency column."
+    )
+    dimensions: list[str] = Field(default_factory=lambda: list(DEFAULT_DIMENSIONS))
+    categories: list[CategoryRule] = Field(
+        default_factory=lambda: [CategoryRule(**rule) for rule in DEFAULT_CATEGORY_RULES]
+    )
+    rules: list[Rule] = Field(default_factory=list)
+
+    @field_validator("default_currency")
+    @classmethod
+    def _iso_currency(cls, value: str) -> str:
+        if value not in ISO_4217:
+            raise ValueError(f"{value!r} is not an ISO 4217 currency code")
+        return value
+
+    @field_validator("dimensions")
+    @classmethod
+    def _dimension_names(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("name at least one dimension")
+        for name in value:
+            if not re.match(r"^[a-z][a-z0-9_]*$", name):
+                raise ValueError(f"dimension {name!r}: use lower-case letters, digits and '_'")
+        if len(set(value)) != len(value):
+            raise ValueError("dimensions must be unique")
+        return value
+
+    @model_validator(mode="after")
+    def _rules_are_consistent(self) -> Config:
+        seen: set[str] = set()
+        for rule in self.rules:
+            if rule.name in seen:
+                raise ValueError(f"rule {rule.name!r} is defined twice")
+            seen.add(rule.name)
+            split = getattr(rule, "targets", None) or getattr(rule, "shares", None) or {}
+            for dimension in split:
+                if dimension not in self.dimensions:
+                    raise ValueError(
+                        f"rule {rule.name!r} allocates to {dimension!r}, which is not one of "
+                        f"the dimensions {self.dimensions}"
+                    )
+        return self

@@ -1,0 +1,185 @@
+"""The embedded data plane: a DuckDB file reached through Ibis.
+
+Everything that is specific to DuckDB lives here (reading raw files, transactions). Callers get
+Ibis tables and hand back Ibis expressions or Arrow tables, so the allocation logic stays
+portable to the other Ibis backends.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+import pyarrow as pa
+
+from apportion.engine.tables import SCHEMAS
+from apportion.schema import tables as t
+
+
+class FileError(ValueError):
+    """A whole input file is unusable; nothing from it was stored."""
+
+
+def staged_column(index: int) -> str:
+    """Staged raw columns are positional (c0, c1, ...) so no header text from a file ever
+    reaches SQL as an identifier."""
+    return f"c{index}"
+
+
+class DataPlane:
+    def __init__(
+        self,
+        path: Path | str,
+        *,
+        memory_limit: str | None = None,
+        threads: int | None = None,
+    ) -> None:
+        self.path = str(path)
+        self.con: Any = ibis.duckdb.connect(self.path)
+        # timestamps are stored as naive UTC; conversions must not depend on the host's zone
+        self._raw("SET TimeZone = 'UTC'")
+        if memory_limit:
+            self._set("memory_limit", memory_limit)
+        if threads:
+            self._set("threads", str(threads))
+
+    def _set(self, option: str, value: str) -> None:
+        # option names are ours; the value is bound as a parameter
+        self._raw(f"SET {option} = ?", [value])
+
+    def _raw(self, sql: str, params: Sequence[Any] | None = None) -> Any:
+        return self.con.con.execute(sql, params) if params else self.con.con.execute(sql)
+
+    def close(self) -> None:
+        self.con.disconnect()
+
+    # -- tables ------------------------------------------------------------------------------
+    def ensure_tables(self) -> None:
+        existing = set(self.con.list_tables())
+        for name, schema in SCHEMAS.items():
+            if name not in existing:
+                self.con.create_table(name, schema=schema)
+
+    def table(self, name: str) -> ir.Table:
+        return self.con.table(name)
+
+    def to_arrow(self, expr: ir.Expr) -> pa.Table:
+        return self.con.to_pyarrow(expr)
+
+    def scalar(self, expr: ir.Scalar) -> Any:
+        return self.con.execute(expr)
+
+    # -- staging raw files -------------------------------------------------------------------
+    def stage_csv(self, path: Path, columns: int) -> ir.Table:
+        """All cells as text, with the file line number of each data row. A row with the wrong
+        number of fields (a truncated or malformed file) fails the whole file."""
+        name = self._stage_name()
+        spec = {staged_column(i): "VARCHAR" for i in range(columns)}
+        try:
+            self._raw(
+                f"CREATE TEMP TABLE {name} AS SELECT * FROM read_csv(?, auto_detect=false, "
+                "header=true, delim=',', quote='\"', escape='\"', strict_mode=true, "
+                "columns=?)",
+                [str(path), spec],
+            )
+        except Exception as exc:  # duckdb raises several classes; the message is what matters
+            raise FileError(_csv_error(path, exc)) from exc
+        return self._numbered(name, header_lines=1)
+
+    def stage_parquet(self, path: Path) -> ir.Table:
+        name = self._stage_name()
+        try:
+            self._raw(f"CREATE TEMP TABLE {name} AS SELECT * FROM read_parquet(?)", [str(path)])
+        except Exception as exc:
+            raise FileError(f"{path.name}: not a readable Parquet file ({_first_line(exc)})") from exc
+        return self._numbered(name, header_lines=0)
+
+    def stage_json_lines(self, path: Path) -> ir.Table:
+        name = self._stage_name()
+        try:
+            self._raw(
+                f"CREATE TEMP TABLE {name} AS SELECT * FROM read_json(?, format='newline_delimited')",
+                [str(path)],
+            )
+        except Exception as exc:
+            raise FileError(f"{path.name}: not readable JSON lines ({_first_line(exc)})") from exc
+        return self._numbered(name, header_lines=0)
+
+    def _numbered(self, name: str, header_lines: int) -> ir.Table:
+        # rowid is the insertion order of the staged table, i.e. the order in the file
+        view = f"{name}_n"
+        self._raw(
+            f"CREATE TEMP VIEW {view} AS SELECT CAST(rowid + {1 + header_lines} AS BIGINT) "
+            f"AS {t.ROW_NUMBER}, * FROM {name}"
+        )
+        return self.con.table(view)
+
+    def staged_columns(self, staged: ir.Table) -> list[str]:
+        return [c for c in staged.columns if c != t.ROW_NUMBER]
+
+    @staticmethod
+    def _stage_name() -> str:
+        return f"stage_{uuid.uuid4().hex[:12]}"
+
+    # -- writing -----------------------------------------------------------------------------
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        self._raw("BEGIN TRANSACTION")
+        try:
+            yield
+        except BaseException:
+            self._raw("ROLLBACK")
+            raise
+        self._raw("COMMIT")
+
+    def insert(self, table: str, rows: ir.Table | pa.Table) -> None:
+        """Append rows; the caller owns the transaction. Columns are matched by name and cast
+        to the table's declared types (exact decimals stay exact)."""
+        schema = SCHEMAS[table]
+        if isinstance(rows, pa.Table):
+            rows = ibis.memtable(rows)
+        rows = rows.select(*[rows[name].cast(schema[name]) for name in schema.names])
+        self.con.insert(table, rows)
+
+    def delete(self, table: str, where: Mapping[str, Any]) -> None:
+        """Delete rows whose columns equal the given values (lists mean IN). Column names are
+        ours (from the schema module); values are bound parameters."""
+        clauses: list[str] = []
+        params: list[Any] = []
+        for column, value in where.items():
+            if column not in SCHEMAS[table].names:
+                raise KeyError(f"{table} has no column {column}")
+            if isinstance(value, list | tuple | set | frozenset):
+                values = list(value)
+                if not values:
+                    return
+                clauses.append(f'"{column}" IN ({", ".join("?" * len(values))})')
+                params.extend(values)
+            else:
+                clauses.append(f'"{column}" = ?')
+                params.append(value)
+        self._raw(f"DELETE FROM {table} WHERE {' AND '.join(clauses) or 'true'}", params)
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def _csv_error(path: Path, exc: BaseException) -> str:
+    text = str(exc)
+    line = re.search(r"CSV Error on Line: (\d+)", text)
+    found = re.search(r"Expected Number of Columns: (\d+) Found: (\d+)", text)
+    if line and found:
+        return (
+            f"{path.name}: line {line.group(1)} has {found.group(2)} fields where the header "
+            f"has {found.group(1)}; the file looks truncated or malformed"
+        )
+    if line:
+        return f"{path.name}: line {line.group(1)} cannot be read ({_first_line(exc)})"
+    return f"{path.name}: not a readable CSV file ({_first_line(exc)})"

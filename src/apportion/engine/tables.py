@@ -1,0 +1,139 @@
+"""Ibis schemas of the data-plane tables."""
+
+from __future__ import annotations
+
+import ibis
+import ibis.expr.schema as sch
+
+from apportion.schema import tables as t
+from apportion.schema.focus import COST_METRICS, FOCUS_COLUMNS, Kind
+
+_KIND_TYPES = {
+    Kind.STRING: "string",
+    Kind.MONEY: t.MONEY_TYPE,
+    Kind.DECIMAL: t.MONEY_TYPE,
+    Kind.TIMESTAMP: "timestamp",
+    Kind.TAGS: "map<string, string>",
+}
+
+COST_LINES = ibis.schema(
+    {
+        t.LINE_ID: "string",
+        t.SOURCE: "string",
+        t.FILE_HASH: "string",
+        t.ROW_NUMBER: "int64",
+        t.BILLING_PERIOD: "string",
+        t.CATEGORY: "string",
+        **{name: _KIND_TYPES[kind] for name, kind in FOCUS_COLUMNS.items()},
+        t.EXTENSIONS: "map<string, string>",
+    }
+)
+
+DRIVERS = ibis.schema(
+    {
+        t.SOURCE: "string",
+        t.FILE_HASH: "string",
+        t.ROW_NUMBER: "int64",
+        t.BILLING_PERIOD: "string",
+        "timestamp": "timestamp",
+        "driver": "string",
+        "quantity": t.QUANTITY_TYPE,
+        "resource_id": "string",
+        "dimensions": "map<string, string>",
+    }
+)
+
+QUARANTINE = ibis.schema(
+    {
+        t.SOURCE: "string",
+        t.FILE_HASH: "string",
+        "file": "string",
+        "kind": "string",  # cost | driver
+        "line": "int64",
+        "reason": "string",
+        t.BILLING_PERIOD: "string",
+        "currency": "string",
+        "cost_text": "string",  # the BilledCost cell as written, so quarantined cost is visible
+    }
+)
+
+LOADS = ibis.schema(
+    {
+        t.SOURCE: "string",
+        t.FILE_HASH: "string",
+        "file": "string",
+        "kind": "string",
+        "raw_path": "string",
+        "rows": "int64",
+        "quarantined": "int64",
+        "periods": "string",
+        "loaded_at": "timestamp",
+    }
+)
+
+ALLOCATIONS = ibis.schema(
+    {
+        "run_id": "string",
+        "allocation_id": "string",
+        "pool_id": "string",
+        "rule": "string",
+        "method": "string",
+        "driver": "string",
+        "generation": "int64",
+        "is_final": "boolean",
+        "reason": "string",
+        t.BILLING_PERIOD: "string",
+        "BillingCurrency": "string",
+        "ChargeCategory": "string",
+        t.CATEGORY: "string",
+        "ResourceId": "string",
+        "ResourceName": "string",
+        "ServiceName": "string",
+        "ProviderName": "string",
+        "window_start": "timestamp",
+        "dimensions": "map<string, string>",
+        "quantity": t.QUANTITY_TYPE,
+        "pool_quantity": t.QUANTITY_TYPE,
+        "share": "string",  # quantity / pool quantity as an exact fraction
+        "path": "string",  # the rules this cost passed through, "platform -> shared"
+        **{metric: t.MONEY_TYPE for metric in COST_METRICS},
+    }
+)
+
+POOLS = ibis.schema(
+    {
+        "run_id": "string",
+        "pool_id": "string",
+        "rule": "string",
+        "method": "string",
+        "driver": "string",
+        "generation": "int64",
+        t.BILLING_PERIOD: "string",
+        "BillingCurrency": "string",
+        "ChargeCategory": "string",
+        t.CATEGORY: "string",
+        "ResourceId": "string",
+        "window_start": "timestamp",
+        "members": "int64",
+        **{metric: t.MONEY_TYPE for metric in COST_METRICS},
+    }
+)
+
+POOL_MEMBERS = ibis.schema(
+    {
+        "run_id": "string",
+        "pool_id": "string",
+        "member_kind": "string",  # line | allocation
+        "member_id": "string",
+    }
+)
+
+SCHEMAS: dict[str, sch.Schema] = {
+    t.COST_LINES: COST_LINES,
+    t.DRIVERS: DRIVERS,
+    t.QUARANTINE: QUARANTINE,
+    t.LOADS: LOADS,
+    t.ALLOCATIONS: ALLOCATIONS,
+    t.POOLS: POOLS,
+    t.POOL_MEMBERS: POOL_MEMBERS,
+}

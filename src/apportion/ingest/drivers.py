@@ -1,0 +1,147 @@
+"""Driver files: meters and proxy metrics that shared costs are split by.
+
+Columns (any case): ``timestamp`` (or ``date``), ``driver``, ``quantity``, optional
+``resource_id``, and one column per configured dimension (``use_case``, ``cost_centre``, ...).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import ibis
+import ibis.expr.types as ir
+
+from apportion.engine.dataplane import FileError
+from apportion.ingest import values
+from apportion.schema import tables as t
+
+_ALIASES = {
+    "timestamp": "timestamp",
+    "date": "timestamp",
+    "driver": "driver",
+    "quantity": "quantity",
+    "resource_id": "resource_id",
+    "resourceid": "resource_id",
+}
+REQUIRED = ("timestamp", "driver", "quantity")
+
+
+@dataclass(frozen=True)
+class Normalised:
+    rows: ir.Table
+    quarantine: ir.Table
+    ignored_columns: tuple[str, ...]
+
+
+def _role(header: str, dimensions: list[str]) -> str | None:
+    key = header.strip().lower()
+    if key in dimensions:
+        return f"dim:{key}"
+    return _ALIASES.get(key)
+
+
+def recognise(headers: list[str], dimensions: list[str]) -> bool:
+    roles = {_role(h, dimensions) for h in headers}
+    return all(required in roles for required in REQUIRED)
+
+
+def normalise(
+    staged: ir.Table,
+    headers: dict[str, str],
+    *,
+    dimensions: list[str],
+    source: str,
+    file_hash: str,
+    file_name: str,
+) -> Normalised:
+    columns: dict[str, str] = {}
+    ignored: list[str] = []
+    for column, header in headers.items():
+        role = _role(header, dimensions)
+        if role is None:
+            ignored.append(header)
+        elif role in columns:
+            raise FileError(f"{file_name}: more than one column gives {role.removeprefix('dim:')}")
+        else:
+            columns[role] = column
+    missing = [name for name in REQUIRED if name not in columns]
+    if missing:
+        raise FileError(
+            f"{file_name}: not a driver file: missing column(s) {', '.join(missing)} "
+            "(expected timestamp or date, driver, quantity, optional resource_id and dimensions)"
+        )
+    stamp = _timestamp(staged[columns["timestamp"]])
+    quantity = values.decimal(staged[columns["quantity"]].cast("string"), scale=t.QUANTITY_SCALE)
+    driver = values.text(staged[columns["driver"]])
+    resource = (
+        values.text(staged[columns["resource_id"]].cast("string"))
+        if "resource_id" in columns
+        else ibis.null("string")
+    )
+    present = [d for d in dimensions if f"dim:{d}" in columns]
+    dimension_map = (
+        ibis.map(
+            ibis.array(present),
+            ibis.array([values.text(staged[columns[f"dim:{d}"]].cast("string")) for d in present]),
+        )
+        if present
+        else ibis.null("map<string, string>")
+    )
+    raw_quantity = values.text(staged[columns["quantity"]].cast("string"))
+    reason = ibis.cases(
+        (stamp.invalid | stamp.value.isnull(), ibis.literal("timestamp: missing or not a date")),
+        (driver.isnull(), ibis.literal("driver: missing")),
+        (quantity.invalid, "quantity: '" + raw_quantity.substr(0, 60) + "' is not a number"),
+        (quantity.value.isnull(), ibis.literal("quantity: missing")),
+        (quantity.value < 0, "quantity: " + raw_quantity.substr(0, 60) + " is negative"),
+        else_=ibis.null("string"),
+    )
+    rows = staged.mutate(
+        _ts=stamp.value,
+        _driver=driver,
+        _quantity=quantity.value,
+        _resource=resource,
+        _dims=dimension_map,
+        _reason=reason,
+    )
+    good = rows.filter(rows._reason.isnull())
+    bad = rows.filter(rows._reason.notnull())
+    return Normalised(
+        rows=good.select(
+            **{
+                t.SOURCE: ibis.literal(source),
+                t.FILE_HASH: ibis.literal(file_hash),
+                t.ROW_NUMBER: good[t.ROW_NUMBER],
+                t.BILLING_PERIOD: good._ts.strftime("%Y-%m"),
+                "timestamp": good._ts,
+                "driver": good._driver,
+                "quantity": good._quantity,
+                "resource_id": good._resource,
+                "dimensions": good._dims,
+            }
+        ),
+        quarantine=bad.select(
+            **{
+                t.SOURCE: ibis.literal(source),
+                t.FILE_HASH: ibis.literal(file_hash),
+                "file": ibis.literal(file_name),
+                "kind": ibis.literal("driver"),
+                "line": bad[t.ROW_NUMBER],
+                "reason": bad._reason,
+                t.BILLING_PERIOD: bad._ts.strftime("%Y-%m"),
+                "currency": ibis.null("string"),
+                "cost_text": ibis.null("string"),
+            }
+        ),
+        ignored_columns=tuple(ignored),
+    )
+
+
+def _timestamp(cell: ir.Value) -> values.Parsed:
+    """Parquet and JSON may already carry a timestamp type; text goes through the parser."""
+    if cell.type().is_timestamp():
+        stamp = cell.cast("timestamp('UTC')").cast("timestamp") if cell.type().timezone else cell
+        return values.Parsed(stamp, ibis.literal(False))
+    if cell.type().is_date():
+        return values.Parsed(cell.cast("timestamp"), ibis.literal(False))
+    return values.timestamp(cell.cast("string"))

@@ -1,0 +1,302 @@
+"""Loading files: content-hashed raw store, idempotency, and atomic partition replacement.
+
+A partition is (source, billing period). A file for a partition that already holds data from
+another file replaces it (a restated bill) and the difference in totals is reported. All files
+named in one call load in one transaction: if any file is unusable, nothing changes.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import shutil
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Literal
+
+import ibis
+import ibis.expr.types as ir
+
+from apportion.engine.dataplane import DataPlane, FileError, staged_column
+from apportion.ingest import drivers, focus
+from apportion.ingest.categories import categoriser
+from apportion.schema import tables as t
+from apportion.schema.focus import COST_METRICS
+from apportion.workspace import Workspace
+
+Format = Literal["auto", "focus", "drivers"]
+Progress = Callable[[str], None]
+
+_CSV = {".csv"}
+_PARQUET = {".parquet", ".pq"}
+_JSON_LINES = {".jsonl", ".ndjson", ".json"}
+
+
+@dataclass(frozen=True)
+class Difference:
+    period: str
+    currency: str
+    metric: str
+    before: Decimal
+    after: Decimal
+
+    @property
+    def change(self) -> Decimal:
+        return self.after - self.before
+
+
+@dataclass
+class IngestResult:
+    file: str
+    source: str
+    kind: str  # focus | drivers
+    file_hash: str
+    status: str = "loaded"  # loaded | replaced | unchanged
+    rows: int = 0
+    quarantined: int = 0
+    periods: list[str] = field(default_factory=list)
+    differences: list[Difference] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Staged:
+    path: Path
+    result: IngestResult
+    rows: ir.Table
+    quarantine: ir.Table
+    table: str  # cost_lines | drivers
+    loaded: bool = False
+
+
+def ingest_files(
+    workspace: Workspace,
+    paths: Sequence[Path],
+    *,
+    fmt: Format = "auto",
+    source: str | None = None,
+    progress: Progress | None = None,
+) -> list[IngestResult]:
+    plane = workspace.data
+    say = progress or (lambda _: None)
+    staged: list[_Staged] = []
+    for path in paths:
+        say(f"reading {path.name}")
+        staged.append(_stage(workspace, plane, path, fmt, source))
+    pending = _pending(plane, staged)
+    for item in pending:
+        _keep_raw(workspace, item)  # content-addressed, so keeping it early is harmless
+    with plane.transaction():
+        for item in staged:
+            if item not in pending:
+                item.result.status = "unchanged"
+                continue
+            say(f"loading {item.path.name}")
+            _load(plane, item, [other for other in pending if other is not item])
+    return [item.result for item in staged]
+
+
+def _stage(
+    workspace: Workspace, plane: DataPlane, path: Path, fmt: Format, source: str | None
+) -> _Staged:
+    if not path.is_file():
+        raise FileError(f"{path}: no such file")
+    suffix = path.suffix.lower()
+    file_hash = _sha256(path)
+    if suffix in _CSV:
+        headers = _csv_headers(path)
+        raw = plane.stage_csv(path, len(headers))
+        named = {staged_column(i): header for i, header in enumerate(headers)}
+    elif suffix in _PARQUET or suffix in _JSON_LINES:
+        raw = plane.stage_parquet(path) if suffix in _PARQUET else plane.stage_json_lines(path)
+        # stringify so the same parsers apply; keep native timestamps for drivers
+        named = {c: c for c in plane.staged_columns(raw)}
+    else:
+        raise FileError(f"{path.name}: unsupported file type {suffix!r} (csv, parquet, jsonl)")
+
+    config = workspace.config
+    kind = _kind(list(named.values()), fmt, config.dimensions, path)
+    name = source or path.stem
+    result = IngestResult(file=path.name, source=name, kind=kind, file_hash=file_hash)
+    if kind == "focus":
+        text = raw.mutate(
+            **{c: raw[c].cast("string") for c in named if not raw[c].type().is_string()}
+        )
+        normalised = focus.normalise(
+            text,
+            named,
+            source=name,
+            file_hash=file_hash,
+            file_name=path.name,
+            default_currency=config.default_currency,
+            categorise=categoriser(config.categories, config.dimensions),
+        )
+        if not any(h.strip().lower() == "billingcurrency" for h in named.values()):
+            result.notes.append(f"no BillingCurrency column: read as {config.default_currency}")
+        rows, quarantine, table = normalised.lines, normalised.quarantine, t.COST_LINES
+    else:
+        found = drivers.normalise(
+            raw,
+            named,
+            dimensions=config.dimensions,
+            source=name,
+            file_hash=file_hash,
+            file_name=path.name,
+        )
+        if found.ignored_columns:
+            result.notes.append(f"ignored columns: {', '.join(found.ignored_columns)}")
+        rows, quarantine, table = found.rows, found.quarantine, t.DRIVERS
+    # materialise once: periods, counts and the load all read the parsed rows
+    rows = plane.con.create_table(f"n_{file_hash[:12]}_{id(raw)}", rows, temp=True)
+    quarantine = plane.con.create_table(f"q_{file_hash[:12]}_{id(raw)}", quarantine, temp=True)
+    result.rows = int(plane.scalar(rows.count()))
+    result.quarantined = int(plane.scalar(quarantine.count()))
+    periods = set(plane.to_arrow(rows.select(rows[t.BILLING_PERIOD]).distinct())[0].to_pylist())
+    periods |= {
+        p
+        for p in plane.to_arrow(quarantine.select(quarantine[t.BILLING_PERIOD]).distinct())[
+            0
+        ].to_pylist()
+        if p is not None
+    }
+    result.periods = sorted(periods)
+    return _Staged(path, result, rows, quarantine, table)
+
+
+def _kind(headers: list[str], fmt: Format, dimensions: list[str], path: Path) -> str:
+    if fmt == "focus" or (fmt == "auto" and focus.recognise(headers)):
+        return "focus"
+    if fmt == "drivers" or (fmt == "auto" and drivers.recognise(headers, dimensions)):
+        return "drivers"
+    raise FileError(
+        f"{path.name}: no recognisable schema: neither FOCUS cost columns (BilledCost, "
+        "BillingPeriodStart, ...) nor driver columns (timestamp, driver, quantity)"
+    )
+
+
+def _pending(plane: DataPlane, staged: list[_Staged]) -> list[_Staged]:
+    """Files whose content is not already the current data of their partitions, plus any file
+    sharing a partition with one of those (a replaced partition is rebuilt from all of them)."""
+    pending = [item for item in staged if not _is_current(plane, item)]
+    touched = {(i.table, i.result.source, p) for i in pending for p in i.result.periods}
+    for item in staged:
+        if item not in pending and any(
+            (item.table, item.result.source, p) in touched for p in item.result.periods
+        ):
+            pending.append(item)
+    return pending
+
+
+def _is_current(plane: DataPlane, item: _Staged) -> bool:
+    source, file_hash = item.result.source, item.result.file_hash
+    for name in (item.table, t.QUARANTINE):
+        table = plane.table(name)
+        hits = table.filter((table[t.SOURCE] == source) & (table[t.FILE_HASH] == file_hash))
+        if plane.scalar(hits.count()) > 0:
+            return True
+    return False
+
+
+def _load(plane: DataPlane, item: _Staged, others: list[_Staged]) -> None:
+    result = item.result
+    source, periods = result.source, result.periods
+    # files in the same call for the same partition must not delete each other's rows
+    earlier = [o for o in others if o.result.source == source and o.loaded]
+    shared = {p for o in earlier for p in o.result.periods}
+    fresh = [p for p in periods if p not in shared]
+    if item.table == t.COST_LINES:
+        before = _totals(plane, source, fresh)
+    existing = plane.table(item.table)
+    replaced = plane.scalar(
+        existing.filter(
+            (existing[t.SOURCE] == source) & existing[t.BILLING_PERIOD].isin(fresh or [""])
+        ).count()
+    )
+    plane.delete(item.table, {t.SOURCE: source, t.BILLING_PERIOD: fresh})
+    plane.delete(
+        t.QUARANTINE,
+        {t.SOURCE: source, t.BILLING_PERIOD: fresh, "kind": _quarantine_kind(item)},
+    )
+    plane.insert(item.table, item.rows)
+    plane.insert(t.QUARANTINE, item.quarantine)
+    plane.insert(
+        t.LOADS,
+        ibis.memtable(
+            {
+                t.SOURCE: [source],
+                t.FILE_HASH: [result.file_hash],
+                "file": [result.file],
+                "kind": [result.kind],
+                "raw_path": [f"raw/{result.file_hash}{item.path.suffix.lower()}"],
+                "rows": [result.rows],
+                "quarantined": [result.quarantined],
+                "periods": [",".join(periods)],
+                "loaded_at": [datetime.now(UTC).replace(tzinfo=None)],
+            }
+        ),
+    )
+    item.loaded = True
+    if replaced:
+        result.status = "replaced"
+        if item.table == t.COST_LINES:
+            after = _totals(plane, source, fresh)
+            result.differences = [
+                Difference(period, currency, metric, before.get(key, Decimal(0)), value)
+                for key in sorted(set(before) | set(after))
+                for (period, currency, metric), value in [(key, after.get(key, Decimal(0)))]
+                if value != before.get(key, Decimal(0))
+            ]
+
+
+def _quarantine_kind(item: _Staged) -> str:
+    return "cost" if item.table == t.COST_LINES else "driver"
+
+
+def _totals(
+    plane: DataPlane, source: str, periods: list[str]
+) -> dict[tuple[str, str, str], Decimal]:
+    if not periods:
+        return {}
+    lines = plane.table(t.COST_LINES)
+    lines = lines.filter((lines[t.SOURCE] == source) & lines[t.BILLING_PERIOD].isin(periods))
+    sums = lines.group_by([t.BILLING_PERIOD, "BillingCurrency"]).aggregate(
+        **{metric: lines[metric].sum() for metric in COST_METRICS}
+    )
+    totals: dict[tuple[str, str, str], Decimal] = {}
+    for row in plane.to_arrow(sums).to_pylist():
+        for metric in COST_METRICS:
+            totals[(row[t.BILLING_PERIOD], row["BillingCurrency"], metric)] = row[metric] or Decimal(0)
+    return totals
+
+
+def _keep_raw(workspace: Workspace, item: _Staged) -> None:
+    target = workspace.raw_dir / f"{item.result.file_hash}{item.path.suffix.lower()}"
+    if not target.exists():
+        workspace.raw_dir.mkdir(parents=True, exist_ok=True)
+        partial = target.with_suffix(target.suffix + ".partial")
+        shutil.copyfile(item.path, partial)
+        partial.replace(target)
+
+
+def _csv_headers(path: Path) -> list[str]:
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as handle:
+            header = next(csv.reader(handle), None)
+    except UnicodeDecodeError as exc:
+        raise FileError(f"{path.name}: not UTF-8 text ({exc.reason})") from exc
+    except csv.Error as exc:
+        raise FileError(f"{path.name}: the header line cannot be read ({exc})") from exc
+    if not header or not any(cell.strip() for cell in header):
+        raise FileError(f"{path.name}: empty file or empty header line")
+    return header
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

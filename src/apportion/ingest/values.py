@@ -1,0 +1,74 @@
+"""Parsing real-world cells into exact values, as Ibis expressions over text columns.
+
+Real exports are messy (../shared/fixtures/README.md): the literal string ``NULL``, money written
+as ``"$10,000.00 "``, ``m/d/yy`` dates, timestamps without a zone. Each parser returns the
+parsed value and a boolean "the cell had text that did not parse", so a bad cell quarantines its
+row instead of turning silently into NULL.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import ibis
+import ibis.expr.types as ir
+
+from apportion.engine.functions import json_object_to_map, json_type, json_valid
+from apportion.schema.tables import MONEY_SCALE
+
+_NUMBER = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"
+_ISO_DATE = r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?\s*(Z|[+-]\d{2}(:?\d{2})?)?$"
+_US_DATE = r"^(\d{1,2})/(\d{1,2})/(\d{2}|\d{4})$"
+
+
+@dataclass(frozen=True)
+class Parsed:
+    value: ir.Value
+    invalid: ir.BooleanValue  # text present but not a valid value of the type
+
+
+def text(cell: ir.StringValue) -> ir.StringValue:
+    """Trimmed text, with empty cells and the literal NULL read as no value."""
+    trimmed = cell.cast("string").strip()
+    return ibis.ifelse((trimmed == "") | (trimmed.upper() == "NULL"), ibis.null("string"), trimmed)
+
+
+def decimal(cell: ir.StringValue, *, scale: int = MONEY_SCALE) -> Parsed:
+    """An exact decimal; currency signs, spaces and thousands separators are dropped. A value
+    with more decimal places than the engine keeps is invalid rather than rounded."""
+    raw = text(cell)
+    cleaned = raw.re_replace(r"[\s$,]", "")
+    fraction = cleaned.re_extract(r"\.(\d*?)0*([eE][+-]?\d+)?$", 1)
+    exponent = cleaned.re_extract(r"[eE]([+-]?\d+)$", 1).nullif("").cast("int64").fill_null(0)
+    places = fraction.length().fill_null(0) - exponent
+    well_formed = cleaned.re_search(_NUMBER) & (places <= scale)
+    value = ibis.ifelse(well_formed, cleaned, ibis.null("string")).try_cast(
+        f"decimal(38, {scale})"
+    )
+    return Parsed(value, raw.notnull() & value.isnull())
+
+
+def timestamp(cell: ir.StringValue) -> Parsed:
+    """ISO 8601 / RFC 3339 (with or without zone, 'T' or space) and US m/d/yy dates, stored as
+    naive UTC."""
+    raw = text(cell)
+    month = raw.re_extract(_US_DATE, 1).lpad(2, "0")
+    day = raw.re_extract(_US_DATE, 2).lpad(2, "0")
+    year = raw.re_extract(_US_DATE, 3)
+    year = ibis.ifelse(year.length() == 2, "20" + year, year)
+    iso = ibis.cases(
+        (raw.re_search(_ISO_DATE), raw),
+        (raw.re_search(_US_DATE), year + "-" + month + "-" + day),
+        else_=ibis.null("string"),
+    )
+    value = iso.try_cast("timestamp('UTC')").cast("timestamp")
+    return Parsed(value, raw.notnull() & value.isnull())
+
+
+def tags(cell: ir.StringValue) -> Parsed:
+    """A JSON object of tags as map<string, string>."""
+    raw = text(cell)
+    # CASE, not AND: the engine evaluates both sides of AND, and json_type fails on bad JSON
+    is_object = ibis.ifelse(json_valid(raw), json_type(raw) == "OBJECT", False)
+    value = ibis.ifelse(is_object, json_object_to_map(raw), ibis.null("map<string, string>"))
+    return Parsed(value, raw.notnull() & ~is_object.fill_null(False))

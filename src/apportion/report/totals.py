@@ -1,0 +1,143 @@
+"""Per currency and cost metric: ingested, allocated by method, unallocated, quarantined, and
+whether it balances."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from apportion.allocate.conservation import ingested_totals
+from apportion.allocate.periods import Period
+from apportion.ingest.values import decimal
+from apportion.report.published import final_allocations
+from apportion.schema import tables as t
+from apportion.schema.focus import COST_METRICS
+from apportion.workspace import Workspace
+
+METHODS = ("direct", "proportional", "activity", "even", "fixed")
+
+
+@dataclass
+class MetricTotals:
+    currency: str
+    metric: str
+    ingested: Decimal
+    allocated: dict[str, Decimal]
+    unallocated: Decimal
+
+    @property
+    def allocated_total(self) -> Decimal:
+        return sum(self.allocated.values(), Decimal(0))
+
+    @property
+    def balanced(self) -> bool:
+        return self.allocated_total + self.unallocated == self.ingested
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "currency": self.currency,
+            "metric": self.metric,
+            "ingested": str(self.ingested),
+            "allocated": {method: str(value) for method, value in self.allocated.items()},
+            "allocated_total": str(self.allocated_total),
+            "unallocated": str(self.unallocated),
+            "balanced": self.balanced,
+        }
+
+
+@dataclass
+class PeriodTotals:
+    period: str
+    run_id: str
+    metrics: list[MetricTotals]
+    quarantined_rows: dict[str, int] = field(default_factory=dict)  # by kind: cost, driver
+    quarantined_cost: dict[str, Decimal] = field(default_factory=dict)  # by currency, BilledCost
+    unallocated_reasons: dict[str, Decimal] = field(default_factory=dict)  # BilledCost by reason
+
+    @property
+    def balanced(self) -> bool:
+        return all(metric.balanced for metric in self.metrics)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "period": self.period,
+            "run_id": self.run_id,
+            "balanced": self.balanced,
+            "totals": [metric.as_dict() for metric in self.metrics],
+            "quarantined_rows": self.quarantined_rows,
+            "quarantined_billed_cost": {k: str(v) for k, v in self.quarantined_cost.items()},
+            "unallocated_billed_cost_by_reason": {
+                k: str(v) for k, v in self.unallocated_reasons.items()
+            },
+        }
+
+
+def totals(workspace: Workspace, period: Period) -> PeriodTotals:
+    plane = workspace.data
+    final = final_allocations(workspace, period)
+    sums = final.group_by(["BillingCurrency", "method", "reason"]).aggregate(
+        **{metric: final[metric].sum() for metric in COST_METRICS}
+    )
+    by_method: dict[tuple[str, str], dict[str, Decimal]] = defaultdict(
+        lambda: dict.fromkeys(METHODS, Decimal(0))
+    )
+    unallocated: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
+    reasons: dict[str, Decimal] = defaultdict(Decimal)
+    for row in plane.to_arrow(sums).to_pylist():
+        for metric in COST_METRICS:
+            key = (row["BillingCurrency"], metric)
+            if row["method"] == "unallocated":
+                unallocated[key] += row[metric]
+            else:
+                by_method[key][row["method"]] += row[metric]
+        if row["method"] == "unallocated":
+            reasons[_reason_kind(row["reason"])] += row["BilledCost"]
+    ingested = ingested_totals(plane, period)
+    keys = sorted(set(ingested) | set(by_method) | set(unallocated))
+    metrics = [
+        MetricTotals(
+            currency=currency,
+            metric=metric,
+            ingested=ingested.get((currency, metric), Decimal(0)),
+            allocated=by_method[(currency, metric)],
+            unallocated=unallocated[(currency, metric)],
+        )
+        for currency, metric in keys
+    ]
+    run = workspace.control.published_run(str(period))
+    rows, cost = _quarantined(workspace, period)
+    return PeriodTotals(
+        period=str(period),
+        run_id=run.run_id if run else "",
+        metrics=metrics,
+        quarantined_rows=rows,
+        quarantined_cost=cost,
+        unallocated_reasons=dict(reasons),
+    )
+
+
+def _reason_kind(reason: str | None) -> str:
+    """Group 'no gpu_seconds quantity on X in the day window 2026-10-03' by its driver."""
+    if not reason:
+        return "unknown"
+    return reason.split(" on ")[0].split(" in the ")[0]
+
+
+def _quarantined(
+    workspace: Workspace, period: Period
+) -> tuple[dict[str, int], dict[str, Decimal]]:
+    plane = workspace.data
+    table = plane.table(t.QUARANTINE)
+    table = table.filter(
+        (table[t.BILLING_PERIOD] == str(period)) | table[t.BILLING_PERIOD].isnull()
+    )
+    counts = table.group_by("kind").aggregate(rows=table.count())
+    rows = {row["kind"]: int(row["rows"]) for row in plane.to_arrow(counts).to_pylist()}
+    cost = decimal(table.cost_text).value
+    costs = table.mutate(parsed=cost).filter(lambda s: s.parsed.notnull())
+    sums = costs.group_by("currency").aggregate(cost=costs.parsed.sum())
+    return rows, {
+        row["currency"] or "?": row["cost"] for row in plane.to_arrow(sums).to_pylist()
+    }

@@ -1,0 +1,1 @@
+"""The one place that names every column apportion reads or writes."""

@@ -1,0 +1,32 @@
+"""Data-plane tables: their names and the apportion columns beside the FOCUS ones."""
+
+from __future__ import annotations
+
+from typing import Final
+
+# Exact decimal types in the engines. Money keeps 18 places: enough for the sub-micro-cent
+# unit prices real exports carry, with 20 integer digits left for totals.
+MONEY_SCALE: Final = 18
+MONEY_TYPE: Final = f"decimal(38, {MONEY_SCALE})"
+QUANTITY_SCALE: Final = 12
+QUANTITY_TYPE: Final = f"decimal(38, {QUANTITY_SCALE})"
+
+COST_LINES: Final = "cost_lines"
+DRIVERS: Final = "drivers"
+QUARANTINE: Final = "quarantine"
+LOADS: Final = "loads"
+ALLOCATIONS: Final = "allocations"
+POOLS: Final = "pools"
+POOL_MEMBERS: Final = "pool_members"
+
+# Bookkeeping columns every cost line carries beside its FOCUS columns.
+LINE_ID: Final = "x_LineId"  # "<file hash prefix>:<data row number>", stable across re-ingests
+SOURCE: Final = "x_Source"
+FILE_HASH: Final = "x_FileHash"
+ROW_NUMBER: Final = "x_RowNumber"
+BILLING_PERIOD: Final = "x_BillingPeriod"  # YYYY-MM of BillingPeriodStart
+CATEGORY: Final = "x_Category"
+EXTENSIONS: Final = "x_Extensions"  # map of columns that are neither FOCUS nor known
+
+UNALLOCATED: Final = "__unallocated__"
+UNCATEGORISED: Final = "uncategorised"
