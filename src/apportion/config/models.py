@@ -10,6 +10,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from apportion.config.categories import DEFAULT_CATEGORY_RULES
+from apportion.rules.columns import check_names
 from apportion.rules.expr import MatchError, parse_match
 from apportion.schema.currency import ISO_4217
 
@@ -171,6 +172,10 @@ class Config(_Strict):
             if rule.name in seen:
                 raise ValueError(f"rule {rule.name!r} is defined twice")
             seen.add(rule.name)
+            try:
+                check_names(parse_match(rule.match), self.dimensions)
+            except MatchError as exc:
+                raise ValueError(f"rule {rule.name!r}: {exc}") from exc
             split = getattr(rule, "targets", None) or getattr(rule, "shares", None) or {}
             for dimension in split:
                 if dimension not in self.dimensions:

@@ -44,6 +44,7 @@ def normalise(
     file_name: str,
     default_currency: str,
     categorise: Callable[[ir.Table], ir.StringValue],
+    materialise: Callable[[ir.Table], ir.Table],
 ) -> Normalised:
     """``headers`` maps each staged column to the header text the file gave it."""
     by_focus: dict[str, str] = {}
@@ -64,38 +65,56 @@ def normalise(
     if "BillingPeriodStart" not in by_focus and "ChargePeriodStart" not in by_focus:
         raise FileError(f"{file_name}: neither BillingPeriodStart nor ChargePeriodStart present")
 
-    parsed: dict[str, ir.Value] = {}
-    problems: list[tuple[ir.BooleanValue, str]] = []
+    # Stage 1: parse every cell once and materialise, so stage 2 (reasons, categories) reads
+    # plain columns instead of repeating the parsing expressions.
+    parsed_columns: dict[str, ir.Value] = {t.ROW_NUMBER: staged[t.ROW_NUMBER]}
+    checked: list[tuple[str, Kind]] = []
     for name, kind in FOCUS_COLUMNS.items():
         column = by_focus.get(name)
         if column is None:
-            parsed[name] = ibis.null(_null_type(kind))
             continue
         cell = staged[column]
-        if kind in (Kind.MONEY, Kind.DECIMAL):
-            result = values.decimal(cell)
-        elif kind is Kind.TIMESTAMP:
-            result = values.timestamp(cell)
-        elif kind is Kind.TAGS:
-            result = values.tags(cell)
-        else:
-            parsed[name] = values.text(cell)
+        if kind is Kind.STRING:
+            parsed_columns[f"_p_{name}"] = values.text(cell)
             continue
-        parsed[name] = result.value
-        problems.append((result.invalid, f"{name}: {{}} is not a valid {kind.value}"))
+        parser = {
+            Kind.MONEY: values.decimal,
+            Kind.DECIMAL: values.decimal,
+            Kind.TIMESTAMP: values.timestamp,
+            Kind.TAGS: values.tags,
+        }[kind]
+        result = parser(cell)
+        parsed_columns[f"_p_{name}"] = result.value
+        parsed_columns[f"_bad_{name}"] = result.invalid
+        parsed_columns[f"_t_{name}"] = values.text(cell).substr(0, 60)
+        checked.append((name, kind))
+    parsed_columns["_ext"] = _extension_map(staged, extensions)
+    rows = materialise(staged.select(**parsed_columns))
 
-    currency = parsed["BillingCurrency"].upper() if "BillingCurrency" in by_focus else None
-    parsed["BillingCurrency"] = currency if currency is not None else ibis.literal(default_currency)
-    period_start = parsed["BillingPeriodStart"].fill_null(parsed["ChargePeriodStart"])
-    period = period_start.strftime("%Y-%m")
+    def value(name: str) -> ir.Value:
+        if name in by_focus:
+            return rows[f"_p_{name}"]
+        return ibis.null(_null_type(FOCUS_COLUMNS[name]))
 
-    reason = _first_reason(staged, by_focus, problems, parsed, period)
-    extension_map = _extension_map(staged, extensions)
-    rows = staged.mutate(
-        **{f"_p_{name}": value for name, value in parsed.items()},
-        _reason=reason,
+    # Stage 2: the first reason a row fails, its period, and the split into lines / quarantine.
+    currency = value("BillingCurrency").upper() if "BillingCurrency" in by_focus else None
+    currency = currency if currency is not None else ibis.literal(default_currency)
+    period = value("BillingPeriodStart").fill_null(value("ChargePeriodStart")).strftime("%Y-%m")
+    cases: list[tuple[ir.BooleanValue, ir.StringValue]] = [
+        (rows[f"_bad_{name}"], f"{name}: '" + rows[f"_t_{name}"] + f"' is not a valid {kind}")
+        for name, kind in checked
+    ]
+    cases.append(
+        (
+            currency.isnull() | ~currency.isin(sorted(ISO_4217)),
+            "BillingCurrency: '" + currency.fill_null("") + "' is not an ISO 4217 currency code",
+        )
+    )
+    cases.append((period.isnull(), ibis.literal("no BillingPeriodStart or ChargePeriodStart")))
+    rows = rows.mutate(
+        _reason=ibis.cases(*cases, else_=ibis.null("string")).substr(0, _REASON_LIMIT),
         _period=period,
-        _extensions=extension_map,
+        _currency=currency,
     )
     good = rows.filter(rows._reason.isnull())
     lines = good.select(
@@ -106,12 +125,16 @@ def normalise(
             t.ROW_NUMBER: good[t.ROW_NUMBER],
             t.BILLING_PERIOD: good._period,
         },
-        **{name: good[f"_p_{name}"] for name in FOCUS_COLUMNS},
-        **{t.EXTENSIONS: good._extensions},
+        **{
+            name: good._currency
+            if name == "BillingCurrency"
+            else (good[f"_p_{name}"] if name in by_focus else value(name))
+            for name in FOCUS_COLUMNS
+        },
+        **{t.EXTENSIONS: good._ext},
     )
     lines = lines.mutate(**{t.CATEGORY: categorise(lines)})
     bad = rows.filter(rows._reason.notnull())
-    billed = by_focus.get("BilledCost")
     quarantine = bad.select(
         **{
             t.SOURCE: ibis.literal(source),
@@ -121,37 +144,11 @@ def normalise(
             "line": bad[t.ROW_NUMBER],
             "reason": bad._reason,
             t.BILLING_PERIOD: bad._period,
-            "currency": values.text(bad[by_focus["BillingCurrency"]])
-            if "BillingCurrency" in by_focus
-            else ibis.literal(default_currency),
-            "cost_text": values.text(bad[billed]) if billed else ibis.null("string"),
+            "currency": bad._currency,
+            "cost_text": bad["_t_BilledCost"] if "BilledCost" in by_focus else ibis.null("string"),
         }
     )
     return Normalised(lines, quarantine)
-
-
-def _first_reason(
-    staged: ir.Table,
-    by_focus: dict[str, str],
-    problems: list[tuple[ir.BooleanValue, str]],
-    parsed: dict[str, ir.Value],
-    period: ir.StringValue,
-) -> ir.StringValue:
-    cases: list[tuple[ir.BooleanValue, ir.StringValue]] = []
-    for invalid, template in problems:
-        column = template.split(":", 1)[0]
-        cell = values.text(staged[by_focus[column]]).substr(0, 60)
-        before, after = template.split("{}")
-        cases.append((invalid, before + "'" + cell + "'" + after))
-    currency = parsed["BillingCurrency"]
-    cases.append(
-        (
-            currency.isnull() | ~currency.isin(sorted(ISO_4217)),
-            "BillingCurrency: '" + currency.fill_null("") + "' is not an ISO 4217 currency code",
-        )
-    )
-    cases.append((period.isnull(), ibis.literal("no BillingPeriodStart or ChargePeriodStart")))
-    return ibis.cases(*cases, else_=ibis.null("string")).substr(0, _REASON_LIMIT)
 
 
 def _extension_map(staged: ir.Table, extensions: dict[str, str]) -> ir.Value:

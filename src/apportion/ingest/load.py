@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import shutil
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -133,6 +134,7 @@ def _stage(
             file_name=path.name,
             default_currency=config.default_currency,
             categorise=categoriser(config.categories, config.dimensions),
+            materialise=lambda table: _temp(plane, table),
         )
         if not any(h.strip().lower() == "billingcurrency" for h in named.values()):
             result.notes.append(f"no BillingCurrency column: read as {config.default_currency}")
@@ -150,8 +152,7 @@ def _stage(
             result.notes.append(f"ignored columns: {', '.join(found.ignored_columns)}")
         rows, quarantine, table = found.rows, found.quarantine, t.DRIVERS
     # materialise once: periods, counts and the load all read the parsed rows
-    rows = plane.con.create_table(f"n_{file_hash[:12]}_{id(raw)}", rows, temp=True)
-    quarantine = plane.con.create_table(f"q_{file_hash[:12]}_{id(raw)}", quarantine, temp=True)
+    rows, quarantine = _temp(plane, rows), _temp(plane, quarantine)
     result.rows = int(plane.scalar(rows.count()))
     result.quarantined = int(plane.scalar(quarantine.count()))
     periods = set(plane.to_arrow(rows.select(rows[t.BILLING_PERIOD]).distinct())[0].to_pylist())
@@ -164,6 +165,10 @@ def _stage(
     }
     result.periods = sorted(periods)
     return _Staged(path, result, rows, quarantine, table)
+
+
+def _temp(plane: DataPlane, table: ir.Table) -> ir.Table:
+    return plane.con.create_table(f"tmp_{uuid.uuid4().hex[:16]}", table, temp=True)
 
 
 def _kind(headers: list[str], fmt: Format, dimensions: list[str], path: Path) -> str:

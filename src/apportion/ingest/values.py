@@ -29,8 +29,8 @@ class Parsed:
 
 def text(cell: ir.StringValue) -> ir.StringValue:
     """Trimmed text, with empty cells and the literal NULL read as no value."""
-    trimmed = cell.cast("string").strip()
-    return ibis.ifelse((trimmed == "") | (trimmed.upper() == "NULL"), ibis.null("string"), trimmed)
+    # NULLIF keeps one reference to the cell, so parsers built on this stay small in SQL
+    return cell.cast("string").strip().nullif("").nullif("NULL").nullif("null")
 
 
 def decimal(cell: ir.StringValue, *, scale: int = MONEY_SCALE) -> Parsed:

@@ -1,0 +1,62 @@
+"""apportion.yaml validation: unknown keys, bad rules and forbidden expressions are errors that
+name the rule and the field."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from apportion.config import ConfigError, parse_config
+from apportion.config.categories import CATEGORIES
+from apportion.workspace import Workspace, default_config_text
+
+
+def test_default_config_is_valid_and_has_every_category() -> None:
+    config = parse_config(default_config_text())
+    assert config.dimensions == ["cost_centre", "use_case", "environment", "lifecycle_stage"]
+    assert [rule.name for rule in config.rules] == ["tagged-spend"]
+    assert {rule.category for rule in config.categories} == set(CATEGORIES)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("rules:\n  - {name: gpu, match: \"ResourceId = 'x'\", method: proportional}\n",
+         r"rules\[0\] \(gpu\)\.driver: Field required"),
+        ("rules:\n  - {name: gpu, match: \"lower(ServiceName) = 'x'\", method: direct}\n",
+         r"rules\[0\] \(gpu\)\.match: .*function call"),
+        ("rules:\n  - {name: sub, match: \"ResourceId IN (SELECT 1)\", method: direct}\n",
+         r"rules\[0\] \(sub\)\.match"),
+        ("rules:\n  - {name: f, match: \"ResourceId = 'x'\", method: fixed,"
+         " shares: {use_case: {a: 60, b: 30}}}\n", r"rules\[0\] \(f\)\.shares: .*sum to 100"),
+        ("rules:\n  - {name: e, match: \"ResourceId = 'x'\", method: even,"
+         " targets: {team: [a]}}\n", r"allocates to 'team'"),
+        ("rules:\n  - {name: d, match: \"ResourceId = 'x'\", method: direct, driver: x}\n",
+         r"rules\[0\] \(d\)\.driver: Extra inputs are not permitted"),
+        ("rules:\n  - {name: d, match: \"a = 'x'\", method: magic}\n", r"rules\[0\] \(d\)"),
+        ("rules:\n  - {name: typo, match: \"ServiseName = 'x'\", method: direct}\n",
+         r"rule 'typo': unknown column 'ServiseName'"),
+        ("enigne: {}\n", r"enigne: Extra inputs are not permitted"),
+        ("default_currency: XXQ\n", r"default_currency: .*ISO 4217"),
+        ("rules: [\n", r"not valid YAML"),
+        ("rules:\n  - {name: a, match: \"ResourceId = 'x'\", method: direct}\n"
+         "  - {name: a, match: \"ResourceId = 'y'\", method: direct}\n", r"'a' is defined twice"),
+    ],
+)
+def test_invalid_configs_name_the_rule_and_field(text: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        parse_config(text)
+
+
+def test_environment_overrides_the_control_plane(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("APPORTION_CONTROL_PLANE", "sqlite:///elsewhere.sqlite")
+    assert parse_config("version: 1\n").control_plane == "sqlite:///elsewhere.sqlite"
+
+
+def test_init_writes_the_commented_default_and_refuses_to_overwrite(tmp_path: Path) -> None:
+    Workspace.create(tmp_path).close()
+    assert "# Allocation rules, in order" in (tmp_path / "apportion.yaml").read_text()
+    assert (tmp_path / "apportion.duckdb").exists() and (tmp_path / "apportion.sqlite").exists()
+    with pytest.raises(ValueError, match="already exists"):
+        Workspace.create(tmp_path)

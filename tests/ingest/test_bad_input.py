@@ -1,0 +1,138 @@
+"""Bad rows are quarantined with file, line and reason; a bad file changes nothing."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from apportion.engine import FileError
+from apportion.schema import tables as t
+from apportion.workspace import Workspace
+from tests.helpers import FOCUS_SAMPLE, ingest, make_workspace, write_drivers, write_focus
+
+
+def _billed(ws: Workspace) -> Decimal:
+    lines = ws.data.table(t.COST_LINES)
+    return ws.data.scalar(lines.BilledCost.sum()) or Decimal(0)
+
+
+def _quarantine(ws: Workspace) -> list[dict[str, object]]:
+    table = ws.data.table(t.QUARANTINE)
+    return ws.data.to_arrow(table.order_by("line")).to_pylist()
+
+
+@pytest.fixture
+def loaded(tmp_path: Path) -> Workspace:
+    ws = make_workspace(tmp_path / "ws")
+    ingest(ws, FOCUS_SAMPLE)
+    return ws
+
+
+def test_truncated_csv_is_refused_whole(tmp_path: Path, loaded: Workspace) -> None:
+    text = FOCUS_SAMPLE.read_text(encoding="utf-8")
+    truncated = tmp_path / "truncated.csv"
+    truncated.write_text(text[: len(text) // 2], encoding="utf-8")  # cut mid-row
+    before = _billed(loaded)
+    with pytest.raises(FileError, match=r"truncated.csv: line \d+ has \d+ fields"):
+        ingest(loaded, truncated)
+    assert _billed(loaded) == before
+    assert len(list(loaded.raw_dir.glob("*"))) == 1  # only the sample was kept
+
+
+def test_wrong_type_in_money_column_quarantines_the_row(tmp_path: Path) -> None:
+    ws = make_workspace(tmp_path / "ws")
+    bill = write_focus(
+        tmp_path / "bill.csv",
+        [{"BilledCost": "1.50"}, {"BilledCost": "12,5O"}, {"BilledCost": "0.25"}],
+    )
+    [result] = ingest(ws, bill)
+    assert (result.rows, result.quarantined) == (2, 1)
+    [row] = _quarantine(ws)
+    assert row["file"] == "bill.csv"
+    assert row["line"] == 3
+    assert row["reason"] == "BilledCost: '12,5O' is not a valid money"
+    assert row["cost_text"] == "12,5O"
+    assert _billed(ws) == Decimal("1.75")
+
+
+def test_too_many_decimal_places_is_quarantined_not_rounded(tmp_path: Path) -> None:
+    ws = make_workspace(tmp_path / "ws")
+    bill = write_focus(tmp_path / "b.csv", [{"BilledCost": "0.1234567890123456789"}])
+    [result] = ingest(ws, bill)
+    assert result.quarantined == 1
+    assert "not a valid money" in str(_quarantine(ws)[0]["reason"])
+
+
+def test_unknown_currency_code_is_quarantined(tmp_path: Path) -> None:
+    ws = make_workspace(tmp_path / "ws")
+    bill = write_focus(
+        tmp_path / "bill.csv",
+        [{"BilledCost": "3", "BillingCurrency": "usd"}, {"BilledCost": "4", "BillingCurrency": "XYZ"}],
+    )
+    [result] = ingest(ws, bill)
+    assert (result.rows, result.quarantined) == (1, 1)
+    [row] = _quarantine(ws)
+    assert (row["line"], row["currency"]) == (3, "XYZ")
+    assert row["reason"] == "BillingCurrency: 'XYZ' is not an ISO 4217 currency code"
+    lines = ws.data.to_arrow(ws.data.table(t.COST_LINES)).to_pylist()
+    assert lines[0]["BillingCurrency"] == "USD"  # casing folded
+
+
+def test_file_with_no_focus_columns_is_refused(tmp_path: Path, loaded: Workspace) -> None:
+    other = tmp_path / "sales.csv"
+    other.write_text("region,revenue\nnorth,10\n", encoding="utf-8")
+    before = _billed(loaded)
+    with pytest.raises(FileError, match="no recognisable schema"):
+        ingest(loaded, other)
+    with pytest.raises(FileError, match="no FOCUS cost columns"):
+        ingest(loaded, other, fmt="focus")
+    assert _billed(loaded) == before
+
+
+def test_one_bad_file_among_several_loads_none(tmp_path: Path) -> None:
+    ws = make_workspace(tmp_path / "ws")
+    good = write_focus(tmp_path / "good.csv", [{"BilledCost": "5"}])
+    empty = tmp_path / "empty.csv"
+    empty.write_text("", encoding="utf-8")
+    with pytest.raises(FileError, match="empty.csv: empty file"):
+        ingest(ws, good, empty)
+    assert _billed(ws) == 0
+
+
+def test_bad_driver_rows_are_quarantined(tmp_path: Path) -> None:
+    ws = make_workspace(tmp_path / "ws")
+    drivers = write_drivers(
+        tmp_path / "d.csv",
+        [
+            {"timestamp": "2026-10-01", "driver": "requests", "quantity": "3", "use_case": "a"},
+            {"timestamp": "yesterday", "driver": "requests", "quantity": "3"},
+            {"timestamp": "2026-10-01", "driver": "requests", "quantity": "-1"},
+            {"timestamp": "2026-10-01", "driver": "", "quantity": "1"},
+            {"timestamp": "2026-10-01", "driver": "requests", "quantity": "lots"},
+        ],
+    )
+    [result] = ingest(ws, drivers)
+    assert (result.kind, result.rows, result.quarantined) == ("drivers", 1, 4)
+    reasons = {row["line"]: row["reason"] for row in _quarantine(ws)}
+    assert reasons == {
+        3: "timestamp: missing or not a date",
+        4: "quantity: -1 is negative",
+        5: "driver: missing",
+        6: "quantity: 'lots' is not a number",
+    }
+
+
+def test_missing_file_and_unsupported_type(tmp_path: Path) -> None:
+    ws = make_workspace(tmp_path / "ws")
+    with pytest.raises(FileError, match="no such file"):
+        ingest(ws, tmp_path / "nope.csv")
+    xlsx = tmp_path / "bill.xlsx"
+    xlsx.write_bytes(b"PK\x03\x04")
+    with pytest.raises(FileError, match="unsupported file type"):
+        ingest(ws, xlsx)
+    parquet = tmp_path / "broken.parquet"
+    parquet.write_bytes(b"not parquet at all")
+    with pytest.raises(FileError, match="not a readable Parquet file"):
+        ingest(ws, parquet)
