@@ -9,6 +9,7 @@ from typing import Any
 
 from apportion.allocate.periods import Period
 from apportion.engine import DataPlane
+from apportion.money import EXACT, add
 from apportion.schema import tables as t
 from apportion.schema.focus import COST_METRICS
 
@@ -40,7 +41,8 @@ def check_conservation(
     split: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
     for allocation in allocations:
         for metric in COST_METRICS:
-            split[(allocation["pool_id"], metric)] += allocation[metric]
+            key = (allocation["pool_id"], metric)
+            split[key] = add(split[key], allocation[metric])
     for pool in pools:
         for metric in COST_METRICS:
             got = split[(pool["pool_id"], metric)]
@@ -53,7 +55,8 @@ def check_conservation(
     for allocation in allocations:
         if allocation["is_final"]:
             for metric in COST_METRICS:
-                final[(allocation["BillingCurrency"], metric)] += allocation[metric]
+                key = (allocation["BillingCurrency"], metric)
+                final[key] = add(final[key], allocation[metric])
     ingested = ingested_totals(plane, period)
     for key in sorted(set(ingested) | set(final)):
         expected, got = ingested.get(key, Decimal(0)), final.get(key, Decimal(0))
@@ -61,7 +64,7 @@ def check_conservation(
             currency, metric = key
             problems.append(
                 f"{currency} {metric}: ingested {expected} but allocated plus unallocated {got} "
-                f"(difference {got - expected})"
+                f"(difference {EXACT.subtract(got, expected)})"
             )
     if problems:
         raise ConservationError(

@@ -31,6 +31,7 @@ from apportion.allocate.periods import Period
 from apportion.allocate.split import split
 from apportion.config import Config, Rule, config_hash
 from apportion.engine import DataPlane
+from apportion.money import exact_sum
 from apportion.engine.tables import ALLOCATIONS, POOLS
 from apportion.rules.columns import allocation_columns, check_names, compile_match, line_columns
 from apportion.rules.expr import Match, parse_match, referenced_columns
@@ -375,7 +376,7 @@ def _allocations(
     quantity: bool,
 ) -> list[dict[str, Any]]:
     weights = [weight for _, weight in targets]
-    total = sum(weights, Decimal(0))
+    total = exact_sum(weights)
     parts = {metric: split(pool[metric], weights) for metric in COST_METRICS}
     new_path = " -> ".join(p for p in (path, pool["rule"]) if p)
     rows = []

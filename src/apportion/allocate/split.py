@@ -11,24 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from decimal import Decimal, localcontext
 
+from apportion.money import EXACT, from_units, to_units
 from apportion.schema.tables import MONEY_SCALE
-
-_WIDE = 96  # digits of working precision: far beyond DECIMAL(38, s) values
-
-
-def to_units(amount: Decimal, scale: int = MONEY_SCALE) -> int:
-    with localcontext(prec=_WIDE):
-        scaled = amount.scaleb(scale)
-        units = int(scaled)
-        if scaled != units:
-            raise ValueError(f"{amount} has more than {scale} decimal places")
-        return units
-
-
-def from_units(units: int, scale: int = MONEY_SCALE) -> Decimal:
-    with localcontext(prec=_WIDE):
-        return Decimal(units).scaleb(-scale)
-
 
 def integer_weights(weights: Sequence[Decimal]) -> list[int]:
     """Weights as integers in the same proportion (scaled by the most decimal places)."""
@@ -56,7 +40,7 @@ def split(amount: Decimal, weights: Sequence[Decimal]) -> list[Decimal]:
 def round_to_total(amounts: Sequence[Decimal], places: int) -> list[Decimal]:
     """Round each amount to ``places`` so the rounded amounts sum to the rounded total
     (largest remainder, rounding the total half-even)."""
-    with localcontext(prec=_WIDE):
+    with localcontext(EXACT):
         quantum = Decimal(1).scaleb(-places)
         total = sum(amounts, Decimal(0)).quantize(quantum)
         units = [to_units(a, MONEY_SCALE) for a in amounts]

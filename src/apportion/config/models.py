@@ -10,6 +10,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from apportion.config.categories import DEFAULT_CATEGORY_RULES
+from apportion.money import exact_sum
 from apportion.rules.columns import check_names
 from apportion.rules.expr import MatchError, parse_match
 from apportion.schema.currency import ISO_4217
@@ -104,7 +105,7 @@ class FixedRule(_RuleBase):
             raise ValueError("list at least one share")
         if any(share <= 0 for share in shares.values()):
             raise ValueError("every share must be positive")
-        total = sum(shares.values(), Decimal(0))
+        total = exact_sum(shares.values())
         if total != 100:
             raise ValueError(f"shares must sum to 100, they sum to {total}")
         return value

@@ -24,6 +24,7 @@ import ibis.expr.types as ir
 from apportion.engine.dataplane import DataPlane, FileError, staged_column
 from apportion.ingest import drivers, focus
 from apportion.ingest.categories import categoriser
+from apportion.money import EXACT
 from apportion.schema import tables as t
 from apportion.schema.focus import COST_METRICS
 from apportion.workspace import Workspace
@@ -46,7 +47,7 @@ class Difference:
 
     @property
     def change(self) -> Decimal:
-        return self.after - self.before
+        return EXACT.subtract(self.after, self.before)
 
 
 @dataclass

@@ -11,6 +11,7 @@ from typing import Any
 
 from apportion.allocate.periods import Period
 from apportion.allocate.split import round_to_total
+from apportion.money import exact_sum
 from apportion.report.published import final_allocations
 from apportion.schema import tables as t
 from apportion.schema.currency import minor_units
@@ -93,8 +94,8 @@ def statements(
             StatementLine(
                 keys=dict.fromkeys(by, "TOTAL"),
                 currency=currency,
-                amounts={m: sum(rounded[m], Decimal(0)) for m in COST_METRICS},
-                exact={m: sum((r[m] or Decimal(0) for r in group), Decimal(0)) for m in COST_METRICS},
+                amounts={m: exact_sum(rounded[m]) for m in COST_METRICS},
+                exact={m: exact_sum(r[m] for r in group) for m in COST_METRICS},
             )
         )
     return lines, totals

@@ -11,6 +11,7 @@ from typing import Any
 from apportion.allocate.conservation import ingested_totals
 from apportion.allocate.periods import Period
 from apportion.ingest.values import decimal
+from apportion.money import add, exact_sum
 from apportion.report.published import final_allocations
 from apportion.schema import tables as t
 from apportion.schema.focus import COST_METRICS
@@ -29,11 +30,11 @@ class MetricTotals:
 
     @property
     def allocated_total(self) -> Decimal:
-        return sum(self.allocated.values(), Decimal(0))
+        return exact_sum(self.allocated.values())
 
     @property
     def balanced(self) -> bool:
-        return self.allocated_total + self.unallocated == self.ingested
+        return add(self.allocated_total, self.unallocated) == self.ingested
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -89,11 +90,12 @@ def totals(workspace: Workspace, period: Period) -> PeriodTotals:
         for metric in COST_METRICS:
             key = (row["BillingCurrency"], metric)
             if row["method"] == "unallocated":
-                unallocated[key] += row[metric]
+                unallocated[key] = add(unallocated[key], row[metric])
             else:
-                by_method[key][row["method"]] += row[metric]
+                by_method[key][row["method"]] = add(by_method[key][row["method"]], row[metric])
         if row["method"] == "unallocated":
-            reasons[_reason_kind(row["reason"])] += row["BilledCost"]
+            kind = _reason_kind(row["reason"])
+            reasons[kind] = add(reasons[kind], row["BilledCost"])
     ingested = ingested_totals(plane, period)
     keys = sorted(set(ingested) | set(by_method) | set(unallocated))
     metrics = [

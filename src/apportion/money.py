@@ -1,0 +1,37 @@
+"""Exact decimal arithmetic for money.
+
+Python's default decimal context keeps 28 significant digits, fewer than a DECIMAL(38, 18)
+amount can have (10 billion with 18 places is 29 digits), so a plain ``a + b`` could round.
+Every sum or scaling of amounts goes through this context.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from decimal import Context, Decimal, localcontext
+
+from apportion.schema.tables import MONEY_SCALE
+
+EXACT = Context(prec=96)  # far beyond any DECIMAL(38, s) value or product of two
+
+
+def exact_sum(values: Iterable[Decimal | None]) -> Decimal:
+    with localcontext(EXACT):
+        return sum((value for value in values if value is not None), Decimal(0))
+
+
+def add(a: Decimal, b: Decimal) -> Decimal:
+    return EXACT.add(a, b)
+
+
+def to_units(amount: Decimal, scale: int = MONEY_SCALE) -> int:
+    """The amount as an integer number of 10^-scale units; refuses to round."""
+    scaled = EXACT.scaleb(amount, scale)
+    units = int(scaled)
+    if scaled != units:
+        raise ValueError(f"{amount} has more than {scale} decimal places")
+    return units
+
+
+def from_units(units: int, scale: int = MONEY_SCALE) -> Decimal:
+    return EXACT.scaleb(Decimal(units), -scale)

@@ -1,0 +1,57 @@
+"""The exact split and the statement rounding, as properties over random amounts."""
+
+from __future__ import annotations
+
+from decimal import Decimal, localcontext
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from apportion.allocate.split import round_to_total, split, split_units
+from apportion.money import EXACT, exact_sum
+
+amounts = st.decimals(
+    min_value=Decimal("-1e12"), max_value=Decimal("1e12"), places=18, allow_nan=False
+)
+weights = st.lists(
+    st.decimals(min_value=0, max_value=Decimal("1e9"), places=6, allow_nan=False),
+    min_size=1,
+    max_size=30,
+).filter(lambda ws: sum(ws) > 0)
+
+
+@given(amounts, weights)
+def test_split_parts_sum_to_the_amount_exactly(amount: Decimal, ws: list[Decimal]) -> None:
+    parts = split(amount, ws)
+    assert exact_sum(parts) == amount
+    total = exact_sum(ws)
+    with localcontext(EXACT):
+        for part, weight in zip(parts, ws, strict=True):
+            # each part is within one unit (1e-18) of its exact proportional share
+            assert abs(part - amount * weight / total) < Decimal("1e-18")
+            if weight == 0:
+                assert part == 0
+
+
+@given(st.integers(min_value=-(10**30), max_value=10**30), st.lists(st.integers(0, 10**6), min_size=1))
+def test_split_units_is_exact_for_any_sign(units: int, ws: list[int]) -> None:
+    if sum(ws) == 0:
+        ws = [*ws, 1]
+    parts = split_units(units, ws)
+    assert sum(parts) == units
+
+
+def test_split_ties_go_to_the_earlier_target() -> None:
+    assert split(Decimal("1e-18"), [Decimal(1), Decimal(1)]) == [Decimal("1e-18"), Decimal(0)]
+    assert split(Decimal("-1e-18"), [Decimal(1), Decimal(1)]) == [Decimal(0), Decimal("-1e-18")]
+
+
+@given(st.lists(amounts, min_size=1, max_size=40), st.sampled_from([0, 2, 3]))
+def test_rounded_lines_add_up_to_the_rounded_total(values: list[Decimal], places: int) -> None:
+    rounded = round_to_total(values, places)
+    with localcontext(EXACT):
+        quantum = Decimal(1).scaleb(-places)
+        assert exact_sum(rounded) == exact_sum(values).quantize(quantum)
+        for exact, value in zip(values, rounded, strict=True):
+            assert value == value.quantize(quantum)
+            assert abs(value - exact) < quantum
