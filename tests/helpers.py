@@ -87,12 +87,8 @@ def billed_by(
     from apportion.report.published import final_allocations
 
     final = final_allocations(workspace, Period.parse(period))
-    grouped = final.group_by(key=final.dimensions[dimension]).aggregate(
-        amount=final[metric].sum()
-    )
-    return {
-        row["key"]: row["amount"] for row in workspace.data.to_arrow(grouped).to_pylist()
-    }
+    grouped = final.group_by(key=final.dimensions[dimension]).aggregate(amount=final[metric].sum())
+    return {row["key"]: row["amount"] for row in workspace.data.to_arrow(grouped).to_pylist()}
 
 
 def period_totals(workspace: Workspace, period: str = "2026-10") -> Any:

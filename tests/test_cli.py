@@ -45,10 +45,22 @@ def workspace(tmp_path: Path) -> Path:
     drivers = write_drivers(
         tmp_path / "drivers.csv",
         [
-            {"timestamp": "2026-10-03T10:00:00Z", "driver": "gpu_seconds", "quantity": "1",
-             "resource_id": "gpu", "use_case": "bot", "cost_centre": "cs"},
-            {"timestamp": "2026-10-03T11:00:00Z", "driver": "gpu_seconds", "quantity": "2",
-             "resource_id": "gpu", "use_case": "scorer", "cost_centre": "risk"},
+            {
+                "timestamp": "2026-10-03T10:00:00Z",
+                "driver": "gpu_seconds",
+                "quantity": "1",
+                "resource_id": "gpu",
+                "use_case": "bot",
+                "cost_centre": "cs",
+            },
+            {
+                "timestamp": "2026-10-03T11:00:00Z",
+                "driver": "gpu_seconds",
+                "quantity": "2",
+                "resource_id": "gpu",
+                "use_case": "scorer",
+                "cost_centre": "risk",
+            },
         ],
     )
     result = runner.invoke(app, ["-w", str(root), "ingest", str(bill), str(drivers)])
@@ -85,14 +97,26 @@ def test_statements_round_so_lines_add_up(workspace: Path) -> None:
     report = json.loads(output)
     lines = {line["use_case"]: Decimal(line["BilledCost"]) for line in report["lines"]}
     # exact: bot 10.005 + 6.668, scorer 13.336, unallocated 3.333 -> total 33.342
-    assert lines == {"bot": Decimal("16.67"), "scorer": Decimal("13.34"),
-                     "__unallocated__": Decimal("3.33")}
+    assert lines == {
+        "bot": Decimal("16.67"),
+        "scorer": Decimal("13.34"),
+        "__unallocated__": Decimal("3.33"),
+    }
     assert sum(lines.values()) == Decimal(report["totals"][0]["BilledCost"]) == Decimal("33.34")
 
 
 def test_statements_csv_and_table(workspace: Path) -> None:
-    code, output = run(workspace, "report", "statements", "-p", "2026-10", "--by",
-                       "cost_centre,category", "--format", "csv")
+    code, output = run(
+        workspace,
+        "report",
+        "statements",
+        "-p",
+        "2026-10",
+        "--by",
+        "cost_centre,category",
+        "--format",
+        "csv",
+    )
     assert code == 0
     rows = list(csv.DictReader(io.StringIO(output)))
     assert {row["cost_centre"] for row in rows} == {"cs", "risk", "__unallocated__"}
@@ -110,7 +134,8 @@ def test_export_focus_with_allocated_columns(workspace: Path, tmp_path: Path) ->
     assert len(remainder) == 1 and remainder[0]["AllocatedResourceId"] is None
     split = [row for row in rows if row["AllocatedMethodId"] == "gpu"]
     assert {row["AllocatedResourceId"] for row in split} == {
-        "cost_centre=cs/use_case=bot", "cost_centre=risk/use_case=scorer"
+        "cost_centre=cs/use_case=bot",
+        "cost_centre=risk/use_case=scorer",
     }
     details = json.loads(split[0]["AllocatedMethodDetails"])
     assert details["method"] == "proportional" and details["driver"] == "gpu_seconds"

@@ -123,8 +123,10 @@ def ingest(
     fmt: Annotated[IngestFormat, typer.Option("--format", help="File kind.")] = IngestFormat.auto,
     source: Annotated[
         str | None,
-        typer.Option(help="Source name; a newer file for the same source and month replaces it "
-                     "(default: the file name without extension)."),
+        typer.Option(
+            help="Source name; a newer file for the same source and month replaces it "
+            "(default: the file name without extension)."
+        ),
     ] = None,
 ) -> None:
     """Load bills and metering; bad rows are quarantined, a bad file changes nothing."""
@@ -180,8 +182,11 @@ def report_totals(period: PeriodOption, fmt: FormatOption = OutputFormat.table) 
     with _guard():
         result = totals(_open(), Period.parse(period))
     rows = [
-        {**m.as_dict(), "allocated": None, **{f"allocated_{k}": v for k, v in m.as_dict()[
-            "allocated"].items()}}
+        {
+            **m.as_dict(),
+            "allocated": None,
+            **{f"allocated_{k}": v for k, v in m.as_dict()["allocated"].items()},
+        }
         for m in result.metrics
     ]
     for row in rows:
@@ -205,8 +210,11 @@ def report_totals(period: PeriodOption, fmt: FormatOption = OutputFormat.table) 
 def report_statements(
     period: PeriodOption,
     by: Annotated[
-        str, typer.Option(help="Comma-separated dimensions, and/or category, provider, "
-                          "service, method, rule, charge_category.")
+        str,
+        typer.Option(
+            help="Comma-separated dimensions, and/or category, provider, "
+            "service, method, rule, charge_category."
+        ),
     ] = "cost_centre,use_case",
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
@@ -219,8 +227,12 @@ def report_statements(
         lines, totals = statements(_open(), Period.parse(period), groups)
     rows = [line.as_dict() for line in lines]
     if fmt is OutputFormat.json:
-        payload = {"period": period, "by": groups, "lines": rows,
-                   "totals": [total.as_dict() for total in totals]}
+        payload = {
+            "period": period,
+            "by": groups,
+            "lines": rows,
+            "totals": [total.as_dict() for total in totals],
+        }
         out.print_json(json.dumps(payload))
     elif fmt is OutputFormat.csv:
         _write_csv(rows)
@@ -255,8 +267,9 @@ def demo(
     from apportion.demo import run_demo
 
     with _guard(), _progress("demo") as say:
-        summary = run_demo(directory, period=period, seed=seed, driver_rows=driver_rows,
-                           progress=say)
+        summary = run_demo(
+            directory, period=period, seed=seed, driver_rows=driver_rows, progress=say
+        )
     for line in summary:
         out.print(line, highlight=False)
     report_statements(period=period, by="cost_centre", fmt=OutputFormat.table)

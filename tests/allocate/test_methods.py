@@ -65,27 +65,58 @@ def test_proportional_splits_by_meter_on_the_same_resource_and_day(tmp_path: Pat
     bill = write_focus(
         tmp_path / "bill.csv",
         [
-            {"ResourceId": "gpu-cluster", "BilledCost": "100",
-             "ChargePeriodStart": "2026-10-03T00:00:00Z"},
-            {"ResourceId": "gpu-cluster", "BilledCost": "30",
-             "ChargePeriodStart": "2026-10-04T05:00:00Z"},
+            {
+                "ResourceId": "gpu-cluster",
+                "BilledCost": "100",
+                "ChargePeriodStart": "2026-10-03T00:00:00Z",
+            },
+            {
+                "ResourceId": "gpu-cluster",
+                "BilledCost": "30",
+                "ChargePeriodStart": "2026-10-04T05:00:00Z",
+            },
         ],
     )
     drivers = write_drivers(
         tmp_path / "drivers.csv",
         [
             # day 3: a 3:1 split
-            {"timestamp": "2026-10-03T01:00:00Z", "driver": "gpu_seconds", "quantity": "300",
-             "resource_id": "gpu-cluster", "use_case": "a"},
-            {"timestamp": "2026-10-03T02:00:00Z", "driver": "gpu_seconds", "quantity": "100",
-             "resource_id": "gpu-cluster", "use_case": "b"},
+            {
+                "timestamp": "2026-10-03T01:00:00Z",
+                "driver": "gpu_seconds",
+                "quantity": "300",
+                "resource_id": "gpu-cluster",
+                "use_case": "a",
+            },
+            {
+                "timestamp": "2026-10-03T02:00:00Z",
+                "driver": "gpu_seconds",
+                "quantity": "100",
+                "resource_id": "gpu-cluster",
+                "use_case": "b",
+            },
             # day 4: only b, and noise on another resource and another driver
-            {"timestamp": "2026-10-04T09:00:00Z", "driver": "gpu_seconds", "quantity": "5",
-             "resource_id": "gpu-cluster", "use_case": "b"},
-            {"timestamp": "2026-10-04T09:00:00Z", "driver": "gpu_seconds", "quantity": "500",
-             "resource_id": "other-cluster", "use_case": "a"},
-            {"timestamp": "2026-10-04T09:00:00Z", "driver": "requests", "quantity": "500",
-             "resource_id": "gpu-cluster", "use_case": "a"},
+            {
+                "timestamp": "2026-10-04T09:00:00Z",
+                "driver": "gpu_seconds",
+                "quantity": "5",
+                "resource_id": "gpu-cluster",
+                "use_case": "b",
+            },
+            {
+                "timestamp": "2026-10-04T09:00:00Z",
+                "driver": "gpu_seconds",
+                "quantity": "500",
+                "resource_id": "other-cluster",
+                "use_case": "a",
+            },
+            {
+                "timestamp": "2026-10-04T09:00:00Z",
+                "driver": "requests",
+                "quantity": "500",
+                "resource_id": "gpu-cluster",
+                "use_case": "a",
+            },
         ],
     )
     ingest(ws, bill, drivers)
@@ -97,13 +128,25 @@ def test_pool_without_driver_quantity_is_unallocated_with_reason(tmp_path: Path)
     ws = make_workspace(tmp_path / "ws", PROPORTIONAL)
     bill = write_focus(
         tmp_path / "bill.csv",
-        [{"ResourceId": "gpu-cluster", "BilledCost": "42",
-          "ChargePeriodStart": "2026-10-09T00:00:00Z"}],
+        [
+            {
+                "ResourceId": "gpu-cluster",
+                "BilledCost": "42",
+                "ChargePeriodStart": "2026-10-09T00:00:00Z",
+            }
+        ],
     )
     drivers = write_drivers(
         tmp_path / "d.csv",
-        [{"timestamp": "2026-10-08T23:59:59Z", "driver": "gpu_seconds", "quantity": "1",
-          "resource_id": "gpu-cluster", "use_case": "a"}],
+        [
+            {
+                "timestamp": "2026-10-08T23:59:59Z",
+                "driver": "gpu_seconds",
+                "quantity": "1",
+                "resource_id": "gpu-cluster",
+                "use_case": "a",
+            }
+        ],
     )
     ingest(ws, bill, drivers)
     allocate(ws)
@@ -125,15 +168,28 @@ def test_activity_ignores_resource_and_month_window_uses_whole_month(tmp_path: P
     )
     bill = write_focus(
         tmp_path / "bill.csv",
-        [{"ServiceName": "Amazon CloudWatch", "ResourceId": "logs", "BilledCost": "10",
-          "EffectiveCost": "9", "ListCost": "12", "ContractedCost": "10"}],
+        [
+            {
+                "ServiceName": "Amazon CloudWatch",
+                "ResourceId": "logs",
+                "BilledCost": "10",
+                "EffectiveCost": "9",
+                "ListCost": "12",
+                "ContractedCost": "10",
+            }
+        ],
     )
     drivers = write_drivers(
         tmp_path / "d.csv",
         [
             {"timestamp": "2026-10-01", "driver": "requests", "quantity": "1", "use_case": "a"},
-            {"timestamp": "2026-10-31T23:00:00Z", "driver": "requests", "quantity": "1",
-             "use_case": "b", "resource_id": "anything"},
+            {
+                "timestamp": "2026-10-31T23:00:00Z",
+                "driver": "requests",
+                "quantity": "1",
+                "use_case": "b",
+                "resource_id": "anything",
+            },
             {"timestamp": "2026-10-15", "driver": "requests", "quantity": "1", "use_case": "c"},
             # outside the month: ignored
             {"timestamp": "2026-11-01", "driver": "requests", "quantity": "100", "use_case": "d"},

@@ -79,8 +79,15 @@ def _allocation_fingerprint(ws: Any) -> list[tuple[Any, ...]]:
     table = ws.data.table(t.ALLOCATIONS)
     rows = ws.data.to_arrow(table).to_pylist()
     return sorted(
-        (r["allocation_id"], r["is_final"], tuple(sorted(r["dimensions"])),
-         r["BilledCost"], r["EffectiveCost"], r["ListCost"], r["ContractedCost"])
+        (
+            r["allocation_id"],
+            r["is_final"],
+            tuple(sorted(r["dimensions"])),
+            r["BilledCost"],
+            r["EffectiveCost"],
+            r["ListCost"],
+            r["ContractedCost"],
+        )
         for r in rows
     )
 

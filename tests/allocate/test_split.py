@@ -33,7 +33,9 @@ def test_split_parts_sum_to_the_amount_exactly(amount: Decimal, ws: list[Decimal
                 assert part == 0
 
 
-@given(st.integers(min_value=-(10**30), max_value=10**30), st.lists(st.integers(0, 10**6), min_size=1))
+@given(
+    st.integers(min_value=-(10**30), max_value=10**30), st.lists(st.integers(0, 10**6), min_size=1)
+)
 def test_split_units_is_exact_for_any_sign(units: int, ws: list[int]) -> None:
     if sum(ws) == 0:
         ws = [*ws, 1]

@@ -22,26 +22,45 @@ def test_default_config_is_valid_and_has_every_category() -> None:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("rules:\n  - {name: gpu, match: \"ResourceId = 'x'\", method: proportional}\n",
-         r"rules\[0\] \(gpu\)\.driver: Field required"),
-        ("rules:\n  - {name: gpu, match: \"lower(ServiceName) = 'x'\", method: direct}\n",
-         r"rules\[0\] \(gpu\)\.match: .*function call"),
-        ("rules:\n  - {name: sub, match: \"ResourceId IN (SELECT 1)\", method: direct}\n",
-         r"rules\[0\] \(sub\)\.match"),
-        ("rules:\n  - {name: f, match: \"ResourceId = 'x'\", method: fixed,"
-         " shares: {use_case: {a: 60, b: 30}}}\n", r"rules\[0\] \(f\)\.shares: .*sum to 100"),
-        ("rules:\n  - {name: e, match: \"ResourceId = 'x'\", method: even,"
-         " targets: {team: [a]}}\n", r"allocates to 'team'"),
-        ("rules:\n  - {name: d, match: \"ResourceId = 'x'\", method: direct, driver: x}\n",
-         r"rules\[0\] \(d\)\.driver: Extra inputs are not permitted"),
+        (
+            "rules:\n  - {name: gpu, match: \"ResourceId = 'x'\", method: proportional}\n",
+            r"rules\[0\] \(gpu\)\.driver: Field required",
+        ),
+        (
+            "rules:\n  - {name: gpu, match: \"lower(ServiceName) = 'x'\", method: direct}\n",
+            r"rules\[0\] \(gpu\)\.match: .*function call",
+        ),
+        (
+            'rules:\n  - {name: sub, match: "ResourceId IN (SELECT 1)", method: direct}\n',
+            r"rules\[0\] \(sub\)\.match",
+        ),
+        (
+            "rules:\n  - {name: f, match: \"ResourceId = 'x'\", method: fixed,"
+            " shares: {use_case: {a: 60, b: 30}}}\n",
+            r"rules\[0\] \(f\)\.shares: .*sum to 100",
+        ),
+        (
+            "rules:\n  - {name: e, match: \"ResourceId = 'x'\", method: even,"
+            " targets: {team: [a]}}\n",
+            r"allocates to 'team'",
+        ),
+        (
+            "rules:\n  - {name: d, match: \"ResourceId = 'x'\", method: direct, driver: x}\n",
+            r"rules\[0\] \(d\)\.driver: Extra inputs are not permitted",
+        ),
         ("rules:\n  - {name: d, match: \"a = 'x'\", method: magic}\n", r"rules\[0\] \(d\)"),
-        ("rules:\n  - {name: typo, match: \"ServiseName = 'x'\", method: direct}\n",
-         r"rule 'typo': unknown column 'ServiseName'"),
+        (
+            "rules:\n  - {name: typo, match: \"ServiseName = 'x'\", method: direct}\n",
+            r"rule 'typo': unknown column 'ServiseName'",
+        ),
         ("enigne: {}\n", r"enigne: Extra inputs are not permitted"),
         ("default_currency: XXQ\n", r"default_currency: .*ISO 4217"),
         ("rules: [\n", r"not valid YAML"),
-        ("rules:\n  - {name: a, match: \"ResourceId = 'x'\", method: direct}\n"
-         "  - {name: a, match: \"ResourceId = 'y'\", method: direct}\n", r"'a' is defined twice"),
+        (
+            "rules:\n  - {name: a, match: \"ResourceId = 'x'\", method: direct}\n"
+            "  - {name: a, match: \"ResourceId = 'y'\", method: direct}\n",
+            r"'a' is defined twice",
+        ),
     ],
 )
 def test_invalid_configs_name_the_rule_and_field(text: str, message: str) -> None:

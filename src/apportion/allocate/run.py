@@ -31,8 +31,8 @@ from apportion.allocate.periods import Period
 from apportion.allocate.split import split
 from apportion.config import Config, Rule, config_hash
 from apportion.engine import DataPlane
-from apportion.money import exact_sum
 from apportion.engine.tables import ALLOCATIONS, POOLS
+from apportion.money import exact_sum
 from apportion.rules.columns import allocation_columns, check_names, compile_match, line_columns
 from apportion.rules.expr import Match, parse_match, referenced_columns
 from apportion.schema import tables as t
@@ -199,8 +199,12 @@ def _pool_and_split(
         rows = plane.to_arrow(keyed.select("pool_id", "member_id", "path")).to_pylist()
         paths = _cascade_paths(rows, pools)
         plan.members.extend(
-            {"run_id": run_id, "pool_id": r["pool_id"], "member_kind": "allocation",
-             "member_id": r["member_id"]}
+            {
+                "run_id": run_id,
+                "pool_id": r["pool_id"],
+                "member_kind": "allocation",
+                "member_id": r["member_id"],
+            }
             for r in rows
         )
         claimed_ids = {r["member_id"] for r in rows}
@@ -237,8 +241,10 @@ def _with_pool_keys(
         for name, rule in rules.items()
         if rule.method in ("proportional", "activity")
     ]
-    window = ibis.cases(*window_cases, else_=ibis.null("timestamp")) if window_cases else (
-        ibis.null("timestamp")
+    window = (
+        ibis.cases(*window_cases, else_=ibis.null("timestamp"))
+        if window_cases
+        else (ibis.null("timestamp"))
     )
     proportional = [name for name, rule in rules.items() if rule.method == "proportional"]
     direct = [name for name, rule in rules.items() if rule.method == "direct"]
@@ -279,7 +285,7 @@ def _aggregate_pools(plane: DataPlane, keyed: ir.Table, dims: list[str]) -> list
         ProviderName=keyed.ProviderName.min(),
         **{metric: keyed[metric].sum() for metric in COST_METRICS},
     )
-    pools = plane.to_arrow(grouped.order_by("pool_id")).to_pylist()
+    pools: list[dict[str, Any]] = plane.to_arrow(grouped.order_by("pool_id")).to_pylist()
     for pool in pools:
         for metric in COST_METRICS:
             pool[metric] = pool[metric] if pool[metric] is not None else Decimal(0)
@@ -295,7 +301,7 @@ def _cascade_paths(rows: list[dict[str, Any]], pools: list[dict[str, Any]]) -> d
         before = [name for name in row["path"].split(" -> ") if name]
         rule = rule_of[row["pool_id"]]
         if rule in before:
-            cycle = " -> ".join([*before[before.index(rule):], rule])
+            cycle = " -> ".join([*before[before.index(rule) :], rule])
             raise AllocationError(f"rules form a cycle: {cycle}")
         known = paths.setdefault(row["pool_id"], [])
         for name in before:

@@ -14,6 +14,7 @@ from decimal import Decimal, localcontext
 from apportion.money import EXACT, from_units, to_units
 from apportion.schema.tables import MONEY_SCALE
 
+
 def integer_weights(weights: Sequence[Decimal]) -> list[int]:
     """Weights as integers in the same proportion (scaled by the most decimal places)."""
     places = max((max(0, -int(w.as_tuple().exponent)) for w in weights), default=0)

@@ -83,7 +83,7 @@ class DataPlane:
         spec = {staged_column(i): "VARCHAR" for i in range(columns)}
         try:
             self._raw(
-                f"CREATE TEMP TABLE {name} AS SELECT * FROM read_csv(?, auto_detect=false, "
+                f"CREATE TEMP TABLE {name} AS SELECT * FROM read_csv(?, auto_detect=false, "  # noqa: S608 - generated name, bound values
                 "header=true, delim=',', quote='\"', escape='\"', strict_mode=true, "
                 "columns=?)",
                 [str(path), spec],
@@ -95,16 +95,19 @@ class DataPlane:
     def stage_parquet(self, path: Path) -> ir.Table:
         name = self._stage_name()
         try:
-            self._raw(f"CREATE TEMP TABLE {name} AS SELECT * FROM read_parquet(?)", [str(path)])
+            self._raw(f"CREATE TEMP TABLE {name} AS SELECT * FROM read_parquet(?)", [str(path)])  # noqa: S608 - generated name
         except Exception as exc:
-            raise FileError(f"{path.name}: not a readable Parquet file ({_first_line(exc)})") from exc
+            raise FileError(
+                f"{path.name}: not a readable Parquet file ({_first_line(exc)})"
+            ) from exc
         return self._numbered(name, header_lines=0)
 
     def stage_json_lines(self, path: Path) -> ir.Table:
         name = self._stage_name()
         try:
             self._raw(
-                f"CREATE TEMP TABLE {name} AS SELECT * FROM read_json(?, format='newline_delimited')",
+                f"CREATE TEMP TABLE {name} AS SELECT * FROM "  # noqa: S608 - generated name
+                "read_json(?, format='newline_delimited')",
                 [str(path)],
             )
         except Exception as exc:
@@ -115,7 +118,7 @@ class DataPlane:
         # rowid is the insertion order of the staged table, i.e. the order in the file
         view = f"{name}_n"
         self._raw(
-            f"CREATE TEMP VIEW {view} AS SELECT CAST(rowid + {1 + header_lines} AS BIGINT) "
+            f"CREATE TEMP VIEW {view} AS SELECT CAST(rowid + {1 + header_lines} AS BIGINT) "  # noqa: S608 - generated names
             f"AS {t.ROW_NUMBER}, * FROM {name}"
         )
         return self.con.table(view)
@@ -150,6 +153,8 @@ class DataPlane:
     def delete(self, table: str, where: Mapping[str, Any]) -> None:
         """Delete rows whose columns equal the given values (lists mean IN). Column names are
         ours (from the schema module); values are bound parameters."""
+        if table not in SCHEMAS:
+            raise KeyError(f"no data-plane table {table}")
         clauses: list[str] = []
         params: list[Any] = []
         for column, value in where.items():
@@ -164,7 +169,9 @@ class DataPlane:
             else:
                 clauses.append(f'"{column}" = ?')
                 params.append(value)
-        self._raw(f"DELETE FROM {table} WHERE {' AND '.join(clauses) or 'true'}", params)
+        # table and column names were checked against our schemas above; values are bound
+        sql = f"DELETE FROM {table} WHERE {' AND '.join(clauses) or 'true'}"  # noqa: S608
+        self._raw(sql, params)
 
 
 def _first_line(exc: BaseException) -> str:

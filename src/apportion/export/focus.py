@@ -27,8 +27,15 @@ from apportion.workspace import Workspace
 # FOCUS 1.3 renamed the provider columns; a 1.2 file carries the 1.2 names.
 _NOT_IN_1_2 = {"ContractApplied", "HostProviderName", "ServiceProviderName"}
 FOCUS_1_2 = [name for name in FOCUS_COLUMNS if name not in _NOT_IN_1_2]
-_FROM_ALLOCATION = {"BillingCurrency", "ChargeCategory", "ProviderName", "ServiceName",
-                    "ResourceId", "ResourceName", *COST_METRICS}
+_FROM_ALLOCATION = {
+    "BillingCurrency",
+    "ChargeCategory",
+    "ProviderName",
+    "ServiceName",
+    "ResourceId",
+    "ResourceName",
+    *COST_METRICS,
+}
 _ARROW = {
     Kind.STRING: pa.string(),
     Kind.MONEY: pa.decimal128(38, t.MONEY_SCALE),
@@ -61,7 +68,7 @@ def export_focus(workspace: Workspace, period: Period, out: Path) -> int:
     else:
         pq.write_table(table, partial)
     partial.replace(out)
-    return table.num_rows
+    return len(rows)
 
 
 def _schema(dims: list[str]) -> pa.Schema:
@@ -69,8 +76,10 @@ def _schema(dims: list[str]) -> pa.Schema:
         [pa.field(name, _ARROW[FOCUS_COLUMNS[name]]) for name in FOCUS_1_2]
         + [pa.field(name, pa.string()) for name in ALLOCATED_COLUMNS]
         + [pa.field(f"x_{d}", pa.string()) for d in dims]
-        + [pa.field(name, pa.string()) for name in (t.CATEGORY, "x_AllocationId",
-                                                   "x_UnallocatedReason")]
+        + [
+            pa.field(name, pa.string())
+            for name in (t.CATEGORY, "x_AllocationId", "x_UnallocatedReason")
+        ]
     )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import ibis
 import ibis.expr.types as ir
@@ -13,7 +13,10 @@ from apportion.rules.expr import parse_match
 from apportion.schema.tables import UNCATEGORISED
 
 
-def categoriser(rules: Sequence[CategoryRule], dimensions: Sequence[str]):  # type: ignore[no-untyped-def]
+def categoriser(
+    rules: Sequence[CategoryRule], dimensions: Sequence[str]
+) -> Callable[[ir.Table], ir.StringValue]:
+    """A function that assigns the category column over a table of cost lines."""
     parsed = [(parse_match(rule.match), rule.category) for rule in rules]
 
     def categorise(lines: ir.Table) -> ir.StringValue:

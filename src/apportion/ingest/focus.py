@@ -70,10 +70,9 @@ def normalise(
     parsed_columns: dict[str, ir.Value] = {t.ROW_NUMBER: staged[t.ROW_NUMBER]}
     checked: list[tuple[str, Kind]] = []
     for name, kind in FOCUS_COLUMNS.items():
-        column = by_focus.get(name)
-        if column is None:
+        if name not in by_focus:
             continue
-        cell = staged[column]
+        cell = staged[by_focus[name]]
         if kind is Kind.STRING:
             parsed_columns[f"_p_{name}"] = values.text(cell)
             continue
@@ -155,7 +154,9 @@ def _extension_map(staged: ir.Table, extensions: dict[str, str]) -> ir.Value:
     if not extensions:
         return ibis.null("map<string, string>")
     keys = list(extensions)
-    return ibis.map(ibis.array(keys), ibis.array([values.text(staged[extensions[k]]) for k in keys]))
+    return ibis.map(
+        ibis.array(keys), ibis.array([values.text(staged[extensions[k]]) for k in keys])
+    )
 
 
 def _null_type(kind: Kind) -> str:

@@ -274,7 +274,9 @@ def _totals(
     totals: dict[tuple[str, str, str], Decimal] = {}
     for row in plane.to_arrow(sums).to_pylist():
         for metric in COST_METRICS:
-            totals[(row[t.BILLING_PERIOD], row["BillingCurrency"], metric)] = row[metric] or Decimal(0)
+            totals[(row[t.BILLING_PERIOD], row["BillingCurrency"], metric)] = row[
+                metric
+            ] or Decimal(0)
     return totals
 
 

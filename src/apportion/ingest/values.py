@@ -42,9 +42,7 @@ def decimal(cell: ir.StringValue, *, scale: int = MONEY_SCALE) -> Parsed:
     exponent = cleaned.re_extract(r"[eE]([+-]?\d+)$", 1).nullif("").cast("int64").fill_null(0)
     places = fraction.length().fill_null(0) - exponent
     well_formed = cleaned.re_search(_NUMBER) & (places <= scale)
-    value = ibis.ifelse(well_formed, cleaned, ibis.null("string")).try_cast(
-        f"decimal(38, {scale})"
-    )
+    value = ibis.ifelse(well_formed, cleaned, ibis.null("string")).try_cast(f"decimal(38, {scale})")
     return Parsed(value, raw.notnull() & value.isnull())
 
 

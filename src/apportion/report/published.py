@@ -21,6 +21,4 @@ def final_allocations(workspace: Workspace, period: Period) -> ir.Table:
             f"{period}` first"
         )
     allocations = workspace.data.table(t.ALLOCATIONS)
-    return allocations.filter(
-        (allocations[t.BILLING_PERIOD] == str(period)) & allocations.is_final
-    )
+    return allocations.filter((allocations[t.BILLING_PERIOD] == str(period)) & allocations.is_final)

@@ -127,9 +127,7 @@ def _reason_kind(reason: str | None) -> str:
     return reason.split(" on ")[0].split(" in the ")[0]
 
 
-def _quarantined(
-    workspace: Workspace, period: Period
-) -> tuple[dict[str, int], dict[str, Decimal]]:
+def _quarantined(workspace: Workspace, period: Period) -> tuple[dict[str, int], dict[str, Decimal]]:
     plane = workspace.data
     table = plane.table(t.QUARANTINE)
     table = table.filter(
@@ -140,6 +138,4 @@ def _quarantined(
     cost = decimal(table.cost_text).value
     costs = table.mutate(parsed=cost).filter(lambda s: s.parsed.notnull())
     sums = costs.group_by("currency").aggregate(cost=costs.parsed.sum())
-    return rows, {
-        row["currency"] or "?": row["cost"] for row in plane.to_arrow(sums).to_pylist()
-    }
+    return rows, {row["currency"] or "?": row["cost"] for row in plane.to_arrow(sums).to_pylist()}
