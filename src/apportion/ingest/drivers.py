@@ -71,7 +71,7 @@ def normalise(
             "(expected timestamp or date, driver, quantity, optional resource_id and dimensions)"
         )
     stamp = _timestamp(staged[columns["timestamp"]])
-    quantity = values.decimal(staged[columns["quantity"]].cast("string"), scale=t.QUANTITY_SCALE)
+    quantity = _quantity(staged[columns["quantity"]])
     driver = values.text(staged[columns["driver"]])
     resource = (
         values.text(staged[columns["resource_id"]].cast("string"))
@@ -135,6 +135,19 @@ def normalise(
         ),
         ignored_columns=tuple(ignored),
     )
+
+
+def _quantity(cell: ir.Value) -> values.Parsed:
+    """Integers and decimals that fit are exact already; anything else is parsed as text."""
+    kind = cell.type()
+    integer_digits = 38 - t.QUANTITY_SCALE
+    fits = kind.is_decimal() and (
+        (kind.scale or 0) <= t.QUANTITY_SCALE
+        and (kind.precision or 38) - (kind.scale or 0) <= integer_digits
+    )
+    if kind.is_integer() or fits:
+        return values.Parsed(cell.cast(t.QUANTITY_TYPE), ibis.literal(False))
+    return values.decimal(cell.cast("string"), scale=t.QUANTITY_SCALE)
 
 
 def _timestamp(cell: ir.Value) -> values.Parsed:

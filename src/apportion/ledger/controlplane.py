@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import JSON, DateTime, String, create_engine, select
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 
@@ -43,7 +44,11 @@ class RunRecord:
 
 class ControlPlane:
     def __init__(self, url: str) -> None:
-        self.engine = create_engine(url)
+        parsed = make_url(url)
+        if parsed.drivername == "postgresql":
+            # plain postgresql:// would mean psycopg2; psycopg 3 is the driver we ship with
+            parsed = parsed.set(drivername="postgresql+psycopg")
+        self.engine = create_engine(parsed)
         Base.metadata.create_all(self.engine)
 
     def start_run(self, run_id: str, period: str, config_hash: str) -> None:
