@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/apportion demo $(if $(DEMO_DIR),--dir $(DEMO_DIR),)
+	$(BIN)/apportion demo $(if $(DEMO_DIR),--dir $(DEMO_DIR),) $(if $(filter 1,$(SERVE)),--serve,)
 
 test: $(STAMP)
 	$(BIN)/ruff check src tests bench

@@ -164,3 +164,18 @@ def test_workspace_from_environment(workspace: Path, monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("APPORTION_WORKSPACE", str(workspace))
     result = CliRunner().invoke(app, ["report", "totals", "-p", "2026-10", "-f", "json"])
     assert result.exit_code == 0 and json.loads(result.stdout)["balanced"]
+
+
+def test_forbidden_rule_expression_is_refused_and_totals_stay(workspace: Path) -> None:
+    _, before = run(workspace, "report", "totals", "-p", "2026-10", "-f", "json")
+    config = workspace / "apportion.yaml"
+    config.write_text(
+        config.read_text().replace("ResourceId = 'gpu'", "ResourceId = (SELECT 'gpu')"),
+        encoding="utf-8",
+    )
+    result = CliRunner().invoke(app, ["-w", str(workspace), "allocate", "-p", "2026-10"])
+    assert result.exit_code == 2
+    assert "rules[1] (gpu).match" in result.output
+    config.write_text(RULES, encoding="utf-8")
+    _, after = run(workspace, "report", "totals", "-p", "2026-10", "-f", "json")
+    assert json.loads(after) == json.loads(before)
