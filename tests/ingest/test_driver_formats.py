@@ -14,10 +14,22 @@ from apportion.schema import tables as t
 from tests.helpers import ingest, make_workspace, write_drivers
 
 ROWS = [
-    {"timestamp": "2026-10-01T10:00:00Z", "driver": "tokens", "quantity": "1500",
-     "resource_id": "key-1", "use_case": "bot", "cost_centre": "cs"},
-    {"timestamp": "2026-10-02T11:30:00Z", "driver": "tokens", "quantity": "0.25",
-     "resource_id": "", "use_case": "scorer", "cost_centre": "risk"},
+    {
+        "timestamp": "2026-10-01T10:00:00Z",
+        "driver": "tokens",
+        "quantity": "1500",
+        "resource_id": "key-1",
+        "use_case": "bot",
+        "cost_centre": "cs",
+    },
+    {
+        "timestamp": "2026-10-02T11:30:00Z",
+        "driver": "tokens",
+        "quantity": "0.25",
+        "resource_id": "",
+        "use_case": "scorer",
+        "cost_centre": "risk",
+    },
 ]
 
 
@@ -59,10 +71,20 @@ def test_csv_parquet_and_json_lines_agree(tmp_path: Path) -> None:
     ingest(json_ws, jsonl)
 
     expected = [
-        (datetime(2026, 10, 1, 10), "tokens", Decimal("1500"), "key-1",
-         {"use_case": "bot", "cost_centre": "cs"}),
-        (datetime(2026, 10, 2, 11, 30), "tokens", Decimal("0.25"), None,
-         {"use_case": "scorer", "cost_centre": "risk"}),
+        (
+            datetime(2026, 10, 1, 10),
+            "tokens",
+            Decimal("1500"),
+            "key-1",
+            {"use_case": "bot", "cost_centre": "cs"},
+        ),
+        (
+            datetime(2026, 10, 2, 11, 30),
+            "tokens",
+            Decimal("0.25"),
+            None,
+            {"use_case": "scorer", "cost_centre": "risk"},
+        ),
     ]
     assert _stored(csv_ws) == expected
     assert _stored(parquet_ws) == expected

@@ -160,16 +160,16 @@ def parse_match(text: str) -> Match:
         statements = [s for s in sqlglot.parse(text, read="duckdb") if s is not None]
         if len(statements) != 1:
             raise MatchError(
-                f"several statements are not allowed in a match expression: {text!r}"
+                f"several statements are not allowed in a match expression: {_clip(text)!r}"
                 if statements
                 else "the match expression is empty"
             )
-        return Match(text=text, root=_condition(statements[0]))
+        return Match(text=text, root=_condition(cast(exp.Expression, statements[0])))
     except SqlglotError as error:
-        raise MatchError(f"cannot parse match expression {text!r}: {_reason(error)}") from None
+        raise MatchError(f"cannot parse {_clip(text)!r}: {_reason(error)}") from None
     except RecursionError:
         # sqlglot's parser recurses about 20 frames per parenthesis level.
-        raise MatchError(f"the match expression is nested too deeply: {text!r}") from None
+        raise MatchError(f"the match expression is nested too deeply: {_clip(text)!r}") from None
 
 
 def _condition(e: exp.Expression) -> Node:
@@ -327,7 +327,9 @@ def _tag(e: exp.Bracket) -> Tag:
         raise MatchError(f"brackets are allowed only as tags['key']; got {_fragment(e)!r}")
     key = keys[0] if len(keys) == 1 else None
     if not (isinstance(key, exp.Literal) and key.is_string):
-        raise MatchError(f"a tag key must be one quoted string, as in tags['key']; got {_fragment(e)!r}")
+        raise MatchError(
+            f"a tag key must be one quoted string, as in tags['key']; got {_fragment(e)!r}"
+        )
     return Tag(key.this)
 
 
@@ -363,6 +365,10 @@ def _kind(e: exp.Expression) -> str:
         return "function call"
     if isinstance(e, exp.Add | exp.Sub | exp.Mul | exp.Div | exp.Mod | exp.IntDiv | exp.Neg):
         return "arithmetic"
+    if isinstance(e, exp.Escape):
+        return "ESCAPE clause"
+    if isinstance(e, exp.Between):
+        return "BETWEEN"
     if isinstance(e, exp.Star):
         return "star"
     if isinstance(e, exp.Placeholder | exp.Parameter):
@@ -374,11 +380,14 @@ def _kind(e: exp.Expression) -> str:
     return "construct"
 
 
-def _fragment(e: exp.Expression, limit: int = 80) -> str:
+def _fragment(e: exp.Expression) -> str:
     try:
-        text = e.sql(dialect="duckdb")
+        return _clip(e.sql(dialect="duckdb"))
     except Exception:  # rendering is only for the message; never hide the real error
-        text = type(e).__name__
+        return type(e).__name__
+
+
+def _clip(text: str, limit: int = 80) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
@@ -474,7 +483,9 @@ def _compile(node: Node, resolve: Callable[[Ref], ir.Value]) -> ir.BooleanValue:
     try:
         return value.notin(values) if node.negated else value.isin(values)
     except IbisTypeError as error:
-        raise MatchError(f"cannot test {_name(node.operand)} against that IN list: {error}") from None
+        raise MatchError(
+            f"cannot test {_name(node.operand)} against that IN list: {error}"
+        ) from None
 
 
 def _compile_compare(node: Compare, resolve: Callable[[Ref], ir.Value]) -> ir.BooleanValue:

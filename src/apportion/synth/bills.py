@@ -27,7 +27,6 @@ from apportion.synth.organisation import (
     VECTOR_STORE,
     Organisation,
     Period,
-    UseCase,
 )
 
 FOCUS_HEADER: tuple[str, ...] = (
@@ -276,8 +275,6 @@ def _direct_token_bill(
             if tiny:  # a handful of tokens a day: costs at the 1e-7 USD scale
                 series = {"input": [int(v) for v in rng.integers(1, 60, cal.period.days)]}
             unit_prices = {"input": input_price, "cached input": cached_price, "output": output_price}
-            ids = {k.format(uc=use_case.name, model=model) for k in resource.values()}
-            del ids
             fields = {k: v.format(uc=use_case.name, model=model) for k, v in resource.items()}
             for kind in _KINDS:
                 if kind not in series:
@@ -543,12 +540,12 @@ def _gpu_cluster(bill: _Bill, period: Period, cal: _Calendar, rng: np.random.Gen
     hour_of_day = np.arange(period.hours) % 24
     busy = 0.5 - 0.5 * np.cos((hour_of_day - 4) / 24 * 2 * np.pi)  # peaks mid-afternoon UTC
     autoscaled = np.rint(busy * 5 + rng.normal(0, 0.6, period.hours)).clip(0, 5).astype(int)
-    spare = 0
+    first_autoscaled = sum(1 for n in _GPU_NODES if n[3])
     for node, (itype, price, plan, always_on) in enumerate(_GPU_NODES):
         volume_gb = 2000 if itype.startswith("p4d") else 600
         for h in range(period.hours):
-            if not always_on and spare >= int(autoscaled[h]) and node - 5 >= int(autoscaled[h]):
-                continue
+            if not always_on and node - first_autoscaled >= int(autoscaled[h]):
+                continue  # this autoscaled node was not running that hour
             span = {"ChargePeriodStart": cal.hour[h], "ChargePeriodEnd": cal.hour[h + 1]}
             bill.add(
                 **span,
@@ -951,4 +948,4 @@ def write_bills(
     return tuple(paths), sum(len(b.rows) for b in bills)
 
 
-__all__ = ["FOCUS_HEADER", "UseCase", "fmt", "scaled", "write_bills"]
+__all__ = ["AMOUNT_SCALE", "FOCUS_HEADER", "fmt", "scaled", "write_bills"]
