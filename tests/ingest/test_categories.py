@@ -55,7 +55,10 @@ def test_default_categories(tmp_path: Path) -> None:
 def test_categories_can_be_replaced_in_config(tmp_path: Path) -> None:
     ws = make_workspace(
         tmp_path / "ws",
-        extra="categories:\n  - {category: observability, match: \"ServiceName ILIKE '%queue%'\"}\n",
+        extra=(
+            "categories:\n"
+            "  - {category: observability, match: \"ServiceName ILIKE '%queue%'\"}\n"
+        ),
     )
     ingest(
         ws,
