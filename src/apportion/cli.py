@@ -37,7 +37,8 @@ export_app = typer.Typer(help="Write allocated cost in open formats.", no_args_i
 app.add_typer(report_app, name="report")
 app.add_typer(export_app, name="export")
 
-out = Console(soft_wrap=True)
+# Reports are read in terminals and in CI logs alike; a pipe gets a wide page, not 80 columns.
+out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
 err = Console(stderr=True)
 
 
@@ -181,16 +182,7 @@ def report_totals(period: PeriodOption, fmt: FormatOption = OutputFormat.table) 
 
     with _guard():
         result = totals(_open(), Period.parse(period))
-    rows = [
-        {
-            **m.as_dict(),
-            "allocated": None,
-            **{f"allocated_{k}": v for k, v in m.as_dict()["allocated"].items()},
-        }
-        for m in result.metrics
-    ]
-    for row in rows:
-        row.pop("allocated")
+    rows = [_totals_row(metric.as_dict()) for metric in result.metrics]
     if fmt is OutputFormat.json:
         out.print_json(json.dumps(result.as_dict()))
     elif fmt is OutputFormat.csv:
@@ -200,7 +192,7 @@ def report_totals(period: PeriodOption, fmt: FormatOption = OutputFormat.table) 
         quarantined = ", ".join(f"{n} {k} rows" for k, n in result.quarantined_rows.items())
         out.print(f"quarantined: {quarantined or 'none'}", highlight=False)
         for reason, amount in result.unallocated_reasons.items():
-            out.print(f"unallocated BilledCost, {reason}: {amount}", highlight=False)
+            out.print(f"unallocated BilledCost, {reason}: {_plain(str(amount))}", highlight=False)
         out.print("balanced" if result.balanced else "[bold red]NOT balanced[/]")
     if not result.balanced:
         raise typer.Exit(1)
@@ -282,6 +274,24 @@ def demo(
             "the web UI is not built yet (it arrives with the drill-down issue); the demo "
             f"workspace is ready in {directory}"
         )
+
+
+def _totals_row(metric: dict[str, Any]) -> dict[str, Any]:
+    """One flat row: ingested, each method, unallocated, balanced (exact amounts)."""
+    return {
+        "currency": metric["currency"],
+        "metric": metric["metric"],
+        "ingested": _plain(metric["ingested"]),
+        **{method: _plain(value) for method, value in metric["allocated"].items()},
+        "unallocated": _plain(metric["unallocated"]),
+        "balanced": metric["balanced"],
+    }
+
+
+def _plain(text: str) -> str:
+    """An exact amount without trailing zeros: 12.500000000000000000 -> 12.5."""
+    value = Decimal(text)
+    return format(value.normalize(), "f") if value else "0"
 
 
 def _print_table(title: str, rows: Sequence[dict[str, Any]]) -> None:

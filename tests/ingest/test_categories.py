@@ -56,8 +56,7 @@ def test_categories_can_be_replaced_in_config(tmp_path: Path) -> None:
     ws = make_workspace(
         tmp_path / "ws",
         extra=(
-            "categories:\n"
-            "  - {category: observability, match: \"ServiceName ILIKE '%queue%'\"}\n"
+            "categories:\n  - {category: observability, match: \"ServiceName ILIKE '%queue%'\"}\n"
         ),
     )
     ingest(

@@ -208,9 +208,9 @@ def _connective(e: exp.And | exp.Or) -> Node:
 
 
 def _negation(e: exp.Not) -> Node:
-    # sqlglot writes `x IS NOT NULL` and `x NOT IN (...)` (and, before v30, `x NOT LIKE`) as
-    # NOT over the positive predicate: fold those into the predicate's negated form. With
-    # parentheses, `NOT (x IN (...))`, the operand is a Paren and stays an explicit Not.
+    # sqlglot 30 reads `x IS NOT NULL` and `x NOT IN (...)` (and `NOT x LIKE ...`, which some
+    # versions also use for `x NOT LIKE`) as NOT over the positive predicate: fold those into
+    # the predicate's negated form. `NOT (x IN (...))` has a Paren inside and stays a Not.
     inner = e.this
     if isinstance(inner, exp.In):
         return _in_list(inner, negated=True)
@@ -401,11 +401,10 @@ def _reason(error: SqlglotError) -> str:
 
 def _width(value: Decimal) -> tuple[int, int]:
     """(precision, scale) of the narrowest DECIMAL that holds ``value`` exactly."""
-    exponent = value.normalize().as_tuple().exponent
-    digits = len(value.normalize().as_tuple().digits)
+    _, digits, exponent = value.normalize().as_tuple()
     assert isinstance(exponent, int)  # finite numbers only
     scale = max(0, -exponent)
-    return max(digits + exponent, 0) + scale, scale
+    return max(len(digits) + exponent, 0) + scale, scale
 
 
 # ---------------------------------------------------------------------------------------------
@@ -480,12 +479,14 @@ def _compile(node: Node, resolve: Callable[[Ref], ir.Value]) -> ir.BooleanValue:
         found = value.ilike(node.pattern) if node.case_insensitive else value.like(node.pattern)
         return ~found if node.negated else found
     values = [_constant(v, value) for v in node.values]
-    try:
-        return value.notin(values) if node.negated else value.isin(values)
-    except IbisTypeError as error:
-        raise MatchError(
-            f"cannot test {_name(node.operand)} against that IN list: {error}"
-        ) from None
+    for literal, constant in zip(node.values, values, strict=True):
+        # isin() does not type-check its list; an equality does, at build time rather than
+        # as a cast error when DuckDB runs the query.
+        try:
+            value == constant  # noqa: B015
+        except IbisTypeError:
+            raise _incomparable(node.operand, value, literal, constant) from None
+    return value.notin(values) if node.negated else value.isin(values)
 
 
 def _compile_compare(node: Compare, resolve: Callable[[Ref], ir.Value]) -> ir.BooleanValue:
@@ -503,10 +504,13 @@ def _compile_compare(node: Compare, resolve: Callable[[Ref], ir.Value]) -> ir.Bo
     try:
         return cast(ir.BooleanValue, _COMPARE_OPS[node.op](left, right))
     except IbisTypeError:
-        raise MatchError(
-            f"cannot compare {_name(node.left)} ({left.type()}) "
-            f"with {_name(node.right)} ({right.type()})"
-        ) from None
+        raise _incomparable(node.left, left, node.right, right) from None
+
+
+def _incomparable(a: Operand, a_value: ir.Value, b: Operand, b_value: ir.Value) -> MatchError:
+    return MatchError(
+        f"cannot compare {_name(a)} ({a_value.type()}) with {_name(b)} ({b_value.type()})"
+    )
 
 
 def _constant(literal: Literal, other: ir.Value) -> ir.Value:
@@ -532,8 +536,12 @@ def _decimal(value: Decimal, other: dt.DataType) -> ir.Value:
 
 
 def _name(operand: Operand) -> str:
+    """The operand as the user would write it, for messages."""
     if isinstance(operand, Column):
         return operand.name
     if isinstance(operand, Tag):
         return f"tags[{operand.key!r}]"
-    return repr(operand.value)
+    value = operand.value
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    return repr(value) if isinstance(value, str) else str(value).upper()

@@ -112,7 +112,7 @@ def scaled(text: str, scale: int) -> int:
         if frac[scale:].strip("0"):
             raise ValueError(f"{text!r} has more than {scale} decimal places")
         frac = frac[:scale]
-    value = int(whole or "0") * 10**scale + int((frac or "0").ljust(scale, "0"))
+    value = int(whole or "0") * int(10**scale) + int((frac or "0").ljust(scale, "0"))
     return -value if negative else value
 
 
@@ -274,7 +274,11 @@ def _direct_token_bill(
             )
             if tiny:  # a handful of tokens a day: costs at the 1e-7 USD scale
                 series = {"input": [int(v) for v in rng.integers(1, 60, cal.period.days)]}
-            unit_prices = {"input": input_price, "cached input": cached_price, "output": output_price}
+            unit_prices = {
+                "input": input_price,
+                "cached input": cached_price,
+                "output": output_price,
+            }
             fields = {k: v.format(uc=use_case.name, model=model) for k, v in resource.items()}
             for kind in _KINDS:
                 if kind not in series:
@@ -298,7 +302,9 @@ def _direct_token_bill(
                     )
 
 
-def _per_token(tokens: int, list_per_token: str, contracted_per_token: str, q_scale: int) -> dict[str, str]:
+def _per_token(
+    tokens: int, list_per_token: str, contracted_per_token: str, q_scale: int
+) -> dict[str, str]:
     """Price ``tokens`` at per-token prices, expressed in pricing units of 10**q_scale tokens."""
     priced = _priced(tokens, 0, list_per_token, contracted_per_token)
     p_scale = AMOUNT_SCALE - q_scale
@@ -342,8 +348,8 @@ def _openai(org: Organisation, period: Period, cal: _Calendar, rng: np.random.Ge
         },
     )
     for d, name, amount, description in (
-        (4, "eval-harness", "1000", "Research programme credit"),
-        (11, "support-bot", "250.37", "Service credit: 2026 incident SLA breach"),
+        (4, "eval-harness", "500", "Research programme credit"),
+        (11, "support-bot", "250.37", "Service credit: SLA breach"),
     ):
         use_case = org.use_case(name)
         bill.add(
@@ -612,10 +618,24 @@ def _feature_store(bill: _Bill, period: Period, cal: _Calendar, rng: np.random.G
         rng,
         shared,
         (
-            ("Online store read request units", "FS-ReadRU", "1M read request units", 300.0, 3,
-             "0.25", None),
-            ("Online store write request units", "FS-WriteRU", "1M write request units", 40.0, 3,
-             "1.25", None),
+            (
+                "Online store read request units",
+                "FS-ReadRU",
+                "1M read request units",
+                300.0,
+                3,
+                "0.25",
+                None,
+            ),
+            (
+                "Online store write request units",
+                "FS-WriteRU",
+                "1M write request units",
+                40.0,
+                3,
+                "1.25",
+                None,
+            ),
             ("Online store storage", "FS-Storage", "GB-Hours", 19_200.0, 0, "0.000625", None),
         ),
     )
@@ -623,12 +643,33 @@ def _feature_store(bill: _Bill, period: Period, cal: _Calendar, rng: np.random.G
 
 def _pipelines(bill: _Bill, period: Period, cal: _Calendar, rng: np.random.Generator) -> None:
     for resource, service, description, sku, unit, base, price in (
-        (GLUE_ETL, "AWS Glue", "Glue ETL job run DPU-Hours", "Glue:ETL-DPU", "DPU-Hours", 220.0,
-         "0.44"),
-        (GLUE_FEATURES, "AWS Glue", "Glue ETL job run DPU-Hours (feature jobs)", "Glue:ETL-DPU",
-         "DPU-Hours", 150.0, "0.44"),
-        (EMR_BATCH, "Amazon EMR", "EMR r6i.8xlarge instance hours (EC2 + EMR fee)",
-         "EMR:r6i.8xlarge", "Instance-Hours", 190.0, "2.5176"),
+        (
+            GLUE_ETL,
+            "AWS Glue",
+            "Glue ETL job run DPU-Hours",
+            "Glue:ETL-DPU",
+            "DPU-Hours",
+            220.0,
+            "0.44",
+        ),
+        (
+            GLUE_FEATURES,
+            "AWS Glue",
+            "Glue ETL job run DPU-Hours (feature jobs)",
+            "Glue:ETL-DPU",
+            "DPU-Hours",
+            150.0,
+            "0.44",
+        ),
+        (
+            EMR_BATCH,
+            "Amazon EMR",
+            "EMR r6i.8xlarge instance hours (EC2 + EMR fee)",
+            "EMR:r6i.8xlarge",
+            "Instance-Hours",
+            110.0,
+            "2.5176",
+        ),
     ):
         shared = {
             "ServiceCategory": "Analytics",
@@ -660,8 +701,7 @@ def _cloudwatch(bill: _Bill, period: Period, cal: _Calendar, rng: np.random.Gene
         (
             ("Logs data ingested", "CW:DataProcessing-Bytes", "GB", 180.0, 3, "0.50", None),
             ("Logs storage", "CW:TimedStorage-ByteHrs", "GB-Month", 95.0, 3, "0.03", None),
-            ("Custom metrics", "CW:MetricMonitorUsage", "Metric-Days", 1_500.0, 0, "0.0098",
-             None),
+            ("Custom metrics", "CW:MetricMonitorUsage", "Metric-Days", 1_500.0, 0, "0.0098", None),
         ),
     )
 
@@ -725,10 +765,16 @@ def _datadog(org: Organisation, period: Period, cal: _Calendar, rng: np.random.G
             ("Infrastructure Pro hosts", "infra-pro", "Host-Hours", 1_440.0, 0, "0.025", "0.0208"),
             ("APM Pro hosts", "apm-pro", "Host-Hours", 960.0, 0, "0.048", "0.0417"),
             ("Log ingestion", "logs-ingest", "GB", 650.0, 2, "0.10", None),
-            ("Indexed logs (15-day retention)", "logs-index", "1M log events", 55.0, 2, "1.70",
-             "1.53"),
-            ("LLM Observability requests", "llm-obs", "10K LLM requests", 120.0, 0, "0.35",
-             None),
+            (
+                "Indexed logs (15-day retention)",
+                "logs-index",
+                "1M log events",
+                55.0,
+                2,
+                "1.70",
+                "1.53",
+            ),
+            ("LLM Observability requests", "llm-obs", "10K LLM requests", 120.0, 0, "0.35", None),
         ),
     )
     _sales_tax(bill, cal, "0.08875", "New York sales tax")
@@ -801,7 +847,9 @@ def _licences(org: Organisation, period: Period, cal: _Calendar) -> list[_Bill]:
     return [databricks, wandb]
 
 
-def _labelling(org: Organisation, period: Period, cal: _Calendar, rng: np.random.Generator) -> list[_Bill]:
+def _labelling(
+    org: Organisation, period: Period, cal: _Calendar, rng: np.random.Generator
+) -> list[_Bill]:
     scale = _Bill(
         "scale-ai",
         _base(
@@ -889,8 +937,8 @@ def _unrelated_saas(
         rng,
         {"ServiceName": "Programmable Messaging"},
         (
-            ("Outbound SMS, US", "sms-out-us", "Messages", 18_000.0, 0, "0.0079", None),
-            ("Inbound SMS, US", "sms-in-us", "Messages", 6_500.0, 0, "0.0079", None),
+            ("Outbound SMS, US", "sms-out-us", "Messages", 4_000.0, 0, "0.0079", None),
+            ("Inbound SMS, US", "sms-in-us", "Messages", 1_500.0, 0, "0.0079", None),
         ),
     )
     _daily_meters(
@@ -899,9 +947,16 @@ def _unrelated_saas(
         rng,
         {"ServiceName": "Programmable Voice"},
         (
-            ("Outbound voice minutes, US", "voice-out-us", "Minutes", 2_400.0, 0, "0.014", None),
-            ("Inbound voice minutes, US toll-free", "voice-in-tf", "Minutes", 1_900.0, 0,
-             "0.022", None),
+            ("Outbound voice minutes, US", "voice-out-us", "Minutes", 600.0, 0, "0.014", None),
+            (
+                "Inbound voice minutes, US toll-free",
+                "voice-in-tf",
+                "Minutes",
+                400.0,
+                0,
+                "0.022",
+                None,
+            ),
         ),
     )
     bill.add(
@@ -915,7 +970,7 @@ def _unrelated_saas(
         ChargeDescription="Zoom Workplace Business, monthly",
         SkuId="ZW-BUSINESS",
         PricingUnit="User",
-        **_priced(350, 0, "21.99", "18.33"),
+        **_priced(120, 0, "21.99", "18.33"),
     )
     return bill
 

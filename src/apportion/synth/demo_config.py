@@ -1,0 +1,73 @@
+"""The demo's allocation rules: the ``dimensions:`` and ``rules:`` part of apportion.yaml.
+
+A literal template: every name in it is a use case of :data:`ORGANISATION` (the tests check),
+and the uncategorised SaaS lines are deliberately left unmatched so they land in
+``__unallocated__``.
+"""
+
+from __future__ import annotations
+
+DEMO_RULES_YAML = """\
+dimensions: [cost_centre, use_case, environment, lifecycle_stage]
+rules:
+  # Workloads with their own API key, project, workspace or deployment: the line's own tags
+  # say who spent it.
+  - name: tagged-spend
+    match: "tags['use_case'] IS NOT NULL"
+    method: direct
+  # Shared resources, split each day by what each use case measured on that resource.
+  - name: gpu-inference-cluster
+    match: "ResourceId = 'eks-gpu-prod'"
+    method: proportional
+    driver: gpu_seconds
+    window: day
+  - name: bedrock-shared-key
+    match: "ResourceId = 'bedrock-shared-key'"
+    method: proportional
+    driver: tokens
+    window: day
+  - name: vector-store
+    match: "ResourceId = 'pinecone-shared'"
+    method: proportional
+    driver: vector_queries
+    window: day
+  - name: feature-store
+    match: "ResourceId = 'feature-store-prod'"
+    method: proportional
+    driver: feature_reads
+    window: day
+  - name: data-pipelines
+    match: "ResourceId LIKE 'glue-%' OR ResourceId LIKE 'emr-%'"
+    method: proportional
+    driver: pipeline_job_seconds
+    window: day
+  # Platform costs with no per-resource metering: split by an activity proxy.
+  - name: observability
+    match: "x_Category = 'observability'"
+    method: activity
+    driver: requests
+    window: month
+  - name: ml-platform-licences
+    match: "x_Category = 'platform_licences'"
+    method: activity
+    driver: seats
+    window: month
+  # People: red-team work before the general personnel rule, which would also match it.
+  - name: red-team-programme
+    match: "tags['programme'] = 'red-team'"
+    method: fixed
+    shares:
+      use_case:
+        support-bot: 60
+        fraud-scorer: 40
+  - name: labelling
+    match: "x_Category = 'personnel'"
+    method: even
+    targets:
+      use_case: [doc-search, kyc-extractor, fraud-scorer, call-summariser]
+"""
+
+
+def demo_config_yaml() -> str:
+    """The demo's ``dimensions:`` and ``rules:`` YAML text."""
+    return DEMO_RULES_YAML
