@@ -29,7 +29,15 @@ from apportion.allocate.conservation import ConservationError, check_conservatio
 from apportion.allocate.drivers import Target, driver_quantities
 from apportion.allocate.periods import Period
 from apportion.allocate.split import split
-from apportion.config import Config, Rule, config_hash
+from apportion.config import (
+    ActivityRule,
+    Config,
+    DirectRule,
+    EvenRule,
+    ProportionalRule,
+    Rule,
+    config_hash,
+)
 from apportion.engine import DataPlane
 from apportion.engine.tables import ALLOCATIONS, POOLS
 from apportion.money import exact_sum
@@ -320,16 +328,16 @@ def _quantities(
     """Driver quantities for every driver-based rule that has pools, one grouped scan each."""
     found: dict[str, dict[Any, list[tuple[Target, Decimal]]]] = {}
     for name, rule in rules.items():
-        if rule.method not in ("proportional", "activity"):
+        if not isinstance(rule, ProportionalRule | ActivityRule):
             continue
         windows = [p["window_start"] for p in pools if p["rule"] == name]
         if not windows:
             continue
         found[name] = driver_quantities(
             plane,
-            driver=rule.driver,  # type: ignore[union-attr]
-            window=rule.window,  # type: ignore[union-attr]
-            by_resource=rule.method == "proportional",
+            driver=rule.driver,
+            window=rule.window,
+            by_resource=isinstance(rule, ProportionalRule),
             windows=windows,
             period_start=period.start,
             period_end=period.end,
@@ -347,22 +355,24 @@ def _split_pool(
 ) -> list[dict[str, Any]]:
     if rule is None:
         return [_unallocated(pool, dims, "no rule matched", path)]
-    if rule.method == "direct":
+    if isinstance(rule, DirectRule):
         return _allocations(pool, dims, [(pool["owner"], Decimal(1))], path, quantity=False)
-    if rule.method in ("proportional", "activity"):
+    if isinstance(rule, ProportionalRule | ActivityRule):
         key = (pool["window_start"], pool["ResourceId"])
         targets = [(d, q) for d, q in quantities.get(rule.name, {}).get(key, []) if q > 0]
         if not targets:
-            where = f" on {pool['ResourceId']}" if pool["ResourceId"] else ""
-            window = pool["window_start"].date().isoformat() if pool["window_start"] else "?"
-            reason = f"no {rule.driver} quantity{where} in the {rule.window} window {window}"  # type: ignore[union-attr]
+            # the pool row keeps its resource and window; the reason says what was missing
+            reason = f"no {rule.driver} quantity"
             return [_unallocated(pool, dims, reason, path)]
         return _allocations(pool, dims, targets, path, quantity=True)
-    split_spec = rule.targets if rule.method == "even" else rule.shares  # type: ignore[union-attr]
-    ((dimension, spec),) = split_spec.items()
-    weighted = spec.items() if isinstance(spec, dict) else [(v, Decimal(1)) for v in spec]
+    if isinstance(rule, EvenRule):
+        ((dimension, names),) = rule.targets.items()
+        weighted = [(name, Decimal(1)) for name in names]
+    else:
+        ((dimension, shares),) = rule.shares.items()
+        weighted = list(shares.items())
     targets = [
-        (tuple(value if d == dimension else None for d in dims), Decimal(weight))
+        (tuple(value if d == dimension else None for d in dims), weight)
         for value, weight in sorted(weighted)
     ]
     return _allocations(pool, dims, targets, path, quantity=False)

@@ -94,8 +94,8 @@ def totals(workspace: Workspace, period: Period) -> PeriodTotals:
             else:
                 by_method[key][row["method"]] = add(by_method[key][row["method"]], row[metric])
         if row["method"] == "unallocated":
-            kind = _reason_kind(row["reason"])
-            reasons[kind] = add(reasons[kind], row["BilledCost"])
+            reason = row["reason"] or "unknown"
+            reasons[reason] = add(reasons[reason], row["BilledCost"])
     ingested = ingested_totals(plane, period)
     keys = sorted(set(ingested) | set(by_method) | set(unallocated))
     metrics = [
@@ -118,13 +118,6 @@ def totals(workspace: Workspace, period: Period) -> PeriodTotals:
         quarantined_cost=cost,
         unallocated_reasons=dict(reasons),
     )
-
-
-def _reason_kind(reason: str | None) -> str:
-    """Group 'no gpu_seconds quantity on X in the day window 2026-10-03' by its driver."""
-    if not reason:
-        return "unknown"
-    return reason.split(" on ")[0].split(" in the ")[0]
 
 
 def _quarantined(workspace: Workspace, period: Period) -> tuple[dict[str, int], dict[str, Decimal]]:
