@@ -13,6 +13,7 @@ import ibis.expr.types as ir
 
 from apportion.engine.dataplane import FileError
 from apportion.ingest import values
+from apportion.ingest.quarantine import quarantine_rows
 from apportion.schema import tables as t
 
 _ALIASES = {
@@ -120,18 +121,13 @@ def normalise(
                 "dimensions": good._dims,
             }
         ),
-        quarantine=bad.select(
-            **{
-                t.SOURCE: ibis.literal(source),
-                t.FILE_HASH: ibis.literal(file_hash),
-                "file": ibis.literal(file_name),
-                "kind": ibis.literal("driver"),
-                "line": bad[t.ROW_NUMBER],
-                "reason": bad._reason,
-                t.BILLING_PERIOD: bad._ts.strftime("%Y-%m"),
-                "currency": ibis.null("string"),
-                "cost_text": ibis.null("string"),
-            }
+        quarantine=quarantine_rows(
+            bad,
+            kind="driver",
+            source=source,
+            file_hash=file_hash,
+            file_name=file_name,
+            period=bad._ts.strftime("%Y-%m"),
         ),
         ignored_columns=tuple(ignored),
     )

@@ -15,6 +15,7 @@ import ibis.expr.types as ir
 
 from apportion.engine.dataplane import FileError
 from apportion.ingest import values
+from apportion.ingest.quarantine import quarantine_rows
 from apportion.schema import tables as t
 from apportion.schema.currency import ISO_4217
 from apportion.schema.focus import COST_METRICS, FOCUS_COLUMNS, IDENTIFYING_COLUMNS, Kind
@@ -134,18 +135,15 @@ def normalise(
     )
     lines = lines.mutate(**{t.CATEGORY: categorise(lines)})
     bad = rows.filter(rows._reason.notnull())
-    quarantine = bad.select(
-        **{
-            t.SOURCE: ibis.literal(source),
-            t.FILE_HASH: ibis.literal(file_hash),
-            "file": ibis.literal(file_name),
-            "kind": ibis.literal("cost"),
-            "line": bad[t.ROW_NUMBER],
-            "reason": bad._reason,
-            t.BILLING_PERIOD: bad._period,
-            "currency": bad._currency,
-            "cost_text": bad["_t_BilledCost"] if "BilledCost" in by_focus else ibis.null("string"),
-        }
+    quarantine = quarantine_rows(
+        bad,
+        kind="cost",
+        source=source,
+        file_hash=file_hash,
+        file_name=file_name,
+        period=bad._period,
+        currency=bad._currency,
+        cost_text=bad["_t_BilledCost"] if "BilledCost" in by_focus else None,
     )
     return Normalised(lines, quarantine)
 
