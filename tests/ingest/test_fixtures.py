@@ -87,3 +87,31 @@ def test_file_without_currency_column_uses_the_configured_default(tmp_path: Path
     lines = ws.data.table(t.COST_LINES)
     currencies = ws.data.to_arrow(lines.select("BillingCurrency").distinct())
     assert currencies.column(0).to_pylist() == ["EUR"]
+
+
+def test_focus_parquet_gives_the_same_sums(tmp_path: Path) -> None:
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    # as a provider would write it: typed money columns, "NULL" cells as real nulls
+    table = pacsv.read_csv(
+        FOCUS_SAMPLE,
+        convert_options=pacsv.ConvertOptions(
+            null_values=["NULL", ""],
+            column_types={m: pa_decimal() for m in SAMPLE_SUMS},
+        ),
+    )
+    path = tmp_path / "sample.parquet"
+    pq.write_table(table, path)
+    ws = make_workspace(tmp_path / "ws")
+    [result] = ingest(ws, path)
+    assert (result.kind, result.rows, result.quarantined) == ("focus", 1000, 0)
+    lines = ws.data.table(t.COST_LINES)
+    sums = ws.data.to_arrow(lines.aggregate(**{m: lines[m].sum() for m in SAMPLE_SUMS}))
+    assert sums.to_pylist()[0] == SAMPLE_SUMS
+
+
+def pa_decimal() -> object:
+    import pyarrow as pa
+
+    return pa.decimal128(38, 12)

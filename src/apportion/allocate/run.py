@@ -405,12 +405,17 @@ def _allocations(
                 amounts={metric: parts[metric][index] for metric in COST_METRICS},
                 quantity=weight if quantity else None,
                 pool_quantity=total if quantity else None,
-                share=f"{weight}/{total}",
+                share=f"{_plain(weight)}/{_plain(total)}",
                 reason=None,
                 path=new_path,
             )
         )
     return rows
+
+
+def _plain(value: Decimal) -> str:
+    """2.000000000000 -> 2, so a share reads as 2/3."""
+    return format(value.normalize(), "f")
 
 
 def _unallocated(
