@@ -98,7 +98,11 @@ def allocate_period(
         control.finish_run(run_id, "failed", str(exc), None)
         raise
     say("publishing")
-    _publish(plane, period, run_id, plan)
+    try:
+        _publish(plane, period, run_id, plan)
+    except Exception as exc:  # the transaction rolled back: the last good state stands
+        control.finish_run(run_id, "failed", f"publishing failed: {exc}", None)
+        raise
     control.finish_run(run_id, "published", None, {"pools": len(plan.pools)})
     generations = max((p["generation"] for p in plan.pools), default=-1) + 1
     return RunResult(
@@ -197,6 +201,7 @@ def _pool_and_split(
         plan.member_exprs.append(
             keyed.select(
                 run_id=ibis.literal(run_id),
+                **{t.BILLING_PERIOD: ibis.literal(str(period))},
                 pool_id=keyed.pool_id,
                 member_kind=keyed.member_kind,
                 member_id=keyed.member_id,
@@ -209,6 +214,7 @@ def _pool_and_split(
         plan.members.extend(
             {
                 "run_id": run_id,
+                t.BILLING_PERIOD: str(period),
                 "pool_id": r["pool_id"],
                 "member_kind": "allocation",
                 "member_id": r["member_id"],
@@ -488,13 +494,8 @@ def _publish(plane: DataPlane, period: Period, run_id: str, plan: _Plan) -> None
         schema=POOLS.to_pyarrow(),
     )
     with plane.transaction():
-        for name in (t.ALLOCATIONS, t.POOLS):
+        for name in (t.ALLOCATIONS, t.POOLS, t.POOL_MEMBERS):
             plane.delete(name, {t.BILLING_PERIOD: str(period)})
-        members = plane.table(t.POOL_MEMBERS)
-        stale = plane.to_arrow(
-            members.filter(members.run_id.startswith(f"{period}-")).select("run_id").distinct()
-        )[0].to_pylist()
-        plane.delete(t.POOL_MEMBERS, {"run_id": stale})
         plane.insert(t.ALLOCATIONS, allocations)
         plane.insert(t.POOLS, pools)
         for expr in plan.member_exprs:

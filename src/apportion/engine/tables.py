@@ -122,6 +122,7 @@ POOLS = ibis.schema(
 POOL_MEMBERS = ibis.schema(
     {
         "run_id": "string",
+        t.BILLING_PERIOD: "string",
         "pool_id": "string",
         "member_kind": "string",  # line | allocation
         "member_id": "string",
