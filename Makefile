@@ -16,13 +16,13 @@ demo: $(STAMP)
 	$(BIN)/apportion demo $(if $(DEMO_DIR),--dir $(DEMO_DIR),) $(if $(filter 1,$(SERVE)),--serve,)
 
 test: $(STAMP)
-	$(BIN)/ruff check src tests
+	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -n 2 -q
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
