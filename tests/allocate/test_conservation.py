@@ -3,13 +3,12 @@ allocation in place."""
 
 from __future__ import annotations
 
-from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
 from apportion.allocate import allocate_period
-from apportion.allocate import run as run_module
+from apportion.allocate import batch
 from tests.helpers import billed_by, ingest, make_workspace, write_focus
 
 RULES = """rules:
@@ -29,11 +28,10 @@ def test_unbalanced_run_is_refused_and_previous_allocation_stays(
     assert first.published
     good = billed_by(ws, "use_case")
 
-    def leaky_split(amount: Decimal, weights: list[Decimal]) -> list[Decimal]:
-        parts = [amount / len(weights) for _ in weights]  # rounds: loses a unit
-        return [p.quantize(Decimal("1e-18")) for p in parts]
+    def forgetful(*args: object) -> None:
+        """A split that forgets to hand out the leftover units: floor division alone."""
 
-    monkeypatch.setattr(run_module, "split", leaky_split)
+    monkeypatch.setattr(batch, "_distribute", forgetful)
     second = allocate_period(ws, "2026-10")
     assert not second.published
     assert second.message is not None

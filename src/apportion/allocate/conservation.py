@@ -3,13 +3,14 @@ equal the ingested cost exactly, and every pool is split completely."""
 
 from __future__ import annotations
 
-from collections import defaultdict
 from decimal import Decimal
 from typing import Any
 
+import pyarrow as pa
+
 from apportion.allocate.periods import Period
 from apportion.engine import DataPlane
-from apportion.money import EXACT, add
+from apportion.money import EXACT
 from apportion.schema import tables as t
 from apportion.schema.focus import COST_METRICS
 
@@ -35,36 +36,37 @@ def check_conservation(
     plane: DataPlane,
     period: Period,
     pools: list[dict[str, Any]],
-    allocations: list[dict[str, Any]],
+    allocations: pa.Table,
 ) -> None:
     problems: list[str] = []
-    split: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
-    for allocation in allocations:
-        for metric in COST_METRICS:
-            key = (allocation["pool_id"], metric)
-            split[key] = add(split[key], allocation[metric])
+    sums = ["sum"] * len(COST_METRICS)
+    per_pool = allocations.group_by("pool_id").aggregate(list(zip(COST_METRICS, sums, strict=True)))
+    split = {row["pool_id"]: row for row in per_pool.to_pylist()}
     for pool in pools:
+        got = split.get(pool["pool_id"], {})
         for metric in COST_METRICS:
-            got = split[(pool["pool_id"], metric)]
-            if got != pool[metric]:
+            value = got.get(f"{metric}_sum", Decimal(0))
+            if value != pool[metric]:
                 problems.append(
                     f"pool {pool['pool_id']} (rule {pool['rule']}) {metric}: "
-                    f"pool {pool[metric]} but allocations {got}"
+                    f"pool {pool[metric]} but allocations {value}"
                 )
-    final: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
-    for allocation in allocations:
-        if allocation["is_final"]:
-            for metric in COST_METRICS:
-                key = (allocation["BillingCurrency"], metric)
-                final[key] = add(final[key], allocation[metric])
+    final_rows = allocations.filter(allocations["is_final"])
+    per_currency = final_rows.group_by("BillingCurrency").aggregate(
+        list(zip(COST_METRICS, sums, strict=True))
+    )
+    final: dict[tuple[str, str], Decimal] = {}
+    for row in per_currency.to_pylist():
+        for metric in COST_METRICS:
+            final[(row["BillingCurrency"], metric)] = row[f"{metric}_sum"]
     ingested = ingested_totals(plane, period)
     for key in sorted(set(ingested) | set(final)):
-        expected, got = ingested.get(key, Decimal(0)), final.get(key, Decimal(0))
-        if expected != got:
+        expected, got_total = ingested.get(key, Decimal(0)), final.get(key, Decimal(0))
+        if expected != got_total:
             currency, metric = key
             problems.append(
-                f"{currency} {metric}: ingested {expected} but allocated plus unallocated {got} "
-                f"(difference {EXACT.subtract(got, expected)})"
+                f"{currency} {metric}: ingested {expected} but allocated plus unallocated "
+                f"{got_total} (difference {EXACT.subtract(got_total, expected)})"
             )
     if problems:
         raise ConservationError(

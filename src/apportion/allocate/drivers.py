@@ -2,18 +2,30 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import Decimal
 
 import ibis
 
+from apportion.allocate.arrow_decimal import units
 from apportion.engine import DataPlane
 from apportion.schema import tables as t
 
-Target = tuple[str | None, ...]
 WindowKey = tuple[datetime | None, str | None]  # (window start, resource id or None)
+
+
+@dataclass(frozen=True)
+class Quantities:
+    """Targets of every window: rows sorted by window, resource, then target values."""
+
+    dims: list[list[str | None]]  # one list per dimension
+    weights: list[int]  # units of 10^-QUANTITY_SCALE, all positive
+    slices: dict[WindowKey, tuple[int, int]]
+
+    def of(self, key: WindowKey) -> tuple[list[list[str | None]], list[int]]:
+        start, end = self.slices.get(key, (0, 0))
+        return [column[start:end] for column in self.dims], self.weights[start:end]
 
 
 def driver_quantities(
@@ -26,11 +38,11 @@ def driver_quantities(
     period_start: datetime,
     period_end: datetime,
     dimensions: Sequence[str],
-) -> dict[WindowKey, list[tuple[Target, Decimal]]]:
-    """{(window start, resource): [(target dimension values, quantity), ...]} for the windows
-    that pools need; targets are sorted so splits never depend on storage order."""
+) -> Quantities:
+    """One grouped scan of the driver rows a rule's pools need."""
+    empty = Quantities([[] for _ in dimensions], [], {})
     if not windows:
-        return {}
+        return empty
     rows = plane.table(t.DRIVERS)
     if window == "day":
         start, end = min(windows), max(windows) + timedelta(days=1)
@@ -49,11 +61,29 @@ def driver_quantities(
         "resource": selected.resource_id if by_resource else ibis.null("string"),
         **{f"d{i}": selected.dimensions[d] for i, d in enumerate(dimensions)},
     }
-    grouped = selected.group_by(**keys).aggregate(quantity=selected.quantity.sum())
-    found: dict[WindowKey, list[tuple[Target, Decimal]]] = defaultdict(list)
-    for row in plane.to_arrow(grouped).to_pylist():
-        target = tuple(row[f"d{i}"] for i in range(len(dimensions)))
-        found[(row["window_start"], row["resource"])].append((target, row["quantity"]))
-    for targets in found.values():
-        targets.sort(key=lambda pair: tuple(value or "" for value in pair[0]))
-    return dict(found)
+    grouped = (
+        selected.group_by(**keys)
+        .aggregate(quantity=selected.quantity.sum())
+        .filter(lambda g: g.quantity > 0)
+    )
+    # targets sorted within a window so splits never depend on storage order
+    order = ["window_start", "resource", *[f"d{i}" for i in range(len(dimensions))]]
+    table = plane.to_arrow(grouped.order_by([ibis.asc(c, nulls_first=True) for c in order]))
+    if table.num_rows == 0:
+        return empty
+    starts = table.column("window_start").to_pylist()
+    resources = table.column("resource").to_pylist()
+    slices: dict[WindowKey, tuple[int, int]] = {}
+    begin = 0
+    for row in range(1, table.num_rows + 1):
+        if row == table.num_rows or (starts[row], resources[row]) != (
+            starts[begin],
+            resources[begin],
+        ):
+            slices[(starts[begin], resources[begin])] = (begin, row)
+            begin = row
+    return Quantities(
+        dims=[table.column(f"d{i}").to_pylist() for i in range(len(dimensions))],
+        weights=units(table.column("quantity"), t.QUANTITY_SCALE).tolist(),
+        slices=slices,
+    )

@@ -22,25 +22,29 @@ from typing import Any
 
 import ibis
 import ibis.expr.types as ir
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
+from apportion.allocate import arrow_decimal
 from apportion.allocate import items as item_columns
+from apportion.allocate.batch import Targets, split_pools
 from apportion.allocate.conservation import ConservationError, check_conservation
-from apportion.allocate.drivers import Target, driver_quantities
+from apportion.allocate.drivers import Quantities, driver_quantities
 from apportion.allocate.periods import Period
-from apportion.allocate.split import split
 from apportion.config import (
     ActivityRule,
     Config,
     DirectRule,
     EvenRule,
+    FixedRule,
     ProportionalRule,
     Rule,
     config_hash,
 )
 from apportion.engine import DataPlane
 from apportion.engine.tables import ALLOCATIONS, POOLS
-from apportion.money import exact_sum
+from apportion.money import to_units
 from apportion.rules.columns import allocation_columns, check_names, compile_match, line_columns
 from apportion.rules.expr import Match, parse_match, referenced_columns
 from apportion.schema import tables as t
@@ -71,9 +75,18 @@ class _Plan:
     """Everything one run computes before it publishes."""
 
     pools: list[dict[str, Any]] = field(default_factory=list)
-    allocations: list[dict[str, Any]] = field(default_factory=list)
+    allocations: list[pa.Table] = field(default_factory=list)  # one per generation
+    claimed: set[str] = field(default_factory=set)  # allocation ids a later rule split again
     member_exprs: list[ir.Table] = field(default_factory=list)
     members: list[dict[str, str]] = field(default_factory=list)
+
+    def allocation_table(self) -> pa.Table:
+        """All allocations, ``is_final`` false where a later rule split them again."""
+        table = pa.concat_tables(self.allocations) if self.allocations else _empty()
+        final = pc.invert(
+            pc.is_in(table["allocation_id"], value_set=pa.array(sorted(self.claimed), pa.string()))
+        )
+        return table.set_column(table.schema.get_field_index("is_final"), "is_final", final)
 
 
 def allocate_period(
@@ -90,7 +103,8 @@ def allocate_period(
     try:
         plan = _plan(plane, config, rules, period, run_id, say)
         say("checking conservation")
-        check_conservation(plane, period, plan.pools, plan.allocations)
+        allocations = plan.allocation_table()
+        check_conservation(plane, period, plan.pools, allocations)
     except ConservationError as exc:
         control.finish_run(run_id, "failed", str(exc), None)
         return RunResult(run_id, str(period), published=False, message=str(exc))
@@ -99,7 +113,7 @@ def allocate_period(
         raise
     say("publishing")
     try:
-        _publish(plane, period, run_id, plan)
+        _publish(plane, period, plan, allocations)
     except Exception as exc:  # the transaction rolled back: the last good state stands
         control.finish_run(run_id, "failed", f"publishing failed: {exc}", None)
         raise
@@ -110,7 +124,7 @@ def allocate_period(
         str(period),
         published=True,
         pools=len(plan.pools),
-        allocations=len(plan.allocations),
+        allocations=allocations.num_rows,
         generations=generations,
     )
 
@@ -167,16 +181,16 @@ def _claim(
 
 
 def _claim_allocations(
-    rules: list[tuple[Rule, Match]], dims: list[str], new: list[dict[str, Any]]
+    rules: list[tuple[Rule, Match]], dims: list[str], new: pa.Table
 ) -> ir.Table | None:
     # Only rules that name a dimension see allocations: a cascade is written on the values an
     # earlier rule allocated to ("use_case = 'shared-services'"), and a rule about bill
     # columns (ServiceName, x_Category) must not claim the cost it already split.
     cascading = [(rule, match) for rule, match in rules if referenced_columns(match) & set(dims)]
-    candidates = [a for a in new if a["method"] != "unallocated"]
-    if not candidates or not cascading:
+    candidates = new.filter(pc.not_equal(new["method"], "unallocated"))
+    if candidates.num_rows == 0 or not cascading:
         return None
-    table = ibis.memtable(_allocations_arrow(candidates))
+    table = ibis.memtable(candidates)
     claim = _claim(cascading, allocation_columns(table, dims), producer=table.rule)
     claimed = table.mutate(claim=claim).filter(lambda s: s.claim.notnull())
     return item_columns.from_allocations(claimed, dims)
@@ -192,7 +206,7 @@ def _pool_and_split(
     items: ir.Table,
     plan: _Plan,
     say: Progress,
-) -> list[dict[str, Any]]:
+) -> pa.Table:
     dims = config.dimensions
     by_name = {rule.name: rule for rule, _ in rules}
     keyed = _with_pool_keys(items, by_name, dims, period, generation)
@@ -221,22 +235,19 @@ def _pool_and_split(
             }
             for r in rows
         )
-        claimed_ids = {r["member_id"] for r in rows}
-        for allocation in plan.allocations:
-            if allocation["allocation_id"] in claimed_ids:
-                allocation["is_final"] = False
+        plan.claimed.update(r["member_id"] for r in rows)
     say(f"splitting {len(pools)} pools (generation {generation})")
-    quantities = _quantities(plane, config, by_name, pools, period)
-    new: list[dict[str, Any]] = []
     for pool in pools:
         pool.update(run_id=run_id, generation=generation, x_BillingPeriod=str(period))
         rule = by_name.get(pool["rule"]) if pool["rule"] else None
         pool["method"] = rule.method if rule else "unallocated"
-        pool["driver"] = getattr(rule, "driver", None)
-        path = paths.get(pool["pool_id"], "")
-        new.extend(_split_pool(pool, rule, dims, quantities, path))
-        plan.pools.append(pool)
-    plan.allocations.extend(new)
+        pool["driver"] = rule.driver if isinstance(rule, ProportionalRule | ActivityRule) else None
+        pool["path"] = " -> ".join(p for p in (paths.get(pool["pool_id"], ""), pool["rule"]) if p)
+    quantities = _quantities(plane, config, by_name, pools, period)
+    targets, reasons = _targets(pools, by_name, dims, quantities)
+    new = _allocation_table(pools, targets, reasons, dims)
+    plan.pools.extend(pools)
+    plan.allocations.append(new)
     return new
 
 
@@ -330,9 +341,9 @@ def _quantities(
     rules: dict[str, Rule],
     pools: list[dict[str, Any]],
     period: Period,
-) -> dict[str, dict[Any, list[tuple[Target, Decimal]]]]:
+) -> dict[str, Quantities]:
     """Driver quantities for every driver-based rule that has pools, one grouped scan each."""
-    found: dict[str, dict[Any, list[tuple[Target, Decimal]]]] = {}
+    found: dict[str, Quantities] = {}
     for name, rule in rules.items():
         if not isinstance(rule, ProportionalRule | ActivityRule):
             continue
@@ -352,143 +363,197 @@ def _quantities(
     return found
 
 
-def _split_pool(
-    pool: dict[str, Any],
-    rule: Rule | None,
+_ONE = 10**t.QUANTITY_SCALE  # a weight of 1 in quantity units
+
+
+def _targets(
+    pools: list[dict[str, Any]],
+    rules: dict[str, Rule],
     dims: list[str],
-    quantities: dict[str, dict[Any, list[tuple[Target, Decimal]]]],
-    path: str,
-) -> list[dict[str, Any]]:
-    if rule is None:
-        return [_unallocated(pool, dims, "no rule matched", path)]
-    if isinstance(rule, DirectRule):
-        return _allocations(pool, dims, [(pool["owner"], Decimal(1))], path, quantity=False)
-    if isinstance(rule, ProportionalRule | ActivityRule):
-        key = (pool["window_start"], pool["ResourceId"])
-        targets = [(d, q) for d, q in quantities.get(rule.name, {}).get(key, []) if q > 0]
-        if not targets:
-            # the pool row keeps its resource and window; the reason says what was missing
-            reason = f"no {rule.driver} quantity"
-            return [_unallocated(pool, dims, reason, path)]
-        return _allocations(pool, dims, targets, path, quantity=True)
-    if isinstance(rule, EvenRule):
-        ((dimension, names),) = rule.targets.items()
-        weighted = [(name, Decimal(1)) for name in names]
-    else:
-        ((dimension, shares),) = rule.shares.items()
-        weighted = list(shares.items())
-    targets = [
-        (tuple(value if d == dimension else None for d in dims), weight)
-        for value, weight in sorted(weighted)
-    ]
-    return _allocations(pool, dims, targets, path, quantity=False)
-
-
-def _named(dims: Sequence[str], target: Target) -> dict[str, str]:
-    """Target values by dimension; a dimension the target does not name is __unallocated__."""
-    return {d: value or UNALLOCATED for d, value in zip(dims, target, strict=True)}
-
-
-def _allocations(
-    pool: dict[str, Any],
-    dims: Sequence[str],
-    targets: list[tuple[Target, Decimal]],
-    path: str,
-    *,
-    quantity: bool,
-) -> list[dict[str, Any]]:
-    weights = [weight for _, weight in targets]
-    total = exact_sum(weights)
-    parts = {metric: split(pool[metric], weights) for metric in COST_METRICS}
-    new_path = " -> ".join(p for p in (path, pool["rule"]) if p)
-    rows = []
-    for index, (target, weight) in enumerate(targets):
-        rows.append(
-            _allocation_row(
-                pool,
-                index,
-                dimensions=_named(dims, target),
-                amounts={metric: parts[metric][index] for metric in COST_METRICS},
-                quantity=weight if quantity else None,
-                pool_quantity=total if quantity else None,
-                share=f"{_plain(weight)}/{_plain(total)}",
-                reason=None,
-                path=new_path,
+    quantities: dict[str, Quantities],
+) -> tuple[Targets, dict[int, str]]:
+    """Who each pool goes to, and for pools that go nowhere, why (they stay unallocated)."""
+    targets = Targets(len(dims))
+    reasons: dict[int, str] = {}
+    for index, pool in enumerate(pools):
+        rule = rules.get(pool["rule"]) if pool["rule"] else None
+        if rule is None:
+            reasons[index] = "no rule matched"
+        elif isinstance(rule, DirectRule):
+            targets.add(index, pool["owner"], _ONE, measured=False)
+        elif isinstance(rule, ProportionalRule | ActivityRule):
+            found = quantities.get(rule.name)
+            columns, weights = (
+                found.of((pool["window_start"], pool["ResourceId"])) if found else ([], [])
             )
+            if weights:
+                targets.extend(index, columns, weights)
+            else:
+                # the pool keeps its resource and window; the reason says what was missing
+                reasons[index] = f"no {rule.driver} quantity"
+        else:
+            for value, weight in _rule_weights(rule):
+                named = tuple(value if d == _split_dimension(rule) else None for d in dims)
+                targets.add(index, named, to_units(weight, t.QUANTITY_SCALE), measured=False)
+    return targets, reasons
+
+
+def _split_dimension(rule: EvenRule | FixedRule) -> str:
+    spec = rule.targets if isinstance(rule, EvenRule) else rule.shares
+    return next(iter(spec))
+
+
+def _rule_weights(rule: EvenRule | FixedRule) -> list[tuple[str, Decimal]]:
+    if isinstance(rule, EvenRule):
+        ((_, names),) = rule.targets.items()
+        return sorted((name, Decimal(1)) for name in names)
+    ((_, shares),) = rule.shares.items()
+    return sorted(shares.items())
+
+
+def _allocation_table(
+    pools: list[dict[str, Any]],
+    targets: Targets,
+    reasons: dict[int, str],
+    dims: list[str],
+) -> pa.Table:
+    """Split rows for pools with targets, one unallocated row for each pool without."""
+    split = split_pools(pools, targets)
+    measured = np.array(targets.measured, dtype=bool)
+    rows = len(targets)
+    pool_index = np.asarray(targets.pool, dtype=np.int64)
+    unallocated = sorted(reasons)
+    # the unallocated rows follow the split rows; each carries its whole pool
+    every_pool = np.r_[pool_index, np.asarray(unallocated, dtype=np.int64)]
+    pool_rows = pa.Table.from_pylist(
+        [{name: pool.get(name) for name in _POOL_CARRIED} for pool in pools],
+        schema=_POOL_SCHEMA,
+    ).take(pa.array(every_pool, pa.int64()))
+    index = np.r_[split.index_in_pool, np.zeros(len(unallocated), dtype=np.int64)]
+    dims_columns = {
+        d: targets.dims[i] + [UNALLOCATED] * len(unallocated) for i, d in enumerate(dims)
+    }
+    dimension_maps = pa.array(
+        [
+            [(d, (dims_columns[d][row] or UNALLOCATED)) for d in dims]
+            for row in range(len(every_pool))
+        ],
+        pa.map_(pa.string(), pa.string()),
+    )
+    quantity = np.r_[np.array(targets.weight, dtype=object), np.zeros(len(unallocated), object)]
+    pool_weight = np.r_[split.pool_weight, np.ones(len(unallocated), dtype=object)]
+    shown = np.r_[measured, np.zeros(len(unallocated), dtype=bool)]
+    mask = pa.array(~shown)
+    quantity_column = pc.if_else(
+        mask, pa.scalar(None, _QUANTITY), arrow_decimal.decimals(quantity, t.QUANTITY_SCALE)
+    )
+    pool_quantity_column = pc.if_else(
+        mask, pa.scalar(None, _QUANTITY), arrow_decimal.decimals(pool_weight, t.QUANTITY_SCALE)
+    )
+    share = pc.binary_join_element_wise(
+        _plain(arrow_decimal.decimals(quantity, t.QUANTITY_SCALE)),
+        _plain(arrow_decimal.decimals(pool_weight, t.QUANTITY_SCALE)),
+        "/",
+    )
+    share = pc.if_else(
+        pa.array(np.r_[np.zeros(rows, dtype=bool), np.ones(len(unallocated), dtype=bool)]),
+        pa.scalar("1/1"),
+        share,
+    )
+    methods = pc.if_else(
+        pa.array(np.r_[np.zeros(rows, dtype=bool), np.ones(len(unallocated), dtype=bool)]),
+        pa.scalar("unallocated"),
+        pool_rows["method"],
+    )
+    amounts = {}
+    for metric in COST_METRICS:
+        whole = np.array(
+            [to_units(pools[p][metric], t.MONEY_SCALE) for p in unallocated], dtype=object
         )
-    return rows
-
-
-def _plain(value: Decimal) -> str:
-    """2.000000000000 -> 2, so a share reads as 2/3."""
-    return format(value.normalize(), "f")
-
-
-def _unallocated(
-    pool: dict[str, Any], dims: Sequence[str], reason: str, path: str
-) -> dict[str, Any]:
-    return _allocation_row(
-        pool,
-        0,
-        dimensions=dict.fromkeys(dims, UNALLOCATED),
-        amounts={metric: pool[metric] for metric in COST_METRICS},
-        quantity=None,
-        pool_quantity=None,
-        share="1/1",
-        reason=reason,
-        path=path,
-        method="unallocated",
+        amounts[metric] = arrow_decimal.decimals(np.r_[split.parts[metric], whole], t.MONEY_SCALE)
+    allocation_id = pc.binary_join_element_wise(
+        pool_rows["pool_id"], pa.array(index.astype(str)), ":"
+    )
+    reason_column = pa.array([None] * rows + [reasons[p] for p in unallocated], pa.string())
+    columns = {
+        "run_id": pool_rows["run_id"],
+        "allocation_id": allocation_id,
+        "pool_id": pool_rows["pool_id"],
+        "rule": pool_rows["rule"],
+        "method": methods,
+        "driver": pool_rows["driver"],
+        "generation": pool_rows["generation"],
+        "is_final": pa.array(np.ones(len(every_pool), dtype=bool)),
+        "reason": reason_column,
+        t.BILLING_PERIOD: pool_rows[t.BILLING_PERIOD],
+        "BillingCurrency": pool_rows["BillingCurrency"],
+        "ChargeCategory": pool_rows["ChargeCategory"],
+        t.CATEGORY: pool_rows[t.CATEGORY],
+        "ResourceId": pool_rows["ResourceId"],
+        "ResourceName": pool_rows["ResourceName"],
+        "ServiceName": pool_rows["ServiceName"],
+        "ProviderName": pool_rows["ProviderName"],
+        "window_start": pool_rows["window_start"],
+        "dimensions": dimension_maps,
+        "quantity": quantity_column,
+        "pool_quantity": pool_quantity_column,
+        "share": share,
+        "path": pool_rows["path"],
+        **amounts,
+    }
+    schema = ALLOCATIONS.to_pyarrow()
+    return pa.Table.from_arrays(
+        [
+            pa.array(columns[name]).cast(schema.field(name).type)
+            if not isinstance(columns[name], pa.ChunkedArray)
+            else columns[name].cast(schema.field(name).type)
+            for name in schema.names
+        ],
+        schema=schema,
     )
 
 
-def _allocation_row(
-    pool: dict[str, Any],
-    index: int,
-    *,
-    dimensions: dict[str, str],
-    amounts: dict[str, Decimal],
-    quantity: Decimal | None,
-    pool_quantity: Decimal | None,
-    share: str,
-    reason: str | None,
-    path: str,
-    method: str | None = None,
-) -> dict[str, Any]:
-    return {
-        "run_id": pool["run_id"],
-        "allocation_id": f"{pool['pool_id']}:{index}",
-        "pool_id": pool["pool_id"],
-        "rule": pool["rule"],
-        "method": method or pool["method"],
-        "driver": pool["driver"],
-        "generation": pool["generation"],
-        "is_final": True,
-        "reason": reason,
-        t.BILLING_PERIOD: pool[t.BILLING_PERIOD],
-        "BillingCurrency": pool["BillingCurrency"],
-        "ChargeCategory": pool["ChargeCategory"],
-        t.CATEGORY: pool[t.CATEGORY],
-        "ResourceId": pool["ResourceId"],
-        "ResourceName": pool["ResourceName"],
-        "ServiceName": pool["ServiceName"],
-        "ProviderName": pool["ProviderName"],
-        "window_start": pool["window_start"],
-        "dimensions": dimensions,
-        "quantity": quantity,
-        "pool_quantity": pool_quantity,
-        "share": share,
-        "path": path,
-        **amounts,
-    }
+_QUANTITY = pa.decimal128(38, t.QUANTITY_SCALE)
+_POOL_CARRIED = (
+    "run_id",
+    "pool_id",
+    "rule",
+    "method",
+    "driver",
+    "generation",
+    t.BILLING_PERIOD,
+    "BillingCurrency",
+    "ChargeCategory",
+    t.CATEGORY,
+    "ResourceId",
+    "ResourceName",
+    "ServiceName",
+    "ProviderName",
+    "window_start",
+    "path",
+)
+_POOL_SCHEMA = pa.schema(
+    [
+        ALLOCATIONS.to_pyarrow().field(name) if name != "path" else pa.field("path", pa.string())
+        for name in _POOL_CARRIED
+    ]
+)
 
 
-def _allocations_arrow(rows: list[dict[str, Any]]) -> pa.Table:
-    return pa.Table.from_pylist([_stored(row) for row in rows], schema=ALLOCATIONS.to_pyarrow())
+def _plain(column: pa.Array) -> pa.Array:
+    """Decimal text without trailing zeros: 2.000000000000 -> 2, so a share reads 2/3."""
+    text = pc.cast(column, pa.string())
+    return pc.replace_substring_regex(
+        pc.replace_substring_regex(text, r"(\.\d*?)0+$", r"\1"), r"\.$", ""
+    )
+
+
+def _empty() -> pa.Table:
+    return ALLOCATIONS.to_pyarrow().empty_table()
 
 
 # -- 6: publish -------------------------------------------------------------------------------
-def _publish(plane: DataPlane, period: Period, run_id: str, plan: _Plan) -> None:
-    allocations = _allocations_arrow(plan.allocations)
+def _publish(plane: DataPlane, period: Period, plan: _Plan, allocations: pa.Table) -> None:
     pools = pa.Table.from_pylist(
         [{name: pool.get(name) for name in POOLS.names} for pool in plan.pools],
         schema=POOLS.to_pyarrow(),
@@ -502,9 +567,3 @@ def _publish(plane: DataPlane, period: Period, run_id: str, plan: _Plan) -> None
             plane.insert(t.POOL_MEMBERS, expr)
         if plan.members:
             plane.insert(t.POOL_MEMBERS, pa.Table.from_pylist(plan.members))
-
-
-def _stored(row: dict[str, Any]) -> dict[str, Any]:
-    stored = {name: row.get(name) for name in ALLOCATIONS.names}
-    stored["dimensions"] = list(row["dimensions"].items())
-    return stored
