@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from apportion.allocate import allocate_period
-from apportion.allocate import batch
+from apportion.allocate import allocate_period, batch
 from tests.helpers import billed_by, ingest, make_workspace, write_focus
 
 RULES = """rules:

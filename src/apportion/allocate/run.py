@@ -433,13 +433,7 @@ def _allocation_table(
     dims_columns = {
         d: targets.dims[i] + [UNALLOCATED] * len(unallocated) for i, d in enumerate(dims)
     }
-    dimension_maps = pa.array(
-        [
-            [(d, (dims_columns[d][row] or UNALLOCATED)) for d in dims]
-            for row in range(len(every_pool))
-        ],
-        pa.map_(pa.string(), pa.string()),
-    )
+    dimension_maps = _dimension_maps(dims, [dims_columns[d] for d in dims])
     quantity = np.r_[np.array(targets.weight, dtype=object), np.zeros(len(unallocated), object)]
     pool_weight = np.r_[split.pool_weight, np.ones(len(unallocated), dtype=object)]
     shown = np.r_[measured, np.zeros(len(unallocated), dtype=bool)]
@@ -449,16 +443,6 @@ def _allocation_table(
     )
     pool_quantity_column = pc.if_else(
         mask, pa.scalar(None, _QUANTITY), arrow_decimal.decimals(pool_weight, t.QUANTITY_SCALE)
-    )
-    share = pc.binary_join_element_wise(
-        _plain(arrow_decimal.decimals(quantity, t.QUANTITY_SCALE)),
-        _plain(arrow_decimal.decimals(pool_weight, t.QUANTITY_SCALE)),
-        "/",
-    )
-    share = pc.if_else(
-        pa.array(np.r_[np.zeros(rows, dtype=bool), np.ones(len(unallocated), dtype=bool)]),
-        pa.scalar("1/1"),
-        share,
     )
     methods = pc.if_else(
         pa.array(np.r_[np.zeros(rows, dtype=bool), np.ones(len(unallocated), dtype=bool)]),
@@ -497,7 +481,6 @@ def _allocation_table(
         "dimensions": dimension_maps,
         "quantity": quantity_column,
         "pool_quantity": pool_quantity_column,
-        "share": share,
         "path": pool_rows["path"],
         **amounts,
     }
@@ -540,12 +523,15 @@ _POOL_SCHEMA = pa.schema(
 )
 
 
-def _plain(column: pa.Array) -> pa.Array:
-    """Decimal text without trailing zeros: 2.000000000000 -> 2, so a share reads 2/3."""
-    text = pc.cast(column, pa.string())
-    return pc.replace_substring_regex(
-        pc.replace_substring_regex(text, r"(\.\d*?)0+$", r"\1"), r"\.$", ""
-    )
+def _dimension_maps(dims: list[str], columns: list[list[str | None]]) -> pa.MapArray:
+    """One map per row, {dimension: value}, with a missing value shown as __unallocated__."""
+    rows = len(columns[0]) if columns else 0
+    values = np.empty(rows * len(dims), dtype=object)
+    for i, column in enumerate(columns):
+        values[i :: len(dims)] = [UNALLOCATED if value is None else value for value in column]
+    offsets = pa.array(np.arange(0, rows * len(dims) + 1, len(dims), dtype=np.int32))
+    keys = pa.array(np.tile(np.array(dims, dtype=object), rows), pa.string())
+    return pa.MapArray.from_arrays(offsets, keys, pa.array(values, pa.string()))
 
 
 def _empty() -> pa.Table:

@@ -94,7 +94,6 @@ ALLOCATIONS = ibis.schema(
         "dimensions": "map<string, string>",
         "quantity": t.QUANTITY_TYPE,
         "pool_quantity": t.QUANTITY_TYPE,
-        "share": "string",  # quantity / pool quantity as an exact fraction
         "path": "string",  # the rules this cost passed through, "platform -> shared"
         **{metric: t.MONEY_TYPE for metric in COST_METRICS},
     }

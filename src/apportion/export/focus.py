@@ -104,7 +104,7 @@ def _focus_row(
         "driver": row["driver"],
         "quantity": _text(row["quantity"]),
         "pool_quantity": _text(row["pool_quantity"]),
-        "share": row["share"],
+        "share": _share(row["quantity"], row["pool_quantity"], unallocated),
         "path": row["path"],
         "pool_id": row["pool_id"],
         "run_id": row["run_id"],
@@ -132,6 +132,13 @@ def _charge_period(window_start: datetime | None, period: Period) -> tuple[datet
     if window_start is None:
         return period.start, period.end
     return window_start, window_start + timedelta(days=1)
+
+
+def _share(quantity: Decimal | None, pool: Decimal | None, unallocated: bool) -> str | None:
+    """The exact share as a fraction, e.g. 2/3 (measured targets only)."""
+    if unallocated or quantity is None or pool is None:
+        return None
+    return f"{_text(quantity)}/{_text(pool)}"
 
 
 def _text(value: Decimal | None) -> str | None:
