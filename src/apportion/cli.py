@@ -23,6 +23,7 @@ from rich.table import Table
 
 from apportion import __version__
 from apportion.errors import USAGE_ERRORS
+from apportion.money import EXACT
 from apportion.workspace import Workspace, default_root
 
 app = typer.Typer(
@@ -291,7 +292,7 @@ def _totals_row(metric: dict[str, Any]) -> dict[str, Any]:
 def _plain(text: str) -> str:
     """An exact amount without trailing zeros: 12.500000000000000000 -> 12.5."""
     value = Decimal(text)
-    return format(value.normalize(), "f") if value else "0"
+    return format(EXACT.normalize(value), "f") if value else "0"
 
 
 def _print_table(title: str, rows: Sequence[dict[str, Any]]) -> None:

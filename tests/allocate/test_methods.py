@@ -287,3 +287,75 @@ def test_cycle_is_a_config_error_naming_the_rules(tmp_path: Path) -> None:
     with pytest.raises(AllocationError, match="x-to-y -> y-to-x -> x-to-y"):
         allocate_period(ws, "2026-10")
     assert ws.control.published_run("2026-10") is None
+
+
+def test_unreachable_targets_stay_unallocated_with_reasons(tmp_path: Path) -> None:
+    ws = make_workspace(
+        tmp_path / "ws",
+        """rules:
+  - name: owned
+    match: "ServiceName = 'Owned'"
+    method: direct
+  - name: to-shared
+    match: "ServiceName = 'Platform'"
+    method: fixed
+    shares: {use_case: {shared: 100}}
+  - name: shared-daily
+    match: "use_case = 'shared'"
+    method: activity
+    driver: requests
+    window: day
+  - name: gpu
+    match: "ServiceName = 'GPU'"
+    method: proportional
+    driver: gpu_seconds
+""",
+    )
+    bill = write_focus(
+        tmp_path / "b.csv",
+        [
+            {"ServiceName": "Owned", "BilledCost": "1", "Tags": {"team": "x"}},
+            {"ServiceName": "Platform", "BilledCost": "2"},
+            {"ServiceName": "GPU", "ResourceId": "", "BilledCost": "4"},
+        ],
+    )
+    drivers = write_drivers(
+        tmp_path / "d.csv",
+        [
+            {"timestamp": "2026-10-03", "driver": "requests", "quantity": "1", "use_case": "a"},
+            {"timestamp": "2026-10-03", "driver": "gpu_seconds", "quantity": "1", "use_case": "a"},
+        ],
+    )
+    ingest(ws, bill, drivers)
+    allocate(ws)
+    assert billed_by(ws, "use_case") == {"__unallocated__": D(7)}
+    assert period_totals(ws).unallocated_reasons == {
+        "no owner in the line's tags": D(1),
+        "no day window (split by an earlier rule without one)": D(2),
+        "no ResourceId to measure the driver on": D(4),
+    }
+
+
+def test_tag_values_cannot_collide_into_one_pool(tmp_path: Path) -> None:
+    ws = make_workspace(
+        tmp_path / "ws",
+        "rules:\n  - {name: tagged, match: \"tags['team'] IS NOT NULL\", method: direct}\n",
+        extra="dimensions: [use_case, team]\n",
+    )
+    bill = write_focus(
+        tmp_path / "b.csv",
+        [
+            {"BilledCost": "1", "Tags": {"team": "t", "use_case": "~"}},
+            {"BilledCost": "2", "Tags": {"team": "t"}},
+            {"BilledCost": "4", "Tags": {"team": "a\x1fb", "use_case": "c"}},
+            {"BilledCost": "8", "Tags": {"team": "a", "use_case": "b\x1fc"}},
+        ],
+    )
+    ingest(ws, bill)
+    allocate(ws)
+    assert billed_by(ws, "use_case") == {
+        "~": D(1),
+        "__unallocated__": D(2),
+        "c": D(4),
+        "b\x1fc": D(8),
+    }

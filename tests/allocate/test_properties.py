@@ -136,9 +136,13 @@ def test_reingest_is_a_noop_and_order_does_not_matter(
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         half = len(lines) // 2
+        # two bills whose bytes differ (the same content twice is refused as double counting)
         files = [
-            write_focus(root / "a.csv", lines[:half] or lines[:1]),
-            write_focus(root / "b.csv", lines[half:]),
+            write_focus(
+                root / "a.csv",
+                [{**line, "x_Bill": "a"} for line in lines[:half]] or [{**lines[0], "x_Bill": "a"}],
+            ),
+            write_focus(root / "b.csv", [{**line, "x_Bill": "b"} for line in lines[half:]]),
             write_drivers(root / "d.csv", drivers),
         ]
         fingerprints = []

@@ -139,3 +139,60 @@ def test_missing_file_and_unsupported_type(tmp_path: Path) -> None:
     parquet.write_bytes(b"not parquet at all")
     with pytest.raises(FileError, match="not a readable Parquet file"):
         ingest(ws, parquet)
+
+
+def test_commas_are_thousands_separators_only(tmp_path: Path) -> None:
+    ws = make_workspace(tmp_path / "ws")
+    cells = ["1,234.50", "$12,345,678 ", "1,5", "0,99", "1,2,3", "-1,000"]
+    [result] = ingest(ws, write_focus(tmp_path / "b.csv", [{"BilledCost": c} for c in cells]))
+    assert (result.rows, result.quarantined) == (3, 3)
+    assert _billed(ws) == Decimal("1234.50") + Decimal("12345678") - Decimal("1000")
+    assert [row["cost_text"] for row in _quarantine(ws)] == ["1,5", "0,99", "1,2,3"]
+
+
+def test_json_lines_numbers_keep_every_digit(tmp_path: Path) -> None:
+    ws = make_workspace(tmp_path / "ws")
+    path = tmp_path / "d.jsonl"
+    path.write_text(
+        '{"timestamp": "2026-10-01", "driver": "tokens", "quantity": 9007199254740993,'
+        ' "use_case": 42}\n\n'
+        '{"timestamp": "2026-10-02", "driver": "tokens", "quantity": 0.123456789012,'
+        ' "use_case": "bot"}\n',
+        encoding="utf-8",
+    )
+    [result] = ingest(ws, path)
+    assert (result.rows, result.quarantined) == (2, 0)
+    rows = ws.data.to_arrow(ws.data.table(t.DRIVERS).order_by(t.ROW_NUMBER)).to_pylist()
+    assert [r["quantity"] for r in rows] == [Decimal("9007199254740993"), Decimal("0.123456789012")]
+    assert [r[t.ROW_NUMBER] for r in rows] == [1, 3]
+    assert [dict(r["dimensions"])["use_case"] for r in rows] == ["42", "bot"]
+
+
+def test_the_same_content_is_never_counted_twice(tmp_path: Path) -> None:
+    ws = make_workspace(tmp_path / "ws")
+    bill = write_focus(tmp_path / "oct.csv", [{"BilledCost": "100"}])
+    copy = tmp_path / "oct-copy.csv"
+    copy.write_bytes(bill.read_bytes())
+    results = ingest(ws, bill, bill)
+    assert len(results) == 1
+    assert _billed(ws) == Decimal(100)
+    with pytest.raises(FileError, match="already loaded as source 'oct'"):
+        ingest(ws, copy)
+    assert _billed(ws) == Decimal(100)
+
+
+def test_billing_month_is_the_month_the_provider_wrote(tmp_path: Path) -> None:
+    ws = make_workspace(tmp_path / "ws")
+    bill = write_focus(
+        tmp_path / "b.csv",
+        [{"BillingPeriodStart": "2026-11-01T00:00:00+01:00", "BilledCost": "1"}],
+    )
+    [result] = ingest(ws, bill)
+    assert result.periods == ["2026-11"]
+
+
+def test_placeholder_years_are_quarantined(tmp_path: Path) -> None:
+    ws = make_workspace(tmp_path / "ws")
+    bill = write_focus(tmp_path / "b.csv", [{"ChargePeriodStart": "0001-01-01T00:00:00Z"}])
+    [result] = ingest(ws, bill)
+    assert result.quarantined == 1

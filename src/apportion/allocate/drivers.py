@@ -51,6 +51,8 @@ def driver_quantities(
     selected = rows.filter(
         (rows.driver == driver) & (rows.timestamp >= start) & (rows.timestamp < end)
     )
+    if by_resource:
+        selected = selected.filter(selected.resource_id.notnull())
     window_start = (
         selected.timestamp.truncate("D")
         if window == "day"

@@ -105,7 +105,8 @@ def allocate_period(
         say("checking conservation")
         allocations = plan.allocation_table()
         check_conservation(plane, period, plan.pools, allocations)
-    except ConservationError as exc:
+    except (ConservationError, OverflowError) as exc:
+        # an amount beyond DECIMAL(38, 18) cannot be kept exactly: refuse, like an imbalance
         control.finish_run(run_id, "failed", str(exc), None)
         return RunResult(run_id, str(period), published=False, message=str(exc))
     except Exception as exc:
@@ -281,15 +282,19 @@ def _with_pool_keys(
     keyed = items.mutate(pool_window=window, pool_resource=resource, **owner)
     parts = [
         ibis.literal(str(generation)),
-        keyed.claim.fill_null("~unclaimed"),
+        keyed.claim,
         keyed.BillingCurrency,
-        keyed.ChargeCategory.fill_null("~"),
+        keyed.ChargeCategory,
         keyed[t.CATEGORY],
-        keyed.pool_window.cast("string").fill_null("~"),
-        keyed.pool_resource.fill_null("~"),
-        *[keyed[f"key__{d}"].fill_null("~") for d in dims],
+        keyed.pool_window.cast("string"),
+        keyed.pool_resource,
+        *[keyed[f"key__{d}"] for d in dims],
     ]
-    pool_id = ibis.literal("\x1f").join(parts).hexdigest("md5").substr(0, 20)
+    # length-prefixed parts, "-" for none: no tag value can make two keys read alike
+    encoded = [
+        ibis.ifelse(part.isnull(), "-", part.length().cast("string") + ":" + part) for part in parts
+    ]
+    pool_id = ibis.literal("").join(encoded).hexdigest("md5").substr(0, 20)
     return keyed.mutate(pool_id=pool_id)
 
 
@@ -347,7 +352,7 @@ def _quantities(
     for name, rule in rules.items():
         if not isinstance(rule, ProportionalRule | ActivityRule):
             continue
-        windows = [p["window_start"] for p in pools if p["rule"] == name]
+        windows = [p["window_start"] for p in pools if p["rule"] == name and p["window_start"]]
         if not windows:
             continue
         found[name] = driver_quantities(
@@ -380,7 +385,15 @@ def _targets(
         if rule is None:
             reasons[index] = "no rule matched"
         elif isinstance(rule, DirectRule):
-            targets.add(index, pool["owner"], _ONE, measured=False)
+            if all(value is None for value in pool["owner"]):
+                reasons[index] = "no owner in the line's tags"
+            else:
+                targets.add(index, pool["owner"], _ONE, measured=False)
+        elif isinstance(rule, ProportionalRule) and pool["ResourceId"] is None:
+            reasons[index] = "no ResourceId to measure the driver on"
+        elif isinstance(rule, ProportionalRule | ActivityRule) and pool["window_start"] is None:
+            # cost that reached a daily rule through a cascade from a rule without windows
+            reasons[index] = f"no {rule.window} window (split by an earlier rule without one)"
         elif isinstance(rule, ProportionalRule | ActivityRule):
             found = quantities.get(rule.name)
             columns, weights = (

@@ -7,6 +7,7 @@ portable to the other Ibis backends.
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
@@ -95,24 +96,28 @@ class DataPlane:
     def stage_parquet(self, path: Path) -> ir.Table:
         name = self._stage_name()
         try:
-            self._raw(f"CREATE TEMP TABLE {name} AS SELECT * FROM read_parquet(?)", [str(path)])  # noqa: S608 - generated name
+            # file_row_number, not rowid: a file may well have a column called rowid
+            self._raw(
+                f"CREATE TEMP TABLE {name} AS SELECT "  # noqa: S608 - generated name
+                f"CAST(file_row_number + 1 AS BIGINT) AS {t.ROW_NUMBER}, "
+                "* EXCLUDE (file_row_number) FROM read_parquet(?, file_row_number = true)",
+                [str(path)],
+            )
         except Exception as exc:
             raise FileError(
                 f"{path.name}: not a readable Parquet file ({_first_line(exc)})"
             ) from exc
-        return self._numbered(name, header_lines=0)
+        return self.con.table(name)
 
     def stage_json_lines(self, path: Path) -> ir.Table:
+        """Every field as the text it was written with: the engine's JSON reader turns numbers
+        into floating point, which would round money and quantities."""
+        table = json_lines_as_text(path)
         name = self._stage_name()
-        try:
-            self._raw(
-                f"CREATE TEMP TABLE {name} AS SELECT * FROM "  # noqa: S608 - generated name
-                "read_json(?, format='newline_delimited')",
-                [str(path)],
-            )
-        except Exception as exc:
-            raise FileError(f"{path.name}: not readable JSON lines ({_first_line(exc)})") from exc
-        return self._numbered(name, header_lines=0)
+        self.con.con.register(f"{name}_arrow", table)
+        self._raw(f"CREATE TEMP TABLE {name} AS SELECT * FROM {name}_arrow")  # noqa: S608
+        self.con.con.unregister(f"{name}_arrow")
+        return self.con.table(name)
 
     def _numbered(self, name: str, header_lines: int) -> ir.Table:
         # rowid is the insertion order of the staged table, i.e. the order in the file
@@ -160,7 +165,9 @@ class DataPlane:
         for column, value in where.items():
             if column not in SCHEMAS[table].names:
                 raise KeyError(f"{table} has no column {column}")
-            if isinstance(value, list | tuple | set | frozenset):
+            if value is None:
+                clauses.append(f'"{column}" IS NULL')
+            elif isinstance(value, list | tuple | set | frozenset):
                 values = list(value)
                 if not values:
                     return
@@ -172,6 +179,44 @@ class DataPlane:
         # table and column names were checked against our schemas above; values are bound
         sql = f"DELETE FROM {table} WHERE {' AND '.join(clauses) or 'true'}"  # noqa: S608
         self._raw(sql, params)
+
+
+def json_lines_as_text(path: Path) -> pa.Table:
+    """A JSON-lines file as a table of text columns (numbers keep their written digits, nested
+    values stay JSON), with the line number of each record."""
+    rows: list[dict[str, str | None]] = []
+    lines: list[int] = []
+    try:
+        with path.open(encoding="utf-8") as handle:
+            for number, line in enumerate(handle, start=1):
+                if not line.strip():
+                    continue
+                record = json.loads(line, parse_float=str, parse_int=str)
+                if not isinstance(record, dict):
+                    raise FileError(f"{path.name}: line {number} is not a JSON object")
+                rows.append({key: _json_text(value) for key, value in record.items()})
+                lines.append(number)
+    except UnicodeDecodeError as exc:
+        raise FileError(f"{path.name}: not UTF-8 text ({exc.reason})") from exc
+    except json.JSONDecodeError as exc:
+        raise FileError(f"{path.name}: line {exc.lineno} is not valid JSON ({exc.msg})") from exc
+    columns = list(dict.fromkeys(key for row in rows for key in row))
+    if not columns:
+        raise FileError(f"{path.name}: no JSON records")
+    return pa.table(
+        {
+            t.ROW_NUMBER: pa.array(lines, pa.int64()),
+            **{c: pa.array([row.get(c) for row in rows], pa.string()) for c in columns},
+        }
+    )
+
+
+def _json_text(value: Any) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return json.dumps(value)
 
 
 def _first_line(exc: BaseException) -> str:

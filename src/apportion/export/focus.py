@@ -19,6 +19,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from apportion.allocate.periods import Period
+from apportion.money import EXACT
 from apportion.report.published import final_allocations
 from apportion.schema import tables as t
 from apportion.schema.focus import ALLOCATED_COLUMNS, COST_METRICS, FOCUS_COLUMNS, Kind
@@ -142,4 +143,4 @@ def _share(quantity: Decimal | None, pool: Decimal | None, unallocated: bool) ->
 
 
 def _text(value: Decimal | None) -> str | None:
-    return None if value is None else format(value.normalize(), "f")
+    return None if value is None else format(EXACT.normalize(value), "f")

@@ -96,10 +96,21 @@ def normalise(
             return rows[f"_p_{name}"]
         return ibis.null(_null_type(FOCUS_COLUMNS[name]))
 
+    def month(name: str) -> ir.StringValue:
+        """The billing month as the provider wrote it: 2026-11-01T00:00:00+01:00 is November,
+        although it is still October in UTC."""
+        if name not in by_focus:
+            return ibis.null("string")
+        written, parsed = rows[f"_t_{name}"], rows[f"_p_{name}"]
+        local = ibis.ifelse(
+            written.re_search(r"^\d{4}-\d{2}"), written.substr(0, 7), parsed.strftime("%Y-%m")
+        )
+        return ibis.ifelse(parsed.isnull(), ibis.null("string"), local)
+
     # Stage 2: the first reason a row fails, its period, and the split into lines / quarantine.
     currency = value("BillingCurrency").upper() if "BillingCurrency" in by_focus else None
     currency = currency if currency is not None else ibis.literal(default_currency)
-    period = value("BillingPeriodStart").fill_null(value("ChargePeriodStart")).strftime("%Y-%m")
+    period = month("BillingPeriodStart").fill_null(month("ChargePeriodStart"))
     cases: list[tuple[ir.BooleanValue, ir.StringValue]] = [
         (rows[f"_bad_{name}"], f"{name}: '" + rows[f"_t_{name}"] + f"' is not a valid {kind}")
         for name, kind in checked

@@ -85,9 +85,16 @@ def ingest_files(
     plane = workspace.data
     say = progress or (lambda _: None)
     staged: list[_Staged] = []
+    seen: set[str] = set()
     for path in paths:
+        if not path.is_file():
+            raise FileError(f"{path}: no such file")
+        file_hash = _sha256(path)
+        if file_hash in seen:
+            continue  # the same content named twice (a glob and a name, or a copy) loads once
+        seen.add(file_hash)
         say(f"reading {path.name}")
-        staged.append(_stage(workspace, plane, path, fmt, source))
+        staged.append(_stage(workspace, plane, path, file_hash, fmt, source))
     pending = _pending(plane, staged)
     for item in pending:
         _keep_raw(workspace, item)  # content-addressed, so keeping it early is harmless
@@ -102,12 +109,21 @@ def ingest_files(
 
 
 def _stage(
-    workspace: Workspace, plane: DataPlane, path: Path, fmt: Format, source: str | None
+    workspace: Workspace,
+    plane: DataPlane,
+    path: Path,
+    file_hash: str,
+    fmt: Format,
+    source: str | None,
 ) -> _Staged:
-    if not path.is_file():
-        raise FileError(f"{path}: no such file")
     suffix = path.suffix.lower()
-    file_hash = _sha256(path)
+    name = source or path.stem
+    elsewhere = _loaded_as(plane, file_hash, exclude=name)
+    if elsewhere:
+        raise FileError(
+            f"{path.name}: this content is already loaded as source {elsewhere!r}; loading it "
+            f"again as {name!r} would count it twice (use --source {elsewhere} to restate it)"
+        )
     if suffix in _CSV:
         headers = _csv_headers(path)
         raw = plane.stage_csv(path, len(headers))
@@ -121,12 +137,9 @@ def _stage(
 
     config = workspace.config
     kind = _kind(list(named.values()), fmt, config.dimensions, path)
-    name = source or path.stem
     result = IngestResult(file=path.name, source=name, kind=kind, file_hash=file_hash)
     if kind == "focus":
-        text = raw.mutate(
-            **{c: raw[c].cast("string") for c in named if not raw[c].type().is_string()}
-        )
+        text = raw.mutate(**{c: _as_text(raw[c]) for c in named if not raw[c].type().is_string()})
         normalised = focus.normalise(
             text,
             named,
@@ -168,6 +181,14 @@ def _stage(
     return _Staged(path, result, rows, quarantine, table)
 
 
+def _as_text(column: ir.Value) -> ir.StringValue:
+    """Typed Parquet cells as the text the parsers read; maps, structs and lists as JSON."""
+    kind = column.type()
+    if kind.is_map() or kind.is_struct() or kind.is_array():
+        return column.cast("json").cast("string")
+    return column.cast("string")
+
+
 def _temp(plane: DataPlane, table: ir.Table) -> ir.Table:
     return plane.con.create_table(f"tmp_{uuid.uuid4().hex[:16]}", table, temp=True)
 
@@ -194,6 +215,17 @@ def _pending(plane: DataPlane, staged: list[_Staged]) -> list[_Staged]:
         ):
             pending.append(item)
     return pending
+
+
+def _loaded_as(plane: DataPlane, file_hash: str, exclude: str) -> str | None:
+    """Another source whose current data came from this very content, if any."""
+    for name in (t.COST_LINES, t.DRIVERS, t.QUARANTINE):
+        table = plane.table(name)
+        hits = table.filter((table[t.FILE_HASH] == file_hash) & (table[t.SOURCE] != exclude))
+        found = plane.to_arrow(hits.select(t.SOURCE).limit(1))
+        if found.num_rows:
+            return str(found[t.SOURCE][0].as_py())
+    return None
 
 
 def _is_current(plane: DataPlane, item: _Staged) -> bool:
@@ -226,6 +258,12 @@ def _load(plane: DataPlane, item: _Staged, others: list[_Staged]) -> None:
         t.QUARANTINE,
         {t.SOURCE: source, t.BILLING_PERIOD: fresh, "kind": _quarantine_kind(item)},
     )
+    if replaced:
+        # rows whose period could not be read belong to the file being superseded
+        plane.delete(
+            t.QUARANTINE,
+            {t.SOURCE: source, t.BILLING_PERIOD: None, "kind": _quarantine_kind(item)},
+        )
     plane.insert(item.table, item.rows)
     plane.insert(t.QUARANTINE, item.quarantine)
     plane.insert(

@@ -17,7 +17,9 @@ from apportion.engine.functions import json_object_to_map, json_type, json_valid
 from apportion.schema.tables import MONEY_SCALE
 
 _NUMBER = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"
+_THOUSANDS = r"^[+-]?\d{1,3}(,\d{3})+(\.\d*)?$"
 _ISO_DATE = r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?\s*(Z|[+-]\d{2}(:?\d{2})?)?$"
+_EARLIEST_YEAR, _LATEST_YEAR = 1970, 2200
 _US_DATE = r"^(\d{1,2})/(\d{1,2})/(\d{2}|\d{4})$"
 
 
@@ -35,9 +37,13 @@ def text(cell: ir.StringValue) -> ir.StringValue:
 
 def decimal(cell: ir.StringValue, *, scale: int = MONEY_SCALE) -> Parsed:
     """An exact decimal; currency signs, spaces and thousands separators are dropped. A value
-    with more decimal places than the engine keeps is invalid rather than rounded."""
+    with more decimal places than the engine keeps is invalid rather than rounded, and so is a
+    decimal comma."""
     raw = text(cell)
-    cleaned = raw.re_replace(r"[\s$,]", "")
+    bare = raw.re_replace(r"[\s$]", "")
+    # a comma is a thousands separator only in groups of three ("1,234.5"); "1,5" is a decimal
+    # comma whose meaning we will not guess, so it stays and the cell is invalid
+    cleaned = ibis.ifelse(bare.re_search(_THOUSANDS), bare.re_replace(",", ""), bare)
     fraction = cleaned.re_extract(r"\.(\d*?)0*([eE][+-]?\d+)?$", 1)
     exponent = cleaned.re_extract(r"[eE]([+-]?\d+)$", 1).nullif("").cast("int64").fill_null(0)
     places = fraction.length().fill_null(0) - exponent
@@ -59,7 +65,10 @@ def timestamp(cell: ir.StringValue) -> Parsed:
         (raw.re_search(_US_DATE), year + "-" + month + "-" + day),
         else_=ibis.null("string"),
     )
-    value = iso.try_cast("timestamp('UTC')").cast("timestamp")
+    stamp = iso.try_cast("timestamp('UTC')").cast("timestamp")
+    # a billing timestamp in year 0001 or 9999 is a placeholder or a typo, not a charge
+    plausible = (stamp.year() >= _EARLIEST_YEAR) & (stamp.year() <= _LATEST_YEAR)
+    value = ibis.ifelse(plausible, stamp, ibis.null("timestamp"))
     return Parsed(value, raw.notnull() & value.isnull())
 
 
