@@ -210,7 +210,8 @@ def _pool_and_split(
 ) -> pa.Table:
     dims = config.dimensions
     by_name = {rule.name: rule for rule, _ in rules}
-    keyed = _with_pool_keys(items, by_name, dims, period, generation)
+    # claims and pool keys are computed once: pooling and lineage both read them
+    keyed = plane.materialise(_with_pool_keys(items, by_name, dims, period, generation))
     pools = _aggregate_pools(plane, keyed, dims)
     if generation == 0:
         plan.member_exprs.append(

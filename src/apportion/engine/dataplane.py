@@ -76,6 +76,10 @@ class DataPlane:
     def scalar(self, expr: ir.Scalar) -> Any:
         return self.con.execute(expr)
 
+    def materialise(self, expr: ir.Table) -> ir.Table:
+        """Compute an expression once into a temporary table, for steps that read it twice."""
+        return self.con.create_table(f"tmp_{uuid.uuid4().hex[:16]}", expr, temp=True)
+
     # -- staging raw files -------------------------------------------------------------------
     def stage_csv(self, path: Path, columns: int) -> ir.Table:
         """All cells as text, with the file line number of each data row. A row with the wrong

@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import shutil
-import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -148,7 +147,7 @@ def _stage(
             file_name=path.name,
             default_currency=config.default_currency,
             categorise=categoriser(config.categories, config.dimensions),
-            materialise=lambda table: _temp(plane, table),
+            materialise=plane.materialise,
         )
         if not any(h.strip().lower() == "billingcurrency" for h in named.values()):
             result.notes.append(f"no BillingCurrency column: read as {config.default_currency}")
@@ -166,7 +165,7 @@ def _stage(
             result.notes.append(f"ignored columns: {', '.join(found.ignored_columns)}")
         rows, quarantine, table = found.rows, found.quarantine, t.DRIVERS
     # materialise once: periods, counts and the load all read the parsed rows
-    rows, quarantine = _temp(plane, rows), _temp(plane, quarantine)
+    rows, quarantine = plane.materialise(rows), plane.materialise(quarantine)
     result.rows = int(plane.scalar(rows.count()))
     result.quarantined = int(plane.scalar(quarantine.count()))
     periods = set(plane.to_arrow(rows.select(rows[t.BILLING_PERIOD]).distinct())[0].to_pylist())
@@ -187,10 +186,6 @@ def _as_text(column: ir.Value) -> ir.StringValue:
     if kind.is_map() or kind.is_struct() or kind.is_array():
         return column.cast("json").cast("string")
     return column.cast("string")
-
-
-def _temp(plane: DataPlane, table: ir.Table) -> ir.Table:
-    return plane.con.create_table(f"tmp_{uuid.uuid4().hex[:16]}", table, temp=True)
 
 
 def _kind(headers: list[str], fmt: Format, dimensions: list[str], path: Path) -> str:
