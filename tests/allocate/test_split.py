@@ -57,3 +57,54 @@ def test_rounded_lines_add_up_to_the_rounded_total(values: list[Decimal], places
         for exact, value in zip(values, rounded, strict=True):
             assert value == value.quantize(quantum)
             assert abs(value - exact) < quantum
+
+
+pool_weights = st.lists(
+    st.lists(st.integers(0, 10**15), min_size=1, max_size=12).filter(lambda ws: sum(ws) > 0),
+    min_size=1,
+    max_size=8,
+)
+
+
+@given(pool_weights, st.lists(amounts, min_size=8, max_size=8))
+def test_columnar_split_equals_the_one_pool_split(
+    weights: list[list[int]], values: list[Decimal]
+) -> None:
+    """The vectorised split of many pools gives, pool by pool, exactly the scalar split."""
+    from apportion.allocate.batch import Targets, split_pools
+    from apportion.money import from_units
+
+    metrics = ("BilledCost", "EffectiveCost", "ListCost", "ContractedCost")
+    pools = [dict.fromkeys(metrics, values[i]) for i in range(len(weights))]
+    targets = Targets(1)
+    for index, ws in enumerate(weights):
+        for w in ws:
+            targets.add(index, ("x",), w, measured=True)
+    result = split_pools(pools, targets)
+    offset = 0
+    for index, ws in enumerate(weights):
+        expected = split(values[index], [Decimal(w) for w in ws])
+        got = [from_units(u) for u in result.parts["BilledCost"][offset : offset + len(ws)]]
+        assert got == expected
+        offset += len(ws)
+
+
+def test_columnar_split_breaks_near_ties_exactly() -> None:
+    from apportion.allocate.batch import Targets, split_pools
+
+    # remainders that differ by one part in 10^30: floats cannot tell them apart
+    big = 10**30
+    pools = [
+        dict.fromkeys(
+            ("BilledCost", "EffectiveCost", "ListCost", "ContractedCost"), Decimal("1e-18")
+        )
+    ]
+    targets = Targets(1)
+    targets.add(0, ("a",), big, measured=True)
+    targets.add(0, ("b",), big + 1, measured=True)
+    result = split_pools(pools, targets)
+    assert list(result.parts["BilledCost"]) == [0, 1]
+    assert split(Decimal("1e-18"), [Decimal(big), Decimal(big + 1)]) == [
+        Decimal(0),
+        Decimal("1e-18"),
+    ]

@@ -91,7 +91,7 @@ def split_pools(pools: Sequence[dict[str, Any]], targets: Targets) -> Split:
         base = exact // pool_weight
         remainder = exact - base * pool_weight
         leftover = amount - (np.add.reduceat(base, starts) if count else amount)
-        _distribute(base, remainder, starts, sizes, leftover)
+        _distribute(base, remainder, pool_weight, starts, sizes, leftover)
         parts[metric] = base
     return Split(parts=parts, index_in_pool=index_in_pool, pool_weight=pool_weight)
 
@@ -99,18 +99,43 @@ def split_pools(pools: Sequence[dict[str, Any]], targets: Targets) -> Split:
 def _distribute(
     base: IntArray,
     remainder: IntArray,
+    pool_weight: IntArray,
     starts: npt.NDArray[np.int64],
     sizes: npt.NDArray[np.int64],
     leftover: IntArray,
 ) -> None:
-    """Give each pool's leftover units to its largest remainders, earlier target on ties."""
-    for start, size, units in zip(starts.tolist(), sizes.tolist(), leftover.tolist(), strict=True):
-        if not units:
-            continue
-        if units == size:
-            base[start : start + size] += 1
-            continue
-        window = remainder[start : start + size].tolist()
-        ranked = sorted(range(size), key=lambda i: (-window[i], i))[:units]
-        for i in ranked:
-            base[start + i] += 1
+    """Give each pool's leftover units to its largest remainders, earlier target on ties.
+
+    Remainders are ranked by their float value (remainder / pool weight) in one vectorised
+    sort; only a pool whose last chosen and first unchosen remainders are too close for a
+    float to tell apart is ranked again exactly, with Python integers.
+    """
+    count = len(base)
+    if not count:
+        return
+    pool = np.repeat(np.arange(len(starts)), sizes)
+    key = (remainder / pool_weight).astype(np.float64)
+    order = np.lexsort((np.arange(count), -key, pool))
+    rank = np.empty(count, dtype=np.int64)
+    rank[order] = np.arange(count) - np.repeat(starts, sizes)
+    wanted = np.array([int(units) for units in leftover], dtype=np.int64)
+    chosen = rank < np.repeat(wanted, sizes)
+    sorted_key = key[order]
+    for p in np.flatnonzero((wanted > 0) & (wanted < sizes)).tolist():
+        start, cut = int(starts[p]), int(starts[p] + wanted[p])
+        last_in, first_out = sorted_key[cut - 1], sorted_key[cut]
+        if last_in - first_out <= _CLOSE * max(abs(last_in), 1e-300):
+            _exact(chosen, remainder, start, int(sizes[p]), int(wanted[p]))
+    base[chosen] += 1
+
+
+_CLOSE = 1e-9  # relative gap below which float ranking might differ from exact ranking
+
+
+def _exact(
+    chosen: npt.NDArray[np.bool_], remainder: IntArray, start: int, size: int, units: int
+) -> None:
+    window = remainder[start : start + size].tolist()
+    chosen[start : start + size] = False
+    for i in sorted(range(size), key=lambda i: (-window[i], i))[:units]:
+        chosen[start + i] = True
