@@ -196,3 +196,17 @@ def test_placeholder_years_are_quarantined(tmp_path: Path) -> None:
     bill = write_focus(tmp_path / "b.csv", [{"ChargePeriodStart": "0001-01-01T00:00:00Z"}])
     [result] = ingest(ws, bill)
     assert result.quarantined == 1
+
+
+def test_a_repeated_column_is_refused(tmp_path: Path) -> None:
+    ws = make_workspace(tmp_path / "ws")
+    path = tmp_path / "b.csv"
+    path.write_text(
+        "BilledCost,BillingPeriodStart,BillingCurrency,x_Team,x_Team\n1,2026-10-01,USD,a,b\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(FileError, match="'x_Team' appears twice"):
+        ingest(ws, path)
+    path.write_text("BilledCost,billedcost,BillingPeriodStart\n1,2,2026-10-01\n", encoding="utf-8")
+    with pytest.raises(FileError, match="BilledCost appears twice"):
+        ingest(ws, path)

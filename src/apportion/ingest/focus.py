@@ -53,6 +53,8 @@ def normalise(
     for column, header in headers.items():
         name = focus_name(header)
         if name is None:
+            if header.strip() in extensions:
+                raise FileError(f"{file_name}: column {header.strip()!r} appears twice")
             extensions[header.strip()] = column
         elif name in by_focus:
             raise FileError(f"{file_name}: column {name} appears twice")
