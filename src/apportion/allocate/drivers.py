@@ -7,6 +7,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import ibis
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from apportion.allocate.arrow_decimal import units
 from apportion.engine import DataPlane
@@ -73,17 +76,17 @@ def driver_quantities(
     table = plane.to_arrow(grouped.order_by([ibis.asc(c, nulls_first=True) for c in order]))
     if table.num_rows == 0:
         return empty
-    starts = table.column("window_start").to_pylist()
-    resources = table.column("resource").to_pylist()
-    slices: dict[WindowKey, tuple[int, int]] = {}
-    begin = 0
-    for row in range(1, table.num_rows + 1):
-        if row == table.num_rows or (starts[row], resources[row]) != (
-            starts[begin],
-            resources[begin],
-        ):
-            slices[(starts[begin], resources[begin])] = (begin, row)
-            begin = row
+    # the rows are sorted, so each (window, resource) is one run of rows: find where runs change
+    window_ids = table.column("window_start").cast(pa.int64()).fill_null(-1).to_numpy()
+    resources = pc.dictionary_encode(table.column("resource")).combine_chunks()
+    codes = resources.indices.fill_null(-1).to_numpy()
+    changes = np.flatnonzero((np.diff(window_ids) != 0) | (np.diff(codes) != 0)) + 1
+    bounds = np.r_[0, changes, table.num_rows]
+    keys_at = table.select(["window_start", "resource"]).take(pa.array(bounds[:-1])).to_pylist()
+    slices: dict[WindowKey, tuple[int, int]] = {
+        (key["window_start"], key["resource"]): (int(start), int(end))
+        for key, start, end in zip(keys_at, bounds[:-1], bounds[1:], strict=True)
+    }
     return Quantities(
         dims=[table.column(f"d{i}").to_pylist() for i in range(len(dimensions))],
         weights=units(table.column("quantity"), t.QUANTITY_SCALE).tolist(),
