@@ -71,11 +71,11 @@ def normalise(
             f"{file_name}: not a driver file: missing column(s) {', '.join(missing)} "
             "(expected timestamp or date, driver, quantity, optional resource_id and dimensions)"
         )
-    stamp = _timestamp(staged[columns["timestamp"]])
-    quantity = _quantity(staged[columns["quantity"]])
+    stamp = values.timestamp(staged[columns["timestamp"]])
+    quantity = values.decimal(staged[columns["quantity"]], scale=t.QUANTITY_SCALE)
     driver = values.text(staged[columns["driver"]])
     resource = (
-        values.text(staged[columns["resource_id"]].cast("string"))
+        values.text(staged[columns["resource_id"]])
         if "resource_id" in columns
         else ibis.null("string")
     )
@@ -83,12 +83,12 @@ def normalise(
     dimension_map = (
         ibis.map(
             ibis.array(present),
-            ibis.array([values.text(staged[columns[f"dim:{d}"]].cast("string")) for d in present]),
+            ibis.array([values.text(staged[columns[f"dim:{d}"]]) for d in present]),
         )
         if present
         else ibis.null("map<string, string>")
     )
-    raw_quantity = values.text(staged[columns["quantity"]].cast("string"))
+    raw_quantity = values.text(staged[columns["quantity"]])
     reason = ibis.cases(
         (stamp.invalid | stamp.value.isnull(), ibis.literal("timestamp: missing or not a date")),
         (driver.isnull(), ibis.literal("driver: missing")),
@@ -131,26 +131,3 @@ def normalise(
         ),
         ignored_columns=tuple(ignored),
     )
-
-
-def _quantity(cell: ir.Value) -> values.Parsed:
-    """Integers and decimals that fit are exact already; anything else is parsed as text."""
-    kind = cell.type()
-    integer_digits = 38 - t.QUANTITY_SCALE
-    fits = kind.is_decimal() and (
-        (kind.scale or 0) <= t.QUANTITY_SCALE
-        and (kind.precision or 38) - (kind.scale or 0) <= integer_digits
-    )
-    if kind.is_integer() or fits:
-        return values.Parsed(cell.cast(t.QUANTITY_TYPE), ibis.literal(False))
-    return values.decimal(cell.cast("string"), scale=t.QUANTITY_SCALE)
-
-
-def _timestamp(cell: ir.Value) -> values.Parsed:
-    """Parquet and JSON may already carry a timestamp type; text goes through the parser."""
-    if cell.type().is_timestamp():
-        stamp = cell.cast("timestamp('UTC')").cast("timestamp") if cell.type().timezone else cell
-        return values.Parsed(stamp, ibis.literal(False))
-    if cell.type().is_date():
-        return values.Parsed(cell.cast("timestamp"), ibis.literal(False))
-    return values.timestamp(cell.cast("string"))

@@ -138,9 +138,8 @@ def _stage(
     kind = _kind(list(named.values()), fmt, config.dimensions, path)
     result = IngestResult(file=path.name, source=name, kind=kind, file_hash=file_hash)
     if kind == "focus":
-        text = raw.mutate(**{c: _as_text(raw[c]) for c in named if not raw[c].type().is_string()})
         normalised = focus.normalise(
-            text,
+            raw,
             named,
             source=name,
             file_hash=file_hash,
@@ -178,14 +177,6 @@ def _stage(
     }
     result.periods = sorted(periods)
     return _Staged(path, result, rows, quarantine, table)
-
-
-def _as_text(column: ir.Value) -> ir.StringValue:
-    """Typed Parquet cells as the text the parsers read; maps, structs and lists as JSON."""
-    kind = column.type()
-    if kind.is_map() or kind.is_struct() or kind.is_array():
-        return column.cast("json").cast("string")
-    return column.cast("string")
 
 
 def _kind(headers: list[str], fmt: Format, dimensions: list[str], path: Path) -> str:

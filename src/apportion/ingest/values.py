@@ -29,16 +29,26 @@ class Parsed:
     invalid: ir.BooleanValue  # text present but not a valid value of the type
 
 
-def text(cell: ir.StringValue) -> ir.StringValue:
-    """Trimmed text, with empty cells and the literal NULL read as no value."""
+def text(cell: ir.Value) -> ir.StringValue:
+    """Trimmed text, with empty cells and the literal NULL read as no value. Typed cells (from
+    Parquet) become their text; maps, structs and lists become JSON."""
+    kind = cell.type()
+    if kind.is_map() or kind.is_struct() or kind.is_array():
+        cell = cell.cast("json")
     # NULLIF keeps one reference to the cell, so parsers built on this stay small in SQL
     return cell.cast("string").strip().nullif("").nullif("NULL").nullif("null")
 
 
-def decimal(cell: ir.StringValue, *, scale: int = MONEY_SCALE) -> Parsed:
+def decimal(cell: ir.Value, *, scale: int = MONEY_SCALE) -> Parsed:
     """An exact decimal; currency signs, spaces and thousands separators are dropped. A value
     with more decimal places than the engine keeps is invalid rather than rounded, and so is a
-    decimal comma."""
+    decimal comma. Integer and decimal columns that fit are taken as they are."""
+    kind = cell.type()
+    fits = kind.is_decimal() and (
+        (kind.scale or 0) <= scale and (kind.precision or 38) - (kind.scale or 0) <= 38 - scale
+    )
+    if kind.is_integer() or fits:
+        return Parsed(cell.cast(f"decimal(38, {scale})"), ibis.literal(False))
     raw = text(cell)
     bare = raw.re_replace(r"[\s$]", "")
     # a comma is a thousands separator only in groups of three ("1,234.5"); "1,5" is a decimal
@@ -52,9 +62,15 @@ def decimal(cell: ir.StringValue, *, scale: int = MONEY_SCALE) -> Parsed:
     return Parsed(value, raw.notnull() & value.isnull())
 
 
-def timestamp(cell: ir.StringValue) -> Parsed:
+def timestamp(cell: ir.Value) -> Parsed:
     """ISO 8601 / RFC 3339 (with or without zone, 'T' or space) and US m/d/yy dates, stored as
-    naive UTC."""
+    naive UTC. Timestamp and date columns are taken as they are (zoned ones in UTC)."""
+    kind = cell.type()
+    if kind.is_timestamp() or kind.is_date():
+        zoned = kind.is_timestamp() and kind.timezone
+        stamp = cell.cast("timestamp('UTC')").cast("timestamp") if zoned else cell.cast("timestamp")
+        value = ibis.ifelse(_plausible(stamp), stamp, ibis.null("timestamp"))
+        return Parsed(value, cell.notnull() & value.isnull())
     raw = text(cell)
     month = raw.re_extract(_US_DATE, 1).lpad(2, "0")
     day = raw.re_extract(_US_DATE, 2).lpad(2, "0")
@@ -66,13 +82,16 @@ def timestamp(cell: ir.StringValue) -> Parsed:
         else_=ibis.null("string"),
     )
     stamp = iso.try_cast("timestamp('UTC')").cast("timestamp")
-    # a billing timestamp in year 0001 or 9999 is a placeholder or a typo, not a charge
-    plausible = (stamp.year() >= _EARLIEST_YEAR) & (stamp.year() <= _LATEST_YEAR)
-    value = ibis.ifelse(plausible, stamp, ibis.null("timestamp"))
+    value = ibis.ifelse(_plausible(stamp), stamp, ibis.null("timestamp"))
     return Parsed(value, raw.notnull() & value.isnull())
 
 
-def tags(cell: ir.StringValue) -> Parsed:
+def _plausible(stamp: ir.TimestampValue) -> ir.BooleanValue:
+    """A billing timestamp in year 0001 or 9999 is a placeholder or a typo, not a charge."""
+    return (stamp.year() >= _EARLIEST_YEAR) & (stamp.year() <= _LATEST_YEAR)
+
+
+def tags(cell: ir.Value) -> Parsed:
     """A JSON object of tags as map<string, string>."""
     raw = text(cell)
     # CASE, not AND: the engine evaluates both sides of AND, and json_type fails on bad JSON
