@@ -450,19 +450,15 @@ def _allocation_table(
     dimension_maps = _dimension_maps(dims, [dims_columns[d] for d in dims])
     quantity = np.r_[np.array(targets.weight, dtype=object), np.zeros(len(unallocated), object)]
     pool_weight = np.r_[split.pool_weight, np.ones(len(unallocated), dtype=object)]
-    shown = np.r_[measured, np.zeros(len(unallocated), dtype=bool)]
-    mask = pa.array(~shown)
+    is_unallocated = pa.array(np.r_[np.zeros(rows, bool), np.ones(len(unallocated), bool)])
+    mask = pa.array(~np.r_[measured, np.zeros(len(unallocated), dtype=bool)])  # no quantity
     quantity_column = pc.if_else(
         mask, pa.scalar(None, _QUANTITY), arrow_decimal.decimals(quantity, t.QUANTITY_SCALE)
     )
     pool_quantity_column = pc.if_else(
         mask, pa.scalar(None, _QUANTITY), arrow_decimal.decimals(pool_weight, t.QUANTITY_SCALE)
     )
-    methods = pc.if_else(
-        pa.array(np.r_[np.zeros(rows, dtype=bool), np.ones(len(unallocated), dtype=bool)]),
-        pa.scalar("unallocated"),
-        pool_rows["method"],
-    )
+    methods = pc.if_else(is_unallocated, pa.scalar("unallocated"), pool_rows["method"])
     amounts = {}
     for metric in COST_METRICS:
         whole = np.array(
@@ -499,15 +495,7 @@ def _allocation_table(
         **amounts,
     }
     schema = ALLOCATIONS.to_pyarrow()
-    return pa.Table.from_arrays(
-        [
-            pa.array(columns[name]).cast(schema.field(name).type)
-            if not isinstance(columns[name], pa.ChunkedArray)
-            else columns[name].cast(schema.field(name).type)
-            for name in schema.names
-        ],
-        schema=schema,
-    )
+    return pa.table(columns).select(schema.names).cast(schema)
 
 
 _QUANTITY = pa.decimal128(38, t.QUANTITY_SCALE)
