@@ -98,20 +98,20 @@ class DataPlane:
         return self._numbered(name, header_lines=1)
 
     def stage_parquet(self, path: Path) -> ir.Table:
-        name = self._stage_name()
+        """A view over the file, not a copy: Parquet is columnar already, and a large file must
+        not be held twice. file_row_number, not rowid: a file may have a column called rowid."""
         try:
-            # file_row_number, not rowid: a file may well have a column called rowid
-            self._raw(
-                f"CREATE TEMP TABLE {name} AS SELECT "  # noqa: S608 - generated name
-                f"CAST(file_row_number + 1 AS BIGINT) AS {t.ROW_NUMBER}, "
-                "* EXCLUDE (file_row_number) FROM read_parquet(?, file_row_number = true)",
-                [str(path)],
+            scan = self.con.read_parquet(path, table_name=self._stage_name(), file_row_number=True)
+            staged = scan.select(
+                (scan.file_row_number + 1).cast("int64").name(t.ROW_NUMBER),
+                *[scan[c] for c in scan.columns if c != "file_row_number"],
             )
+            self.con.execute(staged.limit(0))  # a bad file fails here, not mid-load
         except Exception as exc:
             raise FileError(
                 f"{path.name}: not a readable Parquet file ({_first_line(exc)})"
             ) from exc
-        return self.con.table(name)
+        return staged
 
     def stage_json_lines(self, path: Path) -> ir.Table:
         """Every field as the text it was written with: the engine's JSON reader turns numbers

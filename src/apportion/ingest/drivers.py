@@ -6,6 +6,7 @@ Columns (any case): ``timestamp`` (or ``date``), ``driver``, ``quantity``, optio
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import ibis
@@ -54,7 +55,10 @@ def normalise(
     source: str,
     file_hash: str,
     file_name: str,
+    materialise: Callable[[ir.Table], ir.Table],
 ) -> Normalised:
+    """Parse once into one materialised table; the rows to load and the rows to quarantine
+    are filters over it."""
     columns: dict[str, str] = {}
     ignored: list[str] = []
     for column, header in headers.items():
@@ -97,13 +101,16 @@ def normalise(
         (quantity.value < 0, "quantity: " + raw_quantity.substr(0, 60) + " is negative"),
         else_=ibis.null("string"),
     )
-    rows = staged.mutate(
-        _ts=stamp.value,
-        _driver=driver,
-        _quantity=quantity.value,
-        _resource=resource,
-        _dims=dimension_map,
-        _reason=reason,
+    rows = materialise(
+        staged.select(
+            staged[t.ROW_NUMBER],
+            _ts=stamp.value,
+            _driver=driver,
+            _quantity=quantity.value,
+            _resource=resource,
+            _dims=dimension_map,
+            _reason=reason,
+        )
     )
     good = rows.filter(rows._reason.isnull())
     bad = rows.filter(rows._reason.notnull())

@@ -159,12 +159,12 @@ def _stage(
             source=name,
             file_hash=file_hash,
             file_name=path.name,
+            materialise=plane.materialise,
         )
         if found.ignored_columns:
             result.notes.append(f"ignored columns: {', '.join(found.ignored_columns)}")
         rows, quarantine, table = found.rows, found.quarantine, t.DRIVERS
-    # materialise once: periods, counts and the load all read the parsed rows
-    rows, quarantine = plane.materialise(rows), plane.materialise(quarantine)
+    # both are filters over the one parsed table; counts, periods and the load read it
     result.rows = int(plane.scalar(rows.count()))
     result.quarantined = int(plane.scalar(quarantine.count()))
     periods = set(plane.to_arrow(rows.select(rows[t.BILLING_PERIOD]).distinct())[0].to_pylist())
