@@ -4,6 +4,10 @@ Amounts are exact decimals with at most ``MONEY_SCALE`` places, so in units of 1
 are integers; each part is floor(units * w / W) and the few units left over go to the largest
 remainders (ties to the earlier target, and targets are sorted, so the result never depends on
 input order). The parts always sum to the amount exactly, for any sign.
+
+:func:`split` is the one-pool statement of the method; runs use the columnar
+:mod:`apportion.allocate.batch`, which the tests hold to exactly the same results.
+:func:`round_to_total` rounds statement lines once, the same way, to minor units.
 """
 
 from __future__ import annotations
