@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import shutil
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 from apportion.allocate import allocate_period
 from apportion.ingest import ingest_files
+from apportion.progress import Progress, quiet
 from apportion.synth import generate
 from apportion.workspace import Workspace
 
@@ -24,10 +24,10 @@ def run_demo(
     period: str = "2026-10",
     seed: int = 7,
     driver_rows: int = 1_200_000,
-    progress: Callable[[str], None] | None = None,
+    progress: Progress | None = None,
 ) -> list[str]:
     """Build the demo workspace from scratch and return a short summary."""
-    say = progress or (lambda _: None)
+    say = progress or quiet
     started = time.perf_counter()
     if directory.exists():
         shutil.rmtree(directory)

@@ -14,7 +14,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -45,13 +45,13 @@ from apportion.config import (
 from apportion.engine import DataPlane
 from apportion.engine.tables import ALLOCATIONS, POOLS
 from apportion.money import to_units
+from apportion.progress import Progress, quiet
 from apportion.rules.columns import allocation_columns, check_names, compile_match, line_columns
 from apportion.rules.expr import Match, parse_match, referenced_columns
 from apportion.schema import tables as t
 from apportion.schema.focus import COST_METRICS
 from apportion.workspace import Workspace
 
-Progress = Callable[[str], None]
 UNALLOCATED = t.UNALLOCATED
 
 
@@ -92,7 +92,7 @@ class _Plan:
 def allocate_period(
     workspace: Workspace, period_text: str, progress: Progress | None = None
 ) -> RunResult:
-    say = progress or (lambda _: None)
+    say = progress or quiet
     config = workspace.config
     period = Period.parse(period_text)
     rules = _parsed_rules(config)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import shutil
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -24,12 +24,12 @@ from apportion.engine.dataplane import DataPlane, FileError, staged_column
 from apportion.ingest import drivers, focus
 from apportion.ingest.categories import categoriser
 from apportion.money import EXACT
+from apportion.progress import Progress, quiet
 from apportion.schema import tables as t
 from apportion.schema.focus import COST_METRICS
 from apportion.workspace import Workspace
 
 Format = Literal["auto", "focus", "drivers"]
-Progress = Callable[[str], None]
 
 _CSV = {".csv"}
 _PARQUET = {".parquet", ".pq"}
@@ -70,6 +70,7 @@ class _Staged:
     rows: ir.Table
     quarantine: ir.Table
     table: str  # cost_lines | drivers
+    current: bool  # this content is already the data of its source
     loaded: bool = False
 
 
@@ -82,7 +83,7 @@ def ingest_files(
     progress: Progress | None = None,
 ) -> list[IngestResult]:
     plane = workspace.data
-    say = progress or (lambda _: None)
+    say = progress or quiet
     staged: list[_Staged] = []
     seen: set[str] = set()
     for path in paths:
@@ -117,7 +118,8 @@ def _stage(
 ) -> _Staged:
     suffix = path.suffix.lower()
     name = source or path.stem
-    elsewhere = _loaded_as(plane, file_hash, exclude=name)
+    holders = _holders(plane, file_hash)
+    elsewhere = min(holders - {name}, default=None)
     if elsewhere:
         raise FileError(
             f"{path.name}: this content is already loaded as source {elsewhere!r}; loading it "
@@ -176,7 +178,7 @@ def _stage(
         if p is not None
     }
     result.periods = sorted(periods)
-    return _Staged(path, result, rows, quarantine, table)
+    return _Staged(path, result, rows, quarantine, table, current=name in holders)
 
 
 def _kind(headers: list[str], fmt: Format, dimensions: list[str], path: Path) -> str:
@@ -193,7 +195,7 @@ def _kind(headers: list[str], fmt: Format, dimensions: list[str], path: Path) ->
 def _pending(plane: DataPlane, staged: list[_Staged]) -> list[_Staged]:
     """Files whose content is not already the current data of their partitions, plus any file
     sharing a partition with one of those (a replaced partition is rebuilt from all of them)."""
-    pending = [item for item in staged if not _is_current(plane, item)]
+    pending = [item for item in staged if not item.current]
     touched = {(i.table, i.result.source, p) for i in pending for p in i.result.periods}
     for item in staged:
         if item not in pending and any(
@@ -203,25 +205,14 @@ def _pending(plane: DataPlane, staged: list[_Staged]) -> list[_Staged]:
     return pending
 
 
-def _loaded_as(plane: DataPlane, file_hash: str, exclude: str) -> str | None:
-    """Another source whose current data came from this very content, if any."""
+def _holders(plane: DataPlane, file_hash: str) -> set[str]:
+    """The sources whose current data (loaded or quarantined rows) came from this content."""
+    sources: set[str] = set()
     for name in (t.COST_LINES, t.DRIVERS, t.QUARANTINE):
         table = plane.table(name)
-        hits = table.filter((table[t.FILE_HASH] == file_hash) & (table[t.SOURCE] != exclude))
-        found = plane.to_arrow(hits.select(t.SOURCE).limit(1))
-        if found.num_rows:
-            return str(found[t.SOURCE][0].as_py())
-    return None
-
-
-def _is_current(plane: DataPlane, item: _Staged) -> bool:
-    source, file_hash = item.result.source, item.result.file_hash
-    for name in (item.table, t.QUARANTINE):
-        table = plane.table(name)
-        hits = table.filter((table[t.SOURCE] == source) & (table[t.FILE_HASH] == file_hash))
-        if plane.scalar(hits.count()) > 0:
-            return True
-    return False
+        found = table.filter(table[t.FILE_HASH] == file_hash).select(t.SOURCE).distinct()
+        sources.update(plane.to_arrow(found)[t.SOURCE].to_pylist())
+    return sources
 
 
 def _load(plane: DataPlane, item: _Staged, others: list[_Staged]) -> None:
