@@ -12,7 +12,7 @@ from sqlalchemy.engine import make_url
 
 from apportion.config import Config, load_config, parse_config
 from apportion.config.loader import CONFIG_FILE
-from apportion.engine import DataPlane
+from apportion.engine import DataPlane, open_dataplane
 from apportion.ledger import ControlPlane
 
 ENV_WORKSPACE = "APPORTION_WORKSPACE"
@@ -60,13 +60,7 @@ class Workspace:
 
     @cached_property
     def data(self) -> DataPlane:
-        engine = self.config.engine
-        path = Path(engine.path)
-        plane = DataPlane(
-            path if path.is_absolute() else self.root / path,
-            memory_limit=engine.memory_limit,
-            threads=engine.threads,
-        )
+        plane = open_dataplane(self.config.engine, self.root)
         plane.ensure_tables()
         return plane
 

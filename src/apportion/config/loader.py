@@ -19,7 +19,10 @@ CONFIG_FILE = "apportion.yaml"
 # Environment variables that override the file, for containers and CI.
 ENV_OVERRIDES: dict[str, tuple[str, ...]] = {
     "APPORTION_CONTROL_PLANE": ("control_plane",),
+    "APPORTION_ENGINE_TYPE": ("engine", "type"),
     "APPORTION_ENGINE_PATH": ("engine", "path"),
+    "APPORTION_ENGINE_STORAGE": ("engine", "storage"),
+    "APPORTION_SPARK_MASTER": ("engine", "master"),
     "APPORTION_ENGINE_MEMORY_LIMIT": ("engine", "memory_limit"),
 }
 

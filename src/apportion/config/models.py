@@ -128,10 +128,34 @@ class CategoryRule(_Strict):
 
 
 class EngineConfig(_Strict):
-    type: Literal["duckdb"] = "duckdb"
-    path: str = "apportion.duckdb"
-    memory_limit: str | None = None
+    """The data plane. DuckDB keeps its tables in its own file unless ``storage`` names a
+    folder or URL for shared Parquet tables; Spark always uses such a store."""
+
+    type: Literal["duckdb", "spark"] = "duckdb"
+    path: str = Field(default="apportion.duckdb", description="DuckDB's file")
+    storage: str | None = Field(
+        default=None,
+        description="Parquet tables partitioned by period and source: a folder or a URL "
+        "(s3://, gs://, hdfs://); the Spark engine's default is the folder 'tables'",
+    )
+    memory_limit: str | None = Field(default=None, description="DuckDB spills beyond this")
     threads: int | None = Field(default=None, ge=1)
+    master: str | None = Field(
+        default=None,
+        description="Spark master URL (local[*], spark://host:7077, yarn, ...); without it "
+        "the session already active in the process, else local mode",
+    )
+    conf: dict[str, str] = Field(default_factory=dict, description="Spark settings")
+
+    @model_validator(mode="after")
+    def _engine_settings(self) -> EngineConfig:
+        if self.type == "duckdb" and (self.master or self.conf):
+            raise ValueError("master and conf are Spark settings; this engine is duckdb")
+        return self
+
+    @property
+    def store_location(self) -> str | None:
+        return self.storage or ("tables" if self.type == "spark" else None)
 
 
 class Config(_Strict):

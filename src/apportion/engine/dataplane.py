@@ -1,16 +1,16 @@
-"""The embedded data plane: a DuckDB file reached through Ibis.
+"""The data plane: what the rest of apportion may ask of an engine.
 
-Everything that is specific to DuckDB lives here (reading raw files, transactions). Callers get
-Ibis tables and hand back Ibis expressions or Arrow tables, so the allocation logic stays
-portable to the other Ibis backends.
+Callers get Ibis tables and hand back Ibis expressions or Arrow tables, so ingest, allocation
+and reports are written once. An engine (engine/duckdb.py, engine/spark.py) supplies the few
+things Ibis does not: reading raw files, materialising, transactions, and JSON functions.
+Tables live either inside the engine (DuckDB's own file) or in a :class:`ParquetStore` that
+every engine can read and write.
 """
 
 from __future__ import annotations
 
-import json
-import re
-import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -18,233 +18,227 @@ from typing import Any
 import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
+from apportion.engine.staging import FileError, staged_column
+from apportion.engine.store import ParquetStore, Part, partition_columns
 from apportion.engine.tables import SCHEMAS
 from apportion.schema import tables as t
 
+__all__ = ["DataPlane", "FileError", "staged_column"]
 
-class FileError(ValueError):
-    """A whole input file is unusable; nothing from it was stored."""
-
-
-def staged_column(index: int) -> str:
-    """Staged raw columns are positional (c0, c1, ...) so no header text from a file ever
-    reaches SQL as an identifier."""
-    return f"c{index}"
+Where = Mapping[str, Any]
+JsonObject = Callable[[ir.StringValue], tuple[ir.BooleanValue, ir.Value]]
 
 
-class DataPlane:
-    def __init__(
-        self,
-        path: Path | str,
-        *,
-        memory_limit: str | None = None,
-        threads: int | None = None,
-    ) -> None:
-        self.path = str(path)
-        self.con: Any = ibis.duckdb.connect(self.path)
-        # timestamps are stored as naive UTC; conversions must not depend on the host's zone
-        self._raw("SET TimeZone = 'UTC'")
-        if memory_limit:
-            self._set("memory_limit", memory_limit)
-        if threads:
-            self._set("threads", str(threads))
+class DataPlane(ABC):
+    """An Ibis connection plus where the data-plane tables live."""
 
-    def _set(self, option: str, value: str) -> None:
-        # option names are ours; the value is bound as a parameter
-        self._raw(f"SET {option} = ?", [value])
+    #: the engine's name, as in apportion.yaml (`engine.type`)
+    engine: str
+    con: Any
 
-    def _raw(self, sql: str, params: Sequence[Any] | None = None) -> Any:
-        return self.con.con.execute(sql, params) if params else self.con.con.execute(sql)
+    def __init__(self, store: ParquetStore | None) -> None:
+        self.store = store
+
+    # -- what an engine supplies -------------------------------------------------------------
+    @abstractmethod
+    def materialise(self, expr: ir.Table) -> ir.Table:
+        """Compute an expression once, for steps that read it twice."""
+
+    @abstractmethod
+    def stage_csv(self, path: Path, columns: int) -> ir.Table: ...
+
+    @abstractmethod
+    def stage_parquet(self, path: Path) -> ir.Table: ...
+
+    @abstractmethod
+    def stage_json_lines(self, path: Path) -> ir.Table: ...
+
+    @abstractmethod
+    def json_object(self, text: ir.StringValue) -> tuple[ir.BooleanValue, ir.Value]:
+        """Whether the text is a JSON object, and its members as map<string, string> (nested
+        values keep their JSON text). The map is only read where the first is true."""
+
+    @abstractmethod
+    def to_arrow(self, expr: ir.Table) -> pa.Table: ...
+
+    @abstractmethod
+    def _read_parts(self, table: str, parts: list[Part]) -> ir.Table:
+        """The rows of stored files, as an Ibis table (the files exist and are not empty)."""
+
+    @abstractmethod
+    def _write_part(self, table: str, partition: Mapping[str, str | None], rows: ir.Table) -> Part:
+        """Write rows of one partition to a new file of the store and name it."""
+
+    @abstractmethod
+    def _native_tables(self) -> _NativeTables:
+        """Tables kept inside the engine, where it has a store of its own."""
 
     def close(self) -> None:
         self.con.disconnect()
 
-    # -- tables ------------------------------------------------------------------------------
-    def ensure_tables(self) -> None:
-        existing = set(self.con.list_tables())
-        for name, schema in SCHEMAS.items():
-            if name not in existing:
-                self.con.create_table(name, schema=schema)
-
+    # -- reading -----------------------------------------------------------------------------
     def table(self, name: str) -> ir.Table:
-        return self.con.table(name)
-
-    def to_arrow(self, expr: ir.Expr) -> pa.Table:
-        return self.con.to_pyarrow(expr)
+        if self.store is None:
+            return self.con.table(name)
+        parts = self.store.parts(name)
+        if not parts:
+            return ibis.memtable(SCHEMAS[name].to_pyarrow().empty_table())
+        return _conform(self._read_parts(name, parts), name)
 
     def scalar(self, expr: ir.Scalar) -> Any:
         return self.con.execute(expr)
 
-    def materialise(self, expr: ir.Table) -> ir.Table:
-        """Compute an expression once into a temporary table, for steps that read it twice."""
-        return self.con.create_table(f"tmp_{uuid.uuid4().hex[:16]}", expr, temp=True)
-
-    # -- staging raw files -------------------------------------------------------------------
-    def stage_csv(self, path: Path, columns: int) -> ir.Table:
-        """All cells as text, with the file line number of each data row. A row with the wrong
-        number of fields (a truncated or malformed file) fails the whole file."""
-        name = self._stage_name()
-        spec = {staged_column(i): "VARCHAR" for i in range(columns)}
-        try:
-            self._raw(
-                f"CREATE TEMP TABLE {name} AS SELECT * FROM read_csv(?, auto_detect=false, "  # noqa: S608 - generated name, bound values
-                "header=true, delim=',', quote='\"', escape='\"', strict_mode=true, "
-                "columns=?)",
-                [str(path), spec],
-            )
-        except Exception as exc:  # duckdb raises several classes; the message is what matters
-            raise FileError(_csv_error(path, exc)) from exc
-        return self._numbered(name, header_lines=1)
-
-    def stage_parquet(self, path: Path) -> ir.Table:
-        """A view over the file, not a copy: Parquet is columnar already, and a large file must
-        not be held twice. file_row_number, not rowid: a file may have a column called rowid."""
-        try:
-            scan = self.con.read_parquet(path, table_name=self._stage_name(), file_row_number=True)
-            staged = scan.select(
-                (scan.file_row_number + 1).cast("int64").name(t.ROW_NUMBER),
-                *[scan[c] for c in scan.columns if c != "file_row_number"],
-            )
-            self.con.execute(staged.limit(0))  # a bad file fails here, not mid-load
-        except Exception as exc:
-            raise FileError(
-                f"{path.name}: not a readable Parquet file ({_first_line(exc)})"
-            ) from exc
-        return staged
-
-    def stage_json_lines(self, path: Path) -> ir.Table:
-        """Every field as the text it was written with: the engine's JSON reader turns numbers
-        into floating point, which would round money and quantities."""
-        table = json_lines_as_text(path)
-        name = self._stage_name()
-        self.con.con.register(f"{name}_arrow", table)
-        self._raw(f"CREATE TEMP TABLE {name} AS SELECT * FROM {name}_arrow")  # noqa: S608
-        self.con.con.unregister(f"{name}_arrow")
-        return self.con.table(name)
-
-    def _numbered(self, name: str, header_lines: int) -> ir.Table:
-        # rowid is the insertion order of the staged table, i.e. the order in the file
-        view = f"{name}_n"
-        self._raw(
-            f"CREATE TEMP VIEW {view} AS SELECT CAST(rowid + {1 + header_lines} AS BIGINT) "  # noqa: S608 - generated names
-            f"AS {t.ROW_NUMBER}, * FROM {name}"
-        )
-        return self.con.table(view)
-
     def staged_columns(self, staged: ir.Table) -> list[str]:
         return [c for c in staged.columns if c != t.ROW_NUMBER]
 
-    @staticmethod
-    def _stage_name() -> str:
-        return f"stage_{uuid.uuid4().hex[:12]}"
+    def ensure_tables(self) -> None:
+        if self.store is None:
+            self._native_tables().ensure()
 
     # -- writing -----------------------------------------------------------------------------
     @contextmanager
     def transaction(self) -> Iterator[None]:
-        self._raw("BEGIN TRANSACTION")
-        try:
-            yield
-        except BaseException:
-            self._raw("ROLLBACK")
-            raise
-        self._raw("COMMIT")
+        """Everything written inside becomes visible together, or not at all."""
+        if self.store is None:
+            with self._native_tables().transaction():
+                yield
+        else:
+            with self.store.transaction():
+                yield
 
     def insert(self, table: str, rows: ir.Table | pa.Table) -> None:
-        """Append rows; the caller owns the transaction. Columns are matched by name and cast
-        to the table's declared types (exact decimals stay exact)."""
+        """Append rows; columns are matched by name and cast to the table's declared types
+        (exact decimals stay exact)."""
         schema = SCHEMAS[table]
-        if isinstance(rows, pa.Table):
-            # Arrow data goes to the engine directly, cast by Arrow to the declared types
-            # (exact for decimals; an Ibis memtable round trip costs several times more)
-            rows = rows.select(schema.names).cast(schema.to_pyarrow())
-            view = f"arrow_{uuid.uuid4().hex[:12]}"
-            self.con.con.register(view, rows)
-            try:
-                self._raw(f"INSERT INTO {table} BY NAME SELECT * FROM {view}")  # noqa: S608
-            finally:
-                self.con.con.unregister(view)
+        if self.store is None:
+            self._native_tables().insert(table, rows)
             return
-        rows = rows.select(*[rows[name].cast(schema[name]) for name in schema.names])
-        self.con.insert(table, rows)
+        with self.store.transaction():
+            if isinstance(rows, pa.Table):
+                self._insert_arrow(table, rows.select(schema.names).cast(schema.to_pyarrow()))
+                return
+            rows = rows.select(*[rows[name].cast(schema[name]) for name in schema.names])
+            keys = partition_columns(table)
+            partitions = self.to_arrow(rows.select(*keys).distinct()).to_pylist()
+            for partition in partitions:
+                subset = rows if len(partitions) == 1 else rows.filter(_equal(rows, partition))
+                self.store.add(self._write_part(table, partition, subset))
 
-    def delete(self, table: str, where: Mapping[str, Any]) -> None:
-        """Delete rows whose columns equal the given values (lists mean IN). Column names are
-        ours (from the schema module); values are bound parameters."""
+    def delete(self, table: str, where: Where) -> None:
+        """Delete rows whose columns equal the given values (None means IS NULL, a list means
+        IN). Column names are checked against our schemas; values never become SQL text."""
         if table not in SCHEMAS:
             raise KeyError(f"no data-plane table {table}")
-        clauses: list[str] = []
-        params: list[Any] = []
         for column, value in where.items():
             if column not in SCHEMAS[table].names:
                 raise KeyError(f"{table} has no column {column}")
-            if value is None:
-                clauses.append(f'"{column}" IS NULL')
-            elif isinstance(value, list | tuple | set | frozenset):
-                values = list(value)
-                if not values:
-                    return
-                clauses.append(f'"{column}" IN ({", ".join("?" * len(values))})')
-                params.extend(values)
-            else:
-                clauses.append(f'"{column}" = ?')
-                params.append(value)
-        # table and column names were checked against our schemas above; values are bound
-        sql = f"DELETE FROM {table} WHERE {' AND '.join(clauses) or 'true'}"  # noqa: S608
-        self._raw(sql, params)
+            if isinstance(value, list | tuple | set | frozenset) and not value:
+                return  # IN () matches nothing
+        if self.store is None:
+            self._native_tables().delete(table, where)
+            return
+        with self.store.transaction():
+            self._delete_stored(table, where)
 
-
-def json_lines_as_text(path: Path) -> pa.Table:
-    """A JSON-lines file as a table of text columns (numbers keep their written digits, nested
-    values stay JSON), with the line number of each record."""
-    rows: list[dict[str, str | None]] = []
-    lines: list[int] = []
-    try:
-        with path.open(encoding="utf-8") as handle:
-            for number, line in enumerate(handle, start=1):
-                if not line.strip():
+    def _delete_stored(self, table: str, where: Where) -> None:
+        assert self.store is not None
+        keys = partition_columns(table)
+        rest = {c: v for c, v in where.items() if c not in keys}
+        doomed: list[Part] = []
+        for part in self.store.parts(table):
+            if not all(_matches(part.value(k), where[k]) for k in keys if k in where):
+                continue
+            if rest:
+                # a delete by other columns rewrites the files it touches
+                stored = _conform(self._read_parts(table, [part]), table)
+                hit = _predicate(stored, rest)
+                if not self.scalar(stored.filter(hit).count()):
                     continue
-                record = json.loads(line, parse_float=str, parse_int=str)
-                if not isinstance(record, dict):
-                    raise FileError(f"{path.name}: line {number} is not a JSON object")
-                rows.append({key: _json_text(value) for key, value in record.items()})
-                lines.append(number)
-    except UnicodeDecodeError as exc:
-        raise FileError(f"{path.name}: not UTF-8 text ({exc.reason})") from exc
-    except json.JSONDecodeError as exc:
-        raise FileError(f"{path.name}: line {exc.lineno} is not valid JSON ({exc.msg})") from exc
-    columns = list(dict.fromkeys(key for row in rows for key in row))
-    if not columns:
-        raise FileError(f"{path.name}: no JSON records")
-    return pa.table(
-        {
-            t.ROW_NUMBER: pa.array(lines, pa.int64()),
-            **{c: pa.array([row.get(c) for row in rows], pa.string()) for c in columns},
-        }
+                kept = stored.filter(~hit)
+                if self.scalar(kept.count()):
+                    self.store.add(self._write_part(table, dict(part.partition), kept))
+            doomed.append(part)
+        self.store.remove(doomed)
+
+    def _insert_arrow(self, table: str, rows: pa.Table) -> None:
+        """Arrow rows are written by Arrow itself, whatever the engine."""
+        assert self.store is not None
+        if not rows.num_rows:
+            return
+        keys = partition_columns(table)
+        for partition in rows.select(keys).group_by(keys).aggregate([]).to_pylist():
+            _, part = self.store.new_part(table, partition)
+            with self.store.fs.open_output_stream(f"{self.store.root}/{part.path}") as stream:
+                pq.write_table(rows.filter(_arrow_mask(rows, partition)), stream)
+            self.store.add(part)
+
+
+class _NativeTables(ABC):
+    """An engine's own tables, for an engine that has them (DuckDB's file)."""
+
+    @abstractmethod
+    def ensure(self) -> None: ...
+
+    @abstractmethod
+    def transaction(self) -> Any: ...
+
+    @abstractmethod
+    def insert(self, table: str, rows: ir.Table | pa.Table) -> None: ...
+
+    @abstractmethod
+    def delete(self, table: str, where: Where) -> None: ...
+
+
+def _conform(stored: ir.Table, table: str) -> ir.Table:
+    """Stored files as the declared schema: another engine may have written a timestamp with
+    a zone or a narrower type."""
+    schema = SCHEMAS[table]
+    return stored.select(
+        *[
+            stored[name] if stored[name].type() == kind else _cast(stored[name], kind)
+            for name, kind in schema.items()
+        ]
     )
 
 
-def _json_text(value: Any) -> str | None:
-    if value is None or isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return json.dumps(value)
+def _cast(column: ir.Value, kind: Any) -> ir.Value:
+    current = column.type()
+    if current.is_timestamp() and current.timezone and kind.is_timestamp():
+        return column.cast("timestamp('UTC')").cast(kind).name(column.get_name())
+    return column.cast(kind).name(column.get_name())
 
 
-def _first_line(exc: BaseException) -> str:
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+def _matches(stored: str | None, wanted: Any) -> bool:
+    if wanted is None:
+        return stored is None
+    if isinstance(wanted, list | tuple | set | frozenset):
+        return stored in set(wanted)
+    return bool(stored == wanted)
 
 
-def _csv_error(path: Path, exc: BaseException) -> str:
-    text = str(exc)
-    line = re.search(r"CSV Error on Line: (\d+)", text)
-    found = re.search(r"Expected Number of Columns: (\d+) Found: (\d+)", text)
-    if line and found:
-        return (
-            f"{path.name}: line {line.group(1)} has {found.group(2)} fields where the header "
-            f"has {found.group(1)}; the file looks truncated or malformed"
-        )
-    if line:
-        return f"{path.name}: line {line.group(1)} cannot be read ({_first_line(exc)})"
-    return f"{path.name}: not a readable CSV file ({_first_line(exc)})"
+def _predicate(table: ir.Table, where: Where) -> ir.BooleanValue:
+    clauses = []
+    for column, value in where.items():
+        if value is None:
+            clauses.append(table[column].isnull())
+        elif isinstance(value, list | tuple | set | frozenset):
+            clauses.append(table[column].isin(list(value)))
+        else:
+            clauses.append(table[column] == value)
+    return ibis.and_(*clauses).fill_null(False)
+
+
+def _equal(table: ir.Table, values: Mapping[str, Any]) -> ir.BooleanValue:
+    return _predicate(table, dict(values))
+
+
+def _arrow_mask(rows: pa.Table, partition: Mapping[str, Any]) -> pa.ChunkedArray:
+    mask: Any = None
+    for column, value in partition.items():
+        test = pc.is_null(rows[column]) if value is None else pc.equal(rows[column], value)
+        test = pc.fill_null(test, False)
+        mask = test if mask is None else pc.and_(mask, test)
+    return mask

@@ -6,13 +6,12 @@ Columns (any case): ``timestamp`` (or ``date``), ``driver``, ``quantity``, optio
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import ibis
 import ibis.expr.types as ir
 
-from apportion.engine.dataplane import FileError
+from apportion.engine.dataplane import DataPlane, FileError
 from apportion.ingest import values
 from apportion.ingest.quarantine import quarantine_rows
 from apportion.schema import tables as t
@@ -55,7 +54,7 @@ def normalise(
     source: str,
     file_hash: str,
     file_name: str,
-    materialise: Callable[[ir.Table], ir.Table],
+    plane: DataPlane,
 ) -> Normalised:
     """Parse once into one materialised table; the rows to load and the rows to quarantine
     are filters over it."""
@@ -101,7 +100,7 @@ def normalise(
         (quantity.value < 0, "quantity: " + raw_quantity.substr(0, 60) + " is negative"),
         else_=ibis.null("string"),
     )
-    rows = materialise(
+    rows = plane.materialise(
         staged.select(
             staged[t.ROW_NUMBER],
             _ts=stamp.value,

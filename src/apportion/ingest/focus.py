@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 import ibis
 import ibis.expr.types as ir
 
-from apportion.engine.dataplane import FileError
+from apportion.engine.dataplane import DataPlane, FileError
 from apportion.ingest import values
 from apportion.ingest.quarantine import quarantine_rows
 from apportion.schema import tables as t
@@ -45,7 +46,7 @@ def normalise(
     file_name: str,
     default_currency: str,
     categorise: Callable[[ir.Table], ir.StringValue],
-    materialise: Callable[[ir.Table], ir.Table],
+    plane: DataPlane,
 ) -> Normalised:
     """``headers`` maps each staged column to the header text the file gave it."""
     by_focus: dict[str, str] = {}
@@ -79,19 +80,19 @@ def normalise(
         if kind is Kind.STRING:
             parsed_columns[f"_p_{name}"] = values.text(cell)
             continue
-        parser = {
+        parser: dict[Kind, Callable[[ir.Value], values.Parsed]] = {
             Kind.MONEY: values.decimal,
             Kind.DECIMAL: values.decimal,
             Kind.TIMESTAMP: values.timestamp,
-            Kind.TAGS: values.tags,
-        }[kind]
-        result = parser(cell)
+            Kind.TAGS: partial(values.tags, json_object=plane.json_object),
+        }
+        result = parser[kind](cell)
         parsed_columns[f"_p_{name}"] = result.value
         parsed_columns[f"_bad_{name}"] = result.invalid
         parsed_columns[f"_t_{name}"] = values.text(cell).substr(0, 60)
         checked.append((name, kind))
     parsed_columns["_ext"] = _extension_map(staged, extensions)
-    rows = materialise(staged.select(**parsed_columns))
+    rows = plane.materialise(staged.select(**parsed_columns))
 
     def value(name: str) -> ir.Value:
         if name in by_focus:

@@ -148,7 +148,7 @@ def _stage(
             file_name=path.name,
             default_currency=config.default_currency,
             categorise=categoriser(config.categories, config.dimensions),
-            materialise=plane.materialise,
+            plane=plane,
         )
         if not any(h.strip().lower() == "billingcurrency" for h in named.values()):
             result.notes.append(f"no BillingCurrency column: read as {config.default_currency}")
@@ -161,7 +161,7 @@ def _stage(
             source=name,
             file_hash=file_hash,
             file_name=path.name,
-            materialise=plane.materialise,
+            plane=plane,
         )
         if found.ignored_columns:
             result.notes.append(f"ignored columns: {', '.join(found.ignored_columns)}")

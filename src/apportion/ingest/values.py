@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import ibis
 import ibis.expr.types as ir
 
-from apportion.engine.functions import json_object_to_map, json_type, json_valid
+from apportion.engine.dataplane import JsonObject
 from apportion.schema.tables import MONEY_SCALE
 
 _NUMBER = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"
@@ -91,10 +91,9 @@ def _plausible(stamp: ir.TimestampValue) -> ir.BooleanValue:
     return (stamp.year() >= _EARLIEST_YEAR) & (stamp.year() <= _LATEST_YEAR)
 
 
-def tags(cell: ir.Value) -> Parsed:
-    """A JSON object of tags as map<string, string>."""
+def tags(cell: ir.Value, json_object: JsonObject) -> Parsed:
+    """A JSON object of tags as map<string, string>; ``json_object`` is the engine's reader."""
     raw = text(cell)
-    # CASE, not AND: the engine evaluates both sides of AND, and json_type fails on bad JSON
-    is_object = ibis.ifelse(json_valid(raw), json_type(raw) == "OBJECT", False)
-    value = ibis.ifelse(is_object, json_object_to_map(raw), ibis.null("map<string, string>"))
+    is_object, members = json_object(raw)
+    value = ibis.ifelse(is_object, members, ibis.null("map<string, string>"))
     return Parsed(value, raw.notnull() & ~is_object.fill_null(False))

@@ -1,0 +1,148 @@
+"""The distributed engine: PySpark through Ibis, its tables in a Parquet store.
+
+Local mode by default; a cluster by master URL; or the SparkSession a notebook already has.
+The session is shared and never stopped here: it may be the user's.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import ibis
+import ibis.expr.types as ir
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from apportion.engine import staging
+from apportion.engine.dataplane import DataPlane, _NativeTables
+from apportion.engine.store import ParquetStore, Part
+
+# Sensible defaults for one machine; a cluster's own settings win where a user gives them.
+DEFAULT_CONF = {
+    "spark.sql.session.timeZone": "UTC",
+    "spark.ui.enabled": "false",
+    "spark.sql.shuffle.partitions": "8",
+    "spark.sql.ansi.enabled": "true",
+}
+SCRATCH = "_scratch"
+
+
+@ibis.udf.scalar.builtin(name="from_json")
+def _from_json(text: str, schema: str) -> dict[str, str]:  # type: ignore[empty-body]
+    ...
+
+
+def spark_session(master: str | None = None, conf: Mapping[str, str] | None = None) -> Any:
+    """The active session when there is one and no master is named (a notebook, a job on a
+    cluster); otherwise one built for the master (``local[*]`` when none is given)."""
+    from pyspark.sql import SparkSession
+
+    active = SparkSession.getActiveSession()
+    if active is not None and master is None:
+        session = active
+    else:
+        builder = SparkSession.builder.master(master or "local[*]").appName("apportion")
+        for key, value in {**DEFAULT_CONF, **(conf or {})}.items():
+            builder = builder.config(key, value)
+        session = builder.getOrCreate()
+    session.conf.set("spark.sql.session.timeZone", "UTC")
+    return session
+
+
+class SparkPlane(DataPlane):
+    engine = "spark"
+
+    def __init__(self, store: ParquetStore, session: Any) -> None:
+        super().__init__(store)
+        self.store: ParquetStore = store
+        self.session = session
+        self.con = ibis.pyspark.connect(session)
+        self._views: list[str] = []
+        self._frames: list[Any] = []
+        # raw files are staged by an embedded DuckDB and handed over as Parquet
+        self._stager = duckdb.connect()
+        self._stager.execute("SET TimeZone = 'UTC'")
+        self._scratch: list[str] = []
+
+    def close(self) -> None:
+        for view in self._views:
+            self.session.catalog.dropTempView(view)
+        for frame in self._frames:
+            frame.unpersist()
+        self._stager.close()
+        for path in self._scratch:
+            self.store.fs.delete_file(path)
+
+    def _native_tables(self) -> _NativeTables:
+        raise NotImplementedError("the Spark engine keeps its tables in a Parquet store")
+
+    # -- Ibis to Spark -----------------------------------------------------------------------
+    def _frame(self, expr: ir.Table) -> Any:
+        self.con._run_pre_execute_hooks(expr)  # registers in-memory tables
+        return self.session.sql(self.con.compile(expr))
+
+    def _register(self, frame: Any) -> ir.Table:
+        name = f"apportion_{uuid.uuid4().hex[:16]}"
+        frame.createOrReplaceTempView(name)
+        self._views.append(name)
+        return self.con.table(name)
+
+    def to_arrow(self, expr: ir.Table) -> pa.Table:
+        table = self._frame(expr).toArrow()
+        # Spark hands timestamps back zoned (UTC); the declared types are naive UTC
+        return table.cast(expr.schema().to_pyarrow())
+
+    def materialise(self, expr: ir.Table) -> ir.Table:
+        frame = self._frame(expr).localCheckpoint(eager=True)
+        self._frames.append(frame)
+        return self._register(frame)
+
+    # -- staging raw files -------------------------------------------------------------------
+    def stage_csv(self, path: Path, columns: int) -> ir.Table:
+        return self._hand_over(staging.stage_csv(self._stager, path, columns))
+
+    def stage_parquet(self, path: Path) -> ir.Table:
+        return self._hand_over(staging.stage_parquet(self._stager, path))
+
+    def stage_json_lines(self, path: Path) -> ir.Table:
+        return self._hand_over(staging.stage_json_lines(self._stager, path))
+
+    def _hand_over(self, view: str) -> ir.Table:
+        """A staged view as a Parquet file in the store's scratch folder, which every executor
+        of a cluster can read."""
+        target = f"{self.store.root}/{SCRATCH}/{uuid.uuid4().hex}.parquet"
+        self.store.fs.create_dir(target.rsplit("/", 1)[0], recursive=True)
+        reader = self._stager.execute(f"SELECT * FROM {view}").fetch_record_batch()  # noqa: S608 - generated name
+        with (
+            self.store.fs.open_output_stream(target) as stream,
+            pq.ParquetWriter(stream, reader.schema) as writer,
+        ):
+            for batch in reader:
+                writer.write_batch(batch)
+        self._scratch.append(target)
+        uri = self.store.uri(target.removeprefix(f"{self.store.root}/"))
+        return self._register(self.session.read.parquet(uri))
+
+    def json_object(self, text: ir.StringValue) -> tuple[ir.BooleanValue, ir.Value]:
+        # from_json gives NULL for text that is not a JSON object
+        members = _from_json(text, "map<string,string>")
+        return members.notnull(), members
+
+    # -- the Parquet store -------------------------------------------------------------------
+    def _read_parts(self, table: str, parts: list[Part]) -> ir.Table:
+        from ibis.backends.pyspark.datatypes import PySparkSchema
+
+        from apportion.engine.tables import SCHEMAS
+
+        schema = PySparkSchema.from_ibis(SCHEMAS[table])
+        uris = [self.store.uri(p.path) for p in parts]
+        return self._register(self.session.read.schema(schema).parquet(*uris))
+
+    def _write_part(self, table: str, partition: Mapping[str, str | None], rows: ir.Table) -> Part:
+        uri, part = self.store.new_part(table, partition, folder=True)
+        self._frame(rows).write.parquet(uri)
+        return part

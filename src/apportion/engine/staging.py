@@ -1,0 +1,140 @@
+"""Raw files to staged text tables, with the file line of every row, read by an embedded DuckDB.
+
+Every engine stages through here: the strict CSV reader gives one clear error for a malformed
+file, and cells stay text so the parsers (ingest/values.py) see what the file said. The DuckDB
+engine reads the staged table where it is; another engine is handed it as Parquet.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from apportion.schema import tables as t
+
+
+class FileError(ValueError):
+    """A whole input file is unusable; nothing from it was stored."""
+
+
+def staged_column(index: int) -> str:
+    """Staged raw columns are positional (c0, c1, ...) so no header text from a file ever
+    reaches SQL as an identifier."""
+    return f"c{index}"
+
+
+def stage_name() -> str:
+    return f"stage_{uuid.uuid4().hex[:12]}"
+
+
+def stage_csv(con: duckdb.DuckDBPyConnection, path: Path, columns: int) -> str:
+    """All cells as text in a temporary view named by the result, with the file line number of
+    each data row. A row with the wrong number of fields (a truncated or malformed file) fails
+    the whole file."""
+    name = stage_name()
+    spec = {staged_column(i): "VARCHAR" for i in range(columns)}
+    try:
+        con.execute(
+            f"CREATE TEMP TABLE {name} AS SELECT * FROM read_csv(?, auto_detect=false, "  # noqa: S608 - generated name, bound values
+            "header=true, delim=',', quote='\"', escape='\"', strict_mode=true, "
+            "columns=?)",
+            [str(path), spec],
+        )
+    except duckdb.Error as exc:
+        raise FileError(_csv_error(path, exc)) from exc
+    # rowid is the insertion order of the staged table, i.e. the order in the file; the
+    # header is line 1
+    con.execute(
+        f"CREATE TEMP VIEW {name}_n AS SELECT CAST(rowid + 2 AS BIGINT) "  # noqa: S608 - generated names
+        f"AS {t.ROW_NUMBER}, * FROM {name}"
+    )
+    return f"{name}_n"
+
+
+def stage_parquet(con: duckdb.DuckDBPyConnection, path: Path) -> str:
+    """A view over the file, not a copy: Parquet is columnar already, and a large file must not
+    be held twice. file_row_number, not rowid: a file may have a column called rowid."""
+    name = stage_name()
+    try:
+        scan = con.read_parquet(str(path), file_row_number=True)
+        scan.project(
+            f"CAST(file_row_number + 1 AS BIGINT) AS {t.ROW_NUMBER}, "
+            "* EXCLUDE (file_row_number)"
+        ).create_view(name)
+        con.execute(f"SELECT * FROM {name} LIMIT 0")  # noqa: S608 - a bad file fails here
+    except duckdb.Error as exc:
+        raise FileError(f"{path.name}: not a readable Parquet file ({first_line(exc)})") from exc
+    return name
+
+
+def stage_json_lines(con: duckdb.DuckDBPyConnection, path: Path) -> str:
+    """Every field as the text it was written with: the engine's JSON reader turns numbers
+    into floating point, which would round money and quantities."""
+    table = json_lines_as_text(path)
+    name = stage_name()
+    con.register(f"{name}_arrow", table)
+    con.execute(f"CREATE TEMP TABLE {name} AS SELECT * FROM {name}_arrow")  # noqa: S608
+    con.unregister(f"{name}_arrow")
+    return name
+
+
+def json_lines_as_text(path: Path) -> pa.Table:
+    """A JSON-lines file as a table of text columns (numbers keep their written digits, nested
+    values stay JSON), with the line number of each record."""
+    rows: list[dict[str, str | None]] = []
+    lines: list[int] = []
+    try:
+        with path.open(encoding="utf-8") as handle:
+            for number, line in enumerate(handle, start=1):
+                if not line.strip():
+                    continue
+                record = json.loads(line, parse_float=str, parse_int=str)
+                if not isinstance(record, dict):
+                    raise FileError(f"{path.name}: line {number} is not a JSON object")
+                rows.append({key: _json_text(value) for key, value in record.items()})
+                lines.append(number)
+    except UnicodeDecodeError as exc:
+        raise FileError(f"{path.name}: not UTF-8 text ({exc.reason})") from exc
+    except json.JSONDecodeError as exc:
+        raise FileError(f"{path.name}: line {exc.lineno} is not valid JSON ({exc.msg})") from exc
+    columns = list(dict.fromkeys(key for row in rows for key in row))
+    if not columns:
+        raise FileError(f"{path.name}: no JSON records")
+    return pa.table(
+        {
+            t.ROW_NUMBER: pa.array(lines, pa.int64()),
+            **{c: pa.array([row.get(c) for row in rows], pa.string()) for c in columns},
+        }
+    )
+
+
+def _json_text(value: Any) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return json.dumps(value)
+
+
+def first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def _csv_error(path: Path, exc: BaseException) -> str:
+    text = str(exc)
+    line = re.search(r"CSV Error on Line: (\d+)", text)
+    found = re.search(r"Expected Number of Columns: (\d+) Found: (\d+)", text)
+    if line and found:
+        return (
+            f"{path.name}: line {line.group(1)} has {found.group(2)} fields where the header "
+            f"has {found.group(1)}; the file looks truncated or malformed"
+        )
+    if line:
+        return f"{path.name}: line {line.group(1)} cannot be read ({first_line(exc)})"
+    return f"{path.name}: not a readable CSV file ({first_line(exc)})"
