@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
+
 BENCH = Path(__file__).parents[1] / "bench" / "allocation.py"
+INGEST = Path(__file__).parents[1] / "bench" / "ingest.py"
+# focus-converter lives in its own virtualenv (it pins Polars 0.20 and pandas 2)
+CONVERTER = Path(os.environ.get("FOCUS_CONVERTER_PYTHON", "/tmp/fc/bin/python"))
 
 
 def test_benchmark_runs_end_to_end_on_tiny_data(tmp_path: Path) -> None:
@@ -44,3 +50,51 @@ def test_benchmark_runs_end_to_end_on_tiny_data(tmp_path: Path) -> None:
     assert abs(allocated - Decimal(str(steps["pandas"]["total"]))) < Decimal("0.000001")
     assert Decimal(steps["apportion"]["total"]) >= allocated.quantize(Decimal("0.01"))
     assert "x floor" in result.stdout
+
+
+def _steps(stdout: str) -> dict[str, dict[str, object]]:
+    return {
+        record["step"]: record
+        for record in (json.loads(line) for line in stdout.splitlines() if line.startswith("{"))
+    }
+
+
+def test_ingest_benchmark_runs_end_to_end_on_tiny_data(tmp_path: Path) -> None:
+    # never install it from here: bench/ingest.py would, when no --converter-python is given
+    if not CONVERTER.exists():
+        pytest.skip(f"no focus-converter virtualenv at {CONVERTER} (set FOCUS_CONVERTER_PYTHON)")
+    probe = subprocess.run(
+        [str(CONVERTER), "-c", "import focus_converter.converter"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if probe.returncode != 0:
+        pytest.skip(f"{CONVERTER} cannot import focus_converter: {probe.stderr.strip()[-200:]}")
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(INGEST),
+            "--rows",
+            "2000",
+            "--data",
+            str(tmp_path),
+            "--converter-python",
+            str(CONVERTER),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    steps = _steps(result.stdout)
+    assert set(steps) == {"apportion", "focus-converter"}
+    assert all("error" not in step for step in steps.values()), steps
+    assert steps["apportion"]["rows"] == steps["focus-converter"]["rows"] == 2000
+    assert steps["apportion"]["quarantined"] == 0
+    # the converter nulls what it cannot parse: none here, and the same bill in both
+    assert steps["focus-converter"]["nulls"] == {}
+    billed = Decimal(str(steps["apportion"]["billed"]))
+    assert abs(billed - Decimal(str(steps["focus-converter"]["billed"]))) < Decimal("0.0001")
+    assert "apportion / focus-converter:" in result.stdout

@@ -15,6 +15,8 @@ from typer.testing import CliRunner
 from apportion.cli import app
 from tests.helpers import write_drivers, write_focus
 
+pytestmark = pytest.mark.usefixtures("engine")
+
 RULES = """version: 1
 rules:
   - name: tagged

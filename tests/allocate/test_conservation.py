@@ -10,6 +10,8 @@ import pytest
 from apportion.allocate import allocate_period, batch
 from tests.helpers import billed_by, ingest, make_workspace, write_focus
 
+pytestmark = pytest.mark.usefixtures("engine")
+
 RULES = """rules:
   - name: split
     match: "ResourceId = 'r-1'"

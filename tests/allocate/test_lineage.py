@@ -5,8 +5,12 @@ from __future__ import annotations
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
+
 from apportion.schema import tables as t
 from tests.helpers import allocate, ingest, make_workspace, write_drivers, write_focus
+
+pytestmark = pytest.mark.usefixtures("engine")
 
 
 def test_allocation_lineage_reaches_the_bill_lines(tmp_path: Path) -> None:

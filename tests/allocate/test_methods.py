@@ -18,6 +18,8 @@ from tests.helpers import (
     write_focus,
 )
 
+pytestmark = pytest.mark.usefixtures("engine")
+
 D = Decimal
 
 

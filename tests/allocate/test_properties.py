@@ -8,6 +8,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -16,6 +17,8 @@ from apportion.money import exact_sum
 from apportion.report import statements
 from apportion.schema import tables as t
 from tests.helpers import ingest, make_workspace, period_totals, write_drivers, write_focus
+
+pytestmark = pytest.mark.usefixtures("engine")
 
 RESOURCES = ["gpu-a", "gpu-b", "vec", "logs"]
 USE_CASES = ["bot", "scorer", "search"]

@@ -12,6 +12,8 @@ from apportion.schema import tables as t
 from apportion.workspace import Workspace
 from tests.helpers import FOCUS_SAMPLE, ingest, make_workspace, write_drivers, write_focus
 
+pytestmark = pytest.mark.usefixtures("engine")
+
 
 def _billed(ws: Workspace) -> Decimal:
     lines = ws.data.table(t.COST_LINES)

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from apportion.schema import tables as t
 from tests.helpers import ingest, make_workspace, write_focus
+
+pytestmark = pytest.mark.usefixtures("engine")
 
 CASES = [
     ({"ProviderName": "OpenAI", "ServiceName": "OpenAI API"}, "foundation_model_api"),

@@ -9,9 +9,12 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 
 from apportion.schema import tables as t
 from tests.helpers import ingest, make_workspace, write_drivers
+
+pytestmark = pytest.mark.usefixtures("engine")
 
 ROWS = [
     {

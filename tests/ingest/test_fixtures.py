@@ -10,6 +10,8 @@ import pytest
 from apportion.schema import tables as t
 from tests.helpers import FOCUS_SAMPLE, SPEC_EXAMPLES, ingest, make_workspace
 
+pytestmark = pytest.mark.usefixtures("engine")
+
 SAMPLE_SUMS = {
     "BilledCost": Decimal("20.52022672899"),
     "EffectiveCost": Decimal("14.97651418586"),

@@ -5,8 +5,12 @@ from __future__ import annotations
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
+
 from apportion.schema import tables as t
 from tests.helpers import FOCUS_SAMPLE, ingest, make_workspace, write_focus
+
+pytestmark = pytest.mark.usefixtures("engine")
 
 
 def test_loading_the_same_file_twice_changes_nothing(tmp_path: Path) -> None:

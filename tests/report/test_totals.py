@@ -5,6 +5,8 @@ from __future__ import annotations
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
+
 from tests.helpers import (
     allocate,
     ingest,
@@ -13,6 +15,8 @@ from tests.helpers import (
     write_drivers,
     write_focus,
 )
+
+pytestmark = pytest.mark.usefixtures("engine")
 
 
 def test_quarantined_rows_and_cost_are_counted(tmp_path: Path) -> None:

@@ -120,7 +120,7 @@ class DataPlane(ABC):
             if isinstance(rows, pa.Table):
                 self._insert_arrow(table, rows.select(schema.names).cast(schema.to_pyarrow()))
                 return
-            rows = rows.select(*[rows[name].cast(schema[name]) for name in schema.names])
+            rows = rows.select(*[rows[name].cast(schema[name]).name(name) for name in schema.names])
             keys = partition_columns(table)
             partitions = self.to_arrow(rows.select(*keys).distinct()).to_pylist()
             for partition in partitions:

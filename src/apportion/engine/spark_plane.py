@@ -13,6 +13,7 @@ from typing import Any
 
 import duckdb
 import ibis
+import ibis.expr.operations as ops
 import ibis.expr.types as ir
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -27,6 +28,14 @@ DEFAULT_CONF = {
     "spark.ui.enabled": "false",
     "spark.sql.shuffle.partitions": "8",
     "spark.sql.ansi.enabled": "true",
+}
+# For small data (tests, a first look): one partition, and no code generation, whose compile
+# time outweighs the query on a few thousand rows.
+SMALL_DATA_CONF = {
+    "spark.sql.shuffle.partitions": "1",
+    "spark.default.parallelism": "1",
+    "spark.sql.codegen.wholeStage": "false",
+    "spark.sql.adaptive.enabled": "false",
 }
 SCRATCH = "_scratch"
 
@@ -63,6 +72,7 @@ class SparkPlane(DataPlane):
         self.con = ibis.pyspark.connect(session)
         self._views: list[str] = []
         self._frames: list[Any] = []
+        self._memtables: set[str] = set()
         # raw files are staged by an embedded DuckDB and handed over as Parquet
         self._stager = duckdb.connect()
         self._stager.execute("SET TimeZone = 'UTC'")
@@ -82,8 +92,22 @@ class SparkPlane(DataPlane):
 
     # -- Ibis to Spark -----------------------------------------------------------------------
     def _frame(self, expr: ir.Table) -> Any:
-        self.con._run_pre_execute_hooks(expr)  # registers in-memory tables
+        self._register_memtables(expr)
         return self.session.sql(self.con.compile(expr))
+
+    def _register_memtables(self, expr: ir.Expr) -> None:
+        """In-memory tables go to Spark as Arrow. (Ibis 12 goes through pandas, which fails
+        on a NULL decimal and on map columns.)"""
+        for op in expr.op().find(ops.InMemoryTable):
+            if op.name in self._memtables:
+                continue
+            data = op.data.to_pyarrow(op.schema)
+            self.session.createDataFrame(data).createOrReplaceTempView(op.name)
+            self._memtables.add(op.name)
+            self._views.append(op.name)
+
+    def scalar(self, expr: ir.Scalar) -> Any:
+        return self.to_arrow(expr.as_table()).column(0)[0].as_py()
 
     def _register(self, frame: Any) -> ir.Table:
         name = f"apportion_{uuid.uuid4().hex[:16]}"
@@ -116,7 +140,7 @@ class SparkPlane(DataPlane):
         of a cluster can read."""
         target = f"{self.store.root}/{SCRATCH}/{uuid.uuid4().hex}.parquet"
         self.store.fs.create_dir(target.rsplit("/", 1)[0], recursive=True)
-        reader = self._stager.execute(f"SELECT * FROM {view}").fetch_record_batch()  # noqa: S608 - generated name
+        reader = self._stager.execute(f"SELECT * FROM {view}").to_arrow_reader()  # noqa: S608 - generated name
         with (
             self.store.fs.open_output_stream(target) as stream,
             pq.ParquetWriter(stream, reader.schema) as writer,
