@@ -64,8 +64,7 @@ def stage_parquet(con: duckdb.DuckDBPyConnection, path: Path) -> str:
     try:
         scan = con.read_parquet(str(path), file_row_number=True)
         scan.project(
-            f"CAST(file_row_number + 1 AS BIGINT) AS {t.ROW_NUMBER}, "
-            "* EXCLUDE (file_row_number)"
+            f"CAST(file_row_number + 1 AS BIGINT) AS {t.ROW_NUMBER}, * EXCLUDE (file_row_number)"
         ).create_view(name)
         con.execute(f"SELECT * FROM {name} LIMIT 0")  # noqa: S608 - a bad file fails here
     except duckdb.Error as exc:
