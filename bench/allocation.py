@@ -3,7 +3,8 @@
 In one run, on the same data, each step in its own process (so peak memory is per step):
 
 - floor:     one grouped scan of the driver rows and one of the cost rows, in DuckDB, over the
-             workspace's own tables: no engine can allocate without reading both once;
+             workspace's own tables: no engine can allocate without reading both once
+             (with ``--engine spark``: the same scans in Spark over the Parquet store);
 - apportion: ``allocate_period`` plus ``statements`` by cost centre and use case;
 - pandas, polars: the same allocation (tagged lines direct, shared clusters split by daily
              gpu_seconds per use case) written plainly, reading the generated Parquet files;
@@ -12,6 +13,7 @@ In one run, on the same data, each step in its own process (so peak memory is pe
 Prints seconds, peak resident memory and ratios to the floor. Sizes via arguments:
 
     python bench/allocation.py --cost-lines 2000000 --driver-rows 10000000 --memory-limit 3GB
+    python bench/allocation.py --engine spark --skip pandas,polars
 """
 
 from __future__ import annotations
@@ -43,12 +45,7 @@ def step_ingest(args: argparse.Namespace) -> dict[str, Any]:
     workspace = Path(args.workspace)
     if workspace.exists():
         shutil.rmtree(workspace)
-    config = RULES_YAML
-    if args.memory_limit:
-        config = config.replace(
-            "engine: {type: duckdb, path: apportion.duckdb}",
-            f"engine: {{type: duckdb, path: apportion.duckdb, memory_limit: {args.memory_limit}}}",
-        )
+    config = RULES_YAML.replace("engine: {type: duckdb, path: apportion.duckdb}", _engine(args))
     ws = Workspace.create(workspace, config)
     started = time.perf_counter()
     results = ingest_files(ws, [Path(args.cost_file), Path(args.driver_file)])
@@ -57,7 +54,17 @@ def step_ingest(args: argparse.Namespace) -> dict[str, Any]:
     return {"seconds": seconds, "rows": [r.rows for r in results]}
 
 
+def _engine(args: argparse.Namespace) -> str:
+    if args.engine == "spark":
+        # local mode on every core, the store in the workspace's `tables` folder
+        return "engine: {type: spark, master: 'local[*]'}"
+    limit = f", memory_limit: {args.memory_limit}" if args.memory_limit else ""
+    return f"engine: {{type: duckdb, path: apportion.duckdb{limit}}}"
+
+
 def step_floor(args: argparse.Namespace) -> dict[str, Any]:
+    if args.engine == "spark":
+        return _spark_floor(args)
     import duckdb
 
     con = duckdb.connect(str(Path(args.workspace) / "apportion.duckdb"), read_only=True)
@@ -80,6 +87,36 @@ def step_floor(args: argparse.Namespace) -> dict[str, Any]:
     ).fetchone()
     seconds = time.perf_counter() - started
     return {"seconds": seconds, "groups": drivers + costs}
+
+
+def _spark_floor(args: argparse.Namespace) -> dict[str, Any]:
+    """The same two grouped scans, in Spark over the Parquet store."""
+    from apportion.workspace import Workspace
+
+    ws = Workspace.open(Path(args.workspace))
+    plane = ws.data
+    started = time.perf_counter()
+    drivers = plane.table("drivers")
+    drivers = drivers.filter(drivers.x_BillingPeriod == PERIOD)
+    driver_groups = drivers.group_by(
+        drivers.driver,
+        drivers.resource_id,
+        drivers.timestamp.truncate("D").name("day"),
+        drivers.dimensions["use_case"].name("use_case"),
+        drivers.dimensions["cost_centre"].name("cost_centre"),
+    ).aggregate(quantity=drivers.quantity.sum())
+    costs = plane.table("cost_lines")
+    costs = costs.filter(costs.x_BillingPeriod == PERIOD)
+    cost_groups = costs.group_by(
+        costs.ResourceId,
+        costs.ChargePeriodStart.truncate("D").name("day"),
+        costs.Tags["use_case"].name("use_case"),
+        costs.Tags["cost_centre"].name("cost_centre"),
+    ).aggregate(**{m: costs[m].sum() for m in ("BilledCost", "EffectiveCost", "ListCost")})
+    groups = plane.scalar(driver_groups.count()) + plane.scalar(cost_groups.count())
+    seconds = time.perf_counter() - started
+    ws.close()
+    return {"seconds": seconds, "groups": groups}
 
 
 def step_apportion(args: argparse.Namespace) -> dict[str, Any]:
@@ -207,7 +244,7 @@ def _forwarded(args: argparse.Namespace) -> list[str]:
     ]
     if args.memory_limit:
         forwarded += ["--memory-limit", args.memory_limit]
-    return forwarded
+    return [*forwarded, "--engine", args.engine]
 
 
 def main() -> None:
@@ -218,6 +255,9 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=HERE / "data")
     parser.add_argument("--workspace", type=Path)
     parser.add_argument("--memory-limit", help="DuckDB memory limit, e.g. 3GB")
+    parser.add_argument(
+        "--engine", choices=["duckdb", "spark"], default="duckdb", help="apportion's engine"
+    )
     parser.add_argument("--skip", default="", help="comma-separated steps to skip")
     parser.add_argument("--step", choices=sorted(STEPS), help=argparse.SUPPRESS)
     parser.add_argument("--cost-file", help=argparse.SUPPRESS)
@@ -229,11 +269,14 @@ def main() -> None:
 
     made = generate(args.data, args.cost_lines, args.driver_rows, args.seed)
     args.cost_file, args.driver_file = made.cost_file, made.driver_file
-    args.workspace = args.workspace or args.data / f"ws-{args.cost_lines}-{args.driver_rows}"
+    args.workspace = args.workspace or (
+        args.data / f"ws-{args.engine}-{args.cost_lines}-{args.driver_rows}"
+    )
     skipped = {s for s in args.skip.split(",") if s}
     print(
         f"{args.cost_lines:,} cost lines, {args.driver_rows:,} driver rows; "
-        f"{platform.node()} ({os.cpu_count()} cores), memory limit {args.memory_limit or 'none'}"
+        f"{platform.node()} ({os.cpu_count()} cores), engine {args.engine}, "
+        f"memory limit {args.memory_limit or 'none'}"
     )
     results = {}
     for name in ("ingest", "floor", "apportion", "pandas", "polars"):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from apportion.allocate.periods import PeriodError
 from apportion.allocate.run import AllocationError
 from apportion.config.loader import ConfigError
+from apportion.engine import StorageMismatch
 from apportion.engine.dataplane import FileError
 from apportion.export.focus import ExportError
 from apportion.report.published import NotAllocatedError
@@ -21,5 +22,6 @@ USAGE_ERRORS: tuple[type[Exception], ...] = (
     NotAllocatedError,
     PeriodError,
     StatementError,
+    StorageMismatch,
     WorkspaceError,
 )

@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from apportion.allocate import Period
-from apportion.engine.store import MANIFEST, ParquetStore, StoreError
+from apportion.engine.store import MANIFEST, ParquetStore, StorageMismatch, StoreError
 from apportion.report.statements import StatementLine, statements
 from apportion.schema import tables as t
 from apportion.workspace import Workspace
@@ -152,3 +152,15 @@ def test_spark_reads_what_duckdb_wrote_and_the_reverse(
     assert back.data.engine == "duckdb"
     assert billed_by(back, "use_case") == expected  # DuckDB reads Spark's allocations
     assert _statement(back) == _statement(reference)
+
+
+def test_a_store_configured_over_data_in_the_duckdb_file_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bill, _ = _month(tmp_path)
+    workspace = make_workspace(tmp_path / "ws", RULES)
+    ingest(workspace, bill)
+    workspace.close()
+    monkeypatch.setenv("APPORTION_ENGINE_STORAGE", "tables")
+    with pytest.raises(StorageMismatch, match=r"inside apportion.duckdb.*re-ingest"):
+        _ = Workspace.open(tmp_path / "ws").data

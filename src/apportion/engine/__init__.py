@@ -6,15 +6,17 @@ from pathlib import Path
 
 from apportion.config.models import EngineConfig
 from apportion.engine.dataplane import DataPlane, FileError
-from apportion.engine.store import ParquetStore
+from apportion.engine.store import ParquetStore, StorageMismatch
 
-__all__ = ["DataPlane", "FileError", "open_dataplane"]
+__all__ = ["DataPlane", "FileError", "StorageMismatch", "open_dataplane"]
 
 
 def open_dataplane(config: EngineConfig, root: Path) -> DataPlane:
     """The engine apportion.yaml names, with relative paths taken from the workspace root."""
     location = config.store_location
     store = ParquetStore(_beside(root, location)) if location else None
+    if store is not None and store.version == 0:
+        _refuse_hidden_tables(Path(_beside(root, config.path)), store.location)
     if config.type == "spark":
         from apportion.engine.spark_plane import SparkPlane, spark_session
 
@@ -35,3 +37,30 @@ def _beside(root: Path, location: str) -> str:
     if "://" in location or Path(location).is_absolute():
         return location
     return str(root / location)
+
+
+def _refuse_hidden_tables(database: Path, location: str) -> None:
+    """A workspace whose tables are in DuckDB's file, now configured with a Parquet store,
+    would read as empty: say so rather than report nothing."""
+    if not database.is_file():
+        return
+    import duckdb
+
+    from apportion.engine.tables import SCHEMAS
+
+    # (not read-only: this process may hold the file open already, and DuckDB refuses a
+    # second connection with other settings)
+    with duckdb.connect(str(database)) as con:
+        listed = con.execute("SELECT table_name FROM duckdb_tables()").fetchall()
+        present = {row[0] for row in listed}
+        rows = 0
+        for name in SCHEMAS:
+            if name in present:
+                found = con.execute(f"SELECT count(*) FROM {name}").fetchone()  # noqa: S608 - ours
+                rows += found[0] if found else 0
+    if rows:
+        raise StorageMismatch(
+            f"this workspace's data is inside {database.name}, but the engine now reads the "
+            f"Parquet store at {location}, which is empty; re-ingest the files kept in raw/ "
+            "(apportion ingest raw/*) or remove engine.storage to keep using the DuckDB file"
+        )

@@ -26,6 +26,7 @@ from apportion.engine.store import ParquetStore, Part
 DEFAULT_CONF = {
     "spark.sql.session.timeZone": "UTC",
     "spark.ui.enabled": "false",
+    "spark.ui.showConsoleProgress": "false",  # the CLI shows its own progress
     "spark.sql.shuffle.partitions": "8",
     "spark.sql.ansi.enabled": "true",
 }
@@ -58,6 +59,9 @@ def spark_session(master: str | None = None, conf: Mapping[str, str] | None = No
         for key, value in {**DEFAULT_CONF, **(conf or {})}.items():
             builder = builder.config(key, value)
         session = builder.getOrCreate()
+        # errors reach the caller as exceptions; Spark's log would repeat them (and log the
+        # code-generation fallbacks it recovers from on wide queries) in the middle of a report
+        session.sparkContext.setLogLevel("FATAL")
     session.conf.set("spark.sql.session.timeZone", "UTC")
     return session
 

@@ -63,7 +63,11 @@ class _State:
 
 
 class StoreError(RuntimeError):
-    pass
+    """The store changed under a commit, or its manifest is unreadable."""
+
+
+class StorageMismatch(ValueError):
+    """The configuration points at a store that does not hold this workspace's data."""
 
 
 class ParquetStore:
