@@ -34,9 +34,10 @@ def open_dataplane(config: EngineConfig, root: Path) -> DataPlane:
 
 
 def _beside(root: Path, location: str) -> str:
-    if "://" in location or Path(location).is_absolute():
+    if "://" in location:
         return location
-    return str(root / location)
+    # absolute: a distributed engine resolves paths on other machines, not in our directory
+    return str((root / location).resolve())
 
 
 def _refuse_hidden_tables(database: Path, location: str) -> None:

@@ -83,6 +83,7 @@ class DataPlane(ABC):
     def table(self, name: str) -> ir.Table:
         if self.store is None:
             return self.con.table(name)
+        self.store.refresh()  # another process (another engine) may have committed since
         parts = self.store.parts(name)
         if not parts:
             return ibis.memtable(SCHEMAS[name].to_pyarrow().empty_table())
