@@ -21,9 +21,10 @@ snake_case columns of a CUR exported as Parquet (``line_item_unblended_cost``) a
 their dates typed already; its CSV loader reads every date as text, so ``--provider aws
 --data-format csv`` fails with "expected duration or datetime, got str" (upstream issue
 finopsfoundation/focus_converters#355). ``aws-cur`` is its provider for the CUR CSV export
-(``lineItem/UnblendedCost`` headers, dates parsed by the plan); it reads the same 35 source
-columns and applies the same rules. The converter's CLI itself does not start with the
-current ``multimethod`` release (its ``focus_validator`` import fails), hence the API.
+(``lineItem/UnblendedCost`` headers, dates parsed by the plan) and applies the same rules
+to the same fields: 35 source columns, 42 here with the usual identity, usage-type and tag
+columns. The converter's CLI itself does not start with the current ``multimethod`` release
+(its ``focus_validator`` import fails), hence the API.
 
 Only the standard library is imported at the top: the focus-converter step runs this file
 with the converter's interpreter, which has neither DuckDB nor apportion.
@@ -224,7 +225,12 @@ def step_convert(args: argparse.Namespace) -> dict[str, Any]:
         export_format=ExportDataFormats.PARQUET,
     )
     converter.prepare_horizontal_conversion_plan(provider=PROVIDER)
-    converter.convert()
+    try:
+        converter.convert()
+    except BaseException:
+        # its writer processes are not daemons: left running, they keep this child alive
+        converter.data_exporter.close()
+        raise
     seconds = time.perf_counter() - started
     table = ds.dataset(args.export).to_table(columns=list(CHECKED))
     return {
