@@ -13,8 +13,9 @@ import ibis.expr.types as ir
 import pyarrow as pa
 
 from apportion.engine import functions, staging
-from apportion.engine.dataplane import DataPlane, Where, _NativeTables
+from apportion.engine.dataplane import DataPlane, Tables, Where
 from apportion.engine.store import ParquetStore, Part
+from apportion.engine.stored import StoredTables
 from apportion.engine.tables import SCHEMAS
 
 
@@ -29,7 +30,6 @@ class DuckDBPlane(DataPlane):
         memory_limit: str | None = None,
         threads: int | None = None,
     ) -> None:
-        super().__init__(store)
         self.path = str(path)
         self.con = ibis.duckdb.connect(self.path)
         # timestamps are stored as naive UTC; conversions must not depend on the host's zone
@@ -38,7 +38,8 @@ class DuckDBPlane(DataPlane):
             self._set("memory_limit", memory_limit)
         if threads:
             self._set("threads", str(threads))
-        self._native = _DuckDBTables(self)
+        self.store = store
+        self.tables = StoredTables(store, self) if store else _DuckDBTables(self)
 
     def _set(self, option: str, value: str) -> None:
         # option names are ours; the value is bound as a parameter
@@ -46,9 +47,6 @@ class DuckDBPlane(DataPlane):
 
     def _raw(self, sql: str, params: list[Any] | None = None) -> Any:
         return self.con.con.execute(sql, params) if params else self.con.con.execute(sql)
-
-    def _native_tables(self) -> _NativeTables:
-        return self._native
 
     def to_arrow(self, expr: ir.Table) -> pa.Table:
         return self.con.to_pyarrow(expr)
@@ -74,7 +72,7 @@ class DuckDBPlane(DataPlane):
         return is_object, functions.json_object_to_map(text)
 
     # -- the Parquet store -------------------------------------------------------------------
-    def _read_parts(self, table: str, parts: list[Part]) -> ir.Table:
+    def read_parts(self, table: str, parts: list[Part]) -> ir.Table:
         assert self.store is not None
         files = [
             self.store.uri(p.path) + ("" if p.path.endswith(".parquet") else "/*.parquet")
@@ -83,19 +81,22 @@ class DuckDBPlane(DataPlane):
         # partition columns are inside the files; the folder names are for people
         return self.con.read_parquet(files, hive_partitioning=False, union_by_name=True)
 
-    def _write_part(self, table: str, partition: Mapping[str, str | None], rows: ir.Table) -> Part:
+    def write_part(self, table: str, partition: Mapping[str, str | None], rows: ir.Table) -> Part:
         assert self.store is not None
         uri, part = self.store.new_part(table, partition)
         self.con.to_parquet(rows, uri)
         return part
 
 
-class _DuckDBTables(_NativeTables):
+class _DuckDBTables(Tables):
     """Tables in the DuckDB file, changed in DuckDB transactions."""
 
     def __init__(self, plane: DuckDBPlane) -> None:
         self.plane = plane
         self.con = plane.con
+
+    def table(self, name: str) -> ir.Table:
+        return self.con.table(name)
 
     def ensure(self) -> None:
         existing = set(self.con.list_tables())
@@ -114,11 +115,8 @@ class _DuckDBTables(_NativeTables):
         self.plane._raw("COMMIT")
 
     def insert(self, table: str, rows: ir.Table | pa.Table) -> None:
-        schema = SCHEMAS[table]
         if isinstance(rows, pa.Table):
-            # Arrow data goes to the engine directly, cast by Arrow to the declared types
-            # (exact for decimals; an Ibis memtable round trip costs several times more)
-            rows = rows.select(schema.names).cast(schema.to_pyarrow())
+            # Arrow data goes to the engine directly, by name
             view = f"arrow_{uuid.uuid4().hex[:12]}"
             self.con.con.register(view, rows)
             try:
@@ -126,7 +124,6 @@ class _DuckDBTables(_NativeTables):
             finally:
                 self.con.con.unregister(view)
             return
-        rows = rows.select(*[rows[name].cast(schema[name]) for name in schema.names])
         self.con.insert(table, rows)
 
     def delete(self, table: str, where: Where) -> None:

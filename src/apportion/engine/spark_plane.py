@@ -19,8 +19,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from apportion.engine import staging
-from apportion.engine.dataplane import DataPlane, _NativeTables
+from apportion.engine.dataplane import DataPlane
 from apportion.engine.store import ParquetStore, Part
+from apportion.engine.stored import StoredTables
 
 # Sensible defaults for one machine; a cluster's own settings win where a user gives them.
 DEFAULT_CONF = {
@@ -70,8 +71,8 @@ class SparkPlane(DataPlane):
     engine = "spark"
 
     def __init__(self, store: ParquetStore, session: Any) -> None:
-        super().__init__(store)
         self.store: ParquetStore = store
+        self.tables = StoredTables(store, self)
         self.session = session
         self.con = ibis.pyspark.connect(session)
         self._views: list[str] = []
@@ -90,9 +91,6 @@ class SparkPlane(DataPlane):
         self._stager.close()
         for path in self._scratch:
             self.store.fs.delete_file(path)
-
-    def _native_tables(self) -> _NativeTables:
-        raise NotImplementedError("the Spark engine keeps its tables in a Parquet store")
 
     # -- Ibis to Spark -----------------------------------------------------------------------
     def _frame(self, expr: ir.Table) -> Any:
@@ -161,7 +159,7 @@ class SparkPlane(DataPlane):
         return members.notnull(), members
 
     # -- the Parquet store -------------------------------------------------------------------
-    def _read_parts(self, table: str, parts: list[Part]) -> ir.Table:
+    def read_parts(self, table: str, parts: list[Part]) -> ir.Table:
         from ibis.backends.pyspark.datatypes import PySparkSchema
 
         from apportion.engine.tables import SCHEMAS
@@ -170,7 +168,7 @@ class SparkPlane(DataPlane):
         uris = [self.store.uri(p.path) for p in parts]
         return self._register(self.session.read.schema(schema).parquet(*uris))
 
-    def _write_part(self, table: str, partition: Mapping[str, str | None], rows: ir.Table) -> Part:
+    def write_part(self, table: str, partition: Mapping[str, str | None], rows: ir.Table) -> Part:
         uri, part = self.store.new_part(table, partition, folder=True)
         self._frame(rows).write.parquet(uri)
         return part
