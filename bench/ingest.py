@@ -33,10 +33,12 @@ with the converter's interpreter, which has neither DuckDB nor apportion.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -250,14 +252,32 @@ STEPS = {"apportion": step_apportion, "focus-converter": step_convert}
 # -- the parent: run each step in a child and measure it --------------------------------------
 def run_step(name: str, python: str, args: argparse.Namespace) -> dict[str, Any]:
     command = [python, __file__, "--step", name, *_forwarded(args)]
-    child = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    # its own process group: when the step dies (focus-converter is killed for memory on
+    # large files), its writer processes must go too, or they hold the output pipe open
+    child = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, start_new_session=True)
     sampler = _TreeMemory(child.pid)
     sampler.start()
-    output = child.stdout.read() if child.stdout else ""
-    sampler.stop()
+    chunks: list[str] = []
+    reader = threading.Thread(
+        target=lambda: chunks.append(child.stdout.read() if child.stdout else ""), daemon=True
+    )
+    reader.start()
     _, status, usage = os.wait4(child.pid, 0)
+    sampler.stop()
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(child.pid, signal.SIGKILL)
+    reader.join(timeout=10)
+    output = "".join(chunks)
+    if os.WIFSIGNALED(status):
+        killed = signal.Signals(os.WTERMSIG(status)).name
+        hint = " (out of memory?)" if killed == "SIGKILL" else ""
+        return {
+            "step": name,
+            "error": f"killed by {killed}{hint}",
+            "tree_peak_mb": sampler.peak_mb,
+        }
     if status != 0:
-        return {"step": name, "error": f"exit status {status}"}
+        return {"step": name, "error": f"exit status {os.waitstatus_to_exitcode(status)}"}
     result: dict[str, Any] = json.loads(output.strip().splitlines()[-1])
     result["step"] = name
     # the largest of the child and its waited-for descendants, as allocation.py measures it
