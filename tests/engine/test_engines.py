@@ -31,3 +31,16 @@ def test_spark_settings_on_duckdb_are_an_error() -> None:
 
     with pytest.raises(ConfigError, match="master and conf are Spark settings"):
         parse_config("version: 1\nengine: {type: duckdb, master: 'local[2]'}\n")
+
+
+def test_spark_settings_are_passed_as_spark_reads_them() -> None:
+    config = parse_config(
+        "version: 1\nengine:\n  type: spark\n  conf: {spark.executor.cores: 4, "
+        "spark.sql.adaptive.enabled: false, spark.executor.memory: 8g}\n"
+    )
+    assert config.engine.spark_conf == {
+        "spark.executor.cores": "4",
+        "spark.sql.adaptive.enabled": "false",
+        "spark.executor.memory": "8g",
+    }
+    assert config.engine.store_location == "tables"

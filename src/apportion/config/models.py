@@ -145,13 +145,23 @@ class EngineConfig(_Strict):
         description="Spark master URL (local[*], spark://host:7077, yarn, ...); without it "
         "the session already active in the process, else local mode",
     )
-    conf: dict[str, str] = Field(default_factory=dict, description="Spark settings")
+    conf: dict[str, str | bool | int | float] = Field(
+        default_factory=dict, description="Spark settings, e.g. spark.executor.cores: 4"
+    )
 
     @model_validator(mode="after")
     def _engine_settings(self) -> EngineConfig:
         if self.type == "duckdb" and (self.master or self.conf):
             raise ValueError("master and conf are Spark settings; this engine is duckdb")
         return self
+
+    @property
+    def spark_conf(self) -> dict[str, str]:
+        """The settings as Spark takes them: text, with booleans as true/false."""
+        return {
+            key: str(value).lower() if isinstance(value, bool) else str(value)
+            for key, value in self.conf.items()
+        }
 
     @property
     def store_location(self) -> str | None:

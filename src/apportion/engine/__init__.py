@@ -22,7 +22,7 @@ def open_dataplane(config: EngineConfig, root: Path) -> DataPlane:
 
         assert store is not None
         master = config.master or (f"local[{config.threads}]" if config.threads else None)
-        return SparkPlane(store, spark_session(master, config.conf))
+        return SparkPlane(store, spark_session(master, config.spark_conf))
     from apportion.engine.duckdb_plane import DuckDBPlane
 
     return DuckDBPlane(
