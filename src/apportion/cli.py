@@ -22,7 +22,7 @@ from rich.console import Console
 from rich.table import Table
 
 from apportion import __version__
-from apportion.errors import USAGE_ERRORS
+from apportion.errors import USAGE_ERRORS, WORK_ERRORS
 from apportion.money import EXACT
 from apportion.workspace import Workspace, default_root
 
@@ -96,6 +96,9 @@ def _guard() -> Iterator[None]:
     except USAGE_ERRORS as exc:
         err.print(f"[bold red]error:[/] {exc}", highlight=False)
         raise typer.Exit(2) from None
+    except WORK_ERRORS as exc:
+        err.print(f"[bold red]failed:[/] {exc}", highlight=False)
+        raise typer.Exit(1) from None
 
 
 @contextmanager

@@ -1,11 +1,12 @@
-"""The errors that mean "bad input or bad usage" (exit code 2), gathered in one place."""
+"""The errors the CLI turns into one clear line: bad input or usage (exit code 2), and work that
+could not be done now (exit code 1), gathered in one place."""
 
 from __future__ import annotations
 
 from apportion.allocate.periods import PeriodError
 from apportion.allocate.run import AllocationError
 from apportion.config.loader import ConfigError
-from apportion.engine import StorageMismatch
+from apportion.engine import StorageError, StoreError
 from apportion.engine.dataplane import FileError
 from apportion.export.focus import ExportError
 from apportion.report.published import NotAllocatedError
@@ -22,6 +23,9 @@ USAGE_ERRORS: tuple[type[Exception], ...] = (
     NotAllocatedError,
     PeriodError,
     StatementError,
-    StorageMismatch,
+    StorageError,
     WorkspaceError,
 )
+
+# the work failed for a reason outside the input: running it again may succeed
+WORK_ERRORS: tuple[type[Exception], ...] = (StoreError,)

@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from apportion.allocate import Period
-from apportion.engine.store import MANIFEST, ParquetStore, StorageMismatch, StoreError
+from apportion.engine.store import MANIFEST, ParquetStore, StorageError, StoreError
 from apportion.report.statements import StatementLine, statements
 from apportion.schema import tables as t
 from apportion.workspace import Workspace
@@ -162,5 +162,64 @@ def test_a_store_configured_over_data_in_the_duckdb_file_is_refused(
     ingest(workspace, bill)
     workspace.close()
     monkeypatch.setenv("APPORTION_ENGINE_STORAGE", "tables")
-    with pytest.raises(StorageMismatch, match=r"inside apportion.duckdb.*re-ingest"):
+    with pytest.raises(StorageError, match=r"inside apportion.duckdb.*re-ingest"):
+        _ = Workspace.open(tmp_path / "ws").data
+
+
+def test_a_commit_after_reading_an_older_version_is_refused(tmp_path: Path) -> None:
+    reader, other = ParquetStore(str(tmp_path)), ParquetStore(str(tmp_path))
+    with other.transaction():
+        _write(other, t.COST_LINES, "2026-10", "aws")
+    reader.refresh()  # sees version 1, but its work began at version 0
+    assert len(reader.parts(t.COST_LINES)) == 1
+    with pytest.raises(StoreError, match="read at 0"), reader.transaction():
+        _write(reader, t.ALLOCATIONS, "2026-10", "x")
+    with reader.transaction():  # a fresh start from what is there now is accepted
+        _write(reader, t.ALLOCATIONS, "2026-10", "x")
+    assert ParquetStore(str(tmp_path)).version == 2
+
+
+def test_superseded_files_stay_for_readers_then_go(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = ParquetStore(str(tmp_path))
+    with store.transaction():
+        _write(store, t.COST_LINES, "2026-10", "aws")
+    (old,) = _files(tmp_path)
+    with store.transaction():
+        store.remove(store.parts(t.COST_LINES))
+        _write(store, t.COST_LINES, "2026-10", "aws")
+    assert old in _files(tmp_path)  # a reader of version 1 can still finish
+    retired = json.loads((tmp_path / MANIFEST).read_text())["retired"]
+    assert [entry["path"] for entry in retired] == [old]
+    monkeypatch.setattr("apportion.engine.store.RETAIN_SECONDS", -1.0)
+    with store.transaction():
+        _write(store, t.DRIVERS, "2026-10", "gpu")
+    assert old not in _files(tmp_path)
+    assert json.loads((tmp_path / MANIFEST).read_text())["retired"] == []
+
+
+def test_files_written_and_replaced_in_one_transaction_are_not_left(tmp_path: Path) -> None:
+    store = ParquetStore(str(tmp_path))
+    with store.transaction():
+        _write(store, t.QUARANTINE, "2026-10", "aws")
+        store.remove(store.parts(t.QUARANTINE))
+        _write(store, t.QUARANTINE, "2026-10", "aws")
+    assert len(_files(tmp_path)) == 1
+    assert not (tmp_path / "_apportion_manifest.lock").exists()
+
+
+def test_an_unusable_storage_url_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(StorageError, match="cannot be opened"):
+        ParquetStore("nosuchscheme://bucket/apportion")
+
+
+def test_a_store_left_out_of_the_configuration_is_refused(tmp_path: Path) -> None:
+    bill, _ = _month(tmp_path)
+    workspace = make_workspace(tmp_path / "ws", RULES, extra="engine: {storage: tables}\n")
+    ingest(workspace, bill)
+    workspace.close()
+    config = tmp_path / "ws" / "apportion.yaml"
+    config.write_text(config.read_text().replace("engine: {storage: tables}\n", ""))
+    with pytest.raises(StorageError, match="set `storage: tables`"):
         _ = Workspace.open(tmp_path / "ws").data

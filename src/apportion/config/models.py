@@ -165,7 +165,7 @@ class EngineConfig(_Strict):
 
     @property
     def store_location(self) -> str | None:
-        return self.storage or ("tables" if self.type == "spark" else None)
+        return self.storage or ("tables" if self.type == "spark" else None)  # DEFAULT_STORE
 
 
 class Config(_Strict):

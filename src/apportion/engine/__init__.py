@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from apportion.config.loader import ConfigError
 from apportion.config.models import EngineConfig
 from apportion.engine.dataplane import DataPlane, FileError
-from apportion.engine.store import ParquetStore, StorageMismatch
+from apportion.engine.store import MANIFEST, ParquetStore, StorageError, StoreError
 
-__all__ = ["DataPlane", "FileError", "StorageMismatch", "open_dataplane"]
+__all__ = ["DataPlane", "FileError", "StorageError", "StoreError", "open_dataplane"]
+
+DEFAULT_STORE = "tables"  # where a Spark workspace keeps its tables when storage is not set
 
 
 def open_dataplane(config: EngineConfig, root: Path) -> DataPlane:
@@ -17,8 +20,18 @@ def open_dataplane(config: EngineConfig, root: Path) -> DataPlane:
     store = ParquetStore(_beside(root, location)) if location else None
     if store is not None and store.version == 0:
         _refuse_hidden_tables(Path(_beside(root, config.path)), store.location)
+    if store is None and (root / DEFAULT_STORE / MANIFEST).is_file():
+        raise StorageError(
+            f"this workspace's data is in the Parquet store {root / DEFAULT_STORE}, but "
+            "apportion.yaml sets no engine.storage: set `storage: tables` to read it"
+        )
     if config.type == "spark":
-        from apportion.engine.spark_plane import SparkPlane, spark_session
+        try:
+            from apportion.engine.spark_plane import SparkPlane, spark_session
+        except ImportError as exc:  # pyspark is an optional extra
+            raise ConfigError(
+                f"engine type spark needs PySpark: pip install 'apportion[spark]' ({exc})"
+            ) from exc
 
         assert store is not None
         master = config.master or (f"local[{config.threads}]" if config.threads else None)
@@ -60,7 +73,7 @@ def _refuse_hidden_tables(database: Path, location: str) -> None:
                 found = con.execute(f"SELECT count(*) FROM {name}").fetchone()  # noqa: S608 - ours
                 rows += found[0] if found else 0
     if rows:
-        raise StorageMismatch(
+        raise StorageError(
             f"this workspace's data is inside {database.name}, but the engine now reads the "
             f"Parquet store at {location}, which is empty; re-ingest the files kept in raw/ "
             "(apportion ingest raw/*) or remove engine.storage to keep using the DuckDB file"

@@ -63,7 +63,10 @@ def spark_session(master: str | None = None, conf: Mapping[str, str] | None = No
         # errors reach the caller as exceptions; Spark's log would repeat them (and log the
         # code-generation fallbacks it recovers from on wide queries) in the middle of a report
         session.sparkContext.setLogLevel("FATAL")
+    # on any session, the user's included: naive timestamps are UTC, and an overflowing
+    # decimal is an error, never a NULL that would drop cost
     session.conf.set("spark.sql.session.timeZone", "UTC")
+    session.conf.set("spark.sql.ansi.enabled", "true")
     return session
 
 
@@ -123,7 +126,12 @@ class SparkPlane(DataPlane):
         return table.cast(expr.schema().to_pyarrow())
 
     def materialise(self, expr: ir.Table) -> ir.Table:
-        frame = self._frame(expr).localCheckpoint(eager=True)
+        # persisted, not checkpointed locally: a cluster with dynamic allocation may remove an
+        # idle executor, and a local checkpoint's blocks would go with it
+        from pyspark import StorageLevel
+
+        frame = self._frame(expr).persist(StorageLevel.MEMORY_AND_DISK)
+        frame.count()
         self._frames.append(frame)
         return self._register(frame)
 
@@ -150,8 +158,9 @@ class SparkPlane(DataPlane):
             for batch in reader:
                 writer.write_batch(batch)
         self._scratch.append(target)
+        staging.drop(self._stager, view)  # the Parquet copy is what Spark reads
         uri = self.store.uri(target.removeprefix(f"{self.store.root}/"))
-        return self._register(self.session.read.parquet(uri))
+        return self._register(self.session.read.parquet(_hadoop(uri)))
 
     def json_object(self, text: ir.StringValue) -> tuple[ir.BooleanValue, ir.Value]:
         # from_json gives NULL for text that is not a JSON object
@@ -165,10 +174,15 @@ class SparkPlane(DataPlane):
         from apportion.engine.tables import SCHEMAS
 
         schema = PySparkSchema.from_ibis(SCHEMAS[table])
-        uris = [self.store.uri(p.path) for p in parts]
+        uris = [_hadoop(self.store.uri(p.path)) for p in parts]
         return self._register(self.session.read.schema(schema).parquet(*uris))
 
     def write_part(self, table: str, partition: Mapping[str, str | None], rows: ir.Table) -> Part:
         uri, part = self.store.new_part(table, partition, folder=True)
-        self._frame(rows).write.parquet(uri)
+        self._frame(rows).write.parquet(_hadoop(uri))
         return part
+
+
+def _hadoop(uri: str) -> str:
+    """Spark reaches S3 through Hadoop's s3a connector; pyarrow and users write s3://."""
+    return "s3a://" + uri.removeprefix("s3://") if uri.startswith("s3://") else uri

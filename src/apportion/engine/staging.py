@@ -7,6 +7,7 @@ engine reads the staged table where it is; another engine is handed it as Parque
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import uuid
@@ -81,6 +82,17 @@ def stage_json_lines(con: duckdb.DuckDBPyConnection, path: Path) -> str:
     con.execute(f"CREATE TEMP TABLE {name} AS SELECT * FROM {name}_arrow")  # noqa: S608
     con.unregister(f"{name}_arrow")
     return name
+
+
+def drop(con: duckdb.DuckDBPyConnection, staged: str) -> None:
+    """Free a staged file's copy (the view, and the table under it where there is one)."""
+    for statement in (
+        f"DROP VIEW IF EXISTS {staged}",
+        f"DROP TABLE IF EXISTS {staged}",
+        f"DROP TABLE IF EXISTS {staged.removesuffix('_n')}",
+    ):
+        with contextlib.suppress(duckdb.CatalogException):  # the other kind of object
+            con.execute(statement)
 
 
 def json_lines_as_text(path: Path) -> pa.Table:

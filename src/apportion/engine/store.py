@@ -10,16 +10,22 @@ files, so a reader needs no path parsing)::
 The manifest names every live file. A change (an ingest, an allocation run) writes new files
 first and then replaces the manifest in one step, so a crash at any point leaves the last
 committed state readable, and a reader never sees half a partition. Files that a commit
-superseded are removed after it.
+superseded stay listed as retired for an hour, for readers still scanning an older version,
+and a later commit removes them. Commits on a local store take a lock file; on an object store
+one writer at a time is the rule.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import time
 import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -29,6 +35,11 @@ from apportion.engine.tables import SCHEMAS
 from apportion.schema import tables as t
 
 MANIFEST = "_apportion_manifest.json"
+LOCK = "_apportion_manifest.lock"
+# superseded files stay this long, so a reader still scanning an older version can finish
+RETAIN_SECONDS = 3600.0
+LOCK_WAIT_SECONDS = 30.0
+STALE_LOCK_SECONDS = 600.0
 FORMAT_VERSION = 1
 # the columns a table is partitioned by, where it has them, in path order
 PARTITION_COLUMNS = (t.BILLING_PERIOD, t.SOURCE)
@@ -57,17 +68,24 @@ class Part:
 class _State:
     version: int = 0
     parts: dict[str, list[Part]] = field(default_factory=dict)
+    # files no longer live, with when they left: kept a while for readers still scanning them
+    retired: list[tuple[str, float]] = field(default_factory=list)
 
     def copy(self) -> _State:
-        return _State(self.version, {name: list(parts) for name, parts in self.parts.items()})
+        parts = {name: list(parts) for name, parts in self.parts.items()}
+        return _State(self.version, parts, list(self.retired))
+
+    def live(self) -> set[str]:
+        return {p.path for parts in self.parts.values() for p in parts}
 
 
 class StoreError(RuntimeError):
     """The store changed under a commit, or its manifest is unreadable."""
 
 
-class StorageMismatch(ValueError):
-    """The configuration points at a store that does not hold this workspace's data."""
+class StorageError(ValueError):
+    """The configured storage cannot serve this workspace: an unusable location, or a store
+    that does not hold the workspace's data."""
 
 
 class ParquetStore:
@@ -75,14 +93,22 @@ class ParquetStore:
 
     def __init__(self, location: str) -> None:
         self.location = location.rstrip("/")
-        try:
-            self.fs, root = pafs.FileSystem.from_uri(self.location)
-        except (ValueError, TypeError):  # a plain path, not a URI
+        if "://" in self.location:
+            try:
+                self.fs, root = pafs.FileSystem.from_uri(self.location)
+            except (ValueError, TypeError, OSError) as exc:
+                raise StorageError(
+                    f"engine.storage {self.location!r} cannot be opened ({exc}); use a folder "
+                    "or a URL that pyarrow knows (file://, s3://, gs://, hdfs://)"
+                ) from exc
+        else:
             self.fs, root = pafs.LocalFileSystem(), self.location
         self.root = root.rstrip("/")
         self._local = isinstance(self.fs, pafs.LocalFileSystem)
         self.fs.create_dir(self.root, recursive=True)
         self._committed = self._read_manifest()
+        # the version this process's reads started from: a commit over any other is refused
+        self._base = self._committed.version
         self._pending: _State | None = None
         self._written: list[str] = []  # files written in the open transaction
 
@@ -105,7 +131,8 @@ class ParquetStore:
         return f"{self.location}/{part_path}"
 
     def refresh(self) -> None:
-        """Pick up commits made by another process (another engine on the same store)."""
+        """Pick up commits made by another process (another engine on the same store). What
+        this process writes next is still checked against the version it first read."""
         if self._pending is None:
             self._committed = self._read_manifest()
 
@@ -154,19 +181,56 @@ class ParquetStore:
         self._commit(state)
 
     def _commit(self, state: _State) -> None:
-        current = self._read_manifest()
-        if current.version != self._committed.version:
-            self._discard(self._written)
-            raise StoreError(
-                f"{self.location} was changed by another process (version "
-                f"{current.version}, expected {self._committed.version}); nothing was written"
-            )
-        state.version = current.version + 1
-        self._write_manifest(state)
-        live = {p.path for parts in state.parts.values() for p in parts}
-        gone = [p.path for parts in self._committed.parts.values() for p in parts]
-        self._committed = state
-        self._discard([path for path in gone if path not in live])
+        with self._commit_lock():
+            current = self._read_manifest()
+            if current.version != self._base:
+                read = self._base
+                self._discard(self._written)
+                self._committed, self._base = current, current.version
+                raise StoreError(
+                    f"{self.location} was changed by another process while this one worked "
+                    f"(now version {current.version}, read at {read}); nothing was written: "
+                    "run the command again"
+                )
+            now = time.time()
+            live = state.live()
+            # files this transaction wrote and replaced itself were never visible: go now
+            self._discard([path for path in self._written if path not in live])
+            gone = self._committed.live() - live
+            state.retired += [(path, now) for path in sorted(gone)]
+            expired = [path for path, when in state.retired if now - when > RETAIN_SECONDS]
+            state.retired = [(p, when) for p, when in state.retired if now - when <= RETAIN_SECONDS]
+            state.version = current.version + 1
+            self._write_manifest(state)
+            self._committed, self._base = state, state.version
+        self._discard(expired)
+
+    @contextmanager
+    def _commit_lock(self) -> Iterator[None]:
+        """One committer at a time on a local store (an exclusive lock file); on an object
+        store there is no such primitive here, so one writer at a time is the rule."""
+        if not self._local:
+            yield
+            return
+        lock = Path(self.root) / LOCK
+        deadline = time.monotonic() + LOCK_WAIT_SECONDS
+        while True:
+            try:
+                handle = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+                break
+            except FileExistsError:
+                with contextlib.suppress(FileNotFoundError):
+                    if time.time() - lock.stat().st_mtime > STALE_LOCK_SECONDS:
+                        lock.unlink()  # left by a process that died mid-commit
+                        continue
+                if time.monotonic() > deadline:
+                    raise StoreError(f"{lock} is held by another commit; try again") from None
+                time.sleep(0.05)
+        try:
+            yield
+        finally:
+            os.close(handle)
+            lock.unlink()
 
     def _discard(self, paths: list[str]) -> None:
         for path in paths:
@@ -194,7 +258,8 @@ class ParquetStore:
             ]
             for table, entries in document["tables"].items()
         }
-        return _State(int(document["version"]), parts)
+        retired = [(entry["path"], float(entry["at"])) for entry in document.get("retired", [])]
+        return _State(int(document["version"]), parts, retired)
 
     def _write_manifest(self, state: _State) -> None:
         document = {
@@ -204,6 +269,7 @@ class ParquetStore:
                 table: [part.to_json() for part in parts]
                 for table, parts in sorted(state.parts.items())
             },
+            "retired": [{"path": path, "at": when} for path, when in state.retired],
         }
         data = json.dumps(document, indent=1).encode("utf-8")
         target = f"{self.root}/{MANIFEST}"

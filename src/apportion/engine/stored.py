@@ -110,7 +110,7 @@ def _matches(stored: str | None, wanted: Any) -> bool:
     if wanted is None:
         return stored is None
     if isinstance(wanted, list | tuple | set | frozenset):
-        return stored in set(wanted)
+        return stored is not None and stored in set(wanted)  # as SQL: IN never matches NULL
     return bool(stored == wanted)
 
 
