@@ -126,12 +126,11 @@ class SparkPlane(DataPlane):
         return table.cast(expr.schema().to_pyarrow())
 
     def materialise(self, expr: ir.Table) -> ir.Table:
-        # persisted, not checkpointed locally: a cluster with dynamic allocation may remove an
-        # idle executor, and a local checkpoint's blocks would go with it
-        from pyspark import StorageLevel
-
-        frame = self._frame(expr).persist(StorageLevel.MEMORY_AND_DISK)
-        frame.count()
+        # A local checkpoint cuts the lineage, so later plans stay small (a persisted frame
+        # keeps its whole plan, and a test session's driver ran out of heap with them). Its
+        # blocks live on executors; Spark's dynamic allocation keeps executors that hold
+        # cached blocks unless spark.dynamicAllocation.cachedExecutorIdleTimeout is set.
+        frame = self._frame(expr).localCheckpoint(eager=True)
         self._frames.append(frame)
         return self._register(frame)
 
