@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal, localcontext
 
+import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -80,7 +81,7 @@ def test_columnar_split_equals_the_one_pool_split(
     for index, ws in enumerate(weights):
         for w in ws:
             targets.add(index, ("x",), w, measured=True)
-    result = split_pools(pools, targets)
+    result = split_pools(pools, targets.rows())
     offset = 0
     for index, ws in enumerate(weights):
         expected = split(values[index], [Decimal(w) for w in ws])
@@ -102,9 +103,34 @@ def test_columnar_split_breaks_near_ties_exactly() -> None:
     targets = Targets(1)
     targets.add(0, ("a",), big, measured=True)
     targets.add(0, ("b",), big + 1, measured=True)
-    result = split_pools(pools, targets)
+    result = split_pools(pools, targets.rows())
     assert list(result.parts["BilledCost"]) == [0, 1]
     assert split(Decimal("1e-18"), [Decimal(big), Decimal(big + 1)]) == [
         Decimal(0),
         Decimal("1e-18"),
     ]
+
+
+@given(st.lists(st.tuples(st.integers(0, 3), st.floats(0, 1, exclude_max=True)), max_size=60))
+def test_packed_ranking_orders_like_a_two_key_sort(rows: list[tuple[int, float]]) -> None:
+    """Ranking by one packed integer never swaps two keys; it may only merge very close ones,
+    and it says where it did so the split can rank those exactly."""
+    from apportion.allocate.batch import _ranked
+
+    rows.sort(key=lambda row: row[0])
+    pool = np.array([p for p, _ in rows], dtype=np.int64)
+    key = np.array([k for _, k in rows], dtype=np.float64)
+    order, packed = _ranked(key, pool, 4)
+    assert packed is not None
+    assert sorted(order.tolist()) == list(range(len(rows)))
+    for i in range(len(rows) - 1):
+        a, b = order[i], order[i + 1]
+        assert (pool[a], -key[a], a) <= (pool[b], -key[b], b) or packed[i] == packed[i + 1]
+
+
+def test_packed_ranking_reports_keys_it_cannot_tell_apart() -> None:
+    from apportion.allocate.batch import _ranked
+
+    _, packed = _ranked(np.array([1e-30, 2e-30, 0.5]), np.zeros(3, dtype=np.int64), 1)
+    assert packed is not None
+    assert packed[0] != packed[1] == packed[2]  # 0.5 first, then the two it merged

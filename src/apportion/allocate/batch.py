@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import pyarrow as pa
 
 from apportion.allocate.arrow_decimal import IntArray
 from apportion.money import to_units
@@ -24,39 +25,72 @@ from apportion.schema.tables import MONEY_SCALE
 Dims = tuple[str | None, ...]
 
 
-@dataclass
-class Targets:
-    """(pool, target) rows in pool order; ``dims`` holds one list per dimension."""
+@dataclass(frozen=True)
+class TargetRows:
+    """(pool, target) rows grouped by pool, in pool order; columns, never Python rows."""
 
-    dimensions: int
-    pool: list[int] = field(default_factory=list)
-    dims: list[list[str | None]] = field(default_factory=list)
-    weight: list[int] = field(default_factory=list)  # units of 10^-12
-    measured: list[bool] = field(default_factory=list)  # a driver quantity, not a rule weight
-
-    def __post_init__(self) -> None:
-        if not self.dims:
-            self.dims = [[] for _ in range(self.dimensions)]
-
-    def add(self, pool: int, dims: Dims, weight: int, *, measured: bool) -> None:
-        self.pool.append(pool)
-        for column, value in zip(self.dims, dims, strict=True):
-            column.append(value)
-        self.weight.append(weight)
-        self.measured.append(measured)
-
-    def extend(
-        self, pool: int, dims: Sequence[Sequence[str | None]], weights: Sequence[int]
-    ) -> None:
-        """Many measured targets of one pool at once (``dims`` by dimension)."""
-        self.pool.extend([pool] * len(weights))
-        for column, values in zip(self.dims, dims, strict=True):
-            column.extend(values)
-        self.weight.extend(weights)
-        self.measured.extend([True] * len(weights))
+    pool: npt.NDArray[np.int64]
+    dims: list[pa.Array]  # one string column per dimension
+    weight: IntArray  # units of 10^-12
+    measured: npt.NDArray[np.bool_]  # a driver quantity, not a rule weight
 
     def __len__(self) -> int:
         return len(self.pool)
+
+
+@dataclass
+class Targets:
+    """Collects the targets of a generation's pools: single rows (an owner, an even or fixed
+    share) and whole blocks of measured driver quantities, which stay in columns."""
+
+    dimensions: int
+    _pool: list[int] = field(default_factory=list)
+    _dims: list[list[str | None]] = field(default_factory=list)
+    _weight: list[int] = field(default_factory=list)
+    _measured: list[bool] = field(default_factory=list)
+    _blocks: list[TargetRows] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._dims = [[] for _ in range(self.dimensions)]
+
+    def add(self, pool: int, dims: Dims, weight: int, *, measured: bool) -> None:
+        self._pool.append(pool)
+        for column, value in zip(self._dims, dims, strict=True):
+            column.append(value)
+        self._weight.append(weight)
+        self._measured.append(measured)
+
+    def add_measured(
+        self, pool: npt.NDArray[np.int64], dims: Sequence[pa.Array], weight: IntArray
+    ) -> None:
+        """Measured targets of many pools at once; ``pool`` names each row's pool, and a
+        pool's rows are in the order the split must see them."""
+        if len(dims) != self.dimensions:
+            raise ValueError(f"expected {self.dimensions} dimension columns, got {len(dims)}")
+        measured = np.ones(len(pool), dtype=bool)
+        self._blocks.append(TargetRows(pool, list(dims), weight, measured))
+
+    def rows(self) -> TargetRows:
+        """Every row, grouped by pool in pool order (a pool's own rows keep their order)."""
+        single = TargetRows(
+            np.asarray(self._pool, dtype=np.int64),
+            [pa.array(column, pa.string()) for column in self._dims],
+            np.array(self._weight, dtype=object),
+            np.asarray(self._measured, dtype=bool),
+        )
+        blocks = [single, *self._blocks]
+        pool = np.concatenate([b.pool for b in blocks])
+        order = np.argsort(pool, kind="stable")
+        taken = pa.array(order, pa.int64())
+        return TargetRows(
+            pool=pool[order],
+            dims=[
+                pa.concat_arrays([b.dims[i] for b in blocks]).take(taken)
+                for i in range(self.dimensions)
+            ],
+            weight=np.concatenate([b.weight for b in blocks])[order],
+            measured=np.concatenate([b.measured for b in blocks])[order],
+        )
 
 
 @dataclass
@@ -68,45 +102,52 @@ class Split:
     pool_weight: IntArray  # the pool's total weight, per row
 
 
-def split_pools(pools: Sequence[dict[str, Any]], targets: Targets) -> Split:
+def split_pools(pools: Sequence[dict[str, Any]], targets: TargetRows) -> Split:
     count = len(targets)
-    pool = np.asarray(targets.pool, dtype=np.int64)
+    pool = targets.pool
     if count and np.any(np.diff(pool) < 0):
         raise ValueError("target rows must be grouped by pool in pool order")
     starts = np.flatnonzero(np.r_[True, pool[1:] != pool[:-1]]) if count else np.array([], int)
     sizes = np.diff(np.r_[starts, count])
     index_in_pool = np.arange(count) - np.repeat(starts, sizes)
-    weight = np.array(targets.weight, dtype=object)
+    weight = targets.weight
     totals = np.add.reduceat(weight, starts) if count else np.array([], dtype=object)
     if count and any(total <= 0 for total in totals):
         raise ValueError("every pool with targets needs a positive total weight")
     pool_weight = np.repeat(totals, sizes)
+    rank_weight = pool_weight.astype(np.float64)
     parts: dict[str, IntArray] = {}
+    split_before: list[tuple[IntArray, IntArray]] = []  # (pool amounts, parts) per metric
     for metric in COST_METRICS:
         amount = np.array(
             [to_units(pools[p][metric], MONEY_SCALE) for p in pool[starts]], dtype=object
         )
-        row_amount = np.repeat(amount, sizes)
-        exact = row_amount * weight  # amount x weight, compared against the pool weight
-        base = exact // pool_weight
-        remainder = exact - base * pool_weight
+        # metrics often carry the same amounts (ListCost = BilledCost without discounts)
+        same = next((done for seen, done in split_before if np.array_equal(seen, amount)), None)
+        if same is not None:
+            parts[metric] = same.copy()
+            continue
+        exact = np.repeat(amount, sizes) * weight  # amount x weight, against the pool weight
+        base, remainder = exact // pool_weight, exact % pool_weight
         leftover = amount - (np.add.reduceat(base, starts) if count else amount)
-        _distribute(base, remainder, pool_weight, starts, sizes, leftover)
+        _distribute(base, remainder, rank_weight, starts, sizes, leftover)
         parts[metric] = base
+        split_before.append((amount, base))
     return Split(parts=parts, index_in_pool=index_in_pool, pool_weight=pool_weight)
 
 
 def _distribute(
     base: IntArray,
     remainder: IntArray,
-    pool_weight: IntArray,
+    rank_weight: npt.NDArray[np.float64],
     starts: npt.NDArray[np.int64],
     sizes: npt.NDArray[np.int64],
     leftover: IntArray,
 ) -> None:
     """Give each pool's leftover units to its largest remainders, earlier target on ties.
 
-    Remainders are ranked by their float value (remainder / pool weight) in one vectorised
+    Remainders are ranked by their float value (remainder / pool weight, ``rank_weight`` as a
+    float) in one vectorised
     sort; only a pool whose last chosen and first unchosen remainders are too close for a
     float to tell apart is ranked again exactly, with Python integers.
     """
@@ -114,8 +155,8 @@ def _distribute(
     if not count:
         return
     pool = np.repeat(np.arange(len(starts)), sizes)
-    key = (remainder / pool_weight).astype(np.float64)
-    order = np.lexsort((np.arange(count), -key, pool))
+    key = remainder.astype(np.float64) / rank_weight  # in [0, 1)
+    order, packed = _ranked(key, pool, len(starts))
     rank = np.empty(count, dtype=np.int64)
     rank[order] = np.arange(count) - np.repeat(starts, sizes)
     wanted = np.array([int(units) for units in leftover], dtype=np.int64)
@@ -124,9 +165,31 @@ def _distribute(
     for p in np.flatnonzero((wanted > 0) & (wanted < sizes)).tolist():
         start, cut = int(starts[p]), int(starts[p] + wanted[p])
         last_in, first_out = sorted_key[cut - 1], sorted_key[cut]
-        if last_in - first_out <= _CLOSE * max(abs(last_in), 1e-300):
+        tied = packed is not None and packed[cut - 1] == packed[cut]
+        if tied or last_in - first_out <= _CLOSE * max(abs(last_in), 1e-300):
             _exact(chosen, remainder, start, int(sizes[p]), int(wanted[p]))
     base[chosen] += 1
+
+
+def _ranked(
+    key: npt.NDArray[np.float64], pool: npt.NDArray[np.int64], pools: int
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.uint64] | None]:
+    """Rows ordered by pool, then largest key first, the earlier row on equal keys.
+
+    One stable sort of a packed integer (the pool in the high bits, the key's complement,
+    truncated, below) is ten times faster than a two-key sort. Truncation can only merge keys,
+    never swap them; the packed values, sorted, come back so a caller can see where two rows
+    were merged at its cut. With too many pools to leave 32 bits for the key: the two-key sort.
+    """
+    key_bits = 63 - max(1, pools.bit_length())
+    if key_bits < 32:
+        return np.lexsort((-key, pool)), None  # lexsort is stable too
+    # (1 - key) x 2^bits is at most 2^bits (a key of 0): clipped so it never reaches the pool
+    scaled = ((1.0 - key) * np.float64(2.0**key_bits)).astype(np.uint64)
+    truncated = np.minimum(scaled, np.uint64((1 << key_bits) - 1))
+    packed = (pool.astype(np.uint64) << np.uint64(key_bits)) | truncated
+    order = np.argsort(packed, kind="stable")
+    return order, packed[order]
 
 
 _CLOSE = 1e-9  # relative gap below which float ranking might differ from exact ranking

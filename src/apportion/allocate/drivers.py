@@ -8,10 +8,11 @@ from datetime import datetime, timedelta
 
 import ibis
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from apportion.allocate.arrow_decimal import units
+from apportion.allocate.arrow_decimal import IntArray, units
 from apportion.engine import DataPlane
 from apportion.schema import tables as t
 
@@ -22,13 +23,26 @@ WindowKey = tuple[datetime | None, str | None]  # (window start, resource id or 
 class Quantities:
     """Targets of every window: rows sorted by window, resource, then target values."""
 
-    dims: list[list[str | None]]  # one list per dimension
-    weights: list[int]  # units of 10^-QUANTITY_SCALE, all positive
+    dims: list[pa.Array]  # one string column per dimension
+    weights: IntArray  # units of 10^-QUANTITY_SCALE, all positive
     slices: dict[WindowKey, tuple[int, int]]
 
-    def of(self, key: WindowKey) -> tuple[list[list[str | None]], list[int]]:
-        start, end = self.slices.get(key, (0, 0))
-        return [column[start:end] for column in self.dims], self.weights[start:end]
+    def span(self, key: WindowKey) -> tuple[int, int]:
+        """The rows of one window (and resource): start and end, empty when it has none."""
+        return self.slices.get(key, (0, 0))
+
+    def rows(
+        self, spans: Sequence[tuple[int, int]]
+    ) -> tuple[npt.NDArray[np.int64], list[pa.Array], IntArray]:
+        """The rows of many spans, one after another: each row's span number, its dimension
+        values and its weight."""
+        starts = np.array([start for start, _ in spans], dtype=np.int64)
+        lengths = np.array([end - start for start, end in spans], dtype=np.int64)
+        offsets = np.cumsum(lengths) - lengths
+        rows = np.arange(int(lengths.sum()), dtype=np.int64) + np.repeat(starts - offsets, lengths)
+        taken = pa.array(rows, pa.int64())
+        span = np.repeat(np.arange(len(spans), dtype=np.int64), lengths)
+        return span, [column.take(taken) for column in self.dims], self.weights[rows]
 
 
 def driver_quantities(
@@ -43,7 +57,9 @@ def driver_quantities(
     dimensions: Sequence[str],
 ) -> Quantities:
     """One grouped scan of the driver rows a rule's pools need."""
-    empty = Quantities([[] for _ in dimensions], [], {})
+    empty = Quantities(
+        [pa.array([], pa.string()) for _ in dimensions], np.array([], dtype=object), {}
+    )
     if not windows:
         return empty
     rows = plane.table(t.DRIVERS)
@@ -64,7 +80,7 @@ def driver_quantities(
     keys = {
         "window_start": window_start,
         "resource": selected.resource_id if by_resource else ibis.null("string"),
-        **{f"d{i}": selected.dimensions[d] for i, d in enumerate(dimensions)},
+        **{f"d{i}": plane.map_value(selected.dimensions, d) for i, d in enumerate(dimensions)},
     }
     grouped = (
         selected.group_by(**keys)
@@ -88,7 +104,9 @@ def driver_quantities(
         for key, start, end in zip(keys_at, bounds[:-1], bounds[1:], strict=True)
     }
     return Quantities(
-        dims=[table.column(f"d{i}").to_pylist() for i in range(len(dimensions))],
-        weights=units(table.column("quantity"), t.QUANTITY_SCALE).tolist(),
+        dims=[
+            table.column(f"d{i}").combine_chunks().cast(pa.string()) for i in range(len(dimensions))
+        ],
+        weights=units(table.column("quantity"), t.QUANTITY_SCALE),
         slices=slices,
     )

@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -28,7 +29,7 @@ import pyarrow.compute as pc
 
 from apportion.allocate import arrow_decimal
 from apportion.allocate import items as item_columns
-from apportion.allocate.batch import Targets, split_pools
+from apportion.allocate.batch import TargetRows, Targets, split_pools
 from apportion.allocate.conservation import ConservationError, check_conservation
 from apportion.allocate.drivers import Quantities, driver_quantities
 from apportion.allocate.periods import Period
@@ -188,8 +189,10 @@ def _claim_allocations(
     # earlier rule allocated to ("use_case = 'shared-services'"), and a rule about bill
     # columns (ServiceName, x_Category) must not claim the cost it already split.
     cascading = [(rule, match) for rule, match in rules if referenced_columns(match) & set(dims)]
+    if not cascading:
+        return None  # decided before touching the rows: filtering them is not free
     candidates = new.filter(pc.not_equal(new["method"], "unallocated"))
-    if candidates.num_rows == 0 or not cascading:
+    if candidates.num_rows == 0:
         return None
     table = ibis.memtable(candidates)
     claim = _claim(cascading, allocation_columns(table, dims), producer=table.rule)
@@ -210,22 +213,25 @@ def _pool_and_split(
 ) -> pa.Table:
     dims = config.dimensions
     by_name = {rule.name: rule for rule, _ in rules}
-    # claims and pool keys are computed once: pooling and lineage both read them
-    keyed = plane.materialise(_with_pool_keys(items, by_name, dims, period, generation))
-    pools = _aggregate_pools(plane, keyed, dims)
+    # Items are pooled in one grouped scan and a pool's id is made from its key afterwards;
+    # lineage reads the items again and finds each one's pool by key. Two scans cost less
+    # than writing every item with its id (20 M cost lines: 20 s against 8 s).
+    keyed = _with_pool_keys(items, by_name, dims, period)
+    pools, pool_keys = _aggregate_pools(plane, keyed, dims, generation)
+    members = _members(keyed, pool_keys, dims)
     if generation == 0:
         plan.member_exprs.append(
-            keyed.select(
+            members.select(
                 run_id=ibis.literal(run_id),
                 **{t.BILLING_PERIOD: ibis.literal(str(period))},
-                pool_id=keyed.pool_id,
-                member_kind=keyed.member_kind,
-                member_id=keyed.member_id,
+                pool_id=members.pool_id,
+                member_kind=members.member_kind,
+                member_id=members.member_id,
             )
         )
         paths: dict[str, str] = {}
     else:
-        rows = plane.to_arrow(keyed.select("pool_id", "member_id", "path")).to_pylist()
+        rows = plane.to_arrow(members.select("pool_id", "member_id", "path")).to_pylist()
         paths = _cascade_paths(rows, pools)
         plan.members.extend(
             {
@@ -258,9 +264,8 @@ def _with_pool_keys(
     rules: dict[str, Rule],
     dims: list[str],
     period: Period,
-    generation: int,
 ) -> ir.Table:
-    """Add the pool key columns and a stable pool id to every item."""
+    """Add the pool key columns (:func:`_pool_key`) to every item."""
     day = items.charge_start.truncate("D")
     month = ibis.literal(period.start).cast("timestamp")
     window_cases = [
@@ -280,48 +285,75 @@ def _with_pool_keys(
     owner = {
         f"key__{d}": ibis.ifelse(is_direct, items[item_columns.dim_column(d)], None) for d in dims
     }
-    keyed = items.mutate(pool_window=window, pool_resource=resource, **owner)
-    parts = [
-        ibis.literal(str(generation)),
-        keyed.claim,
-        keyed.BillingCurrency,
-        keyed.ChargeCategory,
-        keyed[t.CATEGORY],
-        keyed.pool_window.cast("string"),
-        keyed.pool_resource,
-        *[keyed[f"key__{d}"] for d in dims],
-    ]
+    return items.mutate(pool_window=window, pool_resource=resource, **owner)
+
+
+def _pool_key(dims: list[str]) -> list[str]:
+    """What makes items one pool: rule, currency, charge category, cost category, the driver
+    window, the resource (proportional rules) and the owner (direct rules)."""
+    fixed = ["claim", "BillingCurrency", "ChargeCategory", t.CATEGORY, "pool_window"]
+    return [*fixed, "pool_resource", *[f"key__{d}" for d in dims]]
+
+
+def _pool_id(generation: int, key: list[Any]) -> str:
+    """A stable id from the pool's key: the same pool gets the same id on every engine."""
+    parts = [str(generation), *(None if v is None else str(v) for v in key)]
     # length-prefixed parts, "-" for none: no tag value can make two keys read alike
-    encoded = [
-        ibis.ifelse(part.isnull(), "-", part.length().cast("string") + ":" + part) for part in parts
-    ]
-    pool_id = ibis.literal("").join(encoded).hexdigest("md5").substr(0, 20)
-    return keyed.mutate(pool_id=pool_id)
+    encoded = "".join("-" if part is None else f"{len(part)}:{part}" for part in parts)
+    return hashlib.md5(encoded.encode(), usedforsecurity=False).hexdigest()[:20]
 
 
-def _aggregate_pools(plane: DataPlane, keyed: ir.Table, dims: list[str]) -> list[dict[str, Any]]:
-    grouped = keyed.group_by(
-        "pool_id",
-        rule=keyed.claim,
-        BillingCurrency=keyed.BillingCurrency,
-        ChargeCategory=keyed.ChargeCategory,
-        **{t.CATEGORY: keyed[t.CATEGORY]},
-        window_start=keyed.pool_window,
-        ResourceId=keyed.pool_resource,
-        **{f"key__{d}": keyed[f"key__{d}"] for d in dims},
-    ).aggregate(
+def _aggregate_pools(
+    plane: DataPlane, keyed: ir.Table, dims: list[str], generation: int
+) -> tuple[list[dict[str, Any]], pa.Table]:
+    """The pools, and their keys with their ids (for finding each item's pool)."""
+    key = _pool_key(dims)
+    grouped = keyed.group_by(*key).aggregate(
         members=keyed.count(),
         ResourceName=keyed.ResourceName.min(),
         ServiceName=keyed.ServiceName.min(),
         ProviderName=keyed.ProviderName.min(),
         **{metric: keyed[metric].sum() for metric in COST_METRICS},
     )
-    pools: list[dict[str, Any]] = plane.to_arrow(grouped.order_by("pool_id")).to_pylist()
-    for pool in pools:
-        for metric in COST_METRICS:
-            pool[metric] = pool[metric] if pool[metric] is not None else Decimal(0)
-        pool["owner"] = tuple(pool.pop(f"key__{d}") for d in dims)
-    return pools
+    table = plane.to_arrow(grouped)
+    ids = [_pool_id(generation, list(row.values())) for row in table.select(key).to_pylist()]
+    table = table.append_column("pool_id", pa.array(ids, pa.string())).sort_by("pool_id")
+    pools: list[dict[str, Any]] = []
+    for row in table.to_pylist():
+        pools.append(
+            {
+                "pool_id": row["pool_id"],
+                "rule": row["claim"],
+                "BillingCurrency": row["BillingCurrency"],
+                "ChargeCategory": row["ChargeCategory"],
+                t.CATEGORY: row[t.CATEGORY],
+                "window_start": row["pool_window"],
+                "ResourceId": row["pool_resource"],
+                "owner": tuple(row[f"key__{d}"] for d in dims),
+                "members": row["members"],
+                "ResourceName": row["ResourceName"],
+                "ServiceName": row["ServiceName"],
+                "ProviderName": row["ProviderName"],
+                **{m: row[m] if row[m] is not None else Decimal(0) for m in COST_METRICS},
+            }
+        )
+    keys = table.select([*key, "pool_id"])
+    return pools, keys.rename_columns([f"pool__{name}" for name in keys.column_names])
+
+
+def _members(keyed: ir.Table, pool_keys: pa.Table, dims: list[str]) -> ir.Table:
+    """Every item with the id of its pool: a join on the key (NULL matches NULL) against the
+    pools, a few thousand rows."""
+    pools = ibis.memtable(pool_keys)
+    joined = keyed.join(
+        pools, [keyed[name].identical_to(pools[f"pool__{name}"]) for name in _pool_key(dims)]
+    )
+    return joined.select(
+        pool_id=joined.pool__pool_id,
+        member_kind=joined.member_kind,
+        member_id=joined.member_id,
+        path=joined.path,
+    )
 
 
 def _cascade_paths(rows: list[dict[str, Any]], pools: list[dict[str, Any]]) -> dict[str, str]:
@@ -377,10 +409,11 @@ def _targets(
     rules: dict[str, Rule],
     dims: list[str],
     quantities: dict[str, Quantities],
-) -> tuple[Targets, dict[int, str]]:
+) -> tuple[TargetRows, dict[int, str]]:
     """Who each pool goes to, and for pools that go nowhere, why (they stay unallocated)."""
     targets = Targets(len(dims))
     reasons: dict[int, str] = {}
+    spans: dict[str, list[tuple[int, tuple[int, int]]]] = {}  # rule -> (pool, driver rows)
     for index, pool in enumerate(pools):
         rule = rules.get(pool["rule"]) if pool["rule"] else None
         if rule is None:
@@ -397,11 +430,9 @@ def _targets(
             reasons[index] = f"no {rule.window} window (split by an earlier rule without one)"
         elif isinstance(rule, ProportionalRule | ActivityRule):
             found = quantities.get(rule.name)
-            columns, weights = (
-                found.of((pool["window_start"], pool["ResourceId"])) if found else ([], [])
-            )
-            if weights:
-                targets.extend(index, columns, weights)
+            start, end = found.span((pool["window_start"], pool["ResourceId"])) if found else (0, 0)
+            if end > start:
+                spans.setdefault(rule.name, []).append((index, (start, end)))
             else:
                 # the pool keeps its resource and window; the reason says what was missing
                 reasons[index] = f"no {rule.driver} quantity"
@@ -409,7 +440,11 @@ def _targets(
             for value, weight in _rule_weights(rule):
                 named = tuple(value if d == _split_dimension(rule) else None for d in dims)
                 targets.add(index, named, to_units(weight, t.QUANTITY_SCALE), measured=False)
-    return targets, reasons
+    for name, measured in spans.items():
+        span, columns, weights = quantities[name].rows([rows for _, rows in measured])
+        pool_of_span = np.array([index for index, _ in measured], dtype=np.int64)
+        targets.add_measured(pool_of_span[span], columns, weights)
+    return targets.rows(), reasons
 
 
 def _split_dimension(rule: EvenRule | FixedRule) -> str:
@@ -427,31 +462,29 @@ def _rule_weights(rule: EvenRule | FixedRule) -> list[tuple[str, Decimal]]:
 
 def _allocation_table(
     pools: list[dict[str, Any]],
-    targets: Targets,
+    targets: TargetRows,
     reasons: dict[int, str],
     dims: list[str],
 ) -> pa.Table:
     """Split rows for pools with targets, one unallocated row for each pool without."""
     split = split_pools(pools, targets)
-    measured = np.array(targets.measured, dtype=bool)
     rows = len(targets)
-    pool_index = np.asarray(targets.pool, dtype=np.int64)
     unallocated = sorted(reasons)
     # the unallocated rows follow the split rows; each carries its whole pool
-    every_pool = np.r_[pool_index, np.asarray(unallocated, dtype=np.int64)]
+    every_pool = np.r_[targets.pool, np.asarray(unallocated, dtype=np.int64)]
     pool_rows = pa.Table.from_pylist(
         [{name: pool.get(name) for name in _POOL_CARRIED} for pool in pools],
         schema=_POOL_SCHEMA,
     ).take(pa.array(every_pool, pa.int64()))
     index = np.r_[split.index_in_pool, np.zeros(len(unallocated), dtype=np.int64)]
-    dims_columns = {
-        d: targets.dims[i] + [UNALLOCATED] * len(unallocated) for i, d in enumerate(dims)
-    }
-    dimension_maps = _dimension_maps(dims, [dims_columns[d] for d in dims])
-    quantity = np.r_[np.array(targets.weight, dtype=object), np.zeros(len(unallocated), object)]
+    nowhere = pa.nulls(len(unallocated), pa.string())  # shown as __unallocated__
+    dimension_maps = _dimension_maps(
+        dims, [pa.concat_arrays([column, nowhere]) for column in targets.dims]
+    )
+    quantity = np.r_[targets.weight, np.zeros(len(unallocated), object)]
     pool_weight = np.r_[split.pool_weight, np.ones(len(unallocated), dtype=object)]
     is_unallocated = pa.array(np.r_[np.zeros(rows, bool), np.ones(len(unallocated), bool)])
-    mask = pa.array(~np.r_[measured, np.zeros(len(unallocated), dtype=bool)])  # no quantity
+    mask = pa.array(~np.r_[targets.measured, np.zeros(len(unallocated), dtype=bool)])
     quantity_column = pc.if_else(
         mask, pa.scalar(None, _QUANTITY), arrow_decimal.decimals(quantity, t.QUANTITY_SCALE)
     )
@@ -525,15 +558,17 @@ _POOL_SCHEMA = pa.schema(
 )
 
 
-def _dimension_maps(dims: list[str], columns: list[list[str | None]]) -> pa.MapArray:
+def _dimension_maps(dims: list[str], columns: list[pa.Array]) -> pa.MapArray:
     """One map per row, {dimension: value}, with a missing value shown as __unallocated__."""
-    rows = len(columns[0]) if columns else 0
-    values = np.empty(rows * len(dims), dtype=object)
-    for i, column in enumerate(columns):
-        values[i :: len(dims)] = [UNALLOCATED if value is None else value for value in column]
-    offsets = pa.array(np.arange(0, rows * len(dims) + 1, len(dims), dtype=np.int32))
-    keys = pa.array(np.tile(np.array(dims, dtype=object), rows), pa.string())
-    return pa.MapArray.from_arrays(offsets, keys, pa.array(values, pa.string()))
+    rows, width = (len(columns[0]) if columns else 0), len(dims)
+    filled = [pc.fill_null(column, UNALLOCATED) for column in columns]
+    stacked = pa.concat_arrays(filled) if filled else pa.array([], pa.string())
+    # row r's value of dimension k sits at k * rows + r; a map lists a row's values together
+    interleaved = (np.arange(rows)[:, None] + np.arange(width)[None, :] * rows).ravel()
+    values = stacked.take(pa.array(interleaved, pa.int64()))
+    keys = pa.array(dims, pa.string()).take(pa.array(np.tile(np.arange(width), rows), pa.int64()))
+    offsets = pa.array(np.arange(rows + 1, dtype=np.int32) * width)
+    return pa.MapArray.from_arrays(offsets, keys, values)
 
 
 def _empty() -> pa.Table:

@@ -51,6 +51,10 @@ class DuckDBPlane(DataPlane):
     def to_arrow(self, expr: ir.Table) -> pa.Table:
         return self.con.to_pyarrow(expr)
 
+    def map_value(self, mapping: ir.MapValue, key: str) -> ir.StringValue:
+        value: ir.StringValue = functions.map_extract_value(mapping, key)
+        return value
+
     def materialise(self, expr: ir.Table) -> ir.Table:
         return self.con.create_table(f"tmp_{uuid.uuid4().hex[:16]}", expr, temp=True)
 

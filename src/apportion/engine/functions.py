@@ -15,6 +15,11 @@ def json_type(text: str) -> str:  # type: ignore[empty-body]
     """The JSON type of the document's root ('OBJECT', 'ARRAY', ...)."""
 
 
+@ibis.udf.scalar.builtin(name="map_extract_value")
+def map_extract_value(mapping: dict[str, str], key: str) -> str:  # type: ignore[empty-body]
+    """DuckDB: the value at a key, NULL when absent; a third of the work of Ibis's map get."""
+
+
 @ibis.udf.scalar.builtin(name="json_transform")
 def _json_transform(text: str, structure: str) -> dict[str, str]:  # type: ignore[empty-body]
     ...
