@@ -123,7 +123,7 @@ class DataPlane(ABC):
         schema = SCHEMAS[table]
         if isinstance(rows, pa.Table):
             # Arrow casts decimals exactly; an Ibis round trip would cost several times more
-            rows = rows.select(schema.names).cast(schema.to_pyarrow())
+            rows = conform_arrow(rows, schema.to_pyarrow())
         else:
             rows = rows.select(*[rows[n].cast(schema[n]).name(n) for n in schema.names])
         self.tables.insert(table, rows)
@@ -139,3 +139,27 @@ class DataPlane(ABC):
             if isinstance(value, list | tuple | set | frozenset) and not value:
                 return  # IN () matches nothing
         self.tables.delete(table, where)
+
+
+def conform_arrow(rows: pa.Table, schema: pa.Schema) -> pa.Table:
+    """The rows in the schema's columns and types; dictionary-encoded text stays encoded
+    (every engine and Parquet take it as text, and decoding would copy it once per row)."""
+    columns = []
+    for field in schema:
+        column = rows[field.name]
+        kind = column.type
+        encoded = pa.types.is_dictionary(kind) and kind.value_type == field.type
+        columns.append(column if encoded else column.cast(field.type))
+    fields = [
+        field.with_type(column.type) if pa.types.is_dictionary(column.type) else field
+        for field, column in zip(schema, columns, strict=True)
+    ]
+    return pa.Table.from_arrays(columns, schema=pa.schema(fields))
+
+
+def plain_arrow(rows: pa.Table) -> pa.Table:
+    """The rows with dictionary-encoded columns decoded, for consumers that want plain text."""
+    kinds = [
+        f.with_type(f.type.value_type) if pa.types.is_dictionary(f.type) else f for f in rows.schema
+    ]
+    return rows.cast(pa.schema(kinds))
