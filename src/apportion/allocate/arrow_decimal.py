@@ -42,10 +42,12 @@ def decimals(values: IntArray, scale: int) -> pa.Array:
     """Integers of 10^-scale as a decimal128(38, scale) column."""
     count = len(values)
     limit = 10**38  # DECIMAL(38, s) holds fewer than 38 digits
-    if count and (max(values) >= limit or min(values) <= -limit):
+    if count and (values.max() >= limit or values.min() <= -limit):
         raise OverflowError("an amount does not fit DECIMAL(38)")
-    low = (values % _TWO_64).astype(np.uint64)
-    high = (values // _TWO_64).astype(np.int64)
+    # two's complement limbs: shifting and masking a Python int is exact for any sign, and
+    # cheaper than dividing
+    low = (values & (_TWO_64 - 1)).astype(np.uint64)
+    high = (values >> 64).astype(np.int64)
     words = np.empty(2 * count, dtype="<u8")
     words[0::2] = low
     words[1::2] = high.view(np.uint64)
