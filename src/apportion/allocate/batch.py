@@ -125,7 +125,7 @@ def split_pools(pools: Sequence[dict[str, Any]], targets: TargetRows) -> Split:
         # metrics often carry the same amounts (ListCost = BilledCost without discounts)
         same = next((done for seen, done in split_before if np.array_equal(seen, amount)), None)
         if same is not None:
-            parts[metric] = same.copy()
+            parts[metric] = same  # the same array: nothing changes parts once split
             continue
         exact = np.repeat(amount, sizes) * weight  # amount x weight, against the pool weight
         base, remainder = exact // pool_weight, exact % pool_weight

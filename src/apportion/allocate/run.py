@@ -493,12 +493,15 @@ def _allocation_table(
     pool_quantity_column = pc.if_else(
         mask, pa.scalar(None, _QUANTITY), arrow_decimal.decimals(pool_weight, t.QUANTITY_SCALE)
     )
-    amounts = {}
+    amounts: dict[str, pa.Array] = {}
+    converted: dict[tuple[int, tuple[int, ...]], pa.Array] = {}  # metrics with equal amounts
     for metric in COST_METRICS:
-        whole = np.array(
-            [to_units(pools[p][metric], t.MONEY_SCALE) for p in unallocated], dtype=object
-        )
-        amounts[metric] = arrow_decimal.decimals(np.r_[split.parts[metric], whole], t.MONEY_SCALE)
+        whole = tuple(to_units(pools[p][metric], t.MONEY_SCALE) for p in unallocated)
+        key = (id(split.parts[metric]), whole)
+        if key not in converted:
+            units = np.r_[split.parts[metric], np.array(whole, dtype=object)]
+            converted[key] = arrow_decimal.decimals(units, t.MONEY_SCALE)
+        amounts[metric] = converted[key]
     allocation_id = pc.binary_join_element_wise(
         pool_rows["pool_id"].dictionary_decode(), pc.cast(pa.array(index), pa.string()), ":"
     )
@@ -587,9 +590,22 @@ def _dimension_maps(dims: list[str], columns: list[pa.Array]) -> pa.MapArray:
     # row r's value of dimension k sits at k * rows + r; a map lists a row's values together
     interleaved = (np.arange(rows)[:, None] + np.arange(width)[None, :] * rows).ravel()
     values = stacked.take(pa.array(interleaved, pa.int64()))
-    keys = pa.array(dims, pa.string()).take(pa.array(np.tile(np.arange(width), rows), pa.int64()))
+    keys = _repeated_text(dims, rows)
     offsets = pa.array(np.arange(rows + 1, dtype=np.int32) * width)
     return pa.MapArray.from_arrays(offsets, keys, values)
+
+
+def _repeated_text(texts: list[str], times: int) -> pa.StringArray:
+    """The texts one after another, ``times`` over, written straight into Arrow's buffers."""
+    encoded = [text.encode() for text in texts]
+    lengths = np.tile(np.array([len(e) for e in encoded], dtype=np.int64), times)
+    offsets = np.r_[0, np.cumsum(lengths)]
+    if offsets[-1] >= 2**31:
+        raise OverflowError("too much text for one column")
+    data = b"".join(encoded) * times
+    return pa.StringArray.from_buffers(
+        len(lengths), pa.py_buffer(offsets.astype(np.int32)), pa.py_buffer(data)
+    )
 
 
 def _empty() -> pa.Table:
