@@ -85,13 +85,16 @@ def test_allocation_lineage_reaches_the_bill_lines(tmp_path: Path) -> None:
     pool_id = split[0]["pool_id"]
     members = ws.data.table(t.POOL_MEMBERS)
     lines = ws.data.to_arrow(
-        members.filter(members.pool_id == pool_id).select("member_kind", "member_id")
+        members.filter(members.pool_id == pool_id).select("member_id")
     ).to_pylist()
     prefix = bill_result.file_hash[:16]
-    assert sorted((m["member_kind"], m["member_id"]) for m in lines) == [
-        ("line", f"{prefix}:2"),
-        ("line", f"{prefix}:4"),
-    ]
+    assert sorted(m["member_id"] for m in lines) == [f"{prefix}:2", f"{prefix}:4"]
     pools = ws.data.table(t.POOLS)
     [pool] = ws.data.to_arrow(pools.filter(pools.pool_id == pool_id)).to_pylist()
-    assert (pool["members"], pool["BilledCost"], pool["ResourceId"]) == (2, Decimal(9), "gpu")
+    # generation 0: the members are bill lines
+    assert (pool["members"], pool["BilledCost"], pool["ResourceId"], pool["generation"]) == (
+        2,
+        Decimal(9),
+        "gpu",
+        0,
+    )

@@ -22,7 +22,6 @@ def dim_column(dimension: str) -> str:
 def from_lines(lines: ir.Table, dimensions: Sequence[str]) -> ir.Table:
     return lines.select(
         claim=lines.claim,
-        member_kind=ibis.literal("line"),
         member_id=lines[t.LINE_ID],
         path=ibis.literal(""),
         BillingCurrency=lines.BillingCurrency,
@@ -38,7 +37,6 @@ def from_lines(lines: ir.Table, dimensions: Sequence[str]) -> ir.Table:
 def from_allocations(allocations: ir.Table, dimensions: Sequence[str]) -> ir.Table:
     return allocations.select(
         claim=allocations.claim,
-        member_kind=ibis.literal("allocation"),
         member_id=allocations.allocation_id,
         path=allocations.path,
         BillingCurrency=allocations.BillingCurrency,

@@ -32,7 +32,7 @@ from apportion.allocate import arrow_decimal
 from apportion.allocate import items as item_columns
 from apportion.allocate.batch import TargetRows, Targets, split_pools
 from apportion.allocate.conservation import ConservationError, check_conservation
-from apportion.allocate.drivers import Quantities, driver_quantities
+from apportion.allocate.drivers import Quantities, carried_dimensions, driver_quantities
 from apportion.allocate.periods import Period
 from apportion.config import (
     ActivityRule,
@@ -225,10 +225,8 @@ def _pool_and_split(
     if generation == 0:
         plan.member_exprs.append(
             members.select(
-                run_id=ibis.literal(run_id),
                 **{t.BILLING_PERIOD: ibis.literal(str(period))},
                 pool_id=members.pool_id,
-                member_kind=members.member_kind,
                 member_id=members.member_id,
             )
         )
@@ -237,13 +235,7 @@ def _pool_and_split(
         rows = plane.to_arrow(members.select("pool_id", "member_id", "path")).to_pylist()
         paths = _cascade_paths(rows, pools)
         plan.members.extend(
-            {
-                "run_id": run_id,
-                t.BILLING_PERIOD: str(period),
-                "pool_id": r["pool_id"],
-                "member_kind": "allocation",
-                "member_id": r["member_id"],
-            }
+            {t.BILLING_PERIOD: str(period), "pool_id": r["pool_id"], "member_id": r["member_id"]}
             for r in rows
         )
         plan.claimed.update(r["member_id"] for r in rows)
@@ -353,7 +345,6 @@ def _members(keyed: ir.Table, pool_keys: pa.Table, dims: list[str]) -> ir.Table:
     )
     return joined.select(
         pool_id=joined.pool__pool_id,
-        member_kind=joined.member_kind,
         member_id=joined.member_id,
         path=joined.path,
     )
@@ -385,6 +376,7 @@ def _quantities(
 ) -> dict[str, Quantities]:
     """Driver quantities for every driver-based rule that has pools, one grouped scan each."""
     found: dict[str, Quantities] = {}
+    carried = carried_dimensions(plane)
     for name, rule in rules.items():
         if not isinstance(rule, ProportionalRule | ActivityRule):
             continue
@@ -400,6 +392,7 @@ def _quantities(
             period_start=period.start,
             period_end=period.end,
             dimensions=config.dimensions,
+            carried=carried,
         )
     return found
 

@@ -11,6 +11,7 @@ from typing import Any
 import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
+from ibis.backends.sql.datatypes import DuckDBType
 
 from apportion.engine import functions, staging
 from apportion.engine.dataplane import DataPlane, Tables, Where
@@ -110,6 +111,14 @@ class _DuckDBTables(Tables):
         for name, schema in SCHEMAS.items():
             if name not in existing:
                 self.con.create_table(name, schema=schema)
+                continue
+            # columns added in later versions (additive only); existing rows read them as NULL
+            have = set(self.con.get_schema(name).names)
+            for column, kind in schema.items():
+                if column not in have:
+                    # our own table, column and type names; no user text reaches this SQL
+                    sql_type = DuckDBType.to_string(kind)
+                    self.plane._raw(f'ALTER TABLE {name} ADD COLUMN "{column}" {sql_type}')
 
     @contextmanager
     def transaction(self) -> Iterator[None]:

@@ -89,11 +89,15 @@ class StoredTables(Tables):
 
 def _conform(stored: ir.Table, table: str) -> ir.Table:
     """Stored files as the declared schema: another engine may have written a timestamp with
-    a zone or a narrower type."""
+    a zone or a narrower type, and files written before a column was added lack it."""
     schema = SCHEMAS[table]
     return stored.select(
         *[
-            stored[name] if stored[name].type() == kind else _cast(stored[name], kind)
+            ibis.null(kind).name(name)  # a column added after these files were written
+            if name not in stored.columns
+            else stored[name]
+            if stored[name].type() == kind
+            else _cast(stored[name], kind)
             for name, kind in schema.items()
         ]
     )

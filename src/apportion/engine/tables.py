@@ -68,6 +68,9 @@ LOADS = ibis.schema(
         "quarantined": "int64",
         "periods": "string",
         "loaded_at": "timestamp",
+        # the dimension keys a driver file's rows carry (its columns); NULL for cost files
+        # and for loads recorded before this column existed (then every key may be present)
+        "dimensions": "array<string>",
     }
 )
 
@@ -118,12 +121,14 @@ POOLS = ibis.schema(
     }
 )
 
+# What each pool was made of. A generation-0 pool's members are bill lines (x_LineId), a later
+# generation's are allocations (allocation_id); the run is the pool's. Kept to three columns:
+# a period has a row per bill line, and every constant text column costs as much to write as
+# the line ids (two seconds per 20 M rows).
 POOL_MEMBERS = ibis.schema(
     {
-        "run_id": "string",
         t.BILLING_PERIOD: "string",
         "pool_id": "string",
-        "member_kind": "string",  # line | allocation
         "member_id": "string",
     }
 )

@@ -32,6 +32,7 @@ class Normalised:
     rows: ir.Table
     quarantine: ir.Table
     ignored_columns: tuple[str, ...]
+    dimensions: tuple[str, ...]  # the dimension keys every row's map carries
 
 
 def _role(header: str, dimensions: list[str]) -> str | None:
@@ -136,4 +137,5 @@ def normalise(
             period=bad._ts.strftime("%Y-%m"),
         ),
         ignored_columns=tuple(ignored),
+        dimensions=tuple(present),
     )

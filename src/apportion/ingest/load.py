@@ -21,6 +21,7 @@ import ibis
 import ibis.expr.types as ir
 
 from apportion.engine.dataplane import DataPlane, FileError, staged_column
+from apportion.engine.tables import LOADS
 from apportion.ingest import drivers, focus
 from apportion.ingest.categories import categoriser
 from apportion.money import EXACT
@@ -71,6 +72,7 @@ class _Staged:
     quarantine: ir.Table
     table: str  # cost_lines | drivers
     current: bool  # this content is already the data of its source
+    dimensions: tuple[str, ...] | None = None  # driver files: the dimension keys they carry
     loaded: bool = False
 
 
@@ -153,6 +155,7 @@ def _stage(
         if not any(h.strip().lower() == "billingcurrency" for h in named.values()):
             result.notes.append(f"no BillingCurrency column: read as {config.default_currency}")
         rows, quarantine, table = normalised.lines, normalised.quarantine, t.COST_LINES
+        dimensions = None
     else:
         found = drivers.normalise(
             raw,
@@ -166,6 +169,7 @@ def _stage(
         if found.ignored_columns:
             result.notes.append(f"ignored columns: {', '.join(found.ignored_columns)}")
         rows, quarantine, table = found.rows, found.quarantine, t.DRIVERS
+        dimensions = found.dimensions
     # both are filters over the one parsed table; counts, periods and the load read it
     result.rows = int(plane.scalar(rows.count()))
     result.quarantined = int(plane.scalar(quarantine.count()))
@@ -178,7 +182,9 @@ def _stage(
         if p is not None
     }
     result.periods = sorted(periods)
-    return _Staged(path, result, rows, quarantine, table, current=name in holders)
+    return _Staged(
+        path, result, rows, quarantine, table, current=name in holders, dimensions=dimensions
+    )
 
 
 def _kind(headers: list[str], fmt: Format, dimensions: list[str], path: Path) -> str:
@@ -256,7 +262,9 @@ def _load(plane: DataPlane, item: _Staged, others: list[_Staged]) -> None:
                 "quarantined": [result.quarantined],
                 "periods": [",".join(periods)],
                 "loaded_at": [datetime.now(UTC).replace(tzinfo=None)],
-            }
+                "dimensions": [None if item.dimensions is None else list(item.dimensions)],
+            },
+            schema=LOADS,
         ),
     )
     item.loaded = True
