@@ -36,6 +36,15 @@ FOCUS_DEFAULTS: dict[str, str] = {
     "Tags": "",
 }
 
+# one shared GPU resource split by daily gpu_seconds
+GPU_RULES = """rules:
+  - name: gpu
+    match: "ResourceId = 'gpu-1'"
+    method: proportional
+    driver: gpu_seconds
+    window: day
+"""
+
 DRIVER_COLUMNS = ["timestamp", "driver", "quantity", "resource_id", "use_case", "cost_centre"]
 
 

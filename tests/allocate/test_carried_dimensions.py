@@ -13,18 +13,11 @@ import pytest
 from apportion.allocate.drivers import carried_dimensions, driver_quantities
 from apportion.schema import tables as t
 from apportion.workspace import Workspace
-from tests.helpers import allocate, billed_by, ingest, make_workspace, write_focus
+from tests.helpers import GPU_RULES, allocate, billed_by, ingest, make_workspace, write_focus
 
 pytestmark = pytest.mark.usefixtures("engine")
 
 DIMENSIONS = "dimensions: [cost_centre, use_case, environment]\n"
-RULES = """rules:
-  - name: gpu
-    match: "ResourceId = 'gpu-1'"
-    method: proportional
-    driver: gpu_seconds
-    window: day
-"""
 
 
 def _drivers(path: Path, columns: list[str], rows: list[list[str]]) -> Path:
@@ -57,7 +50,7 @@ def _month(tmp_path: Path) -> tuple[Path, Path, Path]:
 
 
 def test_loads_record_the_keys_each_driver_file_carries(tmp_path: Path) -> None:
-    ws = make_workspace(tmp_path / "ws", RULES, extra=DIMENSIONS)
+    ws = make_workspace(tmp_path / "ws", GPU_RULES, extra=DIMENSIONS)
     bill, by_use_case, by_cost_centre = _month(tmp_path)
     ingest(ws, bill, by_use_case)
     loads = ws.data.to_arrow(ws.data.table(t.LOADS).select("kind", "dimensions")).to_pylist()
@@ -71,7 +64,7 @@ def test_loads_record_the_keys_each_driver_file_carries(tmp_path: Path) -> None:
 
 
 def test_keys_no_file_carries_are_null_targets_as_when_every_key_is_read(tmp_path: Path) -> None:
-    ws = make_workspace(tmp_path / "ws", RULES, extra=DIMENSIONS)
+    ws = make_workspace(tmp_path / "ws", GPU_RULES, extra=DIMENSIONS)
     bill, by_use_case, by_cost_centre = _month(tmp_path)
     ingest(ws, bill, by_use_case, by_cost_centre)
     dimensions = ["cost_centre", "use_case", "environment"]
@@ -102,7 +95,7 @@ def test_keys_no_file_carries_are_null_targets_as_when_every_key_is_read(tmp_pat
 
 
 def test_loads_from_before_the_record_mean_any_key_may_be_present(tmp_path: Path) -> None:
-    ws = make_workspace(tmp_path / "ws", RULES, extra=DIMENSIONS)
+    ws = make_workspace(tmp_path / "ws", GPU_RULES, extra=DIMENSIONS)
     bill, by_use_case, _ = _month(tmp_path)
     ingest(ws, bill, by_use_case)
     legacy = ws.data.to_arrow(ws.data.table(t.LOADS)).drop_columns(["dimensions"])
@@ -117,7 +110,7 @@ def test_loads_from_before_the_record_mean_any_key_may_be_present(tmp_path: Path
 
 @pytest.mark.parametrize("engine", ["duckdb"], indirect=True)
 def test_an_older_duckdb_file_gains_the_new_column_when_opened(tmp_path: Path) -> None:
-    ws = make_workspace(tmp_path / "ws", RULES, extra=DIMENSIONS)
+    ws = make_workspace(tmp_path / "ws", GPU_RULES, extra=DIMENSIONS)
     bill, by_use_case, _ = _month(tmp_path)
     ingest(ws, bill, by_use_case)
     ws.data.con.con.execute("ALTER TABLE loads DROP COLUMN dimensions")

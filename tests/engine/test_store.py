@@ -14,15 +14,15 @@ from apportion.engine.store import MANIFEST, ParquetStore, StorageError, StoreEr
 from apportion.report.statements import StatementLine, statements
 from apportion.schema import tables as t
 from apportion.workspace import Workspace
-from tests.helpers import allocate, billed_by, ingest, make_workspace, write_drivers, write_focus
-
-RULES = """rules:
-  - name: gpu
-    match: "ResourceId = 'gpu-1'"
-    method: proportional
-    driver: gpu_seconds
-    window: day
-"""
+from tests.helpers import (
+    GPU_RULES,
+    allocate,
+    billed_by,
+    ingest,
+    make_workspace,
+    write_drivers,
+    write_focus,
+)
 
 
 def _files(root: Path) -> set[str]:
@@ -133,12 +133,12 @@ def test_spark_reads_what_duckdb_wrote_and_the_reverse(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     bill, usage = _month(tmp_path)
-    reference = make_workspace(tmp_path / "reference", RULES)
+    reference = make_workspace(tmp_path / "reference", GPU_RULES)
     ingest(reference, bill, usage)
     allocate(reference)
     expected = billed_by(reference, "use_case")
 
-    shared = make_workspace(tmp_path / "shared", RULES, extra="engine: {storage: tables}\n")
+    shared = make_workspace(tmp_path / "shared", GPU_RULES, extra="engine: {storage: tables}\n")
     ingest(shared, bill, usage)  # DuckDB writes the store
     shared.close()
     monkeypatch.setenv("APPORTION_ENGINE_TYPE", "spark")
@@ -158,7 +158,7 @@ def test_a_store_configured_over_data_in_the_duckdb_file_is_refused(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     bill, _ = _month(tmp_path)
-    workspace = make_workspace(tmp_path / "ws", RULES)
+    workspace = make_workspace(tmp_path / "ws", GPU_RULES)
     ingest(workspace, bill)
     workspace.close()
     monkeypatch.setenv("APPORTION_ENGINE_STORAGE", "tables")
@@ -216,7 +216,7 @@ def test_an_unusable_storage_url_is_a_clear_error(tmp_path: Path) -> None:
 
 def test_a_store_left_out_of_the_configuration_is_refused(tmp_path: Path) -> None:
     bill, _ = _month(tmp_path)
-    workspace = make_workspace(tmp_path / "ws", RULES, extra="engine: {storage: tables}\n")
+    workspace = make_workspace(tmp_path / "ws", GPU_RULES, extra="engine: {storage: tables}\n")
     ingest(workspace, bill)
     workspace.close()
     config = tmp_path / "ws" / "apportion.yaml"
