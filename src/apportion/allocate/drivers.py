@@ -58,7 +58,8 @@ def driver_quantities(
     carried: Collection[str] | None = None,
 ) -> Quantities:
     """One grouped scan of the driver rows a rule's pools need. ``carried``: the dimension
-    keys the driver rows can hold (:func:`carried_dimensions`); None when not known."""
+    keys the driver rows can hold (:func:`~apportion.allocate.carried.carried_keys`);
+    None when not known."""
     empty = Quantities(
         [pa.array([], pa.string()) for _ in dimensions], np.array([], dtype=object), {}
     )
@@ -119,17 +120,3 @@ def driver_quantities(
         weights=units(table.column("quantity"), t.QUANTITY_SCALE),
         slices=slices,
     )
-
-
-def carried_dimensions(plane: DataPlane) -> set[str] | None:
-    """The dimension keys driver rows can carry, as recorded at ingest for every driver file;
-    None when a load did not record them (then any key may be present). Every file counts,
-    not only a period's: a day window can reach into the month before."""
-    loads = plane.table(t.LOADS)
-    recorded = plane.to_arrow(loads.filter(loads.kind == "drivers").select("dimensions"))
-    carried: set[str] = set()
-    for keys in recorded["dimensions"].to_pylist():
-        if keys is None:
-            return None
-        carried.update(keys)
-    return carried

@@ -4,7 +4,7 @@ Each source table must already carry ``claim``: the name of the rule that owns t
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 import ibis
 import ibis.expr.types as ir
@@ -19,7 +19,11 @@ def dim_column(dimension: str) -> str:
     return f"dim__{dimension}"
 
 
-def from_lines(lines: ir.Table, dimensions: Sequence[str]) -> ir.Table:
+def from_lines(
+    lines: ir.Table, dimensions: Sequence[str], carried: Collection[str] | None = None
+) -> ir.Table:
+    """``carried``: the dimensions the lines can have as tag keys (None: any); the others are
+    NULL without a lookup."""
     return lines.select(
         claim=lines.claim,
         member_id=lines[t.LINE_ID],
@@ -29,7 +33,10 @@ def from_lines(lines: ir.Table, dimensions: Sequence[str]) -> ir.Table:
         **{t.CATEGORY: lines[t.CATEGORY]},
         charge_start=lines.ChargePeriodStart.fill_null(lines.BillingPeriodStart),
         **{name: lines[name] for name in CARRIED},
-        **{dim_column(d): lines.Tags[d] for d in dimensions},
+        **{
+            dim_column(d): lines.Tags[d] if carried is None or d in carried else ibis.null("string")
+            for d in dimensions
+        },
         **{metric: lines[metric] for metric in COST_METRICS},
     )
 

@@ -31,8 +31,9 @@ import pyarrow.compute as pc
 from apportion.allocate import arrow_decimal
 from apportion.allocate import items as item_columns
 from apportion.allocate.batch import TargetRows, Targets, split_pools
+from apportion.allocate.carried import carried_keys
 from apportion.allocate.conservation import ConservationError, check_conservation
-from apportion.allocate.drivers import Quantities, carried_dimensions, driver_quantities
+from apportion.allocate.drivers import Quantities, driver_quantities
 from apportion.allocate.periods import Period
 from apportion.config import (
     ActivityRule,
@@ -157,7 +158,9 @@ def _plan(
     lines = plane.table(t.COST_LINES)
     lines = lines.filter(lines[t.BILLING_PERIOD] == str(period))
     claim = _claim(rules, line_columns(lines, dims), producer=None)
-    items = item_columns.from_lines(lines.mutate(claim=claim), dims)
+    items = item_columns.from_lines(
+        lines.mutate(claim=claim), dims, carried=carried_keys(plane, "focus")
+    )
     say("pooling cost lines")
     for generation in range(len(rules) + 1):
         new = _pool_and_split(plane, config, rules, period, run_id, generation, items, plan, say)
@@ -376,7 +379,7 @@ def _quantities(
 ) -> dict[str, Quantities]:
     """Driver quantities for every driver-based rule that has pools, one grouped scan each."""
     found: dict[str, Quantities] = {}
-    carried = carried_dimensions(plane)
+    carried = carried_keys(plane, "drivers")
     for name, rule in rules.items():
         if not isinstance(rule, ProportionalRule | ActivityRule):
             continue

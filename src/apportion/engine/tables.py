@@ -68,9 +68,10 @@ LOADS = ibis.schema(
         "quarantined": "int64",
         "periods": "string",
         "loaded_at": "timestamp",
-        # the dimension keys a driver file's rows carry (its columns); NULL for cost files
-        # and for loads recorded before this column existed (then every key may be present)
-        "dimensions": "array<string>",
+        # every key of the file's rows' map: a driver file's dimensions, a bill's tag keys;
+        # NULL for loads recorded before this column existed (then any key may be present).
+        # Allocation looks up only keys some file has (allocate/carried.py).
+        "keys": "array<string>",
     }
 )
 

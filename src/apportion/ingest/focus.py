@@ -162,6 +162,14 @@ def normalise(
     return Normalised(lines, quarantine)
 
 
+def tag_keys(plane: DataPlane, lines: ir.Table) -> list[str]:
+    """Every tag key some line has, recorded with the load: an allocation need not look up a
+    dimension no bill has as a tag."""
+    keys = lines.select(key=lines.Tags.keys().unnest()).distinct()
+    found: list[str] = plane.to_arrow(keys)["key"].to_pylist()
+    return sorted(k for k in found if k is not None)
+
+
 def _extension_map(staged: ir.Table, extensions: dict[str, str]) -> ir.Value:
     if not extensions:
         return ibis.null("map<string, string>")

@@ -72,7 +72,7 @@ class _Staged:
     quarantine: ir.Table
     table: str  # cost_lines | drivers
     current: bool  # this content is already the data of its source
-    dimensions: tuple[str, ...] | None = None  # driver files: the dimension keys they carry
+    keys: list[str] = field(default_factory=list)  # every key of the rows' map (loads.keys)
     loaded: bool = False
 
 
@@ -155,7 +155,7 @@ def _stage(
         if not any(h.strip().lower() == "billingcurrency" for h in named.values()):
             result.notes.append(f"no BillingCurrency column: read as {config.default_currency}")
         rows, quarantine, table = normalised.lines, normalised.quarantine, t.COST_LINES
-        dimensions = None
+        keys = focus.tag_keys(plane, rows)
     else:
         found = drivers.normalise(
             raw,
@@ -169,7 +169,7 @@ def _stage(
         if found.ignored_columns:
             result.notes.append(f"ignored columns: {', '.join(found.ignored_columns)}")
         rows, quarantine, table = found.rows, found.quarantine, t.DRIVERS
-        dimensions = found.dimensions
+        keys = list(found.dimensions)
     # both are filters over the one parsed table; counts, periods and the load read it
     result.rows = int(plane.scalar(rows.count()))
     result.quarantined = int(plane.scalar(quarantine.count()))
@@ -182,9 +182,7 @@ def _stage(
         if p is not None
     }
     result.periods = sorted(periods)
-    return _Staged(
-        path, result, rows, quarantine, table, current=name in holders, dimensions=dimensions
-    )
+    return _Staged(path, result, rows, quarantine, table, current=name in holders, keys=keys)
 
 
 def _kind(headers: list[str], fmt: Format, dimensions: list[str], path: Path) -> str:
@@ -262,7 +260,7 @@ def _load(plane: DataPlane, item: _Staged, others: list[_Staged]) -> None:
                 "quarantined": [result.quarantined],
                 "periods": [",".join(periods)],
                 "loaded_at": [datetime.now(UTC).replace(tzinfo=None)],
-                "dimensions": [None if item.dimensions is None else list(item.dimensions)],
+                "keys": [item.keys],
             },
             schema=LOADS,
         ),

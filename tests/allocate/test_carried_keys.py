@@ -1,5 +1,6 @@
-"""Driver files record at ingest which dimension keys their rows carry, so the driver scan
-looks up only those; a key no file carries is NULL for every target, as if it were read."""
+"""Files record at ingest the keys their rows' maps have (a driver file's dimensions, a bill's
+tag keys), so allocation looks up only dimensions some file has; a dimension no file has is
+NULL on every row, as if it were read."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from apportion.allocate.drivers import carried_dimensions, driver_quantities
+from apportion.allocate.carried import carried_keys
+from apportion.allocate.drivers import driver_quantities
 from apportion.schema import tables as t
 from apportion.workspace import Workspace
 from tests.helpers import GPU_RULES, allocate, billed_by, ingest, make_workspace, write_focus
@@ -53,14 +55,14 @@ def test_loads_record_the_keys_each_driver_file_carries(tmp_path: Path) -> None:
     ws = make_workspace(tmp_path / "ws", GPU_RULES, extra=DIMENSIONS)
     bill, by_use_case, by_cost_centre = _month(tmp_path)
     ingest(ws, bill, by_use_case)
-    loads = ws.data.to_arrow(ws.data.table(t.LOADS).select("kind", "dimensions")).to_pylist()
+    loads = ws.data.to_arrow(ws.data.table(t.LOADS).select("kind", "keys")).to_pylist()
     assert sorted(loads, key=lambda r: r["kind"]) == [
-        {"kind": "drivers", "dimensions": ["use_case"]},
-        {"kind": "focus", "dimensions": None},  # cost lines carry all their tags
+        {"kind": "drivers", "keys": ["use_case"]},
+        {"kind": "focus", "keys": []},  # the bill's lines have no tags
     ]
-    assert carried_dimensions(ws.data) == {"use_case"}
+    assert carried_keys(ws.data, "drivers") == {"use_case"}
     ingest(ws, by_cost_centre)
-    assert carried_dimensions(ws.data) == {"use_case", "cost_centre"}
+    assert carried_keys(ws.data, "drivers") == {"use_case", "cost_centre"}
 
 
 def test_keys_no_file_carries_are_null_targets_as_when_every_key_is_read(tmp_path: Path) -> None:
@@ -83,7 +85,7 @@ def test_keys_no_file_carries_are_null_targets_as_when_every_key_is_read(tmp_pat
         )
         return [c.to_pylist() for c in found.dims], list(found.weights), found.slices
 
-    narrowed = quantities(carried_dimensions(ws.data))
+    narrowed = quantities(carried_keys(ws.data, "drivers"))
     assert narrowed == quantities(None)
     dims, weights, _ = narrowed
     assert dims == [[None, None, "cc-9"], ["chat", "search", "chat"], [None, None, None]]
@@ -98,12 +100,12 @@ def test_loads_from_before_the_record_mean_any_key_may_be_present(tmp_path: Path
     ws = make_workspace(tmp_path / "ws", GPU_RULES, extra=DIMENSIONS)
     bill, by_use_case, _ = _month(tmp_path)
     ingest(ws, bill, by_use_case)
-    legacy = ws.data.to_arrow(ws.data.table(t.LOADS)).drop_columns(["dimensions"])
+    legacy = ws.data.to_arrow(ws.data.table(t.LOADS)).drop_columns(["keys"])
     with ws.data.transaction():
         ws.data.delete(t.LOADS, {})
         # straight to the store, as a version without the column wrote it
         ws.data.tables.insert(t.LOADS, legacy)
-    assert carried_dimensions(ws.data) is None
+    assert carried_keys(ws.data, "drivers") is None
     allocate(ws)
     assert billed_by(ws, "use_case") == {"search": Decimal("75.00"), "chat": Decimal("25.00")}
 
@@ -113,13 +115,62 @@ def test_an_older_duckdb_file_gains_the_new_column_when_opened(tmp_path: Path) -
     ws = make_workspace(tmp_path / "ws", GPU_RULES, extra=DIMENSIONS)
     bill, by_use_case, _ = _month(tmp_path)
     ingest(ws, bill, by_use_case)
-    ws.data.con.con.execute("ALTER TABLE loads DROP COLUMN dimensions")
+    ws.data.con.con.execute("ALTER TABLE loads DROP COLUMN keys")
     ws.close()
     reopened = Workspace.open(tmp_path / "ws")
     loads = reopened.data.table(t.LOADS)
-    assert loads.schema()["dimensions"].is_array()
-    assert reopened.data.to_arrow(loads.select("dimensions"))["dimensions"].to_pylist() == [
+    assert loads.schema()["keys"].is_array()
+    assert reopened.data.to_arrow(loads.select("keys"))["keys"].to_pylist() == [
         None,
         None,
     ]
-    assert carried_dimensions(reopened.data) is None
+    assert carried_keys(reopened.data, "drivers") is None
+
+
+DIRECT = """rules:
+  - name: tagged
+    match: "tags['use_case'] IS NOT NULL"
+    method: direct
+"""
+
+
+def test_bills_record_their_tag_keys(tmp_path: Path) -> None:
+    ws = make_workspace(tmp_path / "ws", DIRECT, extra=DIMENSIONS)
+    bill = write_focus(
+        tmp_path / "bill.csv",
+        [
+            {"BilledCost": "7", "Tags": {"use_case": "search", "team": "core"}},
+            {"BilledCost": "5", "Tags": {"use_case": "chat", "cost_centre": "cc-1"}},
+            {"BilledCost": "3"},
+        ],
+    )
+    ingest(ws, bill)
+    assert carried_keys(ws.data, "focus") == {"use_case", "cost_centre", "team"}
+    allocate(ws)
+    expected = {
+        "use_case": {"search": Decimal(7), "chat": Decimal(5), t.UNALLOCATED: Decimal(3)},
+        "cost_centre": {t.UNALLOCATED: Decimal(10), "cc-1": Decimal(5)},
+        "environment": {t.UNALLOCATED: Decimal(15)},
+    }
+    assert {d: billed_by(ws, d) for d in expected} == expected
+    # the same allocation when the record is missing and every dimension is looked up
+    legacy = ws.data.to_arrow(ws.data.table(t.LOADS)).drop_columns(["keys"])
+    with ws.data.transaction():
+        ws.data.delete(t.LOADS, {})
+        ws.data.tables.insert(t.LOADS, legacy)
+    assert carried_keys(ws.data, "focus") is None
+    allocate(ws)
+    assert {d: billed_by(ws, d) for d in expected} == expected
+
+
+def test_a_dimension_configured_after_the_bill_was_loaded_is_still_read(tmp_path: Path) -> None:
+    ws = make_workspace(tmp_path / "ws", DIRECT, extra="dimensions: [use_case]\n")
+    tags = {"use_case": "chat", "cost_centre": "cc-1"}
+    ingest(ws, write_focus(tmp_path / "bill.csv", [{"BilledCost": "5", "Tags": tags}]))
+    ws.close()
+    config = tmp_path / "ws" / "apportion.yaml"
+    text = config.read_text()
+    config.write_text(text.replace("dimensions: [use_case]", "dimensions: [cost_centre, use_case]"))
+    later = Workspace.open(tmp_path / "ws")
+    allocate(later)
+    assert billed_by(later, "cost_centre") == {"cc-1": Decimal(5)}
