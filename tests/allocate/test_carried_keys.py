@@ -30,6 +30,14 @@ def _drivers(path: Path, columns: list[str], rows: list[list[str]]) -> Path:
     return path
 
 
+def _forget_recorded_keys(ws: Workspace) -> None:
+    """The loads as a version without ``loads.keys`` wrote them (straight to the store)."""
+    legacy = ws.data.to_arrow(ws.data.table(t.LOADS)).drop_columns(["keys"])
+    with ws.data.transaction():
+        ws.data.delete(t.LOADS, {})
+        ws.data.tables.insert(t.LOADS, legacy)
+
+
 def _month(tmp_path: Path) -> tuple[Path, Path, Path]:
     bill = write_focus(
         tmp_path / "bill.csv",
@@ -100,11 +108,7 @@ def test_loads_from_before_the_record_mean_any_key_may_be_present(tmp_path: Path
     ws = make_workspace(tmp_path / "ws", GPU_RULES, extra=DIMENSIONS)
     bill, by_use_case, _ = _month(tmp_path)
     ingest(ws, bill, by_use_case)
-    legacy = ws.data.to_arrow(ws.data.table(t.LOADS)).drop_columns(["keys"])
-    with ws.data.transaction():
-        ws.data.delete(t.LOADS, {})
-        # straight to the store, as a version without the column wrote it
-        ws.data.tables.insert(t.LOADS, legacy)
+    _forget_recorded_keys(ws)
     assert carried_keys(ws.data, "drivers") is None
     allocate(ws)
     assert billed_by(ws, "use_case") == {"search": Decimal("75.00"), "chat": Decimal("25.00")}
@@ -154,10 +158,7 @@ def test_bills_record_their_tag_keys(tmp_path: Path) -> None:
     }
     assert {d: billed_by(ws, d) for d in expected} == expected
     # the same allocation when the record is missing and every dimension is looked up
-    legacy = ws.data.to_arrow(ws.data.table(t.LOADS)).drop_columns(["keys"])
-    with ws.data.transaction():
-        ws.data.delete(t.LOADS, {})
-        ws.data.tables.insert(t.LOADS, legacy)
+    _forget_recorded_keys(ws)
     assert carried_keys(ws.data, "focus") is None
     allocate(ws)
     assert {d: billed_by(ws, d) for d in expected} == expected
