@@ -5,6 +5,7 @@ the driver rows."""
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
 from typing import Literal
 
 from apportion.engine import DataPlane
@@ -25,3 +26,8 @@ def carried_keys(plane: DataPlane, kind: FileKind) -> set[str] | None:
             return None
         carried.update(keys)
     return carried
+
+
+def to_read(dimensions: Sequence[str], carried: Collection[str] | None) -> list[str]:
+    """The dimensions a scan must look up: those some file has (all when not known)."""
+    return [d for d in dimensions if carried is None or d in carried]

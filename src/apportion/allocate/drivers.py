@@ -13,6 +13,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from apportion.allocate.arrow_decimal import IntArray, units
+from apportion.allocate.carried import to_read
 from apportion.engine import DataPlane
 from apportion.schema import tables as t
 
@@ -82,7 +83,7 @@ def driver_quantities(
     )
     # a key no driver row carries is NULL everywhere: grouping by it would cost a map lookup
     # per row (a quarter of the scan for each) and change nothing
-    read = [d for d in dimensions if carried is None or d in carried]
+    read = to_read(dimensions, carried)
     keys = {
         "window_start": window_start,
         "resource": selected.resource_id if by_resource else ibis.null("string"),

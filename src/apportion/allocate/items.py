@@ -9,6 +9,7 @@ from collections.abc import Collection, Sequence
 import ibis
 import ibis.expr.types as ir
 
+from apportion.allocate.carried import to_read
 from apportion.schema import tables as t
 from apportion.schema.focus import COST_METRICS
 
@@ -24,6 +25,7 @@ def from_lines(
 ) -> ir.Table:
     """``carried``: the dimensions the lines can have as tag keys (None: any); the others are
     NULL without a lookup."""
+    read = to_read(dimensions, carried)
     return lines.select(
         claim=lines.claim,
         member_id=lines[t.LINE_ID],
@@ -33,10 +35,7 @@ def from_lines(
         **{t.CATEGORY: lines[t.CATEGORY]},
         charge_start=lines.ChargePeriodStart.fill_null(lines.BillingPeriodStart),
         **{name: lines[name] for name in CARRIED},
-        **{
-            dim_column(d): lines.Tags[d] if carried is None or d in carried else ibis.null("string")
-            for d in dimensions
-        },
+        **{dim_column(d): lines.Tags[d] if d in read else ibis.null("string") for d in dimensions},
         **{metric: lines[metric] for metric in COST_METRICS},
     )
 

@@ -90,17 +90,13 @@ class StoredTables(Tables):
 def _conform(stored: ir.Table, table: str) -> ir.Table:
     """Stored files as the declared schema: another engine may have written a timestamp with
     a zone or a narrower type, and files written before a column was added lack it."""
-    schema = SCHEMAS[table]
-    return stored.select(
-        *[
-            ibis.null(kind).name(name)  # a column added after these files were written
-            if name not in stored.columns
-            else stored[name]
-            if stored[name].type() == kind
-            else _cast(stored[name], kind)
-            for name, kind in schema.items()
-        ]
-    )
+    return stored.select(*[_column(stored, name, kind) for name, kind in SCHEMAS[table].items()])
+
+
+def _column(stored: ir.Table, name: str, kind: Any) -> ir.Value:
+    if name not in stored.columns:
+        return ibis.null(kind).name(name)  # a column added after these files were written
+    return stored[name] if stored[name].type() == kind else _cast(stored[name], kind)
 
 
 def _cast(column: ir.Value, kind: Any) -> ir.Value:

@@ -72,7 +72,8 @@ class _Staged:
     quarantine: ir.Table
     table: str  # cost_lines | drivers
     current: bool  # this content is already the data of its source
-    keys: list[str] = field(default_factory=list)  # every key of the rows' map (loads.keys)
+    # a driver file's dimensions (its columns); a bill's tag keys are read when it loads
+    keys: list[str] = field(default_factory=list)
     loaded: bool = False
 
 
@@ -155,7 +156,7 @@ def _stage(
         if not any(h.strip().lower() == "billingcurrency" for h in named.values()):
             result.notes.append(f"no BillingCurrency column: read as {config.default_currency}")
         rows, quarantine, table = normalised.lines, normalised.quarantine, t.COST_LINES
-        keys = focus.tag_keys(plane, rows)
+        keys: list[str] = []
     else:
         found = drivers.normalise(
             raw,
@@ -247,6 +248,8 @@ def _load(plane: DataPlane, item: _Staged, others: list[_Staged]) -> None:
         )
     plane.insert(item.table, item.rows)
     plane.insert(t.QUARANTINE, item.quarantine)
+    # every key of the rows' map; the tags are scanned only for files that load
+    keys = focus.tag_keys(plane, item.rows) if item.table == t.COST_LINES else item.keys
     plane.insert(
         t.LOADS,
         ibis.memtable(
@@ -260,7 +263,7 @@ def _load(plane: DataPlane, item: _Staged, others: list[_Staged]) -> None:
                 "quarantined": [result.quarantined],
                 "periods": [",".join(periods)],
                 "loaded_at": [datetime.now(UTC).replace(tzinfo=None)],
-                "keys": [item.keys],
+                "keys": [keys],
             },
             schema=LOADS,
         ),
