@@ -16,8 +16,17 @@ pytestmark = pytest.mark.usefixtures("engine")
 def test_loading_the_same_file_twice_changes_nothing(tmp_path: Path) -> None:
     ws = make_workspace(tmp_path / "ws")
     [first] = ingest(ws, FOCUS_SAMPLE)
-    [second] = ingest(ws, FOCUS_SAMPLE)
+    said: list[str] = []
+    [second] = ingest(ws, FOCUS_SAMPLE, progress=said.append)
     assert (first.status, second.status) == ("loaded", "unchanged")
+    # what the load recorded, without parsing the file again
+    assert (second.rows, second.quarantined, second.periods, second.kind) == (
+        first.rows,
+        first.quarantined,
+        first.periods,
+        "focus",
+    )
+    assert not [message for message in said if message.startswith("reading")]
     assert ws.data.scalar(ws.data.table(t.COST_LINES).count()) == 1000
     kept = list(ws.raw_dir.glob("*"))
     assert [p.name for p in kept] == [f"{first.file_hash}.csv"]
@@ -70,3 +79,18 @@ def test_two_files_for_one_partition_in_one_call_both_load(tmp_path: Path) -> No
     results = ingest(ws, part1, part2, source="openai")
     assert [r.status for r in results] == ["unchanged", "unchanged"]
     assert ws.data.scalar(lines.BilledCost.sum()) == Decimal(3)
+
+
+def test_an_unchanged_file_is_read_again_when_its_partition_is_rebuilt(tmp_path: Path) -> None:
+    ws = make_workspace(tmp_path / "ws")
+    part1 = write_focus(tmp_path / "p1.csv", [{"BilledCost": "1"}])
+    part2 = write_focus(tmp_path / "p2.csv", [{"BilledCost": "2"}])
+    ingest(ws, part1, source="openai")
+    said: list[str] = []
+    # part2 joins part1's partition, which is rebuilt from both: part1's rows must not be lost
+    results = ingest(ws, part1, part2, source="openai", progress=said.append)
+    assert "reading p1.csv" in said
+    assert [r.status for r in results] != ["unchanged", "unchanged"]
+    lines = ws.data.table(t.COST_LINES)
+    assert ws.data.scalar(lines.BilledCost.sum()) == Decimal(3)
+    assert ws.data.scalar(lines.count()) == 2

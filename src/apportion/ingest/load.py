@@ -68,12 +68,14 @@ class IngestResult:
 class _Staged:
     path: Path
     result: IngestResult
-    rows: ir.Table
-    quarantine: ir.Table
     table: str  # cost_lines | drivers
     current: bool  # this content is already the data of its source
+    # the parsed rows; None for a current file, parsed only if a partition it shares reloads
+    rows: ir.Table | None = None
+    quarantine: ir.Table | None = None
     # a driver file's dimensions (its columns); a bill's tag keys are read when it loads
     keys: list[str] = field(default_factory=list)
+    pending: bool = False
     loaded: bool = False
 
 
@@ -96,19 +98,68 @@ def ingest_files(
         if file_hash in seen:
             continue  # the same content named twice (a glob and a name, or a copy) loads once
         seen.add(file_hash)
-        say(f"reading {path.name}")
-        staged.append(_stage(workspace, plane, path, file_hash, fmt, source))
+        name = source or path.stem
+        item = _current(plane, path, name, file_hash)
+        if item is None:
+            say(f"reading {path.name}")
+            item = _stage(workspace, plane, path, file_hash, fmt, name, current=False)
+        staged.append(item)
     pending = _pending(plane, staged)
+    for item in pending:
+        item.pending = True
+        if item.rows is None:  # unchanged, but a partition it shares is rebuilt from all files
+            say(f"reading {item.path.name}")
+            parsed = _stage(
+                workspace, plane, item.path, item.result.file_hash, fmt, item.result.source
+            )
+            item.result, item.rows, item.quarantine = parsed.result, parsed.rows, parsed.quarantine
+            item.keys = parsed.keys
     for item in pending:
         _keep_raw(workspace, item)  # content-addressed, so keeping it early is harmless
     with plane.transaction():
         for item in staged:
-            if item not in pending:
+            if not item.pending:
                 item.result.status = "unchanged"
                 continue
             say(f"loading {item.path.name}")
             _load(plane, item, [other for other in pending if other is not item])
     return [item.result for item in staged]
+
+
+def _current(plane: DataPlane, path: Path, name: str, file_hash: str) -> _Staged | None:
+    """A file whose content is already the data of its source, as its load recorded it: an
+    unchanged file is not parsed again. None for content new to this source."""
+    holders = _holders(plane, file_hash)
+    elsewhere = min(holders - {name}, default=None)
+    if elsewhere:
+        raise FileError(
+            f"{path.name}: this content is already loaded as source {elsewhere!r}; loading it "
+            f"again as {name!r} would count it twice (use --source {elsewhere} to restate it)"
+        )
+    if name not in holders:
+        return None
+    loads = plane.table(t.LOADS)
+    latest = (
+        loads.filter((loads[t.SOURCE] == name) & (loads[t.FILE_HASH] == file_hash))
+        .order_by(ibis.desc("loaded_at"))
+        .select("file", "kind", "rows", "quarantined", "periods")
+        .limit(1)
+    )
+    recorded = plane.to_arrow(latest).to_pylist()
+    if not recorded:
+        return None
+    load = recorded[0]
+    result = IngestResult(
+        file=path.name,
+        source=name,
+        kind=load["kind"],
+        file_hash=file_hash,
+        rows=load["rows"],
+        quarantined=load["quarantined"],
+        periods=[p for p in load["periods"].split(",") if p],
+    )
+    table = t.COST_LINES if load["kind"] == "focus" else t.DRIVERS
+    return _Staged(path, result, table, current=True)
 
 
 def _stage(
@@ -117,17 +168,12 @@ def _stage(
     path: Path,
     file_hash: str,
     fmt: Format,
-    source: str | None,
+    name: str,
+    *,
+    current: bool = True,
 ) -> _Staged:
+    """Parse a file into rows and quarantine (lazily: filters over one materialised table)."""
     suffix = path.suffix.lower()
-    name = source or path.stem
-    holders = _holders(plane, file_hash)
-    elsewhere = min(holders - {name}, default=None)
-    if elsewhere:
-        raise FileError(
-            f"{path.name}: this content is already loaded as source {elsewhere!r}; loading it "
-            f"again as {name!r} would count it twice (use --source {elsewhere} to restate it)"
-        )
     if suffix in _CSV:
         headers = _csv_headers(path)
         raw = plane.stage_csv(path, len(headers))
@@ -171,19 +217,23 @@ def _stage(
             result.notes.append(f"ignored columns: {', '.join(found.ignored_columns)}")
         rows, quarantine, table = found.rows, found.quarantine, t.DRIVERS
         keys = list(found.dimensions)
-    # both are filters over the one parsed table; counts, periods and the load read it
-    result.rows = int(plane.scalar(rows.count()))
-    result.quarantined = int(plane.scalar(quarantine.count()))
-    periods = set(plane.to_arrow(rows.select(rows[t.BILLING_PERIOD]).distinct())[0].to_pylist())
-    periods |= {
-        p
-        for p in plane.to_arrow(quarantine.select(quarantine[t.BILLING_PERIOD]).distinct())[
-            0
-        ].to_pylist()
-        if p is not None
-    }
-    result.periods = sorted(periods)
-    return _Staged(path, result, rows, quarantine, table, current=name in holders, keys=keys)
+    result.rows, result.quarantined, result.periods = _counts(plane, rows, quarantine)
+    return _Staged(path, result, table, current, rows, quarantine, keys=keys)
+
+
+def _counts(plane: DataPlane, rows: ir.Table, quarantine: ir.Table) -> tuple[int, int, list[str]]:
+    """Rows loaded, rows quarantined, and the billing periods either touches, in one query: each
+    query is a job on Spark. A quarantined row whose period could not be read touches none."""
+    both = rows.select(period=rows[t.BILLING_PERIOD], quarantined=ibis.literal(False)).union(
+        quarantine.select(period=quarantine[t.BILLING_PERIOD], quarantined=ibis.literal(True))
+    )
+    counted = plane.to_arrow(
+        both.group_by(["quarantined", "period"]).aggregate(n=both.count())
+    ).to_pylist()
+    loaded = sum(r["n"] for r in counted if not r["quarantined"])
+    refused = sum(r["n"] for r in counted if r["quarantined"])
+    periods = {r["period"] for r in counted if r["period"] is not None or not r["quarantined"]}
+    return loaded, refused, sorted(periods)
 
 
 def _kind(headers: list[str], fmt: Format, dimensions: list[str], path: Path) -> str:
@@ -212,12 +262,12 @@ def _pending(plane: DataPlane, staged: list[_Staged]) -> list[_Staged]:
 
 def _holders(plane: DataPlane, file_hash: str) -> set[str]:
     """The sources whose current data (loaded or quarantined rows) came from this content."""
-    sources: set[str] = set()
-    for name in (t.COST_LINES, t.DRIVERS, t.QUARANTINE):
-        table = plane.table(name)
-        found = table.filter(table[t.FILE_HASH] == file_hash).select(t.SOURCE).distinct()
-        sources.update(plane.to_arrow(found)[t.SOURCE].to_pylist())
-    return sources
+    found = [
+        table.filter(table[t.FILE_HASH] == file_hash).select(t.SOURCE)
+        for table in (plane.table(name) for name in (t.COST_LINES, t.DRIVERS, t.QUARANTINE))
+    ]
+    union = found[0].union(*found[1:], distinct=True)
+    return set(plane.to_arrow(union)[t.SOURCE].to_pylist())
 
 
 def _load(plane: DataPlane, item: _Staged, others: list[_Staged]) -> None:
@@ -246,10 +296,12 @@ def _load(plane: DataPlane, item: _Staged, others: list[_Staged]) -> None:
             t.QUARANTINE,
             {t.SOURCE: source, t.BILLING_PERIOD: None, "kind": _quarantine_kind(item)},
         )
-    plane.insert(item.table, item.rows)
-    plane.insert(t.QUARANTINE, item.quarantine)
+    rows, quarantine = item.rows, item.quarantine
+    assert rows is not None and quarantine is not None, "a file is parsed before it loads"
+    plane.insert(item.table, rows)
+    plane.insert(t.QUARANTINE, quarantine)
     # every key of the rows' map; the tags are scanned only for files that load
-    keys = focus.tag_keys(plane, item.rows) if item.table == t.COST_LINES else item.keys
+    keys = focus.tag_keys(plane, rows) if item.table == t.COST_LINES else item.keys
     plane.insert(
         t.LOADS,
         ibis.memtable(
