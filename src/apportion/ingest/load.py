@@ -142,7 +142,7 @@ def _current(plane: DataPlane, path: Path, name: str, file_hash: str) -> _Staged
     latest = (
         loads.filter((loads[t.SOURCE] == name) & (loads[t.FILE_HASH] == file_hash))
         .order_by(ibis.desc("loaded_at"))
-        .select("file", "kind", "rows", "quarantined", "periods")
+        .select("kind", "rows", "quarantined", "periods")
         .limit(1)
     )
     recorded = plane.to_arrow(latest).to_pylist()
