@@ -99,10 +99,13 @@ def ingest_files(
             continue  # the same content named twice (a glob and a name, or a copy) loads once
         seen.add(file_hash)
         name = source or path.stem
-        item = _current(plane, path, name, file_hash)
+        holders = _holders(plane, file_hash)
+        _refuse_elsewhere(path, name, holders)
+        current = name in holders
+        item = _recorded(plane, path, name, file_hash) if current else None
         if item is None:
             say(f"reading {path.name}")
-            item = _stage(workspace, plane, path, file_hash, fmt, name, current=False)
+            item = _stage(workspace, plane, path, file_hash, fmt, name, current=current)
         staged.append(item)
     pending = _pending(plane, staged)
     for item in pending:
@@ -110,7 +113,13 @@ def ingest_files(
         if item.rows is None:  # unchanged, but a partition it shares is rebuilt from all files
             say(f"reading {item.path.name}")
             parsed = _stage(
-                workspace, plane, item.path, item.result.file_hash, fmt, item.result.source
+                workspace,
+                plane,
+                item.path,
+                item.result.file_hash,
+                fmt,
+                item.result.source,
+                current=True,
             )
             item.result, item.rows, item.quarantine = parsed.result, parsed.rows, parsed.quarantine
             item.keys = parsed.keys
@@ -126,18 +135,18 @@ def ingest_files(
     return [item.result for item in staged]
 
 
-def _current(plane: DataPlane, path: Path, name: str, file_hash: str) -> _Staged | None:
-    """A file whose content is already the data of its source, as its load recorded it: an
-    unchanged file is not parsed again. None for content new to this source."""
-    holders = _holders(plane, file_hash)
+def _refuse_elsewhere(path: Path, name: str, holders: set[str]) -> None:
     elsewhere = min(holders - {name}, default=None)
     if elsewhere:
         raise FileError(
             f"{path.name}: this content is already loaded as source {elsewhere!r}; loading it "
             f"again as {name!r} would count it twice (use --source {elsewhere} to restate it)"
         )
-    if name not in holders:
-        return None
+
+
+def _recorded(plane: DataPlane, path: Path, name: str, file_hash: str) -> _Staged | None:
+    """A file already current in its source, as its load recorded it, so that an unchanged file
+    is not parsed again; None when no load of it is recorded."""
     loads = plane.table(t.LOADS)
     latest = (
         loads.filter((loads[t.SOURCE] == name) & (loads[t.FILE_HASH] == file_hash))
@@ -170,7 +179,7 @@ def _stage(
     fmt: Format,
     name: str,
     *,
-    current: bool = True,
+    current: bool,
 ) -> _Staged:
     """Parse a file into rows and quarantine (lazily: filters over one materialised table)."""
     suffix = path.suffix.lower()
