@@ -75,7 +75,6 @@ class _Staged:
     quarantine: ir.Table | None = None
     # a driver file's dimensions (its columns); a bill's tag keys are read when it loads
     keys: list[str] = field(default_factory=list)
-    pending: bool = False
     loaded: bool = False
 
 
@@ -109,7 +108,6 @@ def ingest_files(
         staged.append(item)
     pending = _pending(plane, staged)
     for item in pending:
-        item.pending = True
         if item.rows is None:  # unchanged, but a partition it shares is rebuilt from all files
             say(f"reading {item.path.name}")
             parsed = _stage(
@@ -127,7 +125,7 @@ def ingest_files(
         _keep_raw(workspace, item)  # content-addressed, so keeping it early is harmless
     with plane.transaction():
         for item in staged:
-            if not item.pending:
+            if item not in pending:
                 item.result.status = "unchanged"
                 continue
             say(f"loading {item.path.name}")
