@@ -5,6 +5,8 @@ In one run, on the same data, each step in its own process (so peak memory is pe
 - floor:     one grouped scan of the driver rows and one of the cost rows, in DuckDB, over the
              workspace's own tables: no engine can allocate without reading both once
              (with ``--engine spark``: the same scans in Spark over the Parquet store);
+- lineage:   the floor plus writing one lineage row per cost line (period, pool, line id) to a
+             DuckDB table: what keeping every cent traceable costs at the least (DuckDB only);
 - apportion: ``allocate_period`` plus ``statements`` by cost centre and use case;
 - pandas, polars: the same allocation (tagged lines direct, shared clusters split by daily
              gpu_seconds per use case) written plainly, reading the generated Parquet files;
@@ -71,7 +73,49 @@ def step_floor(args: argparse.Namespace) -> dict[str, Any]:
     if args.memory_limit:
         con.execute("SET memory_limit = ?", [args.memory_limit])
     started = time.perf_counter()
-    # the groups stay in the engine (as a real allocation's would); only their count comes back
+    groups = _floor_scans(con)
+    return {"seconds": time.perf_counter() - started, "groups": groups}
+
+
+def step_lineage(args: argparse.Namespace) -> dict[str, Any]:
+    """The floor plus the least any allocation that keeps lineage must write: one row per cost
+    line naming its period, a pool and the line, into a table of a DuckDB file (a scratch file
+    beside the workspace: the workspace itself is opened read-only)."""
+    import duckdb
+
+    scratch = Path(args.workspace) / "bench-lineage.duckdb"
+    scratch.unlink(missing_ok=True)
+    con = duckdb.connect()
+    if args.memory_limit:
+        con.execute("SET memory_limit = ?", [args.memory_limit])
+    # ATTACH takes no parameters: the paths go in as quoted SQL literals
+    con.execute(f"ATTACH {_literal(scratch)} AS scratch")
+    con.execute(f"ATTACH {_literal(Path(args.workspace) / 'apportion.duckdb')} AS ws (READ_ONLY)")
+    con.execute("USE ws")
+    started = time.perf_counter()
+    groups = _floor_scans(con)
+    scanned = time.perf_counter() - started
+    # the pool reference is the line's ResourceId: text of a pool id's cardinality, without
+    # the work of finding the pool, so this is a lower bound of what lineage costs to write
+    con.execute(
+        "CREATE TABLE scratch.lineage AS SELECT x_BillingPeriod, ResourceId AS pool_id, "
+        "x_LineId AS member_id FROM cost_lines WHERE x_BillingPeriod = ?",
+        [PERIOD],
+    )
+    seconds = time.perf_counter() - started
+    (rows,) = con.execute("SELECT count(*) FROM scratch.lineage").fetchone()
+    con.close()
+    scratch.unlink(missing_ok=True)
+    return {"seconds": seconds, "groups": groups, "write_seconds": seconds - scanned, "rows": rows}
+
+
+def _literal(path: Path) -> str:
+    return "'" + str(path).replace("'", "''") + "'"
+
+
+def _floor_scans(con: Any) -> int:
+    """One grouped scan of the driver rows and one of the cost rows; the groups stay in the
+    engine (as a real allocation's would) and only their count comes back."""
     (drivers,) = con.execute(
         "SELECT count(*) FROM (SELECT driver, resource_id, date_trunc('day', timestamp), "
         "dimensions['use_case'], dimensions['cost_centre'], sum(quantity) "
@@ -85,8 +129,7 @@ def step_floor(args: argparse.Namespace) -> dict[str, Any]:
         "GROUP BY ALL)",
         [PERIOD],
     ).fetchone()
-    seconds = time.perf_counter() - started
-    return {"seconds": seconds, "groups": drivers + costs}
+    return int(drivers) + int(costs)
 
 
 def _spark_floor(args: argparse.Namespace) -> dict[str, Any]:
@@ -213,6 +256,7 @@ def step_polars(args: argparse.Namespace) -> dict[str, Any]:
 STEPS = {
     "ingest": step_ingest,
     "floor": step_floor,
+    "lineage": step_lineage,
     "apportion": step_apportion,
     "pandas": step_pandas,
     "polars": step_polars,
@@ -279,7 +323,9 @@ def main() -> None:
         f"memory limit {args.memory_limit or 'none'}"
     )
     results = {}
-    for name in ("ingest", "floor", "apportion", "pandas", "polars"):
+    if args.engine == "spark":
+        skipped.add("lineage")  # a DuckDB reference: Spark's floor has no lineage write beside it
+    for name in ("ingest", "floor", "lineage", "apportion", "pandas", "polars"):
         if name in skipped:
             continue
         results[name] = run_step(name, args)
@@ -297,6 +343,9 @@ def _summary(results: dict[str, dict[str, Any]]) -> None:
         ratio = f"{result['seconds'] / floor:8.2f}" if floor else ""
         print(f"{name:<10} {result['seconds']:9.2f} {result['peak_mb']:9.0f} {ratio}")
     apportion = results.get("apportion", {}).get("seconds")
+    lineage = results.get("lineage", {}).get("seconds")
+    if apportion and lineage:
+        print(f"apportion / (floor + lineage write): {apportion / lineage:.2f}")
     for peer in ("pandas", "polars"):
         if apportion and peer in results and "seconds" in results[peer]:
             print(f"{peer} / apportion: {results[peer]['seconds'] / apportion:.2f}")

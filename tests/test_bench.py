@@ -42,7 +42,8 @@ def test_benchmark_runs_end_to_end_on_tiny_data(tmp_path: Path) -> None:
         if line.startswith("{"):
             record = json.loads(line)
             steps[record["step"]] = record
-    assert set(steps) == {"ingest", "floor", "apportion", "pandas"}
+    assert set(steps) == {"ingest", "floor", "lineage", "apportion", "pandas"}
+    assert steps["lineage"]["rows"] == 3000  # one lineage row per cost line
     assert all("error" not in step for step in steps.values()), steps
     # the plain pandas allocation and apportion agree on what was allocated (pandas drops
     # shared cost without metering; apportion keeps it as __unallocated__)
@@ -50,6 +51,7 @@ def test_benchmark_runs_end_to_end_on_tiny_data(tmp_path: Path) -> None:
     assert abs(allocated - Decimal(str(steps["pandas"]["total"]))) < Decimal("0.000001")
     assert Decimal(steps["apportion"]["total"]) >= allocated.quantize(Decimal("0.01"))
     assert "x floor" in result.stdout
+    assert "apportion / (floor + lineage write)" in result.stdout
 
 
 def _steps(stdout: str) -> dict[str, dict[str, object]]:
