@@ -28,6 +28,14 @@ def test_readme_rules_example_is_a_valid_configuration() -> None:
         }
 
 
+def test_readme_tag_policy_example_is_a_valid_configuration() -> None:
+    blocks = re.findall(r"```yaml\n(.*?)```", README, flags=re.S)
+    [policy] = [block for block in blocks if block.startswith("tags:")]
+    config = parse_config(policy)
+    assert config.tags.catalogue == "catalogue.csv"
+    assert config.tags.aliases == {"cost_centre": ["team"]}
+
+
 def test_every_command_in_the_readme_exists() -> None:
     commands = set(
         re.findall(r"^apportion (?:--workspace \S+ )?([a-z]+(?: [a-z]+)?)", README, flags=re.M)

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -26,6 +26,9 @@ from apportion.errors import USAGE_ERRORS, WORK_ERRORS
 from apportion.money import EXACT
 from apportion.workspace import Workspace, default_root
 
+if TYPE_CHECKING:
+    from apportion.tags import TagPolicy
+
 app = typer.Typer(
     name="apportion",
     help="Allocate AI spend to the use cases and cost centres that caused it, to the cent.",
@@ -35,8 +38,10 @@ app = typer.Typer(
 )
 report_app = typer.Typer(help="Reports over a period's published allocation.", no_args_is_help=True)
 export_app = typer.Typer(help="Write allocated cost in open formats.", no_args_is_help=True)
+tags_app = typer.Typer(help="Tag policy: enforcement at provisioning time.", no_args_is_help=True)
 app.add_typer(report_app, name="report")
 app.add_typer(export_app, name="export")
+app.add_typer(tags_app, name="tags")
 
 # Reports are read in terminals and in CI logs alike; a pipe gets a wide page, not 80 columns.
 out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
@@ -63,6 +68,15 @@ state = _State()
 
 PeriodOption = Annotated[str, typer.Option("--period", "-p", help="Billing month, YYYY-MM.")]
 FormatOption = Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")]
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        "-c",
+        help="The apportion.yaml whose tag policy applies (default: the workspace's, else the "
+        "built-in policy).",
+    ),
+]
 
 
 def _version(value: bool) -> None:
@@ -248,6 +262,100 @@ def export_focus_command(
     with _guard():
         count = export_focus(_open(), Period.parse(period), out_file)
     err.print(f"wrote {count} rows to {out_file}")
+
+
+class CheckFormat(StrEnum):
+    table = "table"
+    json = "json"
+
+
+@tags_app.command("check")
+def tags_check(
+    files: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Terraform plan JSON (terraform show -json), Kubernetes manifests, "
+            "CloudFormation templates or a JSON list of resources with tags."
+        ),
+    ],
+    config: ConfigOption = None,
+    fmt: Annotated[CheckFormat, typer.Option("--format", "-f", help="Output format.")] = (
+        CheckFormat.table
+    ),
+) -> None:
+    """Exit 0 if every taggable resource satisfies the tag policy, 1 if any does not."""
+    from apportion.tags import check_files
+
+    with _guard():
+        result = check_files(files, _tag_policy(config))
+    if fmt is CheckFormat.json:
+        out.print_json(json.dumps(result.as_dict()))
+    else:
+        rows = [
+            {
+                "address": f.resource.address,
+                "type": f.resource.kind,
+                "problems": "; ".join(v.describe() for v in f.reading.violations),
+                "file": f.resource.file,
+            }
+            for f in result.failed
+        ]
+        if rows:
+            _print_table("Resources that break the tag policy", rows)
+        for note in result.notes():
+            err.print(f"note: {note}", highlight=False, soft_wrap=True)
+        checked, failed = len(result.findings), len(result.failed)
+        verdict = "all pass" if not failed else f"{failed} fail"
+        out.print(f"{checked} taggable resources checked: {verdict}", highlight=False)
+    if not result.passed:
+        raise typer.Exit(1)
+
+
+def _tag_policy(config: Path | None) -> TagPolicy:
+    from apportion.config import load_config, parse_config
+    from apportion.config.loader import CONFIG_FILE
+    from apportion.tags import load_policy
+
+    if config is not None:
+        if not config.is_file():
+            raise typer.BadParameter(f"{config} not found", param_hint="--config")
+        text = config.read_text(encoding="utf-8")
+        return load_policy(parse_config(text, source=str(config)), config.parent)
+    if (state.root / CONFIG_FILE).is_file():
+        return load_policy(load_config(state.root), state.root)
+    err.print(f"no {CONFIG_FILE} in {state.root}: the built-in tag policy applies")
+    return load_policy(parse_config(""), state.root)
+
+
+@app.command()
+def admission(
+    config: ConfigOption = None,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8443,
+    tls_cert: Annotated[Path | None, typer.Option(help="TLS certificate (PEM).")] = None,
+    tls_key: Annotated[Path | None, typer.Option(help="TLS private key (PEM).")] = None,
+) -> None:
+    """Serve the tag check as a Kubernetes validating admission webhook (POST /validate)."""
+    import uvicorn
+
+    from apportion.api.admission import admission_app
+
+    if (tls_cert is None) != (tls_key is None):
+        raise typer.BadParameter("give both --tls-cert and --tls-key, or neither")
+    with _guard():
+        policy = _tag_policy(config)
+    if tls_cert is None:
+        err.print(
+            "serving plain HTTP: the Kubernetes API server calls webhooks over HTTPS only, "
+            "so put TLS in front of this or pass --tls-cert and --tls-key"
+        )
+    uvicorn.run(
+        admission_app(policy),
+        host=host,
+        port=port,
+        ssl_certfile=str(tls_cert) if tls_cert else None,
+        ssl_keyfile=str(tls_key) if tls_key else None,
+    )
 
 
 @app.command()

@@ -12,11 +12,13 @@ from apportion.export.focus import ExportError
 from apportion.report.published import NotAllocatedError
 from apportion.report.statements import StatementError
 from apportion.rules.expr import MatchError
+from apportion.tags.documents import DocumentError
 from apportion.workspace import WorkspaceError
 
 USAGE_ERRORS: tuple[type[Exception], ...] = (
     AllocationError,
     ConfigError,
+    DocumentError,
     ExportError,
     FileError,
     MatchError,

@@ -168,6 +168,43 @@ class EngineConfig(_Strict):
         return self.storage or ("tables" if self.type == "spark" else None)  # DEFAULT_STORE
 
 
+# value rules that hold wherever these dimensions are used (MISSION R2)
+DEFAULT_ALLOWED_VALUES: dict[str, list[str]] = {
+    "environment": ["production", "staging", "development", "research"],
+    "lifecycle_stage": ["active", "deprecated", "sunsetting"],
+}
+
+
+class TagPolicyConfig(_Strict):
+    """What every resource must be tagged with (``apportion tags check``)."""
+
+    required: list[str] | None = Field(
+        default=None, description="Dimensions every resource must carry (default: all of them)"
+    )
+    allowed: dict[str, list[str]] = Field(
+        default_factory=lambda: {k: list(v) for k, v in DEFAULT_ALLOWED_VALUES.items()},
+        description="Allowed values per dimension; a dimension not listed takes any value",
+    )
+    catalogue: str | None = Field(
+        default=None,
+        description="CSV or YAML of allowed values (dimension, value, owner), relative to the "
+        "workspace; its values add to `allowed`",
+    )
+    aliases: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="Other key names that mean a dimension, e.g. {cost_centre: [team]}; "
+        "spelling variants (CostCenter, cost-centre, user:cost_centre) need no alias",
+    )
+
+    @field_validator("allowed")
+    @classmethod
+    def _values_listed(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        for dimension, values in value.items():
+            if not values or any(not v.strip() for v in values):
+                raise ValueError(f"{dimension}: list at least one value, none of them empty")
+        return value
+
+
 class Config(_Strict):
     version: Literal[1] = 1
     engine: EngineConfig = EngineConfig()
@@ -180,6 +217,7 @@ class Config(_Strict):
         default_factory=lambda: [CategoryRule(**rule) for rule in DEFAULT_CATEGORY_RULES]
     )
     rules: list[Rule] = Field(default_factory=list)
+    tags: TagPolicyConfig = TagPolicyConfig()
 
     @field_validator("default_currency")
     @classmethod
@@ -199,6 +237,25 @@ class Config(_Strict):
         if len(set(value)) != len(value):
             raise ValueError("dimensions must be unique")
         return value
+
+    @model_validator(mode="after")
+    def _tag_policy_names_dimensions(self) -> Config:
+        policy = self.tags
+        named = {
+            "tags.required": policy.required or [],
+            "tags.allowed": list(policy.allowed),
+            "tags.aliases": list(policy.aliases),
+        }
+        for where, dimensions in named.items():
+            for dimension in dimensions:
+                # the default value rules apply only where their dimension is configured
+                defaulted = where == "tags.allowed" and dimension in DEFAULT_ALLOWED_VALUES
+                if dimension not in self.dimensions and not defaulted:
+                    raise ValueError(
+                        f"{where} names {dimension!r}, which is not one of the dimensions "
+                        f"{self.dimensions}"
+                    )
+        return self
 
     @model_validator(mode="after")
     def _rules_are_consistent(self) -> Config:
