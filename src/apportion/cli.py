@@ -45,7 +45,7 @@ app.add_typer(tags_app, name="tags")
 
 # Reports are read in terminals and in CI logs alike; a pipe gets a wide page, not 80 columns.
 out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # a path or message is never broken mid-word
 
 
 class OutputFormat(StrEnum):
@@ -303,7 +303,7 @@ def tags_check(
         if rows:
             _print_table("Resources that break the tag policy", rows)
         for note in result.notes():
-            err.print(f"note: {note}", highlight=False, soft_wrap=True)
+            err.print(f"note: {note}", highlight=False)
         checked, failed = len(result.findings), len(result.failed)
         verdict = "all pass" if not failed else f"{failed} fail"
         out.print(f"{checked} taggable resources checked: {verdict}", highlight=False)
@@ -325,6 +325,42 @@ def _tag_policy(config: Path | None) -> TagPolicy:
         return load_policy(load_config(state.root), state.root)
     err.print(f"no {CONFIG_FILE} in {state.root}: the built-in tag policy applies")
     return load_policy(parse_config(""), state.root)
+
+
+@tags_app.command("coverage")
+def tags_coverage(
+    period: PeriodOption,
+    fmt: Annotated[CheckFormat, typer.Option("--format", "-f", help="Output format.")] = (
+        CheckFormat.table
+    ),
+    metric: Annotated[
+        str, typer.Option(help="Cost metric the tables show (JSON has all four).")
+    ] = "BilledCost",
+    months: Annotated[int, typer.Option(min=1, help="Months in the trend, this one last.")] = 6,
+    top: Annotated[int, typer.Option(min=1, help="Resources in the costliest list.")] = 10,
+) -> None:
+    """Share of cost with each required dimension present and valid; gaps; the trend."""
+    from apportion.allocate import Period
+    from apportion.schema.focus import COST_METRICS
+    from apportion.tags import load_policy
+    from apportion.tags.coverage import coverage_tables, tag_coverage
+
+    if metric not in COST_METRICS:
+        raise typer.BadParameter(f"one of {', '.join(COST_METRICS)}", param_hint="--metric")
+    with _guard():
+        workspace = _open()
+        policy = load_policy(workspace.config, workspace.root)
+        result = tag_coverage(workspace, Period.parse(period), policy, months=months, top=top)
+    if fmt is CheckFormat.json:
+        out.print_json(json.dumps(result.as_dict()))
+        return
+    if not result.overall:
+        out.print(f"no cost lines in {period}")
+        return
+    for title, rows in coverage_tables(result, metric).items():
+        _print_table(title, rows)
+    for key, dimension in sorted(result.keys.items()):
+        err.print(f"note: tag key {key!r} read as {dimension}", highlight=False)
 
 
 @app.command()

@@ -99,6 +99,11 @@ class TagPolicy:
                     return value
         return _SPACES.sub(" ", raw.strip()).lower()
 
+    def is_valid(self, dimension: str, raw: str) -> bool:
+        """Whether a present value is one the policy allows (any value, with no list)."""
+        allowed = self.allowed.get(dimension)
+        return not allowed or self.canonical_value(dimension, raw) in allowed
+
     def read(self, tags: Mapping[str, object]) -> Reading:
         """Fold the keys and values of one resource's tags and check them.
 
@@ -131,7 +136,7 @@ class TagPolicy:
             if dimension not in values:
                 violations.append(Violation(dimension, "missing"))
         for dimension, value in values.items():
-            allowed = self.allowed.get(dimension)
-            if allowed and value not in allowed:
+            if not self.is_valid(dimension, value):
+                allowed = self.allowed[dimension]
                 violations.append(Violation(dimension, "invalid", value, allowed))
         return Reading(values, renamed, tuple(unchecked), tuple(violations))
