@@ -23,7 +23,7 @@ from rich.table import Table
 
 from apportion import __version__
 from apportion.errors import USAGE_ERRORS, WORK_ERRORS
-from apportion.money import EXACT
+from apportion.money import plain
 from apportion.workspace import Workspace, default_root
 
 if TYPE_CHECKING:
@@ -363,6 +363,36 @@ def tags_coverage(
         err.print(f"note: tag key {key!r} read as {dimension}", highlight=False)
 
 
+@tags_app.command("audit")
+def tags_audit(
+    period: PeriodOption,
+    fmt: Annotated[CheckFormat, typer.Option("--format", "-f", help="Output format.")] = (
+        CheckFormat.table
+    ),
+    months: Annotated[
+        int, typer.Option(min=2, help="Months looked back at for values seen before.")
+    ] = 6,
+    top: Annotated[int, typer.Option(min=1, help="Findings of each kind, largest first.")] = 20,
+) -> None:
+    """New tag values, tags changed within the month, keys shared by use cases, and cost
+    that moved from tagged to untagged."""
+    from apportion.allocate import Period
+    from apportion.tags import load_policy
+    from apportion.tags.audit import audit_rows, tag_audit
+
+    with _guard():
+        workspace = _open()
+        policy = load_policy(workspace.config, workspace.root)
+        result = tag_audit(workspace, Period.parse(period), policy, months=months, top=top)
+    if fmt is CheckFormat.json:
+        out.print_json(json.dumps(result.as_dict()))
+        return
+    for title, rows in audit_rows(result).items():
+        _print_table(title, rows)
+    for note in result.notes:
+        err.print(f"note: {note}", highlight=False)
+
+
 @app.command()
 def admission(
     config: ConfigOption = None,
@@ -437,9 +467,7 @@ def _totals_row(metric: dict[str, Any]) -> dict[str, Any]:
 
 
 def _plain(text: str) -> str:
-    """An exact amount without trailing zeros: 12.500000000000000000 -> 12.5."""
-    value = Decimal(text)
-    return format(EXACT.normalize(value), "f") if value else "0"
+    return plain(Decimal(text))
 
 
 def _print_table(title: str, rows: Sequence[dict[str, Any]]) -> None:

@@ -35,3 +35,9 @@ def to_units(amount: Decimal, scale: int = MONEY_SCALE) -> int:
 
 def from_units(units: int, scale: int = MONEY_SCALE) -> Decimal:
     return EXACT.scaleb(Decimal(units), -scale)
+
+
+def plain(amount: Decimal) -> str:
+    """An exact amount as people read it, without trailing zeros: 12.500000000000000000 ->
+    12.5, and never in exponent form."""
+    return format(EXACT.normalize(amount), "f") if amount else "0"

@@ -2,10 +2,8 @@
 allowed value, where the gaps are (by provider, category and sub-account), which resources
 cost the most without them, and how that has moved month on month.
 
-A line's dimension is read from every tag key that folds to it (``CostCenter`` and
-``cost-centre`` are both ``cost_centre``); when a line has several, the key spelled exactly as
-the dimension wins, then the others in name order. An empty value is a missing one. Amounts
-are exact sums; a share is the covered amount over the total, per currency and cost metric.
+Lines are read as :mod:`apportion.tags.lines` says. Amounts are exact sums; a share is the
+covered amount over the total, per currency and cost metric.
 """
 
 from __future__ import annotations
@@ -18,10 +16,10 @@ import ibis
 import ibis.expr.types as ir
 
 from apportion.allocate.periods import Period
-from apportion.engine import DataPlane
-from apportion.money import EXACT, add
+from apportion.money import EXACT, add, plain
 from apportion.schema import tables as t
 from apportion.schema.focus import COST_METRICS
+from apportion.tags.lines import TaggedLines, months_before
 from apportion.tags.policy import TagPolicy
 from apportion.workspace import Workspace
 
@@ -122,153 +120,83 @@ class Coverage:
 def tag_coverage(
     workspace: Workspace, period: Period, policy: TagPolicy, *, months: int = 6, top: int = 10
 ) -> Coverage:
-    plane = workspace.data
-    first = _months_before(period, months - 1)
-    lines = plane.table(t.COST_LINES)
-    lines = lines.filter(
-        (lines[t.BILLING_PERIOD] >= str(first)) & (lines[t.BILLING_PERIOD] <= str(period))
-    )
-    keys = {
-        k: d for k in _tag_keys(plane, lines) if (d := policy.dimension_of(k)) in policy.required
-    }
-    reading = _Reading(plane, lines, policy, keys)
-    in_period = reading.lines.filter(reading.lines[t.BILLING_PERIOD] == str(period))
-    by = {name: reading.grouped(in_period, column) for name, column in BREAKDOWNS.items()}
+    tagged = TaggedLines(workspace.data, policy, months_before(period, months - 1), period)
+    in_period = tagged.of(period)
+    by = {name: _grouped(tagged, in_period, column) for name, column in BREAKDOWNS.items()}
     overall: dict[str, Covered] = {}
     for group in by["provider"]:
         overall.setdefault(group.currency, Covered()).add(group.covered)
     trend = [
         (group.value or "", group.currency, group.covered)
-        for group in reading.grouped(reading.lines, t.BILLING_PERIOD)
+        for group in _grouped(tagged, tagged.lines, t.BILLING_PERIOD)
     ]
     trend.sort(key=lambda row: (row[0], row[1]))
     return Coverage(
         period=str(period),
-        required=list(policy.required),
+        required=tagged.required,
         overall=overall,
         by=by,
-        top=reading.offenders(in_period, top),
+        top=_offenders(tagged, in_period, top),
         trend=trend,
-        keys={k: d for k, d in keys.items() if k != d},
+        keys=tagged.renamed(),
     )
 
 
-class _Reading:
-    """The lines with each required dimension's value, and whether it is present and valid."""
+def _grouped(tagged: TaggedLines, lines: ir.Table, column: str) -> list[Group]:
+    sums: dict[str, ir.Value] = {}
+    for m in COST_METRICS:
+        cost = lines[m]
+        sums[f"total__{m}"] = cost.sum()
+        sums[f"all__{m}"] = cost.sum(where=tagged.compliant)
+        for i, d in enumerate(tagged.required):
+            sums[f"present{i}__{m}"] = cost.sum(where=tagged.present[d])
+            sums[f"valid{i}__{m}"] = cost.sum(where=tagged.valid[d])
+    table = lines.group_by(currency=lines.BillingCurrency, value=lines[column]).aggregate(**sums)
+    groups = []
+    for row in tagged.plane.to_arrow(table).to_pylist():
+        covered = Covered(total=_amounts(row, "total"))
+        covered.valid[ALL] = _amounts(row, "all")
+        for i, d in enumerate(tagged.required):
+            covered.present[d] = _amounts(row, f"present{i}")
+            covered.valid[d] = _amounts(row, f"valid{i}")
+        groups.append(Group(row["value"], row["currency"], covered))
+    # largest first; the value breaks ties so the order never depends on the engine
+    groups.sort(key=lambda g: (-g.covered.total["BilledCost"], g.currency, g.value or ""))
+    return groups
 
-    def __init__(
-        self, plane: DataPlane, lines: ir.Table, policy: TagPolicy, keys: dict[str, str]
-    ) -> None:
-        self.plane = plane
-        self.required = list(policy.required)
-        values = {d: _value(plane, lines, sorted_keys(keys, d)) for d in self.required}
-        self.lines = lines.mutate(**{f"tag__{d}": v for d, v in values.items()})
-        self.present: dict[str, ir.BooleanValue] = {}
-        self.valid: dict[str, ir.BooleanValue] = {}
-        for d in self.required:
-            column = self.lines[f"tag__{d}"]
-            self.present[d] = column.notnull()
-            if policy.allowed.get(d):
-                raw = self._distinct(f"tag__{d}")
-                allowed = [v for v in raw if policy.is_valid(d, v)]
-                valid = column.isin(allowed) if allowed else ibis.literal(False)
-                self.valid[d] = valid.fill_null(False)  # a missing value is not a valid one
-            else:
-                self.valid[d] = self.present[d]
-        self.compliant = ibis.and_(*self.valid.values()) if self.valid else ibis.literal(True)
 
-    def _distinct(self, column: str) -> list[str]:
-        found = self.plane.to_arrow(self.lines.select(column).distinct())
-        return [v for v in found[column].to_pylist() if v is not None]
-
-    def grouped(self, lines: ir.Table, column: str) -> list[Group]:
-        sums: dict[str, ir.Value] = {}
-        for m in COST_METRICS:
-            cost = lines[m]
-            sums[f"total__{m}"] = cost.sum()
-            sums[f"all__{m}"] = cost.sum(where=self.compliant)
-            for i, d in enumerate(self.required):
-                sums[f"present{i}__{m}"] = cost.sum(where=self.present[d])
-                sums[f"valid{i}__{m}"] = cost.sum(where=self.valid[d])
-        table = lines.group_by(currency=lines.BillingCurrency, value=lines[column]).aggregate(
-            **sums
+def _offenders(tagged: TaggedLines, lines: ir.Table, top: int) -> list[Offender]:
+    failing = lines.filter(~tagged.compliant)
+    table = (
+        failing.group_by(
+            currency=failing.BillingCurrency,
+            resource_id=failing.ResourceId,
+            provider=failing.ProviderName,
+            sub_account=failing.SubAccountName,
         )
-        groups = []
-        for row in self.plane.to_arrow(table).to_pylist():
-            covered = Covered(total=_amounts(row, "total"))
-            covered.valid[ALL] = _amounts(row, "all")
-            for i, d in enumerate(self.required):
-                covered.present[d] = _amounts(row, f"present{i}")
-                covered.valid[d] = _amounts(row, f"valid{i}")
-            groups.append(Group(row["value"], row["currency"], covered))
-        # largest first; the value breaks ties so the order never depends on the engine
-        groups.sort(
-            key=lambda g: (-g.covered.total.get("BilledCost", 0), g.currency, g.value or "")
+        .aggregate(
+            resource_name=failing.ResourceName.min(),
+            **{f"cost__{m}": failing[m].sum() for m in COST_METRICS},
+            **{
+                f"bad{i}": (~tagged.valid[d]).cast("int64").sum()
+                for i, d in enumerate(tagged.required)
+            },
         )
-        return groups
-
-    def offenders(self, lines: ir.Table, top: int) -> list[Offender]:
-        failing = lines.filter(~self.compliant)
-        table = (
-            failing.group_by(
-                currency=failing.BillingCurrency,
-                resource_id=failing.ResourceId,
-                provider=failing.ProviderName,
-                sub_account=failing.SubAccountName,
-            )
-            .aggregate(
-                resource_name=failing.ResourceName.min(),
-                **{f"cost__{m}": failing[m].sum() for m in COST_METRICS},
-                **{
-                    f"bad{i}": (~self.valid[d]).cast("int64").sum()
-                    for i, d in enumerate(self.required)
-                },
-            )
-            .order_by([ibis.desc("cost__BilledCost"), "currency", "resource_id", "provider"])
-            .limit(top)
+        .order_by([ibis.desc("cost__BilledCost"), "currency", "resource_id", "provider"])
+        .limit(top)
+    )
+    return [
+        Offender(
+            currency=row["currency"],
+            resource_id=row["resource_id"],
+            resource_name=row["resource_name"],
+            provider=row["provider"],
+            sub_account=row["sub_account"],
+            cost=_amounts(row, "cost"),
+            problems=[d for i, d in enumerate(tagged.required) if row[f"bad{i}"]],
         )
-        return [
-            Offender(
-                currency=row["currency"],
-                resource_id=row["resource_id"],
-                resource_name=row["resource_name"],
-                provider=row["provider"],
-                sub_account=row["sub_account"],
-                cost=_amounts(row, "cost"),
-                problems=[d for i, d in enumerate(self.required) if row[f"bad{i}"]],
-            )
-            for row in self.plane.to_arrow(table).to_pylist()
-        ]
-
-
-def sorted_keys(keys: dict[str, str], dimension: str) -> list[str]:
-    """The raw keys of a dimension in the order they are read: its own name first."""
-    names = [k for k, d in keys.items() if d == dimension]
-    return sorted(names, key=lambda k: (k != dimension, k))
-
-
-def _value(plane: DataPlane, lines: ir.Table, keys: list[str]) -> ir.StringValue:
-    """The first non-empty value among the keys (NULL when none)."""
-    values = [plane.map_value(lines.Tags, key).strip().nullif("") for key in keys]
-    if not values:
-        return ibis.null("string")
-    return values[0] if len(values) == 1 else ibis.coalesce(*values)
-
-
-def _tag_keys(plane: DataPlane, lines: ir.Table) -> list[str]:
-    """Tag keys of the bills: as recorded at ingest, else (older loads) read from the lines."""
-    from apportion.allocate.carried import carried_keys
-
-    recorded = carried_keys(plane, "focus")
-    if recorded is not None:
-        return sorted(recorded)
-    found = plane.to_arrow(lines.select(key=lines.Tags.keys().unnest()).distinct())
-    return sorted(k for k in found["key"].to_pylist() if k is not None)
-
-
-def _months_before(period: Period, count: int) -> Period:
-    index = period.year * 12 + period.month - 1 - count
-    return Period(index // 12, index % 12 + 1)
+        for row in tagged.plane.to_arrow(table).to_pylist()
+    ]
 
 
 def _amounts(row: dict[str, Any], prefix: str) -> dict[str, Decimal]:
@@ -301,8 +229,8 @@ def coverage_tables(
                     "dimension": d,
                     "present": _percent(covered.share(d, metric, valid=False)),
                     "valid": _percent(covered.share(d, metric)),
-                    "cost without it": _plain(EXACT.subtract(total, present)),
-                    "cost with a value not allowed": _plain(EXACT.subtract(present, valid)),
+                    "cost without it": plain(EXACT.subtract(total, present)),
+                    "cost with a value not allowed": plain(EXACT.subtract(present, valid)),
                 }
             )
         # "without it" for all of them: cost that lacks at least one, or has one not allowed
@@ -312,11 +240,11 @@ def coverage_tables(
                 "dimension": ALL,
                 "present": "",
                 "valid": _percent(covered.share(ALL, metric)),
-                "cost without it": _plain(uncovered),
+                "cost without it": plain(uncovered),
                 "cost with a value not allowed": "",
             }
         )
-        tables[f"Tag coverage {coverage.period}, {metric} {_plain(total)} {currency}"] = rows
+        tables[f"Tag coverage {coverage.period}, {metric} {plain(total)} {currency}"] = rows
     for name, groups in coverage.by.items():
         tables[f"By {name.replace('_', '-')}"] = [
             {name: g.value or "(none)", "currency": g.currency, **_shares(g.covered, dims, metric)}
@@ -329,7 +257,7 @@ def coverage_tables(
             "provider": o.provider or "",
             "sub-account": o.sub_account or "",
             "currency": o.currency,
-            metric: _plain(o.cost[metric]),
+            metric: plain(o.cost[metric]),
             "lacks or invalid": ", ".join(o.problems),
         }
         for o in coverage.top
@@ -343,7 +271,7 @@ def coverage_tables(
 
 def _shares(covered: Covered, dims: list[str], metric: str) -> dict[str, str]:
     return {
-        "cost": _plain(covered.total.get(metric, Decimal(0))),
+        "cost": plain(covered.total.get(metric, Decimal(0))),
         ALL: _percent(covered.share(ALL, metric)),
         **{d: _percent(covered.share(d, metric)) for d in dims},
     }
@@ -353,7 +281,3 @@ def _percent(share: Decimal | None) -> str:
     if share is None:
         return "-"
     return f"{EXACT.multiply(share, Decimal(100)).quantize(Decimal('0.1'))}%"
-
-
-def _plain(amount: Decimal) -> str:
-    return format(EXACT.normalize(amount), "f") if amount else "0"
