@@ -68,6 +68,14 @@ state = _State()
 
 PeriodOption = Annotated[str, typer.Option("--period", "-p", help="Billing month, YYYY-MM.")]
 FormatOption = Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")]
+
+
+class CheckFormat(StrEnum):
+    table = "table"
+    json = "json"
+
+
+TableOrJson = Annotated[CheckFormat, typer.Option("--format", "-f", help="Output format.")]
 ConfigOption = Annotated[
     Path | None,
     typer.Option(
@@ -264,11 +272,6 @@ def export_focus_command(
     err.print(f"wrote {count} rows to {out_file}")
 
 
-class CheckFormat(StrEnum):
-    table = "table"
-    json = "json"
-
-
 @tags_app.command("check")
 def tags_check(
     files: Annotated[
@@ -279,9 +282,7 @@ def tags_check(
         ),
     ],
     config: ConfigOption = None,
-    fmt: Annotated[CheckFormat, typer.Option("--format", "-f", help="Output format.")] = (
-        CheckFormat.table
-    ),
+    fmt: TableOrJson = CheckFormat.table,
 ) -> None:
     """Exit 0 if every taggable resource satisfies the tag policy, 1 if any does not."""
     from apportion.tags import check_files
@@ -304,7 +305,7 @@ def tags_check(
             _print_table("Resources that break the tag policy", rows)
         for note in result.notes():
             err.print(f"note: {note}", highlight=False)
-        checked, failed = len(result.findings), len(result.failed)
+        checked, failed = len(result.verdicts), len(result.failed)
         verdict = "all pass" if not failed else f"{failed} fail"
         out.print(f"{checked} taggable resources checked: {verdict}", highlight=False)
     if not result.passed:
@@ -330,9 +331,7 @@ def _tag_policy(config: Path | None) -> TagPolicy:
 @tags_app.command("coverage")
 def tags_coverage(
     period: PeriodOption,
-    fmt: Annotated[CheckFormat, typer.Option("--format", "-f", help="Output format.")] = (
-        CheckFormat.table
-    ),
+    fmt: TableOrJson = CheckFormat.table,
     metric: Annotated[
         str, typer.Option(help="Cost metric the tables show (JSON has all four).")
     ] = "BilledCost",
@@ -342,33 +341,23 @@ def tags_coverage(
     """Share of cost with each required dimension present and valid; gaps; the trend."""
     from apportion.allocate import Period
     from apportion.schema.focus import COST_METRICS
-    from apportion.tags import load_policy
     from apportion.tags.coverage import coverage_tables, tag_coverage
 
     if metric not in COST_METRICS:
         raise typer.BadParameter(f"one of {', '.join(COST_METRICS)}", param_hint="--metric")
     with _guard():
-        workspace = _open()
-        policy = load_policy(workspace.config, workspace.root)
-        result = tag_coverage(workspace, Period.parse(period), policy, months=months, top=top)
-    if fmt is CheckFormat.json:
-        out.print_json(json.dumps(result.as_dict()))
-        return
-    if not result.overall:
+        result = tag_coverage(_open(), Period.parse(period), months=months, top=top)
+    if fmt is CheckFormat.table and not result.overall:
         out.print(f"no cost lines in {period}")
         return
-    for title, rows in coverage_tables(result, metric).items():
-        _print_table(title, rows)
-    for key, dimension in sorted(result.keys.items()):
-        err.print(f"note: tag key {key!r} read as {dimension}", highlight=False)
+    notes = [f"tag key {key!r} read as {d}" for key, d in sorted(result.keys.items())]
+    _print_report(fmt, result.as_dict(), lambda: coverage_tables(result, metric), notes)
 
 
 @tags_app.command("audit")
 def tags_audit(
     period: PeriodOption,
-    fmt: Annotated[CheckFormat, typer.Option("--format", "-f", help="Output format.")] = (
-        CheckFormat.table
-    ),
+    fmt: TableOrJson = CheckFormat.table,
     months: Annotated[
         int, typer.Option(min=2, help="Months looked back at for values seen before.")
     ] = 6,
@@ -377,19 +366,26 @@ def tags_audit(
     """New tag values, tags changed within the month, keys shared by use cases, and cost
     that moved from tagged to untagged."""
     from apportion.allocate import Period
-    from apportion.tags import load_policy
     from apportion.tags.audit import audit_rows, tag_audit
 
     with _guard():
-        workspace = _open()
-        policy = load_policy(workspace.config, workspace.root)
-        result = tag_audit(workspace, Period.parse(period), policy, months=months, top=top)
+        result = tag_audit(_open(), Period.parse(period), months=months, top=top)
+    _print_report(fmt, result.as_dict(), lambda: audit_rows(result), result.notes)
+
+
+def _print_report(
+    fmt: CheckFormat,
+    payload: dict[str, Any],
+    tables: Callable[[], dict[str, list[dict[str, Any]]]],
+    notes: Sequence[str],
+) -> None:
+    """JSON on stdout, or titled tables on stdout and notes on stderr."""
     if fmt is CheckFormat.json:
-        out.print_json(json.dumps(result.as_dict()))
+        out.print_json(json.dumps(payload))
         return
-    for title, rows in audit_rows(result).items():
+    for title, rows in tables().items():
         _print_table(title, rows)
-    for note in result.notes:
+    for note in notes:
         err.print(f"note: {note}", highlight=False)
 
 

@@ -24,7 +24,7 @@ def _check(*names: str, config: str = "") -> CheckResult:
 
 def _problems(result: CheckResult) -> dict[str, list[str]]:
     return {
-        f.resource.address: [v.describe() for v in f.reading.violations] for f in result.findings
+        f.resource.address: [v.describe() for v in f.reading.violations] for f in result.verdicts
     }
 
 
@@ -44,7 +44,7 @@ def test_terraform_plan_merges_provider_default_tags_and_skips_what_is_not_creat
         # Google labels with the provider's default_labels
         "google_compute_instance.trainer": [],
     }
-    [opensearch] = [f for f in result.findings if "opensearch" in f.resource.address]
+    [opensearch] = [f for f in result.verdicts if "opensearch" in f.resource.address]
     assert opensearch.reading.unchecked == ("cost_centre",)
     notes = result.notes()
     assert any("skipped 1 resources not created or updated" in n for n in notes)
@@ -143,7 +143,7 @@ def test_a_yaml_bomb_is_never_expanded(tmp_path: Path) -> None:
     path = tmp_path / "bomb.yaml"
     path.write_text(manifest + "\n", encoding="utf-8")
     result = check_files([path], load_policy(parse_config(""), tmp_path))
-    [finding] = result.findings
+    [finding] = result.verdicts
     assert [v.dimension for v in finding.reading.violations] == [
         "cost_centre",
         "use_case",

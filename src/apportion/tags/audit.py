@@ -25,7 +25,7 @@ from apportion.allocate.periods import Period
 from apportion.money import plain
 from apportion.schema import tables as t
 from apportion.tags.lines import TaggedLines, column, months_before
-from apportion.tags.policy import TagPolicy
+from apportion.tags.policy import TagPolicy, load_policy
 from apportion.workspace import Workspace
 
 USE_CASE = "use_case"  # the dimension "shared keys" looks at
@@ -67,8 +67,15 @@ KINDS = ("new_value", "changed_tags", "shared_key", "moved_to_untagged")
 
 
 def tag_audit(
-    workspace: Workspace, period: Period, policy: TagPolicy, *, months: int = 6, top: int = 20
+    workspace: Workspace,
+    period: Period,
+    policy: TagPolicy | None = None,
+    *,
+    months: int = 6,
+    top: int = 20,
 ) -> Audit:
+    """``policy``: the workspace's own (apportion.yaml) unless given."""
+    policy = policy or load_policy(workspace.config, workspace.root)
     tagged = TaggedLines(workspace.data, policy, months_before(period, months - 1), period)
     audit = Audit(str(period))
     earlier = tagged.lines.filter(tagged.lines[t.BILLING_PERIOD] < str(period))

@@ -13,7 +13,9 @@ from apportion.tags.resources import Found, Resource, read_resources
 
 
 @dataclass(frozen=True)
-class Finding:
+class Verdict:
+    """What the policy says of one resource."""
+
     resource: Resource
     reading: Reading
 
@@ -40,12 +42,12 @@ class Finding:
 
 @dataclass
 class CheckResult:
-    findings: list[Finding] = field(default_factory=list)
+    verdicts: list[Verdict] = field(default_factory=list)
     files: list[Found] = field(default_factory=list)
 
     @property
-    def failed(self) -> list[Finding]:
-        return [f for f in self.findings if not f.passed]
+    def failed(self) -> list[Verdict]:
+        return [f for f in self.verdicts if not f.passed]
 
     @property
     def passed(self) -> bool:
@@ -53,17 +55,17 @@ class CheckResult:
 
     def notes(self) -> list[str]:
         notes = [note for found in self.files for note in found.notes()]
-        renamed = sorted({(k, d) for f in self.findings for k, d in f.reading.renamed.items()})
+        renamed = sorted({(k, d) for f in self.verdicts for k, d in f.reading.renamed.items()})
         notes += [f"tag key {key!r} read as {dimension}" for key, dimension in renamed]
         return notes
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "passed": self.passed,
-            "checked": len(self.findings),
+            "checked": len(self.verdicts),
             "failed": len(self.failed),
             "files": [{"file": f.file, "format": f.format} for f in self.files],
-            "resources": [f.as_dict() for f in self.findings],
+            "resources": [f.as_dict() for f in self.verdicts],
             "notes": self.notes(),
         }
 
@@ -75,5 +77,5 @@ def check_files(paths: Sequence[Path], policy: TagPolicy) -> CheckResult:
     result.files = [read_resources(path) for path in paths]
     for found in result.files:
         for resource in found.resources:
-            result.findings.append(Finding(resource, policy.read(resource.tags)))
+            result.verdicts.append(Verdict(resource, policy.read(resource.tags)))
     return result

@@ -20,7 +20,7 @@ from apportion.money import EXACT, add, plain
 from apportion.schema import tables as t
 from apportion.schema.focus import COST_METRICS
 from apportion.tags.lines import TaggedLines, months_before
-from apportion.tags.policy import TagPolicy
+from apportion.tags.policy import TagPolicy, load_policy
 from apportion.workspace import Workspace
 
 BREAKDOWNS = {"provider": "ProviderName", "category": t.CATEGORY, "sub_account": "SubAccountName"}
@@ -118,8 +118,15 @@ class Coverage:
 
 
 def tag_coverage(
-    workspace: Workspace, period: Period, policy: TagPolicy, *, months: int = 6, top: int = 10
+    workspace: Workspace,
+    period: Period,
+    policy: TagPolicy | None = None,
+    *,
+    months: int = 6,
+    top: int = 10,
 ) -> Coverage:
+    """``policy``: the workspace's own (apportion.yaml) unless given."""
+    policy = policy or load_policy(workspace.config, workspace.root)
     tagged = TaggedLines(workspace.data, policy, months_before(period, months - 1), period)
     in_period = tagged.of(period)
     by = {name: _grouped(tagged, in_period, column) for name, column in BREAKDOWNS.items()}

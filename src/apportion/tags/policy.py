@@ -15,8 +15,10 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
-from apportion.config.models import TagPolicyConfig
+from apportion.config.models import Config, TagPolicyConfig
+from apportion.tags.catalogue import read_catalogue, values_by_dimension
 
 _PREFIX = re.compile(r"^.*[:/]")  # user:, aws:, example.com/ ... up to the last ':' or '/'
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
@@ -140,3 +142,13 @@ class TagPolicy:
                 allowed = self.allowed[dimension]
                 violations.append(Violation(dimension, "invalid", value, allowed))
         return Reading(values, renamed, tuple(unchecked), tuple(violations))
+
+
+def load_policy(config: Config, base: Path) -> TagPolicy:
+    """The policy of a configuration; a catalogue path is relative to ``base`` (the folder of
+    apportion.yaml)."""
+    catalogue: dict[str, list[str]] = {}
+    if config.tags.catalogue:
+        path = base / config.tags.catalogue
+        catalogue = values_by_dimension(read_catalogue(path, config.dimensions))
+    return TagPolicy.from_config(config.tags, config.dimensions, catalogue)
