@@ -99,6 +99,14 @@ def test_a_plain_list_of_resources_is_checked_too() -> None:
     }
 
 
+def test_a_plan_that_changes_nothing_passes(tmp_path: Path) -> None:
+    path = tmp_path / "plan.json"
+    plan = {"format_version": "1.2", "planned_values": {"root_module": {}}}
+    path.write_text(json.dumps(plan), encoding="utf-8")
+    result = check_files([path], load_policy(parse_config(""), tmp_path))
+    assert (result.passed, result.verdicts) == (True, [])
+
+
 def test_a_resource_that_satisfies_a_narrower_policy_passes() -> None:
     result = _check("resources.json", config="tags:\n  required: [cost_centre, use_case]\n")
     assert result.passed
@@ -116,6 +124,7 @@ def test_a_resource_that_satisfies_a_narrower_policy_passes() -> None:
         ("pods.yaml", "kind: Pod\nmetadata: [unclosed\n", "not valid YAML at line 3"),
         ("pods.yaml", "kind: Pod\n\tmetadata: {}\n", "not valid YAML at line 2"),
         ("other.json", '{"hello": "world"}', "not a Terraform plan"),
+        ("plan.json", '{"planned_values": {}, "resource_changes": {}}', "is not a list"),
         ("deep.json", "[" * 100_000 + "]" * 100_000, "nested too deeply"),
         ("list.json", '[{"address": "x", "tags": ["a"]}]', "tags must be a mapping"),
     ],

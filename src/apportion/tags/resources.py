@@ -83,9 +83,9 @@ def _terraform(name: str, plan: dict[str, Any]) -> Found:
     found = Found(name, "terraform plan")
     defaults = _provider_defaults(plan)
     keys = _provider_keys(plan)
-    changes = plan.get("resource_changes")
+    changes = plan.get("resource_changes", [])  # a plan that changes nothing may omit it
     if not isinstance(changes, list):
-        raise DocumentError(f"{name}: a Terraform plan without resource_changes")
+        raise DocumentError(f"{name}: resource_changes is not a list")
     for change in changes:
         if not isinstance(change, dict) or change.get("mode") != "managed":
             continue
