@@ -25,7 +25,7 @@ from apportion.allocate.periods import Period
 from apportion.money import plain
 from apportion.schema import tables as t
 from apportion.tags.lines import TaggedLines, column, months_before
-from apportion.tags.policy import TagPolicy, load_policy
+from apportion.tags.policy import TagPolicy
 from apportion.workspace import Workspace
 
 USE_CASE = "use_case"  # the dimension "shared keys" looks at
@@ -75,17 +75,15 @@ def tag_audit(
     top: int = 20,
 ) -> Audit:
     """``policy``: the workspace's own (apportion.yaml) unless given."""
-    policy = policy or load_policy(workspace.config, workspace.root)
-    tagged = TaggedLines(workspace.data, policy, months_before(period, months - 1), period)
+    tagged = TaggedLines.of_workspace(workspace, period, months, policy)
     audit = Audit(str(period))
-    earlier = tagged.lines.filter(tagged.lines[t.BILLING_PERIOD] < str(period))
-    history = bool(tagged.distinct(t.BILLING_PERIOD, earlier))
+    history = bool(tagged.distinct(t.BILLING_PERIOD, tagged.before(period)))
     if not history:
         audit.notes.append(
             f"no bills before {period} in the {months} months looked at: values first seen "
             "this month and resources untagged since last month are not checked"
         )
-    audit.findings["new_value"] = _new_values(tagged, policy, period, history=history)[:top]
+    audit.findings["new_value"] = _new_values(tagged, period, history=history)[:top]
     audit.findings["changed_tags"] = _changed_tags(tagged, period)[:top]
     if USE_CASE in tagged.required:
         audit.findings["shared_key"] = _shared_keys(tagged, period)[:top]
@@ -95,14 +93,12 @@ def tag_audit(
     return audit
 
 
-def _new_values(
-    tagged: TaggedLines, policy: TagPolicy, period: Period, *, history: bool
-) -> list[Finding]:
+def _new_values(tagged: TaggedLines, period: Period, *, history: bool) -> list[Finding]:
+    policy = tagged.policy
     lines = tagged.of(period)
-    earlier = tagged.lines.filter(tagged.lines[t.BILLING_PERIOD] < str(period))
     findings = []
     for d in tagged.required:
-        seen_before = set(tagged.distinct(column(d), earlier)) if history else set()
+        seen_before = set(tagged.distinct(column(d), tagged.before(period))) if history else set()
         tagged_lines = lines.filter(lines[column(d)].notnull())
         table = tagged_lines.group_by(
             value=tagged_lines[column(d)], currency=tagged_lines.BillingCurrency
@@ -160,14 +156,18 @@ def _shared_keys(tagged: TaggedLines, period: Period) -> list[Finding]:
     findings = []
     for label, key in (("sub-account", "SubAccountId"), ("resource", "ResourceId")):
         keyed = lines.filter(lines[key].notnull() & use_case.notnull())
+        # the use cases come back with each subject: one query, not one per finding
         table = (
             keyed.group_by(subject=keyed[key], currency=keyed.BillingCurrency)
-            .aggregate(cost=keyed.BilledCost.sum(), use_cases=keyed[column(USE_CASE)].nunique())
-            .filter(lambda s: s.use_cases > 1)
+            .aggregate(
+                cost=keyed.BilledCost.sum(),
+                use_cases=keyed[column(USE_CASE)].collect(distinct=True),
+            )
+            .filter(lambda s: s.use_cases.length() > 1)
         )
         for row in tagged.plane.to_arrow(table).to_pylist():
-            names = tagged.distinct(column(USE_CASE), lines.filter(lines[key] == row["subject"]))
-            detail = f"{label} used by {row['use_cases']} use cases: {', '.join(names)}"
+            names = sorted(row["use_cases"])
+            detail = f"{label} used by {len(names)} use cases: {', '.join(names)}"
             subject = f"{label} {row['subject']}"
             findings.append(Finding("shared_key", subject, row["currency"], row["cost"], detail))
     return _largest_first(findings)

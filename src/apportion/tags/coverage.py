@@ -19,8 +19,8 @@ from apportion.allocate.periods import Period
 from apportion.money import EXACT, add, plain
 from apportion.schema import tables as t
 from apportion.schema.focus import COST_METRICS
-from apportion.tags.lines import TaggedLines, months_before
-from apportion.tags.policy import TagPolicy, load_policy
+from apportion.tags.lines import TaggedLines
+from apportion.tags.policy import TagPolicy
 from apportion.workspace import Workspace
 
 BREAKDOWNS = {"provider": "ProviderName", "category": t.CATEGORY, "sub_account": "SubAccountName"}
@@ -126,8 +126,7 @@ def tag_coverage(
     top: int = 10,
 ) -> Coverage:
     """``policy``: the workspace's own (apportion.yaml) unless given."""
-    policy = policy or load_policy(workspace.config, workspace.root)
-    tagged = TaggedLines(workspace.data, policy, months_before(period, months - 1), period)
+    tagged = TaggedLines.of_workspace(workspace, period, months, policy)
     in_period = tagged.of(period)
     by = {name: _grouped(tagged, in_period, column) for name, column in BREAKDOWNS.items()}
     overall: dict[str, Covered] = {}

@@ -15,12 +15,14 @@ from apportion.allocate.carried import carried_keys
 from apportion.allocate.periods import Period
 from apportion.engine import DataPlane
 from apportion.schema import tables as t
-from apportion.tags.policy import TagPolicy
+from apportion.tags.policy import TagPolicy, load_policy
+from apportion.workspace import Workspace
 
 
 class TaggedLines:
     def __init__(self, plane: DataPlane, policy: TagPolicy, first: Period, last: Period) -> None:
         self.plane = plane
+        self.policy = policy
         self.required = list(policy.required)
         lines = plane.table(t.COST_LINES)
         lines = lines.filter(
@@ -44,6 +46,14 @@ class TaggedLines:
                 self.valid[d] = self.present[d]
         self.compliant = ibis.and_(*self.valid.values()) if self.valid else ibis.literal(True)
 
+    @classmethod
+    def of_workspace(
+        cls, workspace: Workspace, period: Period, months: int, policy: TagPolicy | None = None
+    ) -> TaggedLines:
+        """The ``months`` up to ``period``, read by the workspace's policy unless given."""
+        policy = policy or load_policy(workspace.config, workspace.root)
+        return cls(workspace.data, policy, months_before(period, months - 1), period)
+
     def keys_of(self, dimension: str) -> list[str]:
         """The raw keys of a dimension in the order they are read: its own name first."""
         names = [k for k, d in self.keys.items() if d == dimension]
@@ -55,6 +65,9 @@ class TaggedLines:
 
     def of(self, period: Period) -> ir.Table:
         return self.lines.filter(self.lines[t.BILLING_PERIOD] == str(period))
+
+    def before(self, period: Period) -> ir.Table:
+        return self.lines.filter(self.lines[t.BILLING_PERIOD] < str(period))
 
     def distinct(self, name: str, lines: ir.Table | None = None) -> list[str]:
         table = self.lines if lines is None else lines
