@@ -9,6 +9,7 @@ from typer.testing import CliRunner
 
 from apportion.cli import app
 from apportion.config import parse_config
+from apportion.tags.derived import Derivation
 
 README = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
 
@@ -30,10 +31,27 @@ def test_readme_rules_example_is_a_valid_configuration() -> None:
 
 def test_readme_tag_policy_example_is_a_valid_configuration() -> None:
     blocks = re.findall(r"```yaml\n(.*?)```", README, flags=re.S)
-    [policy] = [block for block in blocks if block.startswith("tags:")]
+    [policy, _] = [block for block in blocks if block.startswith("tags:")]
     config = parse_config(policy)
     assert config.tags.catalogue == "catalogue.csv"
     assert config.tags.aliases == {"cost_centre": ["team"]}
+
+
+def test_readme_mapping_tables_and_rules_are_read_as_shown(tmp_path: Path) -> None:
+    blocks = re.findall(r"```yaml\n(.*?)```", README, flags=re.S)
+    [_, mapping] = [block for block in blocks if block.startswith("tags:")]
+    [table] = re.findall(r"```csv\n(.*?)```", README, flags=re.S)
+    (tmp_path / "accounts.csv").write_text(table, encoding="utf-8")
+    (tmp_path / "projects.csv").write_text("x_ProjectId,use_case\nproj_1,support-bot\n")
+    derivation = Derivation.of_config(parse_config(mapping), tmp_path)
+    accounts = derivation.tables[1].rows
+    assert [(r.key, r.values, str(r.start), str(r.end)) for r in accounts] == [
+        ("111122223333", {"cost_centre": "ml-platform"}, "None", "2026-10-10"),
+        ("111122223333", {"cost_centre": "research"}, "2026-10-10", "None"),
+        ("444455556666", {"cost_centre": "search", "use_case": "doc-search"}, "None", "None"),
+    ]
+    names = [rule.name for rule in derivation.rules]
+    assert names == ["ml-accounts", "support-bot-key", "fix-typo"]
 
 
 def test_every_command_in_the_readme_exists() -> None:

@@ -214,11 +214,19 @@ def report_totals(period: PeriodOption, fmt: FormatOption = OutputFormat.table) 
     elif fmt is OutputFormat.csv:
         _write_csv(rows)
     else:
-        _print_table(f"Totals {result.period} (run {result.run_id})", rows)
+        # the table keeps to one line per metric; the owner sources follow it as text
+        narrow = [{k: v for k, v in row.items() if not k.startswith("direct_")} for row in rows]
+        _print_table(f"Totals {result.period} (run {result.run_id})", narrow)
         quarantined = ", ".join(f"{n} {k} rows" for k, n in result.quarantined_rows.items())
         out.print(f"quarantined: {quarantined or 'none'}", highlight=False)
         for reason, amount in result.unallocated_reasons.items():
             out.print(f"unallocated BilledCost, {reason}: {_plain(str(amount))}", highlight=False)
+        for metric in (m for m in result.metrics if m.metric == "BilledCost"):
+            found = ", ".join(f"{k} {plain(v)}" for k, v in metric.direct_by_source.items())
+            out.print(f"direct {metric.currency} BilledCost by owner source: {found}")
+        for currency, missing in result.direct_missing.items():
+            found = ", ".join(f"{d} {plain(v)}" for d, v in missing.items())
+            out.print(f"direct {currency} BilledCost with no value for: {found}")
         out.print("balanced" if result.balanced else "[bold red]NOT balanced[/]")
     if not result.balanced:
         raise typer.Exit(1)
@@ -457,6 +465,7 @@ def _totals_row(metric: dict[str, Any]) -> dict[str, Any]:
         "metric": metric["metric"],
         "ingested": _plain(metric["ingested"]),
         **{method: _plain(value) for method, value in metric["allocated"].items()},
+        **{f"direct_{k}": _plain(v) for k, v in metric["direct_by_source"].items()},
         "unallocated": _plain(metric["unallocated"]),
         "balanced": metric["balanced"],
     }

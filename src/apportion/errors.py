@@ -3,12 +3,12 @@ could not be done now (exit code 1), gathered in one place."""
 
 from __future__ import annotations
 
-from apportion.allocate.periods import PeriodError
 from apportion.allocate.run import AllocationError
 from apportion.config.loader import ConfigError
 from apportion.engine import StorageError, StoreError
 from apportion.engine.dataplane import FileError
 from apportion.export.focus import ExportError
+from apportion.periods import PeriodError
 from apportion.report.published import NotAllocatedError
 from apportion.report.statements import StatementError
 from apportion.rules.expr import MatchError

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from apportion.allocate.carried import carried_keys
 from apportion.allocate.drivers import driver_quantities
+from apportion.engine.carried import carried_keys
 from apportion.schema import tables as t
 from apportion.workspace import Workspace
 from tests.helpers import GPU_RULES, allocate, billed_by, ingest, make_workspace, write_focus

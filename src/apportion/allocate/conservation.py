@@ -9,9 +9,9 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from apportion.allocate.periods import Period
 from apportion.engine import DataPlane
 from apportion.money import EXACT
+from apportion.periods import Period
 from apportion.schema import tables as t
 from apportion.schema.focus import COST_METRICS
 

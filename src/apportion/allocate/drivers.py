@@ -13,8 +13,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from apportion.allocate.arrow_decimal import IntArray, units
-from apportion.allocate.carried import to_read
 from apportion.engine import DataPlane
+from apportion.engine.carried import to_read
 from apportion.schema import tables as t
 
 WindowKey = tuple[datetime | None, str | None]  # (window start, resource id or None)
@@ -59,7 +59,7 @@ def driver_quantities(
     carried: Collection[str] | None = None,
 ) -> Quantities:
     """One grouped scan of the driver rows a rule's pools need. ``carried``: the dimension
-    keys the driver rows can hold (:func:`~apportion.allocate.carried.carried_keys`);
+    keys the driver rows can hold (:func:`~apportion.engine.carried.carried_keys`);
     None when not known."""
     empty = Quantities(
         [pa.array([], pa.string()) for _ in dimensions], np.array([], dtype=object), {}

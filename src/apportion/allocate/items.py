@@ -4,12 +4,11 @@ Each source table must already carry ``claim``: the name of the rule that owns t
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Mapping, Sequence
 
 import ibis
 import ibis.expr.types as ir
 
-from apportion.allocate.carried import to_read
 from apportion.schema import tables as t
 from apportion.schema.focus import COST_METRICS
 
@@ -20,12 +19,19 @@ def dim_column(dimension: str) -> str:
     return f"dim__{dimension}"
 
 
+def source_column(dimension: str) -> str:
+    return f"src__{dimension}"
+
+
 def from_lines(
-    lines: ir.Table, dimensions: Sequence[str], carried: Collection[str] | None = None
+    lines: ir.Table,
+    dimensions: Sequence[str],
+    values: Mapping[str, ir.Value],
+    sources: Mapping[str, ir.Value] | None = None,
 ) -> ir.Table:
-    """``carried``: the dimensions the lines can have as tag keys (None: any); the others are
-    NULL without a lookup."""
-    read = to_read(dimensions, carried)
+    """``values``: each dimension's value on a line (apportion.tags.derived); ``sources``:
+    where each came from, carried only when some can come from elsewhere than the tags."""
+    carried = {source_column(d): value for d, value in (sources or {}).items()}
     return lines.select(
         claim=lines.claim,
         member_id=lines[t.LINE_ID],
@@ -35,12 +41,17 @@ def from_lines(
         **{t.CATEGORY: lines[t.CATEGORY]},
         charge_start=lines.ChargePeriodStart.fill_null(lines.BillingPeriodStart),
         **{name: lines[name] for name in CARRIED},
-        **{dim_column(d): lines.Tags[d] if d in read else ibis.null("string") for d in dimensions},
+        **{dim_column(d): values[d] for d in dimensions},
+        **carried,
         **{metric: lines[metric] for metric in COST_METRICS},
     )
 
 
-def from_allocations(allocations: ir.Table, dimensions: Sequence[str]) -> ir.Table:
+def from_allocations(
+    allocations: ir.Table, dimensions: Sequence[str], sourced: bool = False
+) -> ir.Table:
+    """``sourced``: carry (empty) source columns, as lines with sources do: an allocation's
+    values come from the rule that made it, which its path names."""
     return allocations.select(
         claim=allocations.claim,
         member_id=allocations.allocation_id,
@@ -51,5 +62,6 @@ def from_allocations(allocations: ir.Table, dimensions: Sequence[str]) -> ir.Tab
         charge_start=allocations.window_start,
         **{name: allocations[name] for name in CARRIED},
         **{dim_column(d): allocations.dimensions[d] for d in dimensions},
+        **{source_column(d): ibis.null("string") for d in (dimensions if sourced else [])},
         **{metric: allocations[metric] for metric in COST_METRICS},
     )

@@ -31,10 +31,8 @@ import pyarrow.compute as pc
 from apportion.allocate import arrow_decimal
 from apportion.allocate import items as item_columns
 from apportion.allocate.batch import TargetRows, Targets, split_pools
-from apportion.allocate.carried import carried_keys
 from apportion.allocate.conservation import ConservationError, check_conservation
 from apportion.allocate.drivers import Quantities, driver_quantities
-from apportion.allocate.periods import Period
 from apportion.config import (
     ActivityRule,
     Config,
@@ -46,14 +44,18 @@ from apportion.config import (
     config_hash,
 )
 from apportion.engine import DataPlane
+from apportion.engine.carried import carried_keys
 from apportion.engine.dataplane import conform_arrow, plain_arrow
 from apportion.engine.tables import ALLOCATIONS, POOLS
 from apportion.money import to_units
+from apportion.periods import Period
 from apportion.progress import Progress, quiet
-from apportion.rules.columns import allocation_columns, check_names, compile_match, line_columns
+from apportion.rules.columns import allocation_columns, check_names, compile_match
 from apportion.rules.expr import Match, parse_match, referenced_columns
 from apportion.schema import tables as t
 from apportion.schema.focus import COST_METRICS
+from apportion.tags.derived import TAG, Derivation
+from apportion.tags.policy import TagPolicy
 from apportion.workspace import Workspace
 
 UNALLOCATED = t.UNALLOCATED
@@ -101,12 +103,14 @@ def allocate_period(
     config = workspace.config
     period = Period.parse(period_text)
     rules = _parsed_rules(config)
+    # mapping tables are read (and a bad one refused) before the run is recorded
+    derivation = Derivation.of_config(config, workspace.root)
     run_id = f"{period}-{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
     control = workspace.control
     control.start_run(run_id, str(period), config_hash(config))
     plane = workspace.data
     try:
-        plan = _plan(plane, config, rules, period, run_id, say)
+        plan = _plan(plane, config, derivation, rules, period, run_id, say)
         say("checking conservation")
         allocations = plan.allocation_table()
         check_conservation(plane, period, plan.pools, allocations)
@@ -148,6 +152,7 @@ def _parsed_rules(config: Config) -> list[tuple[Rule, Match]]:
 def _plan(
     plane: DataPlane,
     config: Config,
+    derivation: Derivation,
     rules: list[tuple[Rule, Match]],
     period: Period,
     run_id: str,
@@ -157,14 +162,17 @@ def _plan(
     plan = _Plan()
     lines = plane.table(t.COST_LINES)
     lines = lines.filter(lines[t.BILLING_PERIOD] == str(period))
-    claim = _claim(rules, line_columns(lines, dims), producer=None)
+    derived = derivation.lines(plane, lines, dims)
+    claim = _claim(rules, derived.columns(), producer=None)
+    sources = derived.sources if derivation.derives else None
     items = item_columns.from_lines(
-        lines.mutate(claim=claim), dims, carried=carried_keys(plane, "focus")
+        derived.table.mutate(claim=claim), dims, derived.values, sources
     )
+    pooling = _Pooling(config, derivation.policy, {rule.name: rule for rule, _ in rules}, period)
     say("pooling cost lines")
     for generation in range(len(rules) + 1):
-        new = _pool_and_split(plane, config, rules, period, run_id, generation, items, plan, say)
-        claimed = _claim_allocations(rules, dims, new)
+        new = _pool_and_split(plane, pooling, run_id, generation, items, plan, say)
+        claimed = _claim_allocations(rules, dims, new, sourced=derivation.derives)
         if claimed is None:
             return plan
         items = claimed
@@ -189,7 +197,7 @@ def _claim(
 
 
 def _claim_allocations(
-    rules: list[tuple[Rule, Match]], dims: list[str], new: pa.Table
+    rules: list[tuple[Rule, Match]], dims: list[str], new: pa.Table, sourced: bool
 ) -> ir.Table | None:
     # Only rules that name a dimension see allocations: a cascade is written on the values an
     # earlier rule allocated to ("use_case = 'shared-services'"), and a rule about bill
@@ -203,28 +211,77 @@ def _claim_allocations(
     table = ibis.memtable(plain_arrow(candidates))
     claim = _claim(cascading, allocation_columns(table, dims), producer=table.rule)
     claimed = table.mutate(claim=claim).filter(lambda s: s.claim.notnull())
-    return item_columns.from_allocations(claimed, dims)
+    return item_columns.from_allocations(claimed, dims, sourced)
+
+
+@dataclass(frozen=True)
+class _Pooling:
+    """What pooling needs to know beyond the items: the rules, the period, and how a line's
+    dimension values were derived."""
+
+    config: Config
+    policy: TagPolicy
+    rules: dict[str, Rule]  # by name
+    period: Period
+
+    @property
+    def dims(self) -> list[str]:
+        return self.config.dimensions
+
+    @property
+    def sourced(self) -> bool:
+        """Whether items carry where their values came from (some may be inherited or mapped)."""
+        return bool(self.config.tags.inherit or self.config.tags.virtual)
+
+    def key(self) -> list[str]:
+        """What makes items one pool: rule, currency, charge category, cost category, the
+        driver window, the resource (proportional rules) and the owner (direct rules), with
+        where each owner value came from when that can differ."""
+        fixed = ["claim", "BillingCurrency", "ChargeCategory", t.CATEGORY, "pool_window"]
+        owner = [f"key__{d}" for d in self.dims]
+        sources = [f"key__{item_columns.source_column(d)}" for d in self.dims]
+        return [*fixed, "pool_resource", *owner, *(sources if self.sourced else [])]
+
+    def owner(self, key: dict[str, Any], generation: int) -> tuple[str | None, ...]:
+        """A direct pool's owner from its key. Bill lines' values are spelled as the policy
+        spells them (``ML Platform`` is ``ml-platform``) here, once per pool, rather than on
+        every line; an allocation's values were spelled when it was made."""
+        owner = [(d, key[f"key__{d}"]) for d in self.dims]
+        if generation > 0:
+            return tuple(value for _, value in owner)
+        spell = self.policy.canonical_value
+        return tuple(None if value is None else spell(d, value) for d, value in owner)
+
+    def sources(self, key: dict[str, Any], generation: int) -> list[tuple[str, str]] | None:
+        """Where a direct pool of bill lines took each owner value from (its lineage)."""
+        owner = [(d, key[f"key__{d}"]) for d in self.dims]
+        if generation > 0 or all(value is None for _, value in owner):
+            return None
+        if not self.sourced:
+            return [(d, TAG) for d, value in owner if value is not None]
+        return [
+            (d, source)
+            for d in self.dims
+            if (source := key[f"key__{item_columns.source_column(d)}"]) is not None
+        ]
 
 
 def _pool_and_split(
     plane: DataPlane,
-    config: Config,
-    rules: list[tuple[Rule, Match]],
-    period: Period,
+    pooling: _Pooling,
     run_id: str,
     generation: int,
     items: ir.Table,
     plan: _Plan,
     say: Progress,
 ) -> pa.Table:
-    dims = config.dimensions
-    by_name = {rule.name: rule for rule, _ in rules}
+    config, dims, period, by_name = pooling.config, pooling.dims, pooling.period, pooling.rules
     # Items are pooled in one grouped scan and a pool's id is made from its key afterwards;
     # lineage reads the items again and finds each one's pool by key. Two scans cost less
     # than writing every item with its id (20 M cost lines: 20 s against 8 s).
-    keyed = _with_pool_keys(items, by_name, dims, period)
-    pools, pool_keys = _aggregate_pools(plane, keyed, dims, generation)
-    members = _members(keyed, pool_keys, dims)
+    keyed = _with_pool_keys(items, pooling)
+    pools, pool_keys = _aggregate_pools(plane, keyed, pooling, generation)
+    members = _members(keyed, pool_keys, pooling)
     if generation == 0:
         plan.member_exprs.append(
             members.select(
@@ -257,13 +314,9 @@ def _pool_and_split(
     return new
 
 
-def _with_pool_keys(
-    items: ir.Table,
-    rules: dict[str, Rule],
-    dims: list[str],
-    period: Period,
-) -> ir.Table:
-    """Add the pool key columns (:func:`_pool_key`) to every item."""
+def _with_pool_keys(items: ir.Table, pooling: _Pooling) -> ir.Table:
+    """Add the pool key columns (:meth:`_Pooling.key`) to every item."""
+    rules, dims, period = pooling.rules, pooling.dims, pooling.period
     day = items.charge_start.truncate("D")
     month = ibis.literal(period.start).cast("timestamp")
     window_cases = [
@@ -280,17 +333,11 @@ def _with_pool_keys(
     direct = [name for name, rule in rules.items() if rule.method == "direct"]
     resource = ibis.ifelse(items.claim.isin(proportional or [""]), items.ResourceId, None)
     is_direct = items.claim.isin(direct or [""])
-    owner = {
-        f"key__{d}": ibis.ifelse(is_direct, items[item_columns.dim_column(d)], None) for d in dims
-    }
+    owner = {f"key__{d}": items[item_columns.dim_column(d)] for d in dims}
+    if pooling.sourced:
+        owner |= {f"key__{(s := item_columns.source_column(d))}": items[s] for d in dims}
+    owner = {name: ibis.ifelse(is_direct, value, None) for name, value in owner.items()}
     return items.mutate(pool_window=window, pool_resource=resource, **owner)
-
-
-def _pool_key(dims: list[str]) -> list[str]:
-    """What makes items one pool: rule, currency, charge category, cost category, the driver
-    window, the resource (proportional rules) and the owner (direct rules)."""
-    fixed = ["claim", "BillingCurrency", "ChargeCategory", t.CATEGORY, "pool_window"]
-    return [*fixed, "pool_resource", *[f"key__{d}" for d in dims]]
 
 
 def _pool_id(generation: int, key: list[Any]) -> str:
@@ -302,10 +349,10 @@ def _pool_id(generation: int, key: list[Any]) -> str:
 
 
 def _aggregate_pools(
-    plane: DataPlane, keyed: ir.Table, dims: list[str], generation: int
+    plane: DataPlane, keyed: ir.Table, pooling: _Pooling, generation: int
 ) -> tuple[list[dict[str, Any]], pa.Table]:
     """The pools, and their keys with their ids (for finding each item's pool)."""
-    key = _pool_key(dims)
+    key = pooling.key()
     grouped = keyed.group_by(*key).aggregate(
         members=keyed.count(),
         ResourceName=keyed.ResourceName.min(),
@@ -327,7 +374,8 @@ def _aggregate_pools(
                 t.CATEGORY: row[t.CATEGORY],
                 "window_start": row["pool_window"],
                 "ResourceId": row["pool_resource"],
-                "owner": tuple(row[f"key__{d}"] for d in dims),
+                "owner": pooling.owner(row, generation),
+                "sources": pooling.sources(row, generation),
                 "members": row["members"],
                 "ResourceName": row["ResourceName"],
                 "ServiceName": row["ServiceName"],
@@ -339,12 +387,12 @@ def _aggregate_pools(
     return pools, keys.rename_columns([f"pool__{name}" for name in keys.column_names])
 
 
-def _members(keyed: ir.Table, pool_keys: pa.Table, dims: list[str]) -> ir.Table:
+def _members(keyed: ir.Table, pool_keys: pa.Table, pooling: _Pooling) -> ir.Table:
     """Every item with the id of its pool: a join on the key (NULL matches NULL) against the
     pools, a few thousand rows."""
     pools = ibis.memtable(pool_keys)
     joined = keyed.join(
-        pools, [keyed[name].identical_to(pools[f"pool__{name}"]) for name in _pool_key(dims)]
+        pools, [keyed[name].identical_to(pools[f"pool__{name}"]) for name in pooling.key()]
     )
     return joined.select(
         pool_id=joined.pool__pool_id,
@@ -419,7 +467,7 @@ def _targets(
             reasons[index] = "no rule matched"
         elif isinstance(rule, DirectRule):
             if all(value is None for value in pool["owner"]):
-                reasons[index] = "no owner in the line's tags"
+                reasons[index] = "no owner: no tag, mapping table or mapping rule gave a value"
             else:
                 targets.add(index, pool["owner"], _ONE, measured=False)
         elif isinstance(rule, ProportionalRule) and pool["ResourceId"] is None:

@@ -4,6 +4,7 @@ silently ignored setting."""
 from __future__ import annotations
 
 import re
+from datetime import date
 from decimal import Decimal
 from typing import Annotated, Literal
 
@@ -12,8 +13,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from apportion.config.categories import DEFAULT_CATEGORY_RULES
 from apportion.money import exact_sum
 from apportion.rules.columns import check_names
-from apportion.rules.expr import MatchError, parse_match
+from apportion.rules.expr import MatchError, parse_match, referenced_columns
 from apportion.schema.currency import ISO_4217
+from apportion.schema.focus import canonical_name
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 DEFAULT_DIMENSIONS = ("cost_centre", "use_case", "environment", "lifecycle_stage")
@@ -175,6 +177,48 @@ DEFAULT_ALLOWED_VALUES: dict[str, list[str]] = {
 }
 
 
+class InheritedTags(_Strict):
+    """A mapping table: dimension values for every line whose bill column (``column``) holds
+    one of the table's keys, such as cost centres by sub-account or use cases by project."""
+
+    file: str = Field(
+        description="CSV relative to the workspace: the column named by `column`, one column "
+        "per dimension it sets (an empty cell sets nothing), and optionally `effective_from` "
+        "(a date: the row applies from then until the key's next row)"
+    )
+    column: str = Field(description="The bill column to look up, e.g. SubAccountId or x_ProjectId")
+
+
+class VirtualTag(_RuleBase):
+    """A first-match mapping rule: lines its ``match`` selects get the values in ``set``."""
+
+    set: dict[str, str]
+    effective_from: date | None = Field(
+        default=None, description="Applies to charges from this date (so a fix can reach back)"
+    )
+    effective_until: date | None = Field(
+        default=None, description="Applies to charges before this date"
+    )
+    override: bool = Field(
+        default=False,
+        description="Replace the line's own tag and inherited values (default: fill only gaps)",
+    )
+
+    @field_validator("set")
+    @classmethod
+    def _sets_values(cls, value: dict[str, str]) -> dict[str, str]:
+        if not value or any(not v.strip() for v in value.values()):
+            raise ValueError("set at least one dimension, each to a non-empty value")
+        return value
+
+    @model_validator(mode="after")
+    def _dates_in_order(self) -> VirtualTag:
+        start, end = self.effective_from, self.effective_until
+        if start and end and end <= start:
+            raise ValueError("effective_until must be after effective_from")
+        return self
+
+
 class TagPolicyConfig(_Strict):
     """What every resource must be tagged with (``apportion tags check``)."""
 
@@ -194,6 +238,17 @@ class TagPolicyConfig(_Strict):
         default_factory=dict,
         description="Other key names that mean a dimension, e.g. {cost_centre: [team]}; "
         "spelling variants (CostCenter, cost-centre, user:cost_centre) need no alias",
+    )
+
+    inherit: list[InheritedTags] = Field(
+        default_factory=list,
+        description="Mapping tables, most specific first: a line without its own tag takes "
+        "the value of the first table that has one for it",
+    )
+    virtual: list[VirtualTag] = Field(
+        default_factory=list,
+        description="Ordered mapping rules for what tags and tables leave open; the first "
+        "rule that matches a line sets each dimension",
     )
 
     @field_validator("allowed")
@@ -245,6 +300,7 @@ class Config(_Strict):
             "tags.required": policy.required or [],
             "tags.allowed": list(policy.allowed),
             "tags.aliases": list(policy.aliases),
+            **{f"tags.virtual {v.name!r}": list(v.set) for v in policy.virtual},
         }
         for where, dimensions in named.items():
             for dimension in dimensions:
@@ -255,7 +311,32 @@ class Config(_Strict):
                         f"{where} names {dimension!r}, which is not one of the dimensions "
                         f"{self.dimensions}"
                     )
+        names = [virtual.name for virtual in policy.virtual]
+        if len(set(names)) != len(names):
+            raise ValueError("tags.virtual: every rule needs its own name")
+        for virtual in policy.virtual:
+            self._check_virtual_match(virtual)
+        for table in policy.inherit:
+            if canonical_name(table.column) is None and not table.column.startswith("x_"):
+                raise ValueError(
+                    f"tags.inherit {table.file}: column {table.column!r} is not a FOCUS column "
+                    "or an x_ extension column"
+                )
         return self
+
+    def _check_virtual_match(self, virtual: VirtualTag) -> None:
+        match = parse_match(virtual.match)
+        try:
+            check_names(match, self.dimensions)
+        except MatchError as exc:
+            raise ValueError(f"tags.virtual {virtual.name!r}: {exc}") from exc
+        derived = sorted(referenced_columns(match) & set(self.dimensions))
+        if derived:
+            # a bare dimension is the value these rules derive: reading it here is circular
+            raise ValueError(
+                f"tags.virtual {virtual.name!r}: match reads the dimension {derived[0]!r}, which "
+                f"these rules set; test the line's own tag with tags['{derived[0]}']"
+            )
 
     @model_validator(mode="after")
     def _rules_are_consistent(self) -> Config:

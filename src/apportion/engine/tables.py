@@ -70,7 +70,7 @@ LOADS = ibis.schema(
         "loaded_at": "timestamp",
         # every key of the file's rows' map: a driver file's dimensions, a bill's tag keys;
         # NULL for loads recorded before this column existed (then any key may be present).
-        # Allocation looks up only keys some file has (allocate/carried.py).
+        # Allocation looks up only keys some file has (engine/carried.py).
         "keys": "array<string>",
     }
 )
@@ -118,6 +118,9 @@ POOLS = ibis.schema(
         "ResourceId": "string",
         "window_start": "timestamp",
         "members": "int64",
+        # a direct pool of bill lines: where each owner value came from (apportion.tags.derived:
+        # "tag", "inherited:<file>", "rule:<name>"); NULL for other pools
+        "sources": "map<string, string>",
         **{metric: t.MONEY_TYPE for metric in COST_METRICS},
     }
 )

@@ -18,9 +18,9 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from apportion.allocate.periods import Period
 from apportion.money import EXACT
-from apportion.report.published import final_allocations
+from apportion.periods import Period
+from apportion.report.published import final_allocations, owner_sources
 from apportion.schema import tables as t
 from apportion.schema.focus import ALLOCATED_COLUMNS, COST_METRICS, FOCUS_COLUMNS, Kind
 from apportion.workspace import Workspace
@@ -57,8 +57,9 @@ def export_focus(workspace: Workspace, period: Period, out: Path) -> int:
     dims = workspace.config.dimensions
     final = final_allocations(workspace, period).order_by("allocation_id")
     daily = {rule.name for rule in workspace.config.rules if getattr(rule, "window", "") == "day"}
+    sources = owner_sources(workspace, period)
     rows = [
-        _focus_row(row, dims, period, daily=row["rule"] in daily)
+        _focus_row(row, dims, period, daily=row["rule"] in daily, sources=sources)
         for row in workspace.data.to_arrow(final).to_pylist()
     ]
     table = pa.Table.from_pylist(rows, schema=_schema(dims))
@@ -85,7 +86,12 @@ def _schema(dims: list[str]) -> pa.Schema:
 
 
 def _focus_row(
-    row: dict[str, Any], dims: list[str], period: Period, *, daily: bool
+    row: dict[str, Any],
+    dims: list[str],
+    period: Period,
+    *,
+    daily: bool,
+    sources: dict[str, dict[str, str]],
 ) -> dict[str, Any]:
     start, end = _charge_period(row["window_start"] if daily else None, period)
     values: dict[str, Any] = dict.fromkeys(FOCUS_1_2)
@@ -109,6 +115,7 @@ def _focus_row(
         "path": row["path"],
         "pool_id": row["pool_id"],
         "run_id": row["run_id"],
+        "sources": sources.get(row["pool_id"]),  # where a direct owner's values came from
     }
     values.update(
         AllocatedMethodId=row["rule"] or t.UNALLOCATED,

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from apportion.allocate.periods import Period
 from apportion.allocate.split import round_to_total
 from apportion.money import exact_sum
+from apportion.periods import Period
 from apportion.report.published import final_allocations
 from apportion.schema import tables as t
 from apportion.schema.currency import minor_units

@@ -22,18 +22,28 @@ from apportion.schema.focus import canonical_name
 Resolver = Callable[[str], ir.Value]
 
 
-def line_columns(table: ir.Table, dimensions: Sequence[str]) -> tuple[Resolver, Resolver]:
-    """Resolvers over the cost-lines table."""
+def line_columns(
+    table: ir.Table,
+    dimensions: Sequence[str],
+    tag: Resolver | None = None,
+    dimension: Resolver | None = None,
+) -> tuple[Resolver, Resolver]:
+    """Resolvers over the cost-lines table. ``tag`` and ``dimension`` say how a tag and a bare
+    dimension are read (apportion.tags.derived folds keys and derives values); by default
+    both read the tag of exactly that key."""
 
-    def tag(key: str) -> ir.Value:
+    def raw_tag(key: str) -> ir.Value:
         return table["Tags"][key]
+
+    read_tag = tag or raw_tag
+    read_dimension = dimension or read_tag
 
     def column(name: str) -> ir.Value:
         if name in dimensions:
-            return tag(name)
+            return read_dimension(name)
         return _common(table, name) if name != "Tags" else _no_tags_column()
 
-    return column, tag
+    return column, read_tag
 
 
 def allocation_columns(table: ir.Table, dimensions: Sequence[str]) -> tuple[Resolver, Resolver]:

@@ -21,8 +21,8 @@ from typing import Any
 import ibis
 import ibis.expr.types as ir
 
-from apportion.allocate.periods import Period
 from apportion.money import plain
+from apportion.periods import Period
 from apportion.schema import tables as t
 from apportion.tags.lines import TaggedLines, column, months_before
 from apportion.tags.policy import TagPolicy

@@ -15,8 +15,8 @@ from typing import Any
 import ibis
 import ibis.expr.types as ir
 
-from apportion.allocate.periods import Period
 from apportion.money import EXACT, add, plain
+from apportion.periods import Period
 from apportion.schema import tables as t
 from apportion.schema.focus import COST_METRICS
 from apportion.tags.lines import TaggedLines
