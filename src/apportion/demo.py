@@ -33,6 +33,8 @@ def run_demo(
         shutil.rmtree(directory)
     say("generating the synthetic organisation")
     data = generate(directory / "inputs", period=period, seed=seed, driver_rows=driver_rows)
+    for mapping in data.mapping_files:  # named relative to the workspace in its config
+        shutil.copyfile(mapping, directory / mapping.name)
     workspace = Workspace.create(directory, _ENGINE + data.config_yaml)
     try:
         say("ingesting bills")

@@ -134,7 +134,9 @@ def test_tagging_matches_the_organisation(out: SynthOutput) -> None:
             assert tags == use_case.dims
         assert row["ResourceId"] not in shared or "use_case" not in tags
     tagged = {json.loads(r["Tags"]).get("use_case") for r in rows if r["Tags"]} - {None}
-    assert tagged <= names and len(tagged) >= 10
+    # the OpenAI bill is untagged: its projects are mapped (the test below)
+    openai = {r["SubAccountName"] for r in rows if r["ProviderName"] == "OpenAI"}
+    assert tagged <= names and openai <= names and len(tagged | openai) >= 10
     assert any(json.loads(r["Tags"] or "{}") == {"programme": "red-team"} for r in rows)
     providers = {r["ProviderName"] for r in rows}
     assert {"OpenAI", "Anthropic", "AWS", "Microsoft", "Pinecone", "Datadog"} <= providers
@@ -198,6 +200,20 @@ def test_default_row_count_is_large_enough() -> None:
     assert default >= 1_000_000
 
 
+def test_the_openai_bill_is_untagged_and_its_projects_are_mapped(out: SynthOutput) -> None:
+    [bill] = [path for path in out.cost_files if path.name.startswith("openai")]
+    rows = _rows(bill)
+    assert rows and not any(row["Tags"] for row in rows)
+    [mapping] = out.mapping_files
+    with mapping.open(encoding="utf-8", newline="") as handle:
+        projects = {row.pop("SubAccountId"): row for row in csv.DictReader(handle)}
+    for row in rows:
+        project = projects[row["SubAccountId"]]
+        assert {k: v for k, v in project.items() if k != "name"} == ORGANISATION.use_case(
+            project["name"]
+        ).dims
+
+
 def test_too_few_driver_rows_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="too few"):
         generate(tmp_path, driver_rows=100)
@@ -217,7 +233,8 @@ def test_config_yaml_names_real_use_cases(out: SynthOutput) -> None:
     assert sum(rules["red-team-programme"]["shares"]["use_case"].values()) == 100
     order = list(rules)
     assert order.index("red-team-programme") < order.index("labelling")
-    assert rules["tagged-spend"]["method"] == "direct"
+    assert rules["owned-spend"]["method"] == "direct"
+    assert config["tags"]["inherit"] == [{"file": "openai-projects.csv", "column": "SubAccountId"}]
     assert rules["gpu-inference-cluster"]["driver"] == "gpu_seconds"
 
 

@@ -11,13 +11,16 @@ from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
+from typer.testing import CliRunner
 
+from apportion.cli import app
 from apportion.config import ConfigError, parse_config
 from apportion.export.focus import export_focus
 from apportion.periods import Period
 from apportion.schema import tables as t
 from apportion.tags.derived import Derivation
 from apportion.tags.documents import DocumentError
+from apportion.workspace import Workspace
 from tests.helpers import (
     allocate,
     billed_by,
@@ -125,7 +128,6 @@ def test_values_are_inherited_from_a_mapping_table_by_account_and_date(tmp_path:
         "tags": D(0),
         "inherited": D(7),
         "mapped": D(0),
-        "cascade": D(0),
     }
     assert billed.allocated["direct"] == D(7)
     assert period_totals(ws).direct_missing == {"USD": {"cost_centre": D(0), "use_case": D(3)}}
@@ -311,3 +313,23 @@ def test_mapped_values_must_be_allowed(tmp_path: Path) -> None:
 def test_bad_mapping_rules_are_configuration_errors(tags: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         parse_config("version: 1\n" + DIMENSIONS + f"tags: {tags}\n")
+
+
+def test_allocate_refuses_a_bad_mapping_table_before_it_starts(tmp_path: Path) -> None:
+    (tmp_path / "ws").mkdir()
+    (tmp_path / "ws" / "accounts.csv").write_text("SubAccountId,cost_centre\n111,ml\n111,x\n")
+    ws = make_workspace(
+        tmp_path / "ws",
+        DIRECT,
+        extra=DIMENSIONS + "tags: {inherit: [{file: accounts.csv, column: SubAccountId}]}\n",
+    )
+    ingest(ws, write_focus(tmp_path / "bill.csv", [{"BilledCost": "1", "SubAccountId": "111"}]))
+    ws.close()
+    result = CliRunner().invoke(
+        app, ["--workspace", str(tmp_path / "ws"), "allocate", "--period", "2026-10"]
+    )
+    assert result.exit_code == 2, result.output
+    assert "accounts.csv, line 3: '111' is listed twice for one date" in result.output
+    ws = Workspace.open(tmp_path / "ws")
+    assert ws.control.runs("2026-10") == []  # nothing recorded, nothing published
+    ws.close()

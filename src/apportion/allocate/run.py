@@ -202,7 +202,13 @@ def _claim_allocations(
     # Only rules that name a dimension see allocations: a cascade is written on the values an
     # earlier rule allocated to ("use_case = 'shared-services'"), and a rule about bill
     # columns (ServiceName, x_Category) must not claim the cost it already split.
-    cascading = [(rule, match) for rule, match in rules if referenced_columns(match) & set(dims)]
+    # A direct rule never does: an allocation already has its owner, and "use_case IS NOT
+    # NULL" is how a direct rule claims lines whose use case is tagged, inherited or mapped.
+    cascading = [
+        (rule, match)
+        for rule, match in rules
+        if referenced_columns(match) & set(dims) and not isinstance(rule, DirectRule)
+    ]
     if not cascading:
         return None  # decided before touching the rows: filtering them is not free
     candidates = new.filter(pc.not_equal(new["method"], "unallocated"))
@@ -242,20 +248,17 @@ class _Pooling:
         sources = [f"key__{item_columns.source_column(d)}" for d in self.dims]
         return [*fixed, "pool_resource", *owner, *(sources if self.sourced else [])]
 
-    def owner(self, key: dict[str, Any], generation: int) -> tuple[str | None, ...]:
-        """A direct pool's owner from its key. Bill lines' values are spelled as the policy
-        spells them (``ML Platform`` is ``ml-platform``) here, once per pool, rather than on
-        every line; an allocation's values were spelled when it was made."""
-        owner = [(d, key[f"key__{d}"]) for d in self.dims]
-        if generation > 0:
-            return tuple(value for _, value in owner)
+    def owner(self, key: dict[str, Any]) -> tuple[str | None, ...]:
+        """A direct pool's owner from its key, spelled as the policy spells values (``ML
+        Platform`` is ``ml-platform``): here, once per pool, rather than on every line."""
         spell = self.policy.canonical_value
-        return tuple(None if value is None else spell(d, value) for d, value in owner)
+        values = [(d, key[f"key__{d}"]) for d in self.dims]
+        return tuple(None if value is None else spell(d, value) for d, value in values)
 
-    def sources(self, key: dict[str, Any], generation: int) -> list[tuple[str, str]] | None:
-        """Where a direct pool of bill lines took each owner value from (its lineage)."""
+    def sources(self, key: dict[str, Any]) -> list[tuple[str, str]] | None:
+        """Where a direct pool took each owner value from (its lineage); None for others."""
         owner = [(d, key[f"key__{d}"]) for d in self.dims]
-        if generation > 0 or all(value is None for _, value in owner):
+        if all(value is None for _, value in owner):
             return None
         if not self.sourced:
             return [(d, TAG) for d, value in owner if value is not None]
@@ -374,8 +377,8 @@ def _aggregate_pools(
                 t.CATEGORY: row[t.CATEGORY],
                 "window_start": row["pool_window"],
                 "ResourceId": row["pool_resource"],
-                "owner": pooling.owner(row, generation),
-                "sources": pooling.sources(row, generation),
+                "owner": pooling.owner(row),
+                "sources": pooling.sources(row),
                 "members": row["members"],
                 "ResourceName": row["ResourceName"],
                 "ServiceName": row["ServiceName"],

@@ -24,8 +24,8 @@ from apportion.workspace import Workspace
 
 METHODS = ("direct", "proportional", "activity", "even", "fixed")
 # where a direct allocation's owner came from: the line's own tags, a mapping table
-# (tags.inherit), a mapping rule (tags.virtual), or an earlier rule's split (a cascade)
-SOURCES = ("tags", "inherited", "mapped", "cascade")
+# (tags.inherit) or a mapping rule (tags.virtual)
+SOURCES = ("tags", "inherited", "mapped")
 
 
 @dataclass
@@ -146,23 +146,20 @@ def _direct_by_source(
 ) -> dict[tuple[str, str], dict[str, Decimal]]:
     """Direct allocations added up by where their owner came from, read from their pools'
     lineage: a pool that took any value from a mapping rule counts as mapped, else one that
-    inherited any as inherited, else as tagged; a direct pool of allocations (a cascade) has
-    no sources of its own."""
+    inherited any as inherited, else as tagged."""
     basis = {
         pool_id: _source(sources) for pool_id, sources in owner_sources(workspace, period).items()
     }
     found: dict[tuple[str, str], dict[str, Decimal]] = defaultdict(
         lambda: dict.fromkeys(SOURCES, Decimal(0))
     )
+    if not basis:
+        return found
+    lookup = ibis.memtable(pa.table({"basis_pool": list(basis), "basis": list(basis.values())}))
     direct = final.filter(final.method == "direct")
-    if basis:
-        lookup = ibis.memtable(pa.table({"basis_pool": list(basis), "basis": list(basis.values())}))
-        joined = direct.left_join(lookup, direct.pool_id == lookup.basis_pool)
-        direct = joined.select(*direct.columns, basis=joined.basis.fill_null("cascade"))
-    else:
-        direct = direct.mutate(basis=ibis.literal("cascade"))
-    sums = direct.group_by(["BillingCurrency", "basis"]).aggregate(
-        **{metric: direct[metric].sum() for metric in COST_METRICS}
+    joined = direct.join(lookup, direct.pool_id == lookup.basis_pool)
+    sums = joined.group_by(["BillingCurrency", "basis"]).aggregate(
+        **{metric: joined[metric].sum() for metric in COST_METRICS}
     )
     for row in workspace.data.to_arrow(sums).to_pylist():
         for metric in COST_METRICS:

@@ -1,7 +1,8 @@
 """A seeded, deterministic month of a realistic organisation's AI cost data.
 
-``generate`` writes FOCUS cost CSVs (one per provider bill) under ``out_dir/costs`` and
-Parquet driver files under ``out_dir/drivers``, and returns the demo's allocation rules. The
+``generate`` writes FOCUS cost CSVs (one per provider bill) under ``out_dir/costs``, Parquet
+driver files under ``out_dir/drivers`` and the OpenAI project mapping table under
+``out_dir/mappings``, and returns the demo's allocation rules. The
 same seed, period and row count always give byte-identical files.
 """
 
@@ -12,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from apportion.synth.bills import FOCUS_HEADER, write_bills
-from apportion.synth.demo_config import demo_config_yaml
+from apportion.synth.bills import FOCUS_HEADER, write_bills, write_openai_projects
+from apportion.synth.demo_config import PROJECTS_FILE, demo_config_yaml
 from apportion.synth.drivers import DRIVER_SCHEMA, minimum_driver_rows, write_drivers
 from apportion.synth.organisation import ORGANISATION, Organisation, Period, parse_period
 
@@ -24,7 +25,9 @@ DEFAULT_DRIVER_ROWS = 1_200_000
 class SynthOutput:
     cost_files: tuple[Path, ...]  # FOCUS CSV files, one per provider/bill
     driver_files: tuple[Path, ...]  # Parquet driver files
-    config_yaml: str  # the `dimensions:` and `rules:` YAML text for apportion.yaml
+    config_yaml: str  # the `dimensions:`, `tags:` and `rules:` YAML text for apportion.yaml
+    # mapping tables the configuration names (tags.inherit), to copy into the workspace
+    mapping_files: tuple[Path, ...]
     driver_rows: int
     cost_rows: int
 
@@ -49,6 +52,7 @@ def generate(
         cost_files=cost_files,
         driver_files=driver_files,
         config_yaml=demo_config_yaml(),
+        mapping_files=(write_openai_projects(out_dir / "mappings" / PROJECTS_FILE, ORGANISATION),),
         driver_rows=written,
         cost_rows=cost_rows,
     )

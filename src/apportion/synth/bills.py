@@ -261,8 +261,10 @@ def _direct_token_bill(
     pricing_unit: str,
     q_scale: int,
     resource: Mapping[str, str],
+    tagged: bool = True,
 ) -> None:
-    """Per-workload keys: one row per day x workload x model x token meter, tagged."""
+    """Per-workload keys: one row per day x workload x model x token meter; ``tagged``: the
+    line carries its workload's tags (an export without tags names only the project)."""
     for use_case in org.use_cases:
         models: tuple[str, ...] = getattr(use_case, models_of)
         mtok: int = getattr(use_case, f"{models_of}_mtok")
@@ -297,7 +299,7 @@ def _direct_token_bill(
                         PricingUnit=pricing_unit,
                         ConsumedUnit="Tokens",
                         ConsumedQuantity=str(tokens),
-                        Tags=_tags(use_case.dims),
+                        Tags=_tags(use_case.dims) if tagged else "",
                         **_per_token(tokens, per_token, contracted, q_scale),
                     )
 
@@ -346,12 +348,12 @@ def _openai(org: Organisation, period: Period, cal: _Calendar, rng: np.random.Ge
             "ResourceId": "proj_{uc}",
             "ResourceName": "{uc}",
         },
+        tagged=False,  # OpenAI's cost export names the project, never tags: see below
     )
     for d, name, amount, description in (
         (4, "eval-harness", "500", "Research programme credit"),
         (11, "support-bot", "250.37", "Service credit: SLA breach"),
     ):
-        use_case = org.use_case(name)
         bill.add(
             **cal.day_fields(min(d, period.days - 1)),
             **_credit(amount),
@@ -360,7 +362,6 @@ def _openai(org: Organisation, period: Period, cal: _Calendar, rng: np.random.Ge
             ResourceId=f"proj_{name}",
             ResourceName=name,
             ChargeDescription=description,
-            Tags=_tags(use_case.dims),
         )
     return bill
 
@@ -975,6 +976,19 @@ def _unrelated_saas(
     return bill
 
 
+def write_openai_projects(path: Path, org: Organisation) -> Path:
+    """The OpenAI projects and the workload each belongs to, as a FinOps team keeps it: the
+    demo's mapping table (tags.inherit) for the untagged OpenAI bill."""
+    dims = list(org.use_cases[0].dims)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(["SubAccountId", "name", *dims])
+        for use_case in org.use_cases:
+            writer.writerow([f"proj_{use_case.name}", use_case.name, *use_case.dims.values()])
+    return path
+
+
 def write_bills(
     out_dir: Path, org: Organisation, period: Period, rng: np.random.Generator
 ) -> tuple[tuple[Path, ...], int]:
@@ -1003,4 +1017,11 @@ def write_bills(
     return tuple(paths), sum(len(b.rows) for b in bills)
 
 
-__all__ = ["AMOUNT_SCALE", "FOCUS_HEADER", "fmt", "scaled", "write_bills"]
+__all__ = [
+    "AMOUNT_SCALE",
+    "FOCUS_HEADER",
+    "fmt",
+    "scaled",
+    "write_bills",
+    "write_openai_projects",
+]

@@ -7,13 +7,19 @@ and the uncategorised SaaS lines are deliberately left unmatched so they land in
 
 from __future__ import annotations
 
-DEMO_RULES_YAML = """\
+PROJECTS_FILE = "openai-projects.csv"
+
+DEMO_RULES_YAML = f"""\
 dimensions: [cost_centre, use_case, environment, lifecycle_stage]
+tags:
+  # OpenAI's bill names the project, not tags: the project list says whose each one is.
+  inherit:
+    - {{file: {PROJECTS_FILE}, column: SubAccountId}}
 rules:
-  # Workloads with their own API key, project, workspace or deployment: the line's own tags
-  # say who spent it.
-  - name: tagged-spend
-    match: "tags['use_case'] IS NOT NULL"
+  # Workloads with their own API key, project, workspace or deployment: the line's tags (or
+  # its project's row in the mapping table) say who spent it.
+  - name: owned-spend
+    match: "use_case IS NOT NULL"
     method: direct
   # Shared resources, split each day by what each use case measured on that resource.
   - name: gpu-inference-cluster
@@ -69,5 +75,5 @@ rules:
 
 
 def demo_config_yaml() -> str:
-    """The demo's ``dimensions:`` and ``rules:`` YAML text."""
+    """The demo's ``dimensions:``, ``tags:`` and ``rules:`` YAML text."""
     return DEMO_RULES_YAML
