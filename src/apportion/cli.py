@@ -370,14 +370,23 @@ def tags_audit(
         int, typer.Option(min=2, help="Months looked back at for values seen before.")
     ] = 6,
     top: Annotated[int, typer.Option(min=1, help="Findings of each kind, largest first.")] = 20,
+    metering: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            max=1.0,
+            help="Share of a shared resource's billed consumption its meters must cover.",
+        ),
+    ] = 0.8,
 ) -> None:
-    """New tag values, tags changed within the month, keys shared by use cases, and cost
-    that moved from tagged to untagged."""
+    """New tag values, tags changed within the month, keys shared by use cases, cost that
+    moved from tagged to untagged, and shared resources metered for too little."""
     from apportion.allocate import Period
     from apportion.tags.audit import audit_rows, tag_audit
 
     with _guard():
-        result = tag_audit(_open(), Period.parse(period), months=months, top=top)
+        coverage = Decimal(str(metering))  # a share, not money: the float is only the option
+        result = tag_audit(_open(), Period.parse(period), months=months, top=top, metering=coverage)
     _print_report(fmt, result.as_dict(), lambda: audit_rows(result), result.notes)
 
 

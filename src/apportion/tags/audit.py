@@ -7,9 +7,12 @@
 - **shared keys**: a sub-account (an OpenAI project, an Anthropic workspace, an account) or a
   resource (an API key, an endpoint) whose cost went to more than one use case;
 - **moved to untagged**: a resource that was fully tagged last month and now has cost without
-  an allowed value of every required dimension.
+  an allowed value of every required dimension;
+- **under-metered**: a shared resource whose driver quantities cover far less than its bill
+  says it consumed (apportion.tags.metering), from the period's published allocation.
 
-Each finding carries the month's BilledCost it concerns, per currency, largest first.
+Each finding carries the month's BilledCost it concerns (for under-metering: the cost of the
+unmetered consumption), per currency, largest first.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from apportion.money import plain
 from apportion.periods import Period
 from apportion.schema import tables as t
 from apportion.tags.lines import TaggedLines, column, months_before
+from apportion.tags.metering import DEFAULT_COVERAGE, under_metered
 from apportion.tags.policy import TagPolicy
 from apportion.workspace import Workspace
 
@@ -33,7 +37,7 @@ USE_CASE = "use_case"  # the dimension "shared keys" looks at
 
 @dataclass(frozen=True)
 class Finding:
-    kind: str  # new_value | changed_tags | shared_key | moved_to_untagged
+    kind: str  # one of KINDS
     subject: str  # the value, resource or sub-account concerned
     currency: str
     cost: Decimal  # BilledCost of the period it concerns
@@ -63,7 +67,7 @@ class Audit:
         }
 
 
-KINDS = ("new_value", "changed_tags", "shared_key", "moved_to_untagged")
+KINDS = ("new_value", "changed_tags", "shared_key", "moved_to_untagged", "under_metered")
 
 
 def tag_audit(
@@ -73,8 +77,10 @@ def tag_audit(
     *,
     months: int = 6,
     top: int = 20,
+    metering: Decimal = DEFAULT_COVERAGE,
 ) -> Audit:
-    """``policy``: the workspace's own (apportion.yaml) unless given."""
+    """``policy``: the workspace's own (apportion.yaml) unless given; ``metering``: the share
+    of a shared resource's billed consumption its meters must cover."""
     tagged = TaggedLines.of_workspace(workspace, period, months, policy)
     audit = Audit(str(period))
     history = bool(tagged.distinct(t.BILLING_PERIOD, tagged.before(period)))
@@ -90,6 +96,15 @@ def tag_audit(
     else:
         audit.notes.append(f"shared keys not checked: {USE_CASE} is not a required dimension")
     audit.findings["moved_to_untagged"] = _moved_to_untagged(tagged, period)[:top]
+    short = under_metered(workspace, period, metering)
+    if short is None:
+        audit.notes.append(
+            f"metering not checked: {period} has no published allocation (apportion allocate)"
+        )
+    audit.findings["under_metered"] = [
+        Finding("under_metered", f"resource {f.resource}", f.currency, f.gap, f.describe())
+        for f in short or []
+    ][:top]
     return audit
 
 
@@ -217,6 +232,8 @@ def audit_rows(audit: Audit) -> dict[str, list[dict[str, str]]]:
         "changed_tags": "Resources whose tags changed within the month",
         "shared_key": "Sub-accounts and resources used by more than one use case",
         "moved_to_untagged": "Resources that were tagged last month and are not now",
+        "under_metered": "Shared resources metered for too little of their bill "
+        "(BilledCost: the unmetered part)",
     }
     return {
         titles[kind]: [
