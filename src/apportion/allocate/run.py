@@ -55,7 +55,6 @@ from apportion.rules.expr import Match, parse_match, referenced_columns
 from apportion.schema import tables as t
 from apportion.schema.focus import COST_METRICS
 from apportion.tags.derived import TAG, Derivation
-from apportion.tags.policy import TagPolicy
 from apportion.workspace import Workspace
 
 UNALLOCATED = t.UNALLOCATED
@@ -168,11 +167,11 @@ def _plan(
     items = item_columns.from_lines(
         derived.table.mutate(claim=claim), dims, derived.values, sources
     )
-    pooling = _Pooling(config, derivation.policy, {rule.name: rule for rule, _ in rules}, period)
+    pooling = _Pooling(config, derivation, {rule.name: rule for rule, _ in rules}, period)
     say("pooling cost lines")
     for generation in range(len(rules) + 1):
         new = _pool_and_split(plane, pooling, run_id, generation, items, plan, say)
-        claimed = _claim_allocations(rules, dims, new, sourced=derivation.derives)
+        claimed = _claim_allocations(rules, dims, new, sourced=pooling.sourced)
         if claimed is None:
             return plan
         items = claimed
@@ -226,7 +225,7 @@ class _Pooling:
     dimension values were derived."""
 
     config: Config
-    policy: TagPolicy
+    derivation: Derivation
     rules: dict[str, Rule]  # by name
     period: Period
 
@@ -237,7 +236,7 @@ class _Pooling:
     @property
     def sourced(self) -> bool:
         """Whether items carry where their values came from (some may be inherited or mapped)."""
-        return bool(self.config.tags.inherit or self.config.tags.virtual)
+        return self.derivation.derives
 
     def key(self) -> list[str]:
         """What makes items one pool: rule, currency, charge category, cost category, the
@@ -251,7 +250,7 @@ class _Pooling:
     def owner(self, key: dict[str, Any]) -> tuple[str | None, ...]:
         """A direct pool's owner from its key, spelled as the policy spells values (``ML
         Platform`` is ``ml-platform``): here, once per pool, rather than on every line."""
-        spell = self.policy.canonical_value
+        spell = self.derivation.policy.canonical_value
         values = [(d, key[f"key__{d}"]) for d in self.dims]
         return tuple(None if value is None else spell(d, value) for d, value in values)
 
