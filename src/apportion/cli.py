@@ -58,6 +58,8 @@ class IngestFormat(StrEnum):
     auto = "auto"
     focus = "focus"
     drivers = "drivers"
+    openai_costs = "openai-costs"
+    anthropic_costs = "anthropic-costs"
 
 
 class _State:
@@ -146,7 +148,10 @@ def init(
 
 @app.command()
 def ingest(
-    files: Annotated[list[Path], typer.Argument(help="FOCUS cost files or driver files.")],
+    files: Annotated[
+        list[Path],
+        typer.Argument(help="FOCUS cost files, driver files, or provider cost reports."),
+    ],
     fmt: Annotated[IngestFormat, typer.Option("--format", help="File kind.")] = IngestFormat.auto,
     source: Annotated[
         str | None,

@@ -76,6 +76,10 @@ class DataPlane(ABC):
     def stage_json_lines(self, path: Path) -> ir.Table: ...
 
     @abstractmethod
+    def stage_arrow(self, table: pa.Table) -> ir.Table:
+        """Rows a reader built (text columns with ``x_RowNumber``), staged like a file's."""
+
+    @abstractmethod
     def json_object(self, text: ir.StringValue) -> tuple[ir.BooleanValue, ir.Value]:
         """Whether the text is a JSON object, and its members as map<string, string> (nested
         values keep their JSON text). The map is only read where the first is true."""

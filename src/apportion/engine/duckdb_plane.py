@@ -66,6 +66,9 @@ class DuckDBPlane(DataPlane):
     def stage_parquet(self, path: Path) -> ir.Table:
         return self.con.table(staging.stage_parquet(self.con.con, path))
 
+    def stage_arrow(self, table: pa.Table) -> ir.Table:
+        return self.con.table(staging.stage_arrow(self.con.con, table))
+
     def stage_json_lines(self, path: Path) -> ir.Table:
         return self.con.table(staging.stage_json_lines(self.con.con, path))
 

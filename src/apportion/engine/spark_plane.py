@@ -141,6 +141,9 @@ class SparkPlane(DataPlane):
     def stage_parquet(self, path: Path) -> ir.Table:
         return self._hand_over(staging.stage_parquet(self._stager, path))
 
+    def stage_arrow(self, table: pa.Table) -> ir.Table:
+        return self._hand_over(staging.stage_arrow(self._stager, table))
+
     def stage_json_lines(self, path: Path) -> ir.Table:
         return self._hand_over(staging.stage_json_lines(self._stager, path))
 

@@ -76,7 +76,11 @@ def stage_parquet(con: duckdb.DuckDBPyConnection, path: Path) -> str:
 def stage_json_lines(con: duckdb.DuckDBPyConnection, path: Path) -> str:
     """Every field as the text it was written with: the engine's JSON reader turns numbers
     into floating point, which would round money and quantities."""
-    table = json_lines_as_text(path)
+    return stage_arrow(con, json_lines_as_text(path))
+
+
+def stage_arrow(con: duckdb.DuckDBPyConnection, table: pa.Table) -> str:
+    """Rows a reader built in Python (text columns and their row numbers), as a staged table."""
     name = stage_name()
     con.register(f"{name}_arrow", table)
     con.execute(f"CREATE TEMP TABLE {name} AS SELECT * FROM {name}_arrow")  # noqa: S608

@@ -9,32 +9,38 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import json
 import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import ibis
 import ibis.expr.types as ir
 
 from apportion.engine.dataplane import DataPlane, FileError, staged_column
 from apportion.engine.tables import LOADS
-from apportion.ingest import drivers, focus
+from apportion.ingest import anthropic, drivers, focus, openai
 from apportion.ingest.categories import categoriser
+from apportion.ingest.reports import Report, focus_table, read_pages, recognised
 from apportion.money import EXACT
 from apportion.progress import Progress, quiet
 from apportion.schema import tables as t
 from apportion.schema.focus import COST_METRICS
 from apportion.workspace import Workspace
 
-Format = Literal["auto", "focus", "drivers"]
+Format = Literal["auto", "focus", "drivers", "openai-costs", "anthropic-costs"]
+# provider reports read as FOCUS cost lines, by their --format name
+REPORTS: dict[str, Report] = {report.name: report for report in (openai.COSTS, anthropic.COSTS)}
 
 _CSV = {".csv"}
 _PARQUET = {".parquet", ".pq"}
 _JSON_LINES = {".jsonl", ".ndjson", ".json"}
+# a pretty-printed JSON file is parsed whole to see whether it is a report only up to this size
+REPORT_SNIFF_BYTES = 64 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -181,7 +187,13 @@ def _stage(
 ) -> _Staged:
     """Parse a file into rows and quarantine (lazily: filters over one materialised table)."""
     suffix = path.suffix.lower()
-    if suffix in _CSV:
+    report = _report(path, fmt)
+    if report is not None:
+        pages = read_pages(path)
+        raw = plane.stage_arrow(focus_table(report, pages, path.name))
+        named = {c: c for c in plane.staged_columns(raw)}
+        fmt = "focus"
+    elif suffix in _CSV:
         headers = _csv_headers(path)
         raw = plane.stage_csv(path, len(headers))
         named = {staged_column(i): header for i, header in enumerate(headers)}
@@ -195,6 +207,8 @@ def _stage(
     config = workspace.config
     kind = _kind(list(named.values()), fmt, config.dimensions, path)
     result = IngestResult(file=path.name, source=name, kind=kind, file_hash=file_hash)
+    if report is not None:
+        result.notes.append(f"read as {report.title} pages ({report.name})")
     if kind == "focus":
         normalised = focus.normalise(
             raw,
@@ -226,6 +240,38 @@ def _stage(
         keys = list(found.dimensions)
     result.rows, result.quarantined, result.periods = _counts(plane, rows, quarantine)
     return _Staged(path, result, table, current, rows, quarantine, keys=keys)
+
+
+def _report(path: Path, fmt: Format) -> Report | None:
+    """The provider report a file is: named by --format, or (auto) recognised from its first
+    page. A JSON-lines file of any other kind is read no further than its first line."""
+    if fmt in REPORTS:
+        return REPORTS[fmt]
+    if fmt != "auto" or path.suffix.lower() not in _JSON_LINES:
+        return None
+    first = _first_json(path)
+    if first is None:
+        return None
+    return recognised([first], REPORTS)
+
+
+def _first_json(path: Path) -> dict[str, Any] | None:
+    """The file's first JSON object: its first line, or the whole file when that is one
+    pretty-printed document (a saved API response); None when neither parses."""
+    try:
+        with path.open(encoding="utf-8-sig") as handle:
+            line = next((line for line in handle if line.strip()), "")
+        document = json.loads(line)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        if path.stat().st_size > REPORT_SNIFF_BYTES:
+            return None
+        try:
+            document = json.loads(path.read_text(encoding="utf-8-sig"))
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            return None
+    if isinstance(document, list):
+        document = document[0] if document else None
+    return document if isinstance(document, dict) else None
 
 
 def _counts(plane: DataPlane, rows: ir.Table, quarantine: ir.Table) -> tuple[int, int, list[str]]:

@@ -1,0 +1,161 @@
+"""Provider reports (JSON pages from the providers' admin APIs) read as FOCUS cost lines.
+
+A report reader turns each result of each time bucket into one FOCUS row of text, and the
+rows go through the same parsing, quarantine and categories as a FOCUS file
+(apportion.ingest.focus). A file holds one page (the API's response as saved), a JSON array of
+pages, or JSON Lines with one page per line (what ``apportion pull`` writes). Numbers are read
+as exact decimals, never as floating point: an amount of 0.1 stays 0.1.
+
+A row's number (the "line" of a quarantined row) is the result's position in the file: 1 is
+the first result of the first bucket of the first page.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from apportion.engine.dataplane import FileError
+from apportion.schema import tables as t
+
+MAX_BYTES = 256 * 1024 * 1024  # a year of daily pages grouped by project and line item is far less
+AI_SERVICE_CATEGORY = "AI and Machine Learning"  # the FOCUS 1.2 ServiceCategory value
+
+NO_AMOUNT = "(no amount in the report)"
+FocusRow = dict[str, str | None]
+Page = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Report:
+    """One provider report format: how to recognise its pages and read their results."""
+
+    name: str  # the --format value, e.g. "openai-costs"
+    title: str  # what people call it, for messages
+    recognise: Callable[[Page], bool]  # on a page
+    rows: Callable[[Mapping[str, Any], Mapping[str, Any]], FocusRow]  # (bucket, result) -> row
+
+
+def read_pages(path: Path) -> list[Page]:
+    """The pages of a report file: one JSON page, a JSON array of pages, or JSON Lines."""
+    size = path.stat().st_size
+    if size > MAX_BYTES:
+        raise FileError(f"{path.name}: {size:,} bytes is more than a report file may hold")
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise FileError(f"{path.name}: not UTF-8 text ({exc.reason})") from exc
+    try:
+        document = json.loads(text, parse_float=Decimal, parse_int=Decimal)
+        pages = document if isinstance(document, list) else [document]
+    except json.JSONDecodeError:
+        pages = _json_lines(path, text)
+    if not pages or not all(isinstance(page, dict) for page in pages):
+        raise FileError(f"{path.name}: expected a report page (a JSON object) or a list of them")
+    return pages
+
+
+def _json_lines(path: Path, text: str) -> list[Page]:
+    pages = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            pages.append(json.loads(line, parse_float=Decimal, parse_int=Decimal))
+        except json.JSONDecodeError as exc:
+            raise FileError(f"{path.name}: line {number} is not valid JSON ({exc.msg})") from exc
+    return pages
+
+
+def recognised(pages: list[Page], reports: Mapping[str, Report]) -> Report | None:
+    first = pages[0] if pages else {}
+    return next((report for report in reports.values() if report.recognise(first)), None)
+
+
+def focus_table(report: Report, pages: list[Page], file_name: str) -> pa.Table:
+    """Every result as a FOCUS row of text, numbered in file order."""
+    rows: list[FocusRow] = []
+    for index, page in enumerate(pages, start=1):
+        if not report.recognise(page):
+            raise FileError(f"{file_name}: page {index} is not an {report.title} page")
+        for bucket in _list(page.get("data"), file_name, f"page {index}: data"):
+            results = _list(bucket.get("results"), file_name, f"page {index}: results")
+            rows.extend(report.rows(bucket, result) for result in results)
+    columns = list(dict.fromkeys(name for row in rows for name in row))
+    return pa.table(
+        {
+            t.ROW_NUMBER: pa.array(range(1, len(rows) + 1), pa.int64()),
+            **{name: pa.array([row.get(name) for row in rows], pa.string()) for name in columns},
+        }
+    )
+
+
+def _list(value: Any, file_name: str, where: str) -> list[Mapping[str, Any]]:
+    if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
+        raise FileError(f"{file_name}: {where} is not a list of objects")
+    return value
+
+
+# -- helpers for the readers --------------------------------------------------------------------
+def text(value: Any) -> str | None:
+    """A JSON value as FOCUS text: numbers as written (exact), nothing as NULL."""
+    if value is None:
+        return None
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    return str(value)
+
+
+def instant(value: Any) -> str | None:
+    """A Unix time (seconds) or an RFC 3339 text as RFC 3339 UTC text."""
+    if isinstance(value, Decimal):
+        return datetime.fromtimestamp(int(value), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return text(value)
+
+
+def billing_month(start: str | None) -> tuple[str | None, str | None]:
+    """The calendar month (UTC) a charge falls in, as BillingPeriodStart and -End: the
+    providers invoice monthly."""
+    if not start or len(start) < 7 or not start[:4].isdigit() or not start[5:7].isdigit():
+        return None, None  # the row is quarantined for its ChargePeriodStart
+    year, month = int(start[:4]), int(start[5:7])
+    after = (year + month // 12, month % 12 + 1)
+    return f"{year:04d}-{month:02d}-01T00:00:00Z", f"{after[0]:04d}-{after[1]:02d}-01T00:00:00Z"
+
+
+def charge(
+    provider: str,
+    start: str | None,
+    end: str | None,
+    amount: str | None,
+    currency: str | None,
+) -> FocusRow:
+    """The columns every provider report row shares: the provider, the charge's period and
+    month, and its cost (billed = effective = list = contracted: the report shows no
+    discount)."""
+    period_start, period_end = billing_month(start)
+    # a result without an amount is quarantined, not read as no cost
+    amount = amount if amount is not None else NO_AMOUNT
+    return {
+        "ProviderName": provider,
+        "PublisherName": provider,
+        "InvoiceIssuerName": provider,
+        "ServiceCategory": AI_SERVICE_CATEGORY,
+        "ChargeCategory": "Usage",
+        "BillingPeriodStart": period_start,
+        "BillingPeriodEnd": period_end,
+        "ChargePeriodStart": start,
+        "ChargePeriodEnd": end,
+        "BilledCost": amount,
+        "EffectiveCost": amount,
+        "ListCost": amount,
+        "ContractedCost": amount,
+        "BillingCurrency": currency,
+    }
