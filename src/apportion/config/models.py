@@ -189,16 +189,28 @@ class InheritedTags(_Strict):
     column: str = Field(description="The bill column to look up, e.g. SubAccountId or x_ProjectId")
 
 
-class VirtualTag(_RuleBase):
-    """A first-match mapping rule: lines its ``match`` selects get the values in ``set``."""
+class _Effective(_Strict):
+    """Dates between which a rule or price applies (from inclusive, until exclusive)."""
 
-    set: dict[str, str]
     effective_from: date | None = Field(
         default=None, description="Applies to charges from this date (so a fix can reach back)"
     )
     effective_until: date | None = Field(
         default=None, description="Applies to charges before this date"
     )
+
+    @model_validator(mode="after")
+    def _dates_in_order(self) -> _Effective:
+        start, end = self.effective_from, self.effective_until
+        if start and end and end <= start:
+            raise ValueError("effective_until must be after effective_from")
+        return self
+
+
+class VirtualTag(_RuleBase, _Effective):
+    """A first-match mapping rule: lines its ``match`` selects get the values in ``set``."""
+
+    set: dict[str, str]
     override: bool = Field(
         default=False,
         description="Replace the line's own tag and inherited values (default: fill only gaps)",
@@ -210,13 +222,6 @@ class VirtualTag(_RuleBase):
         if not value or any(not v.strip() for v in value.values()):
             raise ValueError("set at least one dimension, each to a non-empty value")
         return value
-
-    @model_validator(mode="after")
-    def _dates_in_order(self) -> VirtualTag:
-        start, end = self.effective_from, self.effective_until
-        if start and end and end <= start:
-            raise ValueError("effective_until must be after effective_from")
-        return self
 
 
 class TagPolicyConfig(_Strict):
@@ -260,6 +265,58 @@ class TagPolicyConfig(_Strict):
         return value
 
 
+class PriceOverride(_Effective):
+    """A negotiated price or a model no public list knows (``pricing.overrides``)."""
+
+    name: str
+    provider: str = Field(description="Provider id as the usage names it: openai, anthropic, ...")
+    model: str = Field(
+        description="The model, or the start of its name: gpt-4.1 also covers "
+        "gpt-4.1-mini-2025-04-14"
+    )
+    discount: Decimal | None = Field(
+        default=None, gt=0, lt=100, description="Percent off the list price (genai-prices)"
+    )
+    unit_prices: dict[str, Decimal] | None = Field(
+        default=None,
+        description="Prices per million tokens (input, cache_read, cache_write, cache_write_1h, "
+        "output) or per thousand web_searches, in USD, replacing the list price",
+    )
+
+    @model_validator(mode="after")
+    def _one_way_to_price(self) -> PriceOverride:
+        if (self.discount is None) == (self.unit_prices is None):
+            raise ValueError(f"override {self.name!r}: give either discount or unit_prices")
+        unknown = set(self.unit_prices or {}) - set(UNIT_PRICE_KEYS)
+        if unknown:
+            raise ValueError(
+                f"override {self.name!r}: unknown unit price {sorted(unknown)[0]!r}; use "
+                + ", ".join(UNIT_PRICE_KEYS)
+            )
+        if any(price < 0 for price in (self.unit_prices or {}).values()):
+            raise ValueError(f"override {self.name!r}: a unit price cannot be negative")
+        return self
+
+
+# what a unit price may be given for: per million tokens, web searches per thousand
+UNIT_PRICE_KEYS = ("input", "cache_read", "cache_write", "cache_write_1h", "output", "web_searches")
+
+
+class PricingConfig(_Strict):
+    """How token usage is priced: the public list (genai-prices) and these overrides, the last
+    matching override winning (list general ones first)."""
+
+    overrides: list[PriceOverride] = Field(default_factory=list)
+
+    @field_validator("overrides")
+    @classmethod
+    def _names_unique(cls, value: list[PriceOverride]) -> list[PriceOverride]:
+        names = [override.name for override in value]
+        if len(set(names)) != len(names):
+            raise ValueError("every price override needs its own name")
+        return value
+
+
 class Config(_Strict):
     version: Literal[1] = 1
     engine: EngineConfig = EngineConfig()
@@ -273,6 +330,7 @@ class Config(_Strict):
     )
     rules: list[Rule] = Field(default_factory=list)
     tags: TagPolicyConfig = TagPolicyConfig()
+    pricing: PricingConfig = PricingConfig()
 
     @field_validator("default_currency")
     @classmethod

@@ -1,0 +1,199 @@
+"""Token usage priced exactly: the public list prices of genai-prices (dated, with cache and
+long-context tiers and batch or service-tier variants), under the overrides of
+``pricing.overrides`` for negotiated discounts and for private or self-hosted models.
+
+Usage arrives aggregated (a day of a key's tokens), so a price is computed per unit and
+multiplied, never by handing genai-prices the aggregate: its tiers are chosen by the input
+tokens of one request, and a day's total would cross them. The long-context tier applies where
+the report says the requests used it (Anthropic's ``context_window`` "200k-1M").
+
+Input tokens count every input token, cached ones included (OpenAI's ``input_tokens``;
+Anthropic's ``uncached_input_tokens`` plus cache reads and writes), as genai-prices does: cache
+reads and writes are priced at their own rates and the rest at the input rate.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from functools import lru_cache
+from importlib.metadata import version
+from typing import Any
+
+import genai_prices
+from genai_prices.types import TieredPrices
+
+from apportion.config.models import UNIT_PRICE_KEYS, PriceOverride, PricingConfig
+
+CURRENCY = "USD"  # genai-prices and every override are in US dollars
+SOURCE = f"genai-prices {version('genai-prices')}"
+_PER = {key: Decimal(1_000_000) for key in UNIT_PRICE_KEYS} | {"web_searches": Decimal(1000)}
+# genai-prices' names for our unit prices
+_LIST_NAMES = {
+    "input": "input_mtok",
+    "cache_read": "cache_read_mtok",
+    "cache_write": "cache_write_mtok",
+    "cache_write_1h": "cache_write_1h_mtok",
+    "output": "output_mtok",
+    "web_searches": "web_searches_kcount",
+}
+# a cache price the list lacks is charged at the next one down (a model without cache
+# discounts bills cached tokens as input)
+_FALLBACK = {"cache_read": "input", "cache_write": "input", "cache_write_1h": "cache_write"}
+
+
+@dataclass(frozen=True)
+class TokenUsage:
+    """One model's usage over a time: a row of a provider's usage report."""
+
+    provider: str  # genai-prices' provider id: openai, anthropic, ...
+    model: str
+    at: datetime  # when: prices are dated
+    input_tokens: int = 0  # every input token, cached ones included
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0  # 5-minute cache writes
+    cache_write_1h_tokens: int = 0
+    output_tokens: int = 0
+    web_searches: int = 0
+    batch: bool = False
+    service_tier: str | None = None
+    long_context: bool = False  # the requests used the long-context tier
+
+    def quantities(self) -> dict[str, int]:
+        """Quantity per unit price; ``input`` is what no cache rate covers."""
+        cached = self.cache_read_tokens + self.cache_write_tokens + self.cache_write_1h_tokens
+        return {
+            "input": self.input_tokens - cached,
+            "cache_read": self.cache_read_tokens,
+            "cache_write": self.cache_write_tokens,
+            "cache_write_1h": self.cache_write_1h_tokens,
+            "output": self.output_tokens,
+            "web_searches": self.web_searches,
+        }
+
+
+@dataclass(frozen=True)
+class Price:
+    """The price of some usage, or why it has none."""
+
+    amount: Decimal | None
+    source: str  # where the unit prices came from, with the version of the list
+    currency: str = CURRENCY
+    reason: str | None = None  # set when amount is None
+    unit_prices: dict[str, Decimal] = field(default_factory=dict)  # per MTok, per K searches
+
+
+class Pricer:
+    """Prices usage by the list and the workspace's overrides; unit prices are looked up once
+    per provider, model, day and variant."""
+
+    def __init__(self, config: PricingConfig) -> None:
+        self.overrides = config.overrides
+
+    def price(self, usage: TokenUsage) -> Price:
+        quantities = usage.quantities()
+        if quantities["input"] < 0:
+            return _unpriced(usage, "cache reads and writes exceed the input tokens")
+        listed, source = _list_prices(
+            usage.provider,
+            usage.model,
+            usage.at.date(),
+            usage.batch,
+            usage.service_tier,
+            usage.long_context,
+        )
+        override = self._override(usage)
+        if override is None and listed is None:
+            return _unpriced(usage, source)
+        prices, source = _overridden(listed or {}, source, override)
+        used = [kind for kind, quantity in quantities.items() if quantity]
+        missing = [kind for kind in used if _unit(prices, kind) is None]
+        if missing:
+            return _unpriced(usage, f"{source} has no {missing[0]} price")
+        amount = sum(
+            (quantities[kind] * (_unit(prices, kind) or 0) / _PER[kind] for kind in used),
+            Decimal(0),
+        )
+        return Price(amount, source, unit_prices=prices)
+
+    def _override(self, usage: TokenUsage) -> PriceOverride | None:
+        """The last override for this provider, model and day: general ones first, specific
+        ones after them."""
+        day = usage.at.date()
+        found = None
+        for override in self.overrides:
+            if (
+                override.provider.lower() == usage.provider.lower()
+                and usage.model.lower().startswith(override.model.lower())
+                and (override.effective_from is None or day >= override.effective_from)
+                and (override.effective_until is None or day < override.effective_until)
+            ):
+                found = override
+        return found
+
+
+def _unit(prices: dict[str, Decimal], kind: str) -> Decimal | None:
+    while kind not in prices and kind in _FALLBACK:
+        kind = _FALLBACK[kind]
+    return prices.get(kind)
+
+
+def _overridden(
+    listed: dict[str, Decimal], source: str, override: PriceOverride | None
+) -> tuple[dict[str, Decimal], str]:
+    if override is None:
+        return listed, source
+    if override.unit_prices is not None:
+        prices = {**listed, **override.unit_prices}
+        return prices, f"override {override.name}" + (f" over {source}" if listed else "")
+    assert override.discount is not None  # the model allows one of the two
+    keep = (Decimal(100) - override.discount) / 100
+    prices = {kind: price * keep for kind, price in listed.items()}
+    return prices, f"{source} less {override.discount}% (override {override.name})"
+
+
+@lru_cache(maxsize=4096)
+def _list_prices(
+    provider: str,
+    model: str,
+    day: date,
+    batch: bool,
+    service_tier: str | None,
+    long_context: bool,
+) -> tuple[dict[str, Decimal] | None, str]:
+    """The list's unit prices for a model on a day, and their source; None and the reason
+    where the list does not know the model."""
+    context: dict[str, str] = {}
+    if batch:
+        context["processing"] = "batch"
+    if service_tier:
+        context["service_tier"] = service_tier
+    at = datetime(day.year, day.month, day.day, 12, tzinfo=UTC)
+    try:
+        found = genai_prices.calc_price(
+            genai_prices.Usage(input_tokens=0),
+            model,
+            provider_id=provider,
+            genai_request_timestamp=at,
+            price_context=context or None,
+        )
+    except LookupError as exc:
+        return None, f"{SOURCE} has no price: {exc}"
+    prices = {
+        kind: price
+        for kind, name in _LIST_NAMES.items()
+        if (price := _tier(getattr(found.model_price, name, None), long_context)) is not None
+    }
+    return prices, f"{SOURCE}: {found.provider.id}/{found.model.id}"
+
+
+def _tier(price: Any, long_context: bool) -> Decimal | None:
+    """A unit price: the base one, or the highest tier for long-context requests."""
+    if isinstance(price, TieredPrices):
+        return price.tiers[-1].price if long_context and price.tiers else price.base
+    return price if isinstance(price, Decimal) else None
+
+
+def _unpriced(usage: TokenUsage, reason: str) -> Price:
+    return Price(None, "", reason=f"{usage.provider}/{usage.model}: {reason}")
