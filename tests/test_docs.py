@@ -66,3 +66,13 @@ def test_every_command_in_the_readme_exists() -> None:
         if result.exit_code != 0:  # "init acme": the second word is an argument
             result = runner.invoke(app, [words[0], "--help"])
         assert result.exit_code == 0, (command, result.output)
+
+
+def test_readme_pricing_example_is_a_valid_configuration() -> None:
+    blocks = re.findall(r"```yaml\n(.*?)```", README, flags=re.S)
+    [pricing] = [block for block in blocks if block.startswith("pricing:")]
+    overrides = parse_config(pricing).pricing.overrides
+    assert [(o.name, o.discount) for o in overrides] == [
+        ("openai-commit", 15),
+        ("our-llama", None),
+    ]

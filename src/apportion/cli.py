@@ -59,7 +59,9 @@ class IngestFormat(StrEnum):
     focus = "focus"
     drivers = "drivers"
     openai_costs = "openai-costs"
+    openai_usage = "openai-usage"
     anthropic_costs = "anthropic-costs"
+    anthropic_usage = "anthropic-usage"
 
 
 class _State:
@@ -150,7 +152,7 @@ def init(
 def ingest(
     files: Annotated[
         list[Path],
-        typer.Argument(help="FOCUS cost files, driver files, or provider cost reports."),
+        typer.Argument(help="FOCUS cost files, driver files, or provider cost and usage reports."),
     ],
     fmt: Annotated[IngestFormat, typer.Option("--format", help="File kind.")] = IngestFormat.auto,
     source: Annotated[
@@ -393,6 +395,66 @@ def tags_audit(
         coverage = Decimal(str(metering))  # a share, not money: the float is only the option
         result = tag_audit(_open(), Period.parse(period), months=months, top=top, metering=coverage)
     _print_report(fmt, result.as_dict(), lambda: audit_rows(result), result.notes)
+
+
+class Grain(StrEnum):
+    day = "day"
+    month = "month"
+
+
+@app.command()
+def reconcile(
+    period: PeriodOption,
+    fmt: TableOrJson = CheckFormat.table,
+    tolerance: Annotated[
+        str, typer.Option(help="Percent of the invoiced cost a gap may be without failing.")
+    ] = "1",
+    minimum: Annotated[
+        str, typer.Option(help="A gap this small (in the currency) never fails.")
+    ] = "0.01",
+    by: Annotated[Grain, typer.Option(help="Compare per day or per month.")] = Grain.day,
+) -> None:
+    """Priced usage (provider usage reports) against invoiced cost, per provider, account and
+    day; exit 1 when a gap is outside the tolerance or usage has no price."""
+    from apportion.allocate import Period
+    from apportion.pricing.reconcile import reconcile as run
+    from apportion.pricing.reconcile import reconciliation_rows
+
+    with _guard():
+        result = run(
+            _open(),
+            Period.parse(period),
+            tolerance_percent=_decimal_option(tolerance, "--tolerance"),
+            minimum=_decimal_option(minimum, "--minimum"),
+            grain=by.value,
+        )
+    notes = [f"priced by {source}" for source in result.sources]
+    if result.quarantined_cost_rows:
+        notes.append(
+            f"{result.quarantined_cost_rows} quarantined cost rows of {period} are in no "
+            "invoiced figure (apportion report totals counts them)"
+        )
+    _print_report(fmt, result.as_dict(), lambda: reconciliation_rows(result), notes)
+    if fmt is CheckFormat.table:
+        gaps = len(result.outside)
+        out.print(
+            "reconciles"
+            if result.reconciles
+            else f"[bold red]does not reconcile[/]: {gaps} "
+            f"gaps outside the tolerance, {len(result.unpriced)} usage groups without a price"
+        )
+    if not result.reconciles:
+        raise typer.Exit(1)
+
+
+def _decimal_option(text: str, name: str) -> Decimal:
+    try:
+        value = Decimal(text)
+    except ArithmeticError:
+        raise typer.BadParameter(f"{text!r} is not a number", param_hint=name) from None
+    if not value.is_finite() or value < 0:
+        raise typer.BadParameter("give a number of 0 or more", param_hint=name)
+    return value
 
 
 def _print_report(

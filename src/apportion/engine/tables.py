@@ -137,6 +137,39 @@ POOL_MEMBERS = ibis.schema(
     }
 )
 
+# Token usage as the providers' usage reports give it, one row per report result: priced when
+# read (apportion.pricing), never stored priced, so a changed override reprices every month.
+USAGE_QUANTITIES = (
+    "input_tokens",  # every input token, cached ones included
+    "cache_read_tokens",
+    "cache_write_tokens",  # 5-minute cache writes
+    "cache_write_1h_tokens",
+    "output_tokens",
+    "web_searches",
+    "requests",
+)
+USAGE = ibis.schema(
+    {
+        t.SOURCE: "string",
+        t.FILE_HASH: "string",
+        t.ROW_NUMBER: "int64",
+        t.BILLING_PERIOD: "string",
+        "ProviderName": "string",  # as the provider's bill names it: OpenAI, Anthropic
+        "provider": "string",  # genai-prices' provider id: openai, anthropic
+        "window_start": "timestamp",
+        "window_end": "timestamp",
+        "account_id": "string",  # the project or workspace: the bill's SubAccountId
+        "api_key_id": "string",
+        "user_id": "string",
+        "model": "string",
+        "service_tier": "string",
+        "batch": "boolean",
+        "long_context": "boolean",
+        **dict.fromkeys(USAGE_QUANTITIES, "int64"),
+        t.EXTENSIONS: "map<string, string>",
+    }
+)
+
 SCHEMAS: dict[str, sch.Schema] = {
     t.COST_LINES: COST_LINES,
     t.DRIVERS: DRIVERS,
@@ -145,4 +178,5 @@ SCHEMAS: dict[str, sch.Schema] = {
     t.ALLOCATIONS: ALLOCATIONS,
     t.POOLS: POOLS,
     t.POOL_MEMBERS: POOL_MEMBERS,
+    t.USAGE: USAGE,
 }

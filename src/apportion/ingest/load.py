@@ -23,18 +23,32 @@ import ibis.expr.types as ir
 
 from apportion.engine.dataplane import DataPlane, FileError, staged_column
 from apportion.engine.tables import LOADS
-from apportion.ingest import anthropic, drivers, focus, openai
+from apportion.ingest import anthropic, drivers, focus, openai, usage
 from apportion.ingest.categories import categoriser
-from apportion.ingest.reports import Report, focus_table, read_pages, recognised
+from apportion.ingest.reports import Report, read_pages, recognised, report_table
 from apportion.money import EXACT
 from apportion.progress import Progress, quiet
 from apportion.schema import tables as t
 from apportion.schema.focus import COST_METRICS
 from apportion.workspace import Workspace
 
-Format = Literal["auto", "focus", "drivers", "openai-costs", "anthropic-costs"]
-# provider reports read as FOCUS cost lines, by their --format name
-REPORTS: dict[str, Report] = {report.name: report for report in (openai.COSTS, anthropic.COSTS)}
+Format = Literal[
+    "auto",
+    "focus",
+    "drivers",
+    "openai-costs",
+    "openai-usage",
+    "anthropic-costs",
+    "anthropic-usage",
+]
+# provider reports, by their --format name: cost reports read as FOCUS cost lines, usage
+# reports as token usage
+REPORTS: dict[str, Report] = {
+    report.name: report for report in (openai.COSTS, openai.USAGE, anthropic.COSTS, anthropic.USAGE)
+}
+# the table each kind of file loads into, and the kind its quarantined rows are recorded as
+_TABLES = {"focus": t.COST_LINES, "drivers": t.DRIVERS, "usage": t.USAGE}
+_QUARANTINE_KINDS = {t.COST_LINES: "cost", t.DRIVERS: "driver", t.USAGE: "usage"}
 
 _CSV = {".csv"}
 _PARQUET = {".parquet", ".pq"}
@@ -60,7 +74,7 @@ class Difference:
 class IngestResult:
     file: str
     source: str
-    kind: str  # focus | drivers
+    kind: str  # focus | drivers | usage
     file_hash: str
     status: str = "loaded"  # loaded | replaced | unchanged
     rows: int = 0
@@ -171,7 +185,7 @@ def _recorded(plane: DataPlane, path: Path, name: str, file_hash: str) -> _Stage
         quarantined=load["quarantined"],
         periods=[p for p in load["periods"].split(",") if p],
     )
-    table = t.COST_LINES if load["kind"] == "focus" else t.DRIVERS
+    table = _TABLES[load["kind"]]
     return _Staged(path, result, table, current=True)
 
 
@@ -190,9 +204,8 @@ def _stage(
     report = _report(path, fmt)
     if report is not None:
         pages = read_pages(path)
-        raw = plane.stage_arrow(focus_table(report, pages, path.name))
+        raw = plane.stage_arrow(report_table(report, pages, path.name))
         named = {c: c for c in plane.staged_columns(raw)}
-        fmt = "focus"
     elif suffix in _CSV:
         headers = _csv_headers(path)
         raw = plane.stage_csv(path, len(headers))
@@ -205,11 +218,17 @@ def _stage(
         raise FileError(f"{path.name}: unsupported file type {suffix!r} (csv, parquet, jsonl)")
 
     config = workspace.config
-    kind = _kind(list(named.values()), fmt, config.dimensions, path)
+    kind: str = report.kind if report else _kind(list(named.values()), fmt, config.dimensions, path)
     result = IngestResult(file=path.name, source=name, kind=kind, file_hash=file_hash)
     if report is not None:
         result.notes.append(f"read as {report.title} pages ({report.name})")
-    if kind == "focus":
+    keys: list[str] = []
+    if kind == "usage":
+        read = usage.normalise(
+            raw, source=name, file_hash=file_hash, file_name=path.name, plane=plane
+        )
+        rows, quarantine, table = read.rows, read.quarantine, t.USAGE
+    elif kind == "focus":
         normalised = focus.normalise(
             raw,
             named,
@@ -223,7 +242,6 @@ def _stage(
         if not any(h.strip().lower() == "billingcurrency" for h in named.values()):
             result.notes.append(f"no BillingCurrency column: read as {config.default_currency}")
         rows, quarantine, table = normalised.lines, normalised.quarantine, t.COST_LINES
-        keys: list[str] = []
     else:
         found = drivers.normalise(
             raw,
@@ -317,7 +335,9 @@ def _holders(plane: DataPlane, file_hash: str) -> set[str]:
     """The sources whose current data (loaded or quarantined rows) came from this content."""
     found = [
         table.filter(table[t.FILE_HASH] == file_hash).select(t.SOURCE)
-        for table in (plane.table(name) for name in (t.COST_LINES, t.DRIVERS, t.QUARANTINE))
+        for table in (
+            plane.table(name) for name in (t.COST_LINES, t.DRIVERS, t.USAGE, t.QUARANTINE)
+        )
     ]
     union = found[0].union(*found[1:], distinct=True)
     return set(plane.to_arrow(union)[t.SOURCE].to_pylist())
@@ -387,7 +407,7 @@ def _load(plane: DataPlane, item: _Staged, others: list[_Staged]) -> None:
 
 
 def _quarantine_kind(item: _Staged) -> str:
-    return "cost" if item.table == t.COST_LINES else "driver"
+    return _QUARANTINE_KINDS[item.table]
 
 
 def _totals(

@@ -1,12 +1,21 @@
-"""OpenAI's organisation Costs API (``GET /v1/organization/costs``) as FOCUS cost lines.
+"""OpenAI's organisation Costs API (``GET /v1/organization/costs``) as FOCUS cost lines, and
+its Usage API (``GET /v1/organization/usage/completions``, ``/embeddings``,
+``/moderations``) as token usage.
 
-A page holds daily buckets (``start_time``, ``end_time``: Unix seconds); each result is an
+A page holds daily buckets (``start_time``, ``end_time``: Unix seconds). A costs result is an
 ``organization.costs.result`` with ``amount`` (``value`` in the currency's units, dollars, and
 a lower-case ``currency``) and, when the request grouped by them, ``project_id`` and
-``line_item`` (``"gpt-4.1-mini-2025-04-14, input"``, ``"Image models"``). A result is one cost
+``line_item`` (``"gpt-4.1-mini-2025-04-14, input"``, ``"Image models"``). It is one cost
 line: the project is its sub-account and resource, the model its SKU and the meter after the
 comma (input, cached input, output) its SKU meter. Any other field travels as an ``x_``
 extension column.
+
+A usage result (``organization.usage.completions.result`` and the embeddings and moderations
+ones) counts ``input_tokens`` (cached ones included: ``input_cached_tokens`` is part of it),
+``output_tokens`` and ``num_model_requests``, grouped by ``project_id``, ``api_key_id``,
+``user_id``, ``model``, ``batch`` and ``service_tier`` as the request asked. Image, audio and
+tool usage has no tokens to price: such results are quarantined with that reason (their cost
+is in the Costs API).
 """
 
 from __future__ import annotations
@@ -14,23 +23,47 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from apportion.ingest.reports import FocusRow, Page, Report, charge, instant, text
+from apportion.ingest.reports import FocusRow, Page, Report, charge, flag, instant, text
 
 PROVIDER = "OpenAI"
-_RESULT = "organization.costs.result"
-_READ = {"object", "amount", "project_id", "line_item"}
+_COSTS = "organization.costs.result"
+_USAGE = "organization.usage."
+_TOKEN_USAGE = {f"{_USAGE}{kind}.result" for kind in ("completions", "embeddings", "moderations")}
+_COST_READ = {"object", "amount", "project_id", "line_item"}
+_USAGE_READ = {
+    "object",
+    "input_tokens",
+    "input_cached_tokens",
+    "output_tokens",
+    "num_model_requests",
+    "project_id",
+    "api_key_id",
+    "user_id",
+    "model",
+    "batch",
+    "service_tier",
+}
 
 
-def _recognise(page: Page) -> bool:
+def _results(page: Page) -> list[Any]:
     if page.get("object") != "page" or not isinstance(page.get("data"), list):
-        return False
-    results = [r for b in page["data"] if isinstance(b, dict) for r in b.get("results") or []]
+        return []
+    return [r for b in page["data"] if isinstance(b, dict) for r in b.get("results") or []]
+
+
+def _costs_page(page: Page) -> bool:
+    results = _results(page)
+    return bool(results) and all(isinstance(r, dict) and r.get("object") == _COSTS for r in results)
+
+
+def _usage_page(page: Page) -> bool:
+    results = _results(page)
     return bool(results) and all(
-        isinstance(r, dict) and r.get("object") == _RESULT for r in results
+        isinstance(r, dict) and str(r.get("object", "")).startswith(_USAGE) for r in results
     )
 
 
-def _row(bucket: Mapping[str, Any], result: Mapping[str, Any]) -> FocusRow:
+def _cost_row(bucket: Mapping[str, Any], result: Mapping[str, Any]) -> FocusRow:
     given = result.get("amount")
     amount: Mapping[str, Any] = given if isinstance(given, dict) else {}
     currency = text(amount.get("currency"))
@@ -54,8 +87,46 @@ def _row(bucket: Mapping[str, Any], result: Mapping[str, Any]) -> FocusRow:
         ResourceId=project,
         ResourceType="Project" if project else None,
     )
-    row.update({f"x_{key}": text(value) for key, value in result.items() if key not in _READ})
+    row.update({f"x_{key}": text(value) for key, value in result.items() if key not in _COST_READ})
     return row
 
 
-COSTS = Report(name="openai-costs", title="OpenAI Costs API", recognise=_recognise, rows=_row)
+def _usage_row(bucket: Mapping[str, Any], result: Mapping[str, Any]) -> FocusRow:
+    kind = str(result.get("object"))
+    row: FocusRow = {
+        "ProviderName": PROVIDER,
+        "provider": "openai",
+        "window_start": instant(bucket.get("start_time")),
+        "window_end": instant(bucket.get("end_time")),
+        "account_id": text(result.get("project_id")),
+        "api_key_id": text(result.get("api_key_id")),
+        "user_id": text(result.get("user_id")),
+        "model": text(result.get("model")),
+        "service_tier": text(result.get("service_tier")),
+        "batch": flag(result.get("batch")),
+        "input_tokens": text(result.get("input_tokens")),
+        "cache_read_tokens": text(result.get("input_cached_tokens")),
+        "output_tokens": text(result.get("output_tokens")),
+        "requests": text(result.get("num_model_requests")),
+    }
+    if kind not in _TOKEN_USAGE:
+        usage = kind.removeprefix(_USAGE).removesuffix(".result")
+        row["_reason"] = f"{usage} usage has no tokens to price (its cost is in the Costs API)"
+    row.update({f"x_{key}": text(v) for key, v in result.items() if key not in _USAGE_READ})
+    return row
+
+
+COSTS = Report(
+    name="openai-costs",
+    title="OpenAI Costs API",
+    kind="focus",
+    recognise=_costs_page,
+    rows=_cost_row,
+)
+USAGE = Report(
+    name="openai-usage",
+    title="OpenAI Usage API",
+    kind="usage",
+    recognise=_usage_page,
+    rows=_usage_row,
+)

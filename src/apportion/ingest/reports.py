@@ -1,8 +1,10 @@
-"""Provider reports (JSON pages from the providers' admin APIs) read as FOCUS cost lines.
+"""Provider reports (JSON pages from the providers' admin APIs): cost reports read as FOCUS
+cost lines, usage reports as token usage.
 
-A report reader turns each result of each time bucket into one FOCUS row of text, and the
-rows go through the same parsing, quarantine and categories as a FOCUS file
-(apportion.ingest.focus). A file holds one page (the API's response as saved), a JSON array of
+A report reader turns each result of each time bucket into one row of text. A cost report's
+rows are FOCUS columns and go through the same parsing, quarantine and categories as a FOCUS
+file (apportion.ingest.focus); a usage report's rows go into the usage table
+(apportion.ingest.usage). A file holds one page (the API's response as saved), a JSON array of
 pages, or JSON Lines with one page per line (what ``apportion pull`` writes). Numbers are read
 as exact decimals, never as floating point: an amount of 0.1 stays 0.1.
 
@@ -18,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pyarrow as pa
 
@@ -39,6 +41,7 @@ class Report:
 
     name: str  # the --format value, e.g. "openai-costs"
     title: str  # what people call it, for messages
+    kind: Literal["focus", "usage"]  # what its rows are: FOCUS cost lines, or token usage
     recognise: Callable[[Page], bool]  # on a page
     rows: Callable[[Mapping[str, Any], Mapping[str, Any]], FocusRow]  # (bucket, result) -> row
 
@@ -79,8 +82,8 @@ def recognised(pages: list[Page], reports: Mapping[str, Report]) -> Report | Non
     return next((report for report in reports.values() if report.recognise(first)), None)
 
 
-def focus_table(report: Report, pages: list[Page], file_name: str) -> pa.Table:
-    """Every result as a FOCUS row of text, numbered in file order."""
+def report_table(report: Report, pages: list[Page], file_name: str) -> pa.Table:
+    """Every result as a row of text, numbered in file order."""
     rows: list[FocusRow] = []
     for index, page in enumerate(pages, start=1):
         if not report.recognise(page):
@@ -118,6 +121,26 @@ def instant(value: Any) -> str | None:
     if isinstance(value, Decimal):
         return datetime.fromtimestamp(int(value), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     return text(value)
+
+
+def total(*parts: Any) -> str | None:
+    """Token counts added up (absent ones count nothing); a part that is not a number is
+    returned as written, so the row is quarantined with it."""
+    found = [part for part in parts if part is not None]
+    odd = next((part for part in found if not isinstance(part, Decimal)), None)
+    if odd is not None:
+        return text(odd)
+    return text(sum(found, Decimal(0))) if found else None
+
+
+def nested(result: Mapping[str, Any], key: str, inner: str) -> Any:
+    """``result[key][inner]`` where ``result[key]`` is an object, else None."""
+    outer = result.get(key)
+    return outer.get(inner) if isinstance(outer, dict) else None
+
+
+def flag(value: Any) -> str | None:
+    return None if value is None else ("true" if value is True else "false")
 
 
 def billing_month(start: str | None) -> tuple[str | None, str | None]:

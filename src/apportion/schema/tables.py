@@ -18,6 +18,7 @@ LOADS: Final = "loads"
 ALLOCATIONS: Final = "allocations"
 POOLS: Final = "pools"
 POOL_MEMBERS: Final = "pool_members"
+USAGE: Final = "usage"  # token usage from the providers' usage reports
 
 # Bookkeeping columns every cost line carries beside its FOCUS columns.
 LINE_ID: Final = "x_LineId"  # "<file hash prefix>:<data row number>", stable across re-ingests

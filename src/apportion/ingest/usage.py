@@ -1,0 +1,109 @@
+"""Usage report rows (text, from apportion.ingest.reports) into the usage table.
+
+Each row either becomes a usage row or is quarantined with its position in the file and the
+first reason it failed: a window that is not a time, a token count that is not a whole
+number, no model, or a result the reader could not use (``_reason``, e.g. image usage, which
+has no tokens to price).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import ibis
+import ibis.expr.types as ir
+
+from apportion.engine.dataplane import DataPlane
+from apportion.engine.tables import USAGE, USAGE_QUANTITIES
+from apportion.ingest import values
+from apportion.ingest.quarantine import quarantine_rows
+from apportion.schema import tables as t
+
+TEXT_COLUMNS = (
+    "ProviderName",
+    "provider",
+    "account_id",
+    "api_key_id",
+    "user_id",
+    "model",
+    "service_tier",
+)
+FLAGS = ("batch", "long_context")
+READER_REASON = "_reason"  # a reader's own reason to refuse a result
+
+
+@dataclass(frozen=True)
+class Normalised:
+    rows: ir.Table
+    quarantine: ir.Table
+
+
+def normalise(
+    staged: ir.Table,
+    *,
+    source: str,
+    file_hash: str,
+    file_name: str,
+    plane: DataPlane,
+) -> Normalised:
+    columns = set(staged.columns)
+
+    def cell(name: str) -> ir.Value:
+        return staged[name] if name in columns else ibis.null("string")
+
+    parsed: dict[str, ir.Value] = {t.ROW_NUMBER: staged[t.ROW_NUMBER]}
+    checks: list[tuple[str, str, values.Parsed]] = []
+    for name in ("window_start", "window_end"):
+        result = values.timestamp(cell(name))
+        checks.append((name, "time", result))
+        parsed[name] = result.value
+    for name in USAGE_QUANTITIES:
+        result = values.decimal(cell(name), scale=0)
+        checks.append((name, "whole number", result))
+        parsed[name] = result.value.cast("int64").fill_null(0)
+    for index, (name, _, result) in enumerate(checks):
+        parsed[f"_bad{index}"] = result.invalid
+        parsed[f"_text{index}"] = values.text(cell(name)).substr(0, 60)
+    for name in TEXT_COLUMNS:
+        parsed[name] = values.text(cell(name))
+    for name in FLAGS:
+        parsed[name] = values.text(cell(name)).lower() == "true"
+    parsed[READER_REASON] = values.text(cell(READER_REASON))
+    extensions = sorted(c for c in columns if c.startswith("x_") and c != t.ROW_NUMBER)
+    parsed[t.EXTENSIONS] = (
+        ibis.map(ibis.array(extensions), ibis.array([values.text(staged[c]) for c in extensions]))
+        if extensions
+        else ibis.null("map<string, string>")
+    )
+    rows = plane.materialise(staged.select(**parsed))
+
+    cases: list[tuple[ir.BooleanValue, ir.StringValue]] = [
+        (rows[READER_REASON].notnull(), rows[READER_REASON])
+    ]
+    cases += [
+        (rows[f"_bad{i}"], f"{name}: '" + rows[f"_text{i}"] + f"' is not a {kind}")
+        for i, (name, kind, _) in enumerate(checks)
+    ]
+    cases.append((rows.window_start.isnull(), ibis.literal("no time window")))
+    cases.append((rows.model.isnull(), ibis.literal("no model")))
+    period = rows.window_start.strftime("%Y-%m")
+    rows = rows.mutate(_reason=ibis.cases(*cases, else_=ibis.null("string")), _period=period)
+    good = rows.filter(rows._reason.isnull())
+    bookkeeping = {
+        t.SOURCE: ibis.literal(source),
+        t.FILE_HASH: ibis.literal(file_hash),
+        t.BILLING_PERIOD: good._period,
+    }
+    usage = good.select(
+        **{name: bookkeeping[name] if name in bookkeeping else good[name] for name in USAGE.names}
+    )
+    bad = rows.filter(rows._reason.notnull())
+    quarantine = quarantine_rows(
+        bad,
+        kind="usage",
+        source=source,
+        file_hash=file_hash,
+        file_name=file_name,
+        period=bad._period,
+    )
+    return Normalised(usage, quarantine)

@@ -1,0 +1,141 @@
+"""Usage reports read as token usage, priced, and reconciled against the invoices, on fixtures
+written to the providers' documented shapes; every figure worked by hand from the list prices
+(gpt-4.1-mini $0.40 / $0.10 cached / $1.60 output, gpt-4.1 $0.50 cached, text-embedding-3-large
+$0.13, claude-sonnet-4-5 $3 / $0.30 cache read / $15 output and $6 / $0.60 / $7.50 / $12 /
+$22.50 in the long-context tier, claude-haiku-4-5 $1, web search $10 a thousand)."""
+
+from __future__ import annotations
+
+from decimal import Decimal as D
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from apportion.cli import app
+from apportion.periods import Period
+from apportion.pricing.reconcile import reconcile
+from apportion.schema import tables as t
+from apportion.workspace import Workspace
+from tests.helpers import ingest, make_workspace
+
+FIXTURES = Path(__file__).parent / "ingest" / "fixtures"
+BILLS = [FIXTURES / "openai-costs.json", FIXTURES / "anthropic-cost-report.json"]
+USAGE = [FIXTURES / "openai-usage.json", FIXTURES / "anthropic-usage-report.json"]
+OCTOBER = Period.parse("2026-10")
+
+pytestmark = pytest.mark.usefixtures("engine")
+
+
+def _usage(ws: Workspace) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = ws.data.to_arrow(
+        ws.data.table(t.USAGE).order_by(["ProviderName", t.ROW_NUMBER])
+    ).to_pylist()
+    return rows
+
+
+def test_usage_reports_become_token_usage(tmp_path: Path) -> None:
+    ws = make_workspace(tmp_path / "ws")
+    openai, anthropic = ingest(ws, *USAGE)
+    assert (openai.kind, openai.rows, openai.quarantined) == ("usage", 6, 1)
+    assert (anthropic.kind, anthropic.rows, anthropic.quarantined) == ("usage", 4, 0)
+    rows = _usage(ws)
+    support = rows[0]  # Anthropic first: uncached 411,500 + cache read 350,000
+    assert (support["account_id"], support["input_tokens"], support["cache_read_tokens"]) == (
+        "wrkspc_01SupportBot",
+        761_500,
+        350_000,
+    )
+    long = rows[3]  # every input token: 20,000 uncached + 30,000 read + 4,000 + 1,000 written
+    assert (long["input_tokens"], long["cache_write_tokens"], long["cache_write_1h_tokens"]) == (
+        55_000,
+        4_000,
+        1_000,
+    )
+    assert long["long_context"] is True
+    assert rows[2]["batch"] is True  # service_tier batch
+    web = rows[1]
+    assert (web["account_id"], web["web_searches"]) == (None, 250)
+    # OpenAI's input_tokens already include the cached ones
+    first = rows[4]
+    assert (first["input_tokens"], first["cache_read_tokens"], first["requests"]) == (
+        20_000_000,
+        2_000_000,
+        10_000,
+    )
+    assert first["api_key_id"] == "key_support_web"
+    quarantine = ws.data.to_arrow(ws.data.table(t.QUARANTINE)).to_pylist()
+    assert [(q["kind"], q["line"]) for q in quarantine] == [("usage", 6)]
+    assert "images usage has no tokens to price" in quarantine[0]["reason"]
+
+
+def test_reconciliation_finds_the_known_gaps(tmp_path: Path) -> None:
+    ws = make_workspace(tmp_path / "ws")
+    ingest(ws, *BILLS, *USAGE)
+    result = reconcile(ws, OCTOBER)
+    compared = {(g.provider, g.account, g.when): (g.invoiced, g.priced) for g in result.compared}
+    assert compared == {
+        # 18 M x 0.40 + 2 M x 0.10 + 2.5 M x 1.60 + 10 M x 0.40 = 15.40 against 12.3456789 + 4.2
+        ("OpenAI", "proj_support", "2026-10-01"): (D("16.5456789"), D("15.4")),
+        ("OpenAI", "proj_support", "2026-10-02"): (D("7.05"), D("7.05")),  # 14.1 M cached x 0.50
+        ("OpenAI", "proj_search", "2026-10-01"): (D("0.1"), D("0.0999999")),  # 769,230 x 0.13
+        ("OpenAI", "proj_search", "2026-10-02"): (D("0.2"), D("0.20000006")),
+        # 411,500 x 3 + 350,000 x 0.30 + 658,436 x 15; the invoice says 1371.614321 cents ...
+        ("Anthropic", "wrkspc_01SupportBot", "2026-10-01"): (D("11.21604321"), D("11.21604")),
+        ("Anthropic", None, "2026-10-01"): (D("2.5"), D("2.5")),  # 250 web searches
+        # 100 x 1 + (20,000 x 6 + 30,000 x 0.60 + 4,000 x 7.50 + 1,000 x 12 + 5,000 x 22.50);
+        # the invoice's line for the long-context tokens is quarantined ("twelve" cents)
+        ("Anthropic", "wrkspc_01DocSearch", "2026-10-02"): (D("0.0001"), D("0.2926")),
+    }
+    # largest gap first
+    assert [g.account for g in result.compared[:2]] == ["proj_support", "wrkspc_01DocSearch"]
+    assert [(g.account, g.priced) for g in result.usage_without_invoice] == [
+        ("proj_ghost", D("0.4"))
+    ]
+    assert [(g.account, g.invoiced) for g in result.invoice_without_usage] == [
+        (None, D("1.000000001"))  # OpenAI's image models, no project
+    ]
+    assert [g.account for g in result.outside] == [
+        "proj_support",
+        "wrkspc_01DocSearch",
+        "proj_ghost",
+        None,
+    ]
+    assert not result.reconciles
+    assert result.quarantined_cost_rows == 3
+    assert any(source.endswith("openai/gpt-4.1-mini") for source in result.sources)
+    # -6.92% is within a 7% tolerance; the others are not
+    wider = reconcile(ws, OCTOBER, tolerance_percent=D(7))
+    assert "proj_support" not in [g.account for g in wider.outside]
+
+
+def test_by_month_and_usage_without_a_price(tmp_path: Path) -> None:
+    ws = make_workspace(
+        tmp_path / "ws",
+        extra="pricing:\n  overrides:\n"
+        "    - {name: tiny-discount, provider: openai, model: gpt-4.1-mini, discount: 50}\n",
+    )
+    ingest(ws, *BILLS, *USAGE)
+    monthly = reconcile(ws, OCTOBER, grain="month")
+    support = next(g for g in monthly.compared if g.account == "proj_support")
+    # gpt-4.1-mini at half price: 15.40 / 2 + 7.05 against 16.5456789 + 7.05
+    assert (support.when, support.invoiced, support.priced) == (
+        "2026-10",
+        D("23.5956789"),
+        D("14.75"),
+    )
+    assert any("less 50% (override tiny-discount)" in source for source in monthly.sources)
+
+
+def test_reconcile_command_exits_1_outside_the_tolerance(tmp_path: Path) -> None:
+    ws = make_workspace(tmp_path / "ws")
+    ingest(ws, *BILLS, *USAGE)
+    ws.close()
+    runner = CliRunner()
+    base = ["--workspace", str(tmp_path / "ws"), "reconcile", "--period", "2026-10"]
+    failing = runner.invoke(app, base)
+    assert failing.exit_code == 1, failing.output
+    assert "does not reconcile: 4 gaps outside the tolerance" in failing.output
+    as_json = runner.invoke(app, [*base, "--format", "json", "--tolerance", "abc"])
+    assert as_json.exit_code == 2
