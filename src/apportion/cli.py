@@ -12,6 +12,7 @@ import json
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from pathlib import Path
@@ -395,6 +396,45 @@ def tags_audit(
         coverage = Decimal(str(metering))  # a share, not money: the float is only the option
         result = tag_audit(_open(), Period.parse(period), months=months, top=top, metering=coverage)
     _print_report(fmt, result.as_dict(), lambda: audit_rows(result), result.notes)
+
+
+class PullProvider(StrEnum):
+    openai = "openai"
+    anthropic = "anthropic"
+
+
+@app.command()
+def pull(
+    provider: Annotated[PullProvider, typer.Argument(help="Whose admin API to read.")],
+    since: Annotated[
+        datetime, typer.Option(formats=["%Y-%m-%d"], help="Read from the first of this month.")
+    ],
+    until: Annotated[
+        datetime | None,
+        typer.Option(formats=["%Y-%m-%d"], help="Read up to this day, included (default: now)."),
+    ] = None,
+) -> None:
+    """Read the cost and usage reports from a provider's admin API (key from
+    OPENAI_ADMIN_KEY or ANTHROPIC_ADMIN_KEY), keep every page under pulled/, ingest them."""
+    from apportion.pull import pull as run
+
+    with _guard():
+        workspace = _open()
+        with _progress(f"pulling {provider.value}") as say:
+            results = run(
+                workspace,
+                provider.value,
+                since.date(),
+                until.date() if until else None,
+                say=say,
+            )
+    for result in results:
+        periods = ", ".join(result.periods) or "no period"
+        out.print(
+            f"{result.file}: {result.status} as {result.kind} (source {result.source}), "
+            f"{result.rows} rows, {result.quarantined} quarantined, {periods}",
+            highlight=False,
+        )
 
 
 class Grain(StrEnum):

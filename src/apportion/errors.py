@@ -9,6 +9,7 @@ from apportion.engine import StorageError, StoreError
 from apportion.engine.dataplane import FileError
 from apportion.export.focus import ExportError
 from apportion.periods import PeriodError
+from apportion.pull import PullError, PullSetupError
 from apportion.report.published import NotAllocatedError
 from apportion.report.statements import StatementError
 from apportion.rules.expr import MatchError
@@ -24,10 +25,11 @@ USAGE_ERRORS: tuple[type[Exception], ...] = (
     MatchError,
     NotAllocatedError,
     PeriodError,
+    PullSetupError,
     StatementError,
     StorageError,
     WorkspaceError,
 )
 
 # the work failed for a reason outside the input: running it again may succeed
-WORK_ERRORS: tuple[type[Exception], ...] = (StoreError,)
+WORK_ERRORS: tuple[type[Exception], ...] = (PullError, StoreError)

@@ -1,0 +1,200 @@
+"""``apportion pull openai|anthropic``: read the cost and usage reports from a provider's
+admin API, keep every page in the workspace, then ingest them.
+
+Whole months are read, from the first of the month ``since`` falls in, up to ``until``: each
+month of each report is one file and one partition, so pulling a month again restates it (the
+ingest prints what changed) and a pull that starts mid-month cannot replace a month with part
+of it. Files are written under ``pulled/`` as JSON Lines, one page per line, before anything is
+ingested; the ingest keeps them in ``raw/`` by content hash like any other file.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import httpx2
+
+from apportion.ingest import IngestResult, ingest_files
+from apportion.periods import Period
+from apportion.pull.client import (
+    TIMEOUT,
+    Endpoint,
+    Page,
+    Params,
+    PullError,
+    PullSetupError,
+    Sleep,
+    pages,
+)
+from apportion.workspace import Workspace
+
+__all__ = ["PROVIDERS", "PullError", "PullSetupError", "pull"]
+
+
+@dataclass(frozen=True)
+class Provider:
+    name: str
+    base_url: str
+    key_variable: str  # the environment variable holding the admin key
+    endpoints: tuple[Endpoint, ...]
+    range_params: Callable[[datetime, datetime], Params]
+    headers: Callable[[str], dict[str, str]]
+
+    @property
+    def url_variable(self) -> str:
+        """Where another base URL may be given (a proxy; the tests' fake server)."""
+        return f"APPORTION_{self.name.upper()}_API_URL"
+
+
+def _unix(start: datetime, end: datetime) -> Params:
+    return [("start_time", str(int(start.timestamp()))), ("end_time", str(int(end.timestamp())))]
+
+
+def _rfc3339(start: datetime, end: datetime) -> Params:
+    return [
+        ("starting_at", start.strftime("%Y-%m-%dT%H:%M:%SZ")),
+        ("ending_at", end.strftime("%Y-%m-%dT%H:%M:%SZ")),
+    ]
+
+
+def _grouped(key: str, names: str) -> Params:
+    return [(key, name) for name in names.split()]
+
+
+_OPENAI_USAGE = "project_id user_id api_key_id model batch service_tier"
+_OPENAI_EMBEDDINGS = "project_id user_id api_key_id model"
+OPENAI = Provider(
+    name="openai",
+    base_url="https://api.openai.com",
+    key_variable="OPENAI_ADMIN_KEY",
+    endpoints=(
+        Endpoint(
+            "openai",
+            "costs",
+            "/v1/organization/costs",
+            [
+                ("bucket_width", "1d"),
+                ("limit", "180"),
+                *_grouped("group_by", "project_id line_item"),
+            ],
+        ),
+        Endpoint(
+            "openai",
+            "usage-completions",
+            "/v1/organization/usage/completions",
+            [("bucket_width", "1d"), ("limit", "31"), *_grouped("group_by", _OPENAI_USAGE)],
+        ),
+        Endpoint(
+            "openai",
+            "usage-embeddings",
+            "/v1/organization/usage/embeddings",
+            [("bucket_width", "1d"), ("limit", "31"), *_grouped("group_by", _OPENAI_EMBEDDINGS)],
+        ),
+    ),
+    range_params=_unix,
+    headers=lambda key: {"Authorization": f"Bearer {key}"},
+)
+_ANTHROPIC_USAGE = "workspace_id api_key_id model service_tier context_window"
+ANTHROPIC = Provider(
+    name="anthropic",
+    base_url="https://api.anthropic.com",
+    key_variable="ANTHROPIC_ADMIN_KEY",
+    endpoints=(
+        Endpoint(
+            "anthropic",
+            "costs",
+            "/v1/organizations/cost_report",
+            [
+                ("bucket_width", "1d"),
+                ("limit", "31"),
+                *_grouped("group_by[]", "workspace_id description"),
+            ],
+        ),
+        Endpoint(
+            "anthropic",
+            "usage",
+            "/v1/organizations/usage_report/messages",
+            [("bucket_width", "1d"), ("limit", "31"), *_grouped("group_by[]", _ANTHROPIC_USAGE)],
+        ),
+    ),
+    range_params=_rfc3339,
+    headers=lambda key: {"x-api-key": key, "anthropic-version": "2023-06-01"},
+)
+PROVIDERS = {provider.name: provider for provider in (OPENAI, ANTHROPIC)}
+
+
+def pull(
+    workspace: Workspace,
+    provider_name: str,
+    since: date,
+    until: date | None = None,
+    *,
+    environ: dict[str, str] | None = None,
+    sleep: Sleep = time.sleep,
+    say: Callable[[str], None] = lambda _: None,
+) -> list[IngestResult]:
+    """Read whole months of every report of the provider and ingest them."""
+    provider = PROVIDERS[provider_name]
+    env = os.environ if environ is None else environ
+    key = env.get(provider.key_variable, "").strip()
+    if not key:
+        raise PullSetupError(
+            f"set {provider.key_variable} to an admin key of the {provider.name} organisation"
+        )
+    end = _end(until)
+    months = _months(since, end)
+    if not months:
+        raise PullSetupError(f"nothing to read: {since} is after {end:%Y-%m-%d}")
+    files: dict[str, list[Path]] = {}
+    with httpx2.Client(
+        base_url=env.get(provider.url_variable) or provider.base_url,
+        headers=provider.headers(key),
+        timeout=TIMEOUT,
+    ) as client:
+        for endpoint in provider.endpoints:
+            for month in months:
+                start = datetime(month.year, month.month, 1, tzinfo=UTC)
+                stop = min(month.end.replace(tzinfo=UTC), end)
+                params = provider.range_params(start, stop)
+                read = list(pages(client, endpoint, params, sleep=sleep, say=say))
+                path = _write(workspace, endpoint, month, read)
+                files.setdefault(f"{provider.name}-{endpoint.report}", []).append(path)
+    results: list[IngestResult] = []
+    for source, paths in files.items():
+        results += ingest_files(workspace, paths, source=source, progress=say)
+    return results
+
+
+def _end(until: date | None) -> datetime:
+    """The end of what is read (exclusive): the day after ``until``, at most now."""
+    now = datetime.now(UTC)
+    if until is None:
+        return now
+    after = datetime(until.year, until.month, until.day, tzinfo=UTC).timestamp() + 86_400
+    return min(datetime.fromtimestamp(after, UTC), now)
+
+
+def _months(since: date, end: datetime) -> list[Period]:
+    months = []
+    month = Period(since.year, since.month)
+    while datetime(month.year, month.month, 1, tzinfo=UTC) < end:
+        months.append(month)
+        month = Period(month.year + month.month // 12, month.month % 12 + 1)
+    return months
+
+
+def _write(workspace: Workspace, endpoint: Endpoint, month: Period, read: list[Page]) -> Path:
+    """The pages as a JSON array of the bodies as the provider sent them (digits untouched),
+    written whole before the file takes its name."""
+    folder = workspace.root / "pulled"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{endpoint.provider}-{endpoint.report}-{month}.json"
+    partial = path.with_suffix(".partial")
+    partial.write_text("[\n" + ",\n".join(page.text.strip() for page in read) + "\n]\n")
+    partial.replace(path)
+    return path
