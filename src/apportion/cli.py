@@ -63,6 +63,7 @@ class IngestFormat(StrEnum):
     openai_usage = "openai-usage"
     anthropic_costs = "anthropic-costs"
     anthropic_usage = "anthropic-usage"
+    aws_cur = "aws-cur"
 
 
 class _State:
@@ -153,7 +154,10 @@ def init(
 def ingest(
     files: Annotated[
         list[Path],
-        typer.Argument(help="FOCUS cost files, driver files, or provider cost and usage reports."),
+        typer.Argument(
+            help="FOCUS cost files, driver files, provider cost and usage reports, or native "
+            "cloud exports."
+        ),
     ],
     fmt: Annotated[IngestFormat, typer.Option("--format", help="File kind.")] = IngestFormat.auto,
     source: Annotated[

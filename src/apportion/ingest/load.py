@@ -25,6 +25,7 @@ from apportion.engine.dataplane import DataPlane, FileError, staged_column
 from apportion.engine.tables import LOADS
 from apportion.ingest import anthropic, drivers, focus, openai, usage
 from apportion.ingest.categories import categoriser
+from apportion.ingest.native import AWS_CUR, Native, native_table
 from apportion.ingest.reports import Report, read_pages, recognised, report_table
 from apportion.money import EXACT
 from apportion.progress import Progress, quiet
@@ -40,12 +41,15 @@ Format = Literal[
     "openai-usage",
     "anthropic-costs",
     "anthropic-usage",
+    "aws-cur",
 ]
 # provider reports, by their --format name: cost reports read as FOCUS cost lines, usage
 # reports as token usage
 REPORTS: dict[str, Report] = {
     report.name: report for report in (openai.COSTS, openai.USAGE, anthropic.COSTS, anthropic.USAGE)
 }
+# native cloud exports mapped to FOCUS cost lines, by their --format name
+NATIVES: dict[str, Native] = {native.name: native for native in (AWS_CUR,)}
 # the table each kind of file loads into, and the kind its quarantined rows are recorded as
 _TABLES = {"focus": t.COST_LINES, "drivers": t.DRIVERS, "usage": t.USAGE}
 _QUARANTINE_KINDS = {t.COST_LINES: "cost", t.DRIVERS: "driver", t.USAGE: "usage"}
@@ -201,11 +205,17 @@ def _stage(
 ) -> _Staged:
     """Parse a file into rows and quarantine (lazily: filters over one materialised table)."""
     suffix = path.suffix.lower()
+    notes: list[str] = []
     report = _report(path, fmt)
     if report is not None:
         pages = read_pages(path)
         raw = plane.stage_arrow(report_table(report, pages, path.name))
         named = {c: c for c in plane.staged_columns(raw)}
+    elif suffix in _CSV and (native := _native(path, fmt)) is not None:
+        raw = plane.stage_arrow(native_table(native, path))
+        named = {c: c for c in plane.staged_columns(raw)}
+        fmt = "focus"
+        notes.append(f"read as {native.title} ({native.name}), mapped to FOCUS")
     elif suffix in _CSV:
         headers = _csv_headers(path)
         raw = plane.stage_csv(path, len(headers))
@@ -220,6 +230,7 @@ def _stage(
     config = workspace.config
     kind: str = report.kind if report else _kind(list(named.values()), fmt, config.dimensions, path)
     result = IngestResult(file=path.name, source=name, kind=kind, file_hash=file_hash)
+    result.notes += notes
     if report is not None:
         result.notes.append(f"read as {report.title} pages ({report.name})")
     keys: list[str] = []
@@ -258,6 +269,16 @@ def _stage(
         keys = list(found.dimensions)
     result.rows, result.quarantined, result.periods = _counts(plane, rows, quarantine)
     return _Staged(path, result, table, current, rows, quarantine, keys=keys)
+
+
+def _native(path: Path, fmt: Format) -> Native | None:
+    """The native export a CSV is: named by --format, or (auto) recognised by its header."""
+    if fmt in NATIVES:
+        return NATIVES[fmt]
+    if fmt != "auto":
+        return None
+    headers = [h.strip() for h in _csv_headers(path)]
+    return next((native for native in NATIVES.values() if native.recognise(headers)), None)
 
 
 def _report(path: Path, fmt: Format) -> Report | None:

@@ -1,0 +1,99 @@
+"""Native cloud exports mapped to FOCUS: the FinOps Foundation's real, anonymised legacy AWS
+Cost and Usage Report sample (MIT, tests/fixtures/native-billing), its totals reproduced
+exactly (summed independently with Python's csv and Decimal)."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+from decimal import Decimal as D
+from pathlib import Path
+
+import pytest
+
+from apportion.engine.dataplane import FileError
+from apportion.schema import tables as t
+from tests.helpers import FIXTURES, ingest, make_workspace
+
+CUR = FIXTURES / "native-billing" / "aws-cur-legacy" / "sample-anonymous-aws-export-dataset.csv"
+
+pytestmark = pytest.mark.usefixtures("engine")
+
+
+def test_the_aws_cur_sample_keeps_its_totals(tmp_path: Path) -> None:
+    ws = make_workspace(tmp_path / "ws")
+    [result] = ingest(ws, CUR)
+    assert (result.kind, result.rows, result.quarantined, result.periods) == (
+        "focus",
+        1281,
+        0,
+        ["2023-11"],
+    )
+    lines = ws.data.table(t.COST_LINES)
+    sums = ws.data.to_arrow(
+        lines.group_by("ChargeCategory").aggregate(
+            billed=lines.BilledCost.sum(), listed=lines.ListCost.sum(), n=lines.count()
+        )
+    ).to_pylist()
+    found = {row["ChargeCategory"]: (row["n"], row["billed"], row["listed"]) for row in sums}
+    # lineItem/UnblendedCost: 1.68230869740 in all, 0.08 of it tax; ListCost is the public
+    # on-demand cost of the usage lines and the billed cost of the tax lines
+    assert found == {
+        "Usage": (1269, D("1.60230869740"), D("3.35617269490")),
+        "Tax": (12, D("0.08"), D("0.08")),
+    }
+    [first] = ws.data.to_arrow(lines.order_by(t.ROW_NUMBER).limit(1)).to_pylist()
+    assert first["ProviderName"] == "AWS"
+    assert first[t.ROW_NUMBER] == 2  # its line in the file
+    assert dict(first[t.EXTENSIONS])["x_LineItemType"] in {"Usage", "Tax"}
+
+
+def test_reserved_and_savings_plan_lines_are_amortised_and_tags_kept(tmp_path: Path) -> None:
+    with CUR.open(encoding="utf-8", newline="") as handle:
+        reader = csv.DictReader(handle)
+        header = [*(reader.fieldnames or []), "resourceTags/user:CostCenter"]
+        template = next(reader)
+    rows = [
+        {"lineItem/LineItemType": "DiscountedUsage", "lineItem/UnblendedCost": "0",
+         "reservation/EffectiveCost": "1.25", "resourceTags/user:CostCenter": "ml"},
+        {"lineItem/LineItemType": "RIFee", "lineItem/UnblendedCost": "10",
+         "reservation/UnusedAmortizedUpfrontFeeForBillingPeriod": "0.5",
+         "reservation/UnusedRecurringFee": "0.25"},
+        {"lineItem/LineItemType": "SavingsPlanCoveredUsage", "lineItem/UnblendedCost": "3",
+         "savingsPlan/SavingsPlanEffectiveCost": "2.1"},
+        {"lineItem/LineItemType": "SavingsPlanNegation", "lineItem/UnblendedCost": "-3"},
+        {"lineItem/LineItemType": "Usage", "lineItem/UnblendedCost": "12 dollars"},
+    ]  # fmt: skip
+    path = tmp_path / "cur.csv"
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=header)
+        writer.writeheader()
+        for row in rows:
+            blank = dict.fromkeys(
+                k for k in template if k.startswith(("reservation/", "savingsPlan/"))
+            )
+            writer.writerow({**template, **blank, **row})
+    ws = make_workspace(tmp_path / "ws")
+    [result] = ingest(ws, path, fmt="aws-cur")
+    assert (result.rows, result.quarantined) == (4, 1)
+    got = ws.data.to_arrow(ws.data.table(t.COST_LINES).order_by(t.ROW_NUMBER)).to_pylist()
+    assert [(r["ChargeCategory"], r["BilledCost"], r["EffectiveCost"]) for r in got] == [
+        ("Usage", D(0), D("1.25")),
+        ("Purchase", D(10), D("0.75")),
+        ("Usage", D(3), D("2.1")),
+        ("Credit", D(-3), D(0)),
+    ]
+    assert dict(got[0]["Tags"]) == {"user:CostCenter": "ml"}
+    [bad] = ws.data.to_arrow(ws.data.table(t.QUARANTINE)).to_pylist()
+    assert bad["line"] == 6 and "'12 dollars' is not a valid money" in bad["reason"]
+
+
+def test_a_cur_with_a_broken_row_is_refused_whole(tmp_path: Path) -> None:
+    broken = tmp_path / "cur.csv"
+    shutil.copyfile(CUR, broken)
+    with broken.open("a", encoding="utf-8") as handle:
+        handle.write(",".join(["x"] * 300) + "\n")
+    ws = make_workspace(tmp_path / "ws")
+    with pytest.raises(FileError, match="line 1283 has more fields than the header"):
+        ingest(ws, broken)
+    assert ws.data.scalar(ws.data.table(t.COST_LINES).count()) == 0
