@@ -114,3 +114,14 @@ def test_usage_without_a_price_says_why() -> None:
 def test_bad_overrides_are_configuration_errors(override: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         _pricer(f"    - {override}\n")
+
+
+def test_unit_prices_cover_a_model_and_its_dated_versions_not_its_siblings() -> None:
+    pricer = _pricer(
+        "    - {name: flat, provider: openai, model: gpt-4.1, unit_prices: {input: 1}}\n"
+    )
+    one_million = {"input_tokens": 1_000_000}
+    dated = pricer.price(TokenUsage("openai", "gpt-4.1-2025-04-14", OCTOBER, **one_million))
+    assert (dated.amount, dated.source.startswith("override flat")) == (D(1), True)
+    sibling = pricer.price(TokenUsage("openai", "gpt-4.1-mini", OCTOBER, **one_million))
+    assert sibling.amount == D("0.4")  # the list's gpt-4.1-mini price, not the override's

@@ -217,3 +217,31 @@ def test_pull_command(
     refused = runner.invoke(app, [*base, "anthropic", "--since", "2026-10-01"])
     assert refused.exit_code == 2
     assert "sk-wrong" not in refused.output
+
+
+def test_a_quiet_month_and_a_mid_month_until_read_whole_months(
+    tmp_path: Path, fake: tuple[FakeAdminApi, str]
+) -> None:
+    api, url = fake
+    day = {"object": "bucket", "start_time": 1790812800, "end_time": 1790899200, "results": []}
+    quiet = {"object": "page", "data": [day], "has_more": False, "next_page": None}
+    api.routes["/v1/organization/usage/embeddings"] = [quiet]
+    ws = make_workspace(tmp_path / "ws")
+    with pytest.raises(PullSetupError, match="--until 2026-10-15 is before --since 2026-10-20"):
+        pull(ws, "openai", date(2026, 10, 20), date(2026, 10, 15), environ=_env(url))
+    results = pull(ws, "openai", date(2026, 10, 1), date(2026, 10, 15), environ=_env(url))
+    assert {r.source: r.rows for r in results}["openai-usage-embeddings"] == 0
+    first = next(q for path, q, _ in api.requests if path == "/v1/organization/costs")
+    assert ("end_time", "1793491200") in first  # the end of October, not the 16th
+
+
+def test_a_page_that_promises_more_without_a_cursor_stops_the_pull(
+    tmp_path: Path, fake: tuple[FakeAdminApi, str]
+) -> None:
+    api, url = fake
+    broken = [{**_pages("anthropic-cost-report.json")[0], "has_more": True}]
+    api.routes["/v1/organizations/cost_report"] = broken
+    api.answer = lambda path, query: (200, api.routes[path][0])  # type: ignore[method-assign]
+    ws = make_workspace(tmp_path / "ws")
+    with pytest.raises(PullError, match="page 1 says more follow but gives no next_page"):
+        pull(ws, "anthropic", date(2026, 10, 1), date(2026, 10, 31), environ=_env(url))

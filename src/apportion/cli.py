@@ -64,6 +64,7 @@ class IngestFormat(StrEnum):
     anthropic_costs = "anthropic-costs"
     anthropic_usage = "anthropic-usage"
     aws_cur = "aws-cur"
+    azure_ea = "azure-ea"
 
 
 class _State:

@@ -97,3 +97,29 @@ def test_a_cur_with_a_broken_row_is_refused_whole(tmp_path: Path) -> None:
     with pytest.raises(FileError, match="line 1283 has more fields than the header"):
         ingest(ws, broken)
     assert ws.data.scalar(ws.data.table(t.COST_LINES).count()) == 0
+
+
+EA = FIXTURES / "native-billing" / "azure-ea" / "sample-anonymous-ea-export-dataset.csv"
+
+
+def test_the_azure_ea_sample_keeps_its_totals(tmp_path: Path) -> None:
+    ws = make_workspace(tmp_path / "ws")
+    [result] = ingest(ws, EA)
+    assert (result.rows, result.quarantined, result.periods) == (27, 0, ["2023-09"])
+    lines = ws.data.table(t.COST_LINES)
+    [sums] = ws.data.to_arrow(
+        lines.aggregate(billed=lines.BilledCost.sum(), currencies=lines.BillingCurrency.nunique())
+    ).to_pylist()
+    # CostInBillingCurrency, with 5.64902E-05 among the cells, sums to 1.26136926505726 CAD
+    assert (sums["billed"], sums["currencies"]) == (D("1.26136926505726"), 1)
+    [first] = ws.data.to_arrow(lines.order_by(t.ROW_NUMBER).limit(1)).to_pylist()
+    assert first["BillingCurrency"] == "CAD"
+    # 9/2/2023 is 2 September; the period ends the day after 9/30/2023
+    assert (str(first["ChargePeriodStart"]), str(first["BillingPeriodEnd"])) == (
+        "2023-09-02 00:00:00",
+        "2023-10-01 00:00:00",
+    )
+    # the export writes tags without their braces
+    assert dict(first["Tags"]) == {"tagA": "valueA", "tagB": "valueB", "tagC": "valueC"}
+    # list cost is pay-as-you-go price x quantity: 0.40000 x 0.027265128 on the first line
+    assert first["ListCost"] == D("0.0109060512")

@@ -139,3 +139,22 @@ def test_ingest_command_reads_a_report(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "5 rows, 1 quarantined, 2026-10" in result.output
     assert "read as Anthropic cost report pages (anthropic-costs)" in result.output
+
+
+def test_audio_tokens_negative_counts_and_nan_are_refused(tmp_path: Path) -> None:
+    page = json.loads((FIXTURES / "openai-usage.json").read_text())[0]
+    results = page["data"][0]["results"]
+    results[0]["input_audio_tokens"] = 500
+    results[1]["output_tokens"] = -5
+    usage = tmp_path / "usage.json"
+    usage.write_text(json.dumps(page))
+    ws = make_workspace(tmp_path / "ws")
+    [result] = ingest(ws, usage)
+    assert (result.rows, result.quarantined) == (2, 2)
+    reasons = [str(row["reason"]) for row in _quarantined(ws)]
+    assert "audio tokens are not priced yet" in reasons[0]
+    assert "output_tokens: '-5' is not a count of 0 or more" in reasons[1]
+    nan = tmp_path / "nan.json"
+    nan.write_text('{"object": "page", "data": [], "has_more": false, "x": NaN}')
+    with pytest.raises(FileError, match="NaN is not a number JSON allows"):
+        ingest(ws, nan, fmt="openai-costs")

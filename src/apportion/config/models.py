@@ -271,8 +271,9 @@ class PriceOverride(_Effective):
     name: str
     provider: str = Field(description="Provider id as the usage names it: openai, anthropic, ...")
     model: str = Field(
-        description="The model, or the start of its name: gpt-4.1 also covers "
-        "gpt-4.1-mini-2025-04-14"
+        description="The model. A discount covers every model whose name starts so "
+        "(gpt-4.1 also covers gpt-4.1-mini-2025-04-14); unit prices cover the model and its "
+        "dated versions only (gpt-4.1-2025-04-14)"
     )
     discount: Decimal | None = Field(
         default=None, gt=0, lt=100, description="Percent off the list price (genai-prices)"

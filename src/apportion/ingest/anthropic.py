@@ -26,6 +26,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from apportion.ingest.reports import FocusRow, Page, Report, charge, flag, nested, text, total
+from apportion.money import EXACT
 from apportion.schema.currency import MINOR_UNITS
 
 PROVIDER = "Anthropic"
@@ -75,7 +76,7 @@ def in_units(amount: str | None, currency: str | None) -> str | None:
         return amount
     if not value.is_finite():
         return amount
-    return format(value.scaleb(-MINOR_UNITS[currency]), "f")
+    return format(EXACT.scaleb(value, -MINOR_UNITS[currency]), "f")
 
 
 def _cost_row(bucket: Mapping[str, Any], result: Mapping[str, Any]) -> FocusRow:

@@ -1,5 +1,6 @@
 """Native cloud billing exports mapped to FOCUS cost lines: the legacy AWS Cost and Usage
-Report (``--format aws-cur``).
+Report (``--format aws-cur``) and the Azure Enterprise Agreement cost export
+(``--format azure-ea``).
 
 Each row of the export becomes one FOCUS row of text, and the rows go through the same parsing,
 quarantine and categories as a FOCUS file. Amounts are added and subtracted as exact decimals
@@ -16,6 +17,7 @@ import csv
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
@@ -177,4 +179,101 @@ AWS_CUR = Native(
         {"lineItem/UnblendedCost", "bill/BillingPeriodStartDate"} <= set(header)
     ),
     row=_aws_row,
+)
+
+
+# -- Azure Enterprise Agreement cost export ---------------------------------------------------
+_AZURE_CHARGE_CATEGORY = {
+    "Usage": "Usage",
+    "UnusedReservation": "Usage",
+    "UnusedSavingsPlan": "Usage",
+    "Purchase": "Purchase",
+    "Refund": "Credit",
+    "RoundingAdjustment": "Adjustment",
+    "Tax": "Tax",
+}
+
+
+def _us_date(text: str, days_after: int = 0) -> str | None:
+    """An EA date (``9/2/2023``, month first) as RFC 3339 text, ``days_after`` later (the
+    export's end dates are the last day, FOCUS's the day after). Anything else passes as
+    written, so the row is quarantined with it."""
+    parts = text.strip().split("/")
+    if len(parts) != 3 or not all(part.isdigit() for part in parts):
+        return _or(text)
+    month, day, year = (int(part) for part in parts)
+    try:
+        found = date(year, month, day) + timedelta(days=days_after)
+    except ValueError:
+        return text
+    return f"{found.isoformat()}T00:00:00Z"
+
+
+def _times(quantity: str, price: str) -> str | None:
+    """quantity x unit price, exactly; None when either is missing or not a number."""
+    amount, rate = _number(quantity), _number(price)
+    return None if amount is None or rate is None else format(amount * rate, "f")
+
+
+def _azure_tags(text: str) -> str | None:
+    """EA exports write tags as the members of a JSON object without its braces."""
+    body = text.strip()
+    if not body:
+        return None
+    return body if body.startswith("{") else "{" + body + "}"
+
+
+def _azure_row(row: Row) -> FocusRow:
+    cost = row.get("CostInBillingCurrency", "")
+    kind = row.get("ChargeType", "")
+    usage = _AZURE_CHARGE_CATEGORY.get(kind) == "Usage"
+    return {
+        "ProviderName": "Microsoft",
+        "PublisherName": _or(row.get("PublisherName", ""), row.get("PublisherType", "")),
+        "InvoiceIssuerName": "Microsoft",
+        "BillingAccountId": _or(row.get("BillingAccountId", "")),
+        "BillingAccountName": _or(row.get("BillingAccountName", "")),
+        "SubAccountId": _or(row.get("SubscriptionId", "")),
+        "SubAccountName": _or(row.get("SubscriptionName", "")),
+        "BillingPeriodStart": _us_date(row.get("BillingPeriodStartDate", "")),
+        "BillingPeriodEnd": _us_date(row.get("BillingPeriodEndDate", ""), days_after=1),
+        "ChargePeriodStart": _us_date(row.get("Date", "")),
+        "ChargePeriodEnd": _us_date(row.get("Date", ""), days_after=1),
+        "ChargeCategory": _AZURE_CHARGE_CATEGORY.get(kind, "Adjustment"),
+        "ChargeFrequency": _or(row.get("Frequency", "")),
+        "PricingCategory": _or(row.get("PricingModel", "")),
+        "BillingCurrency": _or(row.get("BillingCurrencyCode", "")),
+        "BilledCost": cost,
+        "EffectiveCost": cost,
+        # pay-as-you-go price for the list, the agreement's price for the contract
+        "ListCost": _times(row.get("Quantity", ""), row.get("PayGPrice", "")) or cost,
+        "ContractedCost": _times(row.get("Quantity", ""), row.get("UnitPrice", "")) or cost,
+        "ListUnitPrice": _or(row.get("PayGPrice", "")),
+        "ContractedUnitPrice": _or(row.get("UnitPrice", "")),
+        "ServiceName": _or(row.get("MeterCategory", ""), row.get("ConsumedService", "")),
+        "ChargeDescription": _or(row.get("ProductName", "")),
+        "ResourceId": _or(row.get("ResourceId", "")),
+        "ResourceName": _or(row.get("ResourceName", "")),
+        "RegionName": _or(row.get("ResourceLocation", "")),
+        "AvailabilityZone": _or(row.get("AvailabilityZone", "")),
+        "SkuId": _or(row.get("PartNumber", ""), row.get("MeterId", "")),
+        "SkuMeter": _or(row.get("MeterName", "")),
+        "PricingUnit": _or(row.get("UnitOfMeasure", "")),
+        "ConsumedQuantity": _or(row.get("Quantity", "")) if usage else None,
+        "ConsumedUnit": _or(row.get("UnitOfMeasure", "")) if usage else None,
+        "CommitmentDiscountId": _or(row.get("ReservationId", ""), row.get("benefitId", "")),
+        "Tags": _azure_tags(row.get("Tags", "")),
+        "x_ResourceGroup": _or(row.get("ResourceGroup", "")),
+        "x_MeterSubCategory": _or(row.get("MeterSubCategory", "")),
+        "x_CostCenter": _or(row.get("CostCenter", "")),
+    }
+
+
+AZURE_EA = Native(
+    name="azure-ea",
+    title="Azure EA cost export",
+    recognise=lambda header: (
+        {"CostInBillingCurrency", "MeterCategory", "SubscriptionId"} <= set(header)
+    ),
+    row=_azure_row,
 )

@@ -5,8 +5,9 @@ A report reader turns each result of each time bucket into one row of text. A co
 rows are FOCUS columns and go through the same parsing, quarantine and categories as a FOCUS
 file (apportion.ingest.focus); a usage report's rows go into the usage table
 (apportion.ingest.usage). A file holds one page (the API's response as saved), a JSON array of
-pages, or JSON Lines with one page per line (what ``apportion pull`` writes). Numbers are read
-as exact decimals, never as floating point: an amount of 0.1 stays 0.1.
+pages (what ``apportion pull`` writes), or JSON Lines with one page per line. Numbers are read
+as exact decimals, never as floating point: an amount of 0.1 stays 0.1; NaN and Infinity are
+refused.
 
 A row's number (the "line" of a quarantined row) is the result's position in the file: 1 is
 the first result of the first bucket of the first page.
@@ -56,10 +57,12 @@ def read_pages(path: Path) -> list[Page]:
     except UnicodeDecodeError as exc:
         raise FileError(f"{path.name}: not UTF-8 text ({exc.reason})") from exc
     try:
-        document = json.loads(text, parse_float=Decimal, parse_int=Decimal)
+        document = exact_json(text)
         pages = document if isinstance(document, list) else [document]
     except json.JSONDecodeError:
         pages = _json_lines(path, text)
+    except ValueError as exc:
+        raise FileError(f"{path.name}: {exc}") from exc
     if not pages or not all(isinstance(page, dict) for page in pages):
         raise FileError(f"{path.name}: expected a report page (a JSON object) or a list of them")
     return pages
@@ -71,10 +74,21 @@ def _json_lines(path: Path, text: str) -> list[Page]:
         if not line.strip():
             continue
         try:
-            pages.append(json.loads(line, parse_float=Decimal, parse_int=Decimal))
+            pages.append(exact_json(line))
         except json.JSONDecodeError as exc:
             raise FileError(f"{path.name}: line {number} is not valid JSON ({exc.msg})") from exc
+        except ValueError as exc:
+            raise FileError(f"{path.name}: line {number}: {exc}") from exc
     return pages
+
+
+def exact_json(text: str) -> Any:
+    """JSON with every number an exact decimal; NaN and Infinity (not JSON) refused."""
+    return json.loads(text, parse_float=Decimal, parse_int=Decimal, parse_constant=_not_a_number)
+
+
+def _not_a_number(name: str) -> Any:
+    raise ValueError(f"{name} is not a number JSON allows")
 
 
 def recognised(pages: list[Page], reports: Mapping[str, Report]) -> Report | None:
@@ -86,7 +100,9 @@ def report_table(report: Report, pages: list[Page], file_name: str) -> pa.Table:
     """Every result as a row of text, numbered in file order."""
     rows: list[FocusRow] = []
     for index, page in enumerate(pages, start=1):
-        if not report.recognise(page):
+        # a page without results (a quiet day, a month with no embeddings) says nothing of
+        # its kind; one with results must be of the kind asked for
+        if not report.recognise(page) and not _empty(page):
             raise FileError(f"{file_name}: page {index} is not an {report.title} page")
         for bucket in _list(page.get("data"), file_name, f"page {index}: data"):
             results = _list(bucket.get("results"), file_name, f"page {index}: results")
@@ -97,6 +113,13 @@ def report_table(report: Report, pages: list[Page], file_name: str) -> pa.Table:
             t.ROW_NUMBER: pa.array(range(1, len(rows) + 1), pa.int64()),
             **{name: pa.array([row.get(name) for row in rows], pa.string()) for name in columns},
         }
+    )
+
+
+def _empty(page: Page) -> bool:
+    data = page.get("data")
+    return isinstance(data, list) and not any(
+        isinstance(bucket, dict) and bucket.get("results") for bucket in data
     )
 
 
@@ -113,13 +136,18 @@ def text(value: Any) -> str | None:
         return None
     if isinstance(value, Decimal):
         return format(value, "f")
+    if isinstance(value, dict | list | bool):
+        return json.dumps(value, default=str)  # nested values keep their JSON
     return str(value)
 
 
 def instant(value: Any) -> str | None:
     """A Unix time (seconds) or an RFC 3339 text as RFC 3339 UTC text."""
-    if isinstance(value, Decimal):
-        return datetime.fromtimestamp(int(value), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    if isinstance(value, Decimal) and value == value.to_integral_value():
+        try:
+            return datetime.fromtimestamp(int(value), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        except (OverflowError, OSError, ValueError):
+            pass  # out of any calendar: kept as written, so the row is quarantined
     return text(value)
 
 
@@ -140,7 +168,10 @@ def nested(result: Mapping[str, Any], key: str, inner: str) -> Any:
 
 
 def flag(value: Any) -> str | None:
-    return None if value is None else ("true" if value is True else "false")
+    """A JSON boolean as text; anything else as written (the row is quarantined for it)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return text(value)
 
 
 def billing_month(start: str | None) -> tuple[str | None, str | None]:

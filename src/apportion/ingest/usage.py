@@ -59,15 +59,22 @@ def normalise(
         parsed[name] = result.value
     for name in USAGE_QUANTITIES:
         result = values.decimal(cell(name), scale=0)
-        checks.append((name, "whole number", result))
+        # a negative count would lower the priced cost: refused like a malformed one
+        negative = result.value.fill_null(0) < 0
+        checks.append(
+            (name, "count of 0 or more", values.Parsed(result.value, result.invalid | negative))
+        )
         parsed[name] = result.value.cast("int64").fill_null(0)
+    for name in FLAGS:
+        flag = values.text(cell(name)).lower()
+        result = values.Parsed(flag == "true", flag.notnull() & ~flag.isin(["true", "false"]))
+        checks.append((name, "true or false", result))
+        parsed[name] = result.value
     for index, (name, _, result) in enumerate(checks):
         parsed[f"_bad{index}"] = result.invalid
         parsed[f"_text{index}"] = values.text(cell(name)).substr(0, 60)
     for name in TEXT_COLUMNS:
         parsed[name] = values.text(cell(name))
-    for name in FLAGS:
-        parsed[name] = values.text(cell(name)).lower() == "true"
     parsed[READER_REASON] = values.text(cell(READER_REASON))
     extensions = sorted(c for c in columns if c.startswith("x_") and c != t.ROW_NUMBER)
     parsed[t.EXTENSIONS] = (

@@ -21,7 +21,7 @@ from typing import Any, Literal
 import ibis.expr.types as ir
 
 from apportion.engine.tables import USAGE_QUANTITIES
-from apportion.money import add, plain
+from apportion.money import EXACT, add, plain
 from apportion.periods import Period
 from apportion.pricing.tokens import CURRENCY, Pricer, TokenUsage
 from apportion.schema import tables as t
@@ -47,11 +47,11 @@ class Gap:
 
     @property
     def difference(self) -> Decimal:
-        return self.priced - self.invoiced
+        return EXACT.subtract(self.priced, self.invoiced)
 
     @property
     def percent(self) -> Decimal | None:
-        return None if not self.invoiced else self.difference * 100 / self.invoiced
+        return None if not self.invoiced else EXACT.divide(self.difference * 100, self.invoiced)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -133,7 +133,8 @@ def reconcile(
     pricer = Pricer(workspace.config.pricing)
     priced, usage_rows, sources = _priced_usage(workspace, period, pricer, grain, result)
     result.sources = sorted(sources)
-    invoiced, lines = _invoiced(workspace, period, {key[0] for key in priced}, grain)
+    providers = {key[0] for key in usage_rows}  # every provider with usage, priced or not
+    invoiced, lines = _invoiced(workspace, period, providers, grain)
     for key in sorted(set(priced) | set(invoiced), key=_order):
         gap = Gap(
             *key,

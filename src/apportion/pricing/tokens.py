@@ -14,9 +14,10 @@ reads and writes are priced at their own rates and the rest at the input rate.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from functools import lru_cache
 from importlib.metadata import version
 from typing import Any
@@ -25,6 +26,7 @@ import genai_prices
 from genai_prices.types import TieredPrices
 
 from apportion.config.models import UNIT_PRICE_KEYS, PriceOverride, PricingConfig
+from apportion.money import EXACT
 
 CURRENCY = "USD"  # genai-prices and every override are in US dollars
 SOURCE = f"genai-prices {version('genai-prices')}"
@@ -111,10 +113,11 @@ class Pricer:
         missing = [kind for kind in used if _unit(prices, kind) is None]
         if missing:
             return _unpriced(usage, f"{source} has no {missing[0]} price")
-        amount = sum(
-            (quantities[kind] * (_unit(prices, kind) or 0) / _PER[kind] for kind in used),
-            Decimal(0),
-        )
+        with localcontext(EXACT):
+            amount = sum(
+                (quantities[kind] * (_unit(prices, kind) or 0) / _PER[kind] for kind in used),
+                Decimal(0),
+            )
         return Price(amount, source, unit_prices=prices)
 
     def _override(self, usage: TokenUsage) -> PriceOverride | None:
@@ -125,12 +128,25 @@ class Pricer:
         for override in self.overrides:
             if (
                 override.provider.lower() == usage.provider.lower()
-                and usage.model.lower().startswith(override.model.lower())
+                and _names(override, usage.model)
                 and (override.effective_from is None or day >= override.effective_from)
                 and (override.effective_until is None or day < override.effective_until)
             ):
                 found = override
         return found
+
+
+def _names(override: PriceOverride, model: str) -> bool:
+    """A discount covers every model whose name starts with the override's (gpt-4.1 covers
+    gpt-4.1-mini); unit prices are one model's, and its dated versions' (gpt-4.1-2025-04-14),
+    never a cheaper sibling's."""
+    wanted, given = override.model.lower(), model.lower()
+    if override.discount is not None:
+        return given.startswith(wanted)
+    return (
+        given == wanted
+        or re.fullmatch(re.escape(wanted) + r"-\d{4}-?\d{2}-?\d{2}", given) is not None
+    )
 
 
 def _unit(prices: dict[str, Decimal], kind: str) -> Decimal | None:
@@ -148,8 +164,9 @@ def _overridden(
         prices = {**listed, **override.unit_prices}
         return prices, f"override {override.name}" + (f" over {source}" if listed else "")
     assert override.discount is not None  # the model allows one of the two
-    keep = (Decimal(100) - override.discount) / 100
-    prices = {kind: price * keep for kind, price in listed.items()}
+    with localcontext(EXACT):
+        keep = (Decimal(100) - override.discount) / 100
+        prices = {kind: price * keep for kind, price in listed.items()}
     return prices, f"{source} less {override.discount}% (override {override.name})"
 
 

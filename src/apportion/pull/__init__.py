@@ -1,11 +1,12 @@
 """``apportion pull openai|anthropic``: read the cost and usage reports from a provider's
 admin API, keep every page in the workspace, then ingest them.
 
-Whole months are read, from the first of the month ``since`` falls in, up to ``until``: each
-month of each report is one file and one partition, so pulling a month again restates it (the
-ingest prints what changed) and a pull that starts mid-month cannot replace a month with part
-of it. Files are written under ``pulled/`` as JSON Lines, one page per line, before anything is
-ingested; the ingest keeps them in ``raw/`` by content hash like any other file.
+Whole months are read, from the first of the month ``since`` falls in to the end of the month
+``until`` falls in (or now, for the current month): each month of each report is one file and
+one partition, so pulling a month again restates it (the ingest prints what changed), and a
+pull that starts or stops mid-month cannot replace a month with part of it. Files are written
+under ``pulled/`` (a JSON array of the pages as sent) before anything is ingested; the ingest
+keeps them in ``raw/`` by content hash like any other file.
 """
 
 from __future__ import annotations
@@ -16,10 +17,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import cast
 
 import httpx2
 
 from apportion.ingest import IngestResult, ingest_files
+from apportion.ingest.load import Format
 from apportion.periods import Period
 from apportion.pull.client import (
     TIMEOUT,
@@ -82,18 +85,21 @@ OPENAI = Provider(
                 ("limit", "180"),
                 *_grouped("group_by", "project_id line_item"),
             ],
+            "openai-costs",
         ),
         Endpoint(
             "openai",
             "usage-completions",
             "/v1/organization/usage/completions",
             [("bucket_width", "1d"), ("limit", "31"), *_grouped("group_by", _OPENAI_USAGE)],
+            "openai-usage",
         ),
         Endpoint(
             "openai",
             "usage-embeddings",
             "/v1/organization/usage/embeddings",
             [("bucket_width", "1d"), ("limit", "31"), *_grouped("group_by", _OPENAI_EMBEDDINGS)],
+            "openai-usage",
         ),
     ),
     range_params=_unix,
@@ -114,12 +120,14 @@ ANTHROPIC = Provider(
                 ("limit", "31"),
                 *_grouped("group_by[]", "workspace_id description"),
             ],
+            "anthropic-costs",
         ),
         Endpoint(
             "anthropic",
             "usage",
             "/v1/organizations/usage_report/messages",
             [("bucket_width", "1d"), ("limit", "31"), *_grouped("group_by[]", _ANTHROPIC_USAGE)],
+            "anthropic-usage",
         ),
     ),
     range_params=_rfc3339,
@@ -146,11 +154,13 @@ def pull(
         raise PullSetupError(
             f"set {provider.key_variable} to an admin key of the {provider.name} organisation"
         )
+    if until is not None and until < since:
+        raise PullSetupError(f"--until {until} is before --since {since}")
     end = _end(until)
     months = _months(since, end)
     if not months:
-        raise PullSetupError(f"nothing to read: {since} is after {end:%Y-%m-%d}")
-    files: dict[str, list[Path]] = {}
+        raise PullSetupError(f"nothing to read: {since} is in the future")
+    files: dict[tuple[str, str], list[Path]] = {}
     with httpx2.Client(
         base_url=env.get(provider.url_variable) or provider.base_url,
         headers=provider.headers(key),
@@ -163,20 +173,22 @@ def pull(
                 params = provider.range_params(start, stop)
                 read = list(pages(client, endpoint, params, sleep=sleep, say=say))
                 path = _write(workspace, endpoint, month, read)
-                files.setdefault(f"{provider.name}-{endpoint.report}", []).append(path)
+                source = f"{provider.name}-{endpoint.report}"
+                files.setdefault((source, endpoint.format), []).append(path)
     results: list[IngestResult] = []
-    for source, paths in files.items():
-        results += ingest_files(workspace, paths, source=source, progress=say)
+    for (source, fmt), paths in files.items():
+        kind = cast(Format, fmt)  # an endpoint names one of the report formats
+        results += ingest_files(workspace, paths, fmt=kind, source=source, progress=say)
     return results
 
 
 def _end(until: date | None) -> datetime:
-    """The end of what is read (exclusive): the day after ``until``, at most now."""
+    """The end of what is read (exclusive): the end of ``until``'s month, at most now."""
     now = datetime.now(UTC)
     if until is None:
         return now
-    after = datetime(until.year, until.month, until.day, tzinfo=UTC).timestamp() + 86_400
-    return min(datetime.fromtimestamp(after, UTC), now)
+    month = Period(until.year, until.month)
+    return min(month.end.replace(tzinfo=UTC), now)
 
 
 def _months(since: date, end: datetime) -> list[Period]:

@@ -7,13 +7,15 @@ Keys come from the environment only and never reach a message, a log or a file.
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
 import httpx2
+
+from apportion.ingest.reports import exact_json
 
 ATTEMPTS = 6  # a request is tried this often before the pull gives up
 FIRST_WAIT = 1.0  # seconds before the first retry; doubled each time, at most MAX_WAIT
@@ -41,6 +43,7 @@ class Endpoint:
     report: str  # costs | usage-completions | ...
     path: str
     params: Params  # besides the time range and the page cursor
+    format: str  # how its pages are ingested (apportion ingest --format)
     page_param: str = "page"
 
 
@@ -70,9 +73,16 @@ def pages(
         say(f"{endpoint.provider} {endpoint.report}: page {number}")
         yield page
         content = page.content
-        cursor = content.get("next_page") if content.get("has_more") else None
-        if not cursor:
+        if not content.get("has_more"):
             return
+        following = content.get("next_page")
+        if not following or following == cursor:
+            # stopping here would keep part of the month as if it were all of it
+            raise PullError(
+                f"{endpoint.provider} {endpoint.report}: page {number} says more follow but "
+                f"gives {'the same' if following else 'no'} next_page"
+            )
+        cursor = str(following)
 
 
 def _get(
@@ -109,8 +119,13 @@ def _problem(endpoint: Endpoint, response: httpx2.Response) -> str | None:
     status = response.status_code
     if status in (401, 403):
         raise PullSetupError(_refused(endpoint, response))
-    if status < 400:
+    if 200 <= status < 300:
         return None
+    if status < 400:
+        raise PullError(
+            f"{endpoint.provider} {endpoint.report}: the API answered {status} (a redirect "
+            "or an interim answer), not a page; check the base URL"
+        )
     if status != 429 and status < 500:
         raise PullError(
             f"{endpoint.provider} {endpoint.report}: the API answered {status}: "
@@ -121,9 +136,11 @@ def _problem(endpoint: Endpoint, response: httpx2.Response) -> str | None:
 
 def _page(endpoint: Endpoint, response: httpx2.Response) -> Page:
     try:
-        content = json.loads(response.text, parse_float=Decimal, parse_int=Decimal)
+        content = exact_json(response.text)
     except json.JSONDecodeError as exc:
         raise PullError(f"{endpoint.provider} {endpoint.report}: not JSON ({exc.msg})") from exc
+    except ValueError as exc:
+        raise PullError(f"{endpoint.provider} {endpoint.report}: {exc}") from exc
     if not isinstance(content, dict):
         raise PullError(f"{endpoint.provider} {endpoint.report}: expected a page object")
     return Page(content, response.text)
@@ -134,9 +151,10 @@ def _retry_after(response: httpx2.Response | None) -> float | None:
         return None
     value = response.headers.get("retry-after", "")
     try:
-        return max(float(value), 0.0)
+        seconds = float(value)
     except ValueError:
-        return None
+        return None  # an HTTP date, or nonsense: the back-off decides
+    return max(seconds, 0.0) if math.isfinite(seconds) else None
 
 
 def _refused(endpoint: Endpoint, response: httpx2.Response) -> str:
