@@ -158,3 +158,12 @@ def test_audio_tokens_negative_counts_and_nan_are_refused(tmp_path: Path) -> Non
     nan.write_text('{"object": "page", "data": [], "has_more": false, "x": NaN}')
     with pytest.raises(FileError, match="NaN is not a number JSON allows"):
         ingest(ws, nan, fmt="openai-costs")
+
+
+def test_a_report_without_results_loads_nothing(tmp_path: Path) -> None:
+    empty = tmp_path / "quiet.json"
+    empty.write_text('{"object": "page", "data": [], "has_more": false, "next_page": null}')
+    ws = make_workspace(tmp_path / "ws")
+    for fmt in ("openai-costs", "openai-usage", "anthropic-costs", "anthropic-usage"):
+        [result] = ingest(ws, empty, fmt=fmt, source=fmt)
+        assert (result.rows, result.quarantined, result.periods) == (0, 0, [])

@@ -32,6 +32,7 @@ MAX_BYTES = 256 * 1024 * 1024  # a year of daily pages grouped by project and li
 AI_SERVICE_CATEGORY = "AI and Machine Learning"  # the FOCUS 1.2 ServiceCategory value
 
 NO_AMOUNT = "(no amount in the report)"
+_FOCUS_COLUMNS = ("BillingPeriodStart", "ChargePeriodStart", "BilledCost", "BillingCurrency")
 FocusRow = dict[str, str | None]
 Page = dict[str, Any]
 
@@ -107,7 +108,9 @@ def report_table(report: Report, pages: list[Page], file_name: str) -> pa.Table:
         for bucket in _list(page.get("data"), file_name, f"page {index}: data"):
             results = _list(bucket.get("results"), file_name, f"page {index}: results")
             rows.extend(report.rows(bucket, result) for result in results)
-    columns = list(dict.fromkeys(name for row in rows for name in row))
+    # a report without results still has its kind's columns: it loads nothing, and says so
+    always = _FOCUS_COLUMNS if report.kind == "focus" else ()
+    columns = list(dict.fromkeys([*always, *(name for row in rows for name in row)]))
     return pa.table(
         {
             t.ROW_NUMBER: pa.array(range(1, len(rows) + 1), pa.int64()),
