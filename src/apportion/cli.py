@@ -28,6 +28,7 @@ from apportion.money import plain
 from apportion.workspace import Workspace, default_root
 
 if TYPE_CHECKING:
+    from apportion.ingest import IngestResult
     from apportion.tags import TagPolicy
 
 app = typer.Typer(
@@ -176,6 +177,11 @@ def ingest(
         workspace = _open()
         with _progress("ingesting") as say:
             results = ingest_files(workspace, files, fmt=fmt.value, source=source, progress=say)
+    _print_loaded(results)
+
+
+def _print_loaded(results: Sequence[IngestResult]) -> None:
+    """A line per file: what became of it, its rows, notes, and a restatement's differences."""
     for result in results:
         periods = ", ".join(result.periods) or "no period"
         line = (
@@ -384,13 +390,9 @@ def tags_audit(
     ] = 6,
     top: Annotated[int, typer.Option(min=1, help="Findings of each kind, largest first.")] = 20,
     metering: Annotated[
-        float,
-        typer.Option(
-            min=0.0,
-            max=1.0,
-            help="Share of a shared resource's billed consumption its meters must cover.",
-        ),
-    ] = 0.8,
+        str,
+        typer.Option(help="Share (0 to 1) of a resource's billed use its meters must cover."),
+    ] = "0.8",
 ) -> None:
     """New tag values, tags changed within the month, keys shared by use cases, cost that
     moved from tagged to untagged, and shared resources metered for too little."""
@@ -398,7 +400,9 @@ def tags_audit(
     from apportion.tags.audit import audit_rows, tag_audit
 
     with _guard():
-        coverage = Decimal(str(metering))  # a share, not money: the float is only the option
+        coverage = _decimal_option(metering, "--metering")
+        if coverage > 1:
+            raise typer.BadParameter("give a share from 0 to 1", param_hint="--metering")
         result = tag_audit(_open(), Period.parse(period), months=months, top=top, metering=coverage)
     _print_report(fmt, result.as_dict(), lambda: audit_rows(result), result.notes)
 
@@ -433,13 +437,7 @@ def pull(
                 until.date() if until else None,
                 say=say,
             )
-    for result in results:
-        periods = ", ".join(result.periods) or "no period"
-        out.print(
-            f"{result.file}: {result.status} as {result.kind} (source {result.source}), "
-            f"{result.rows} rows, {result.quarantined} quarantined, {periods}",
-            highlight=False,
-        )
+    _print_loaded(results)
 
 
 class Grain(StrEnum):
