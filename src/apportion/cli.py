@@ -66,6 +66,7 @@ class IngestFormat(StrEnum):
     anthropic_usage = "anthropic-usage"
     aws_cur = "aws-cur"
     azure_ea = "azure-ea"
+    oci = "oci"
 
 
 class _State:

@@ -123,3 +123,23 @@ def test_the_azure_ea_sample_keeps_its_totals(tmp_path: Path) -> None:
     assert dict(first["Tags"]) == {"tagA": "valueA", "tagB": "valueB", "tagC": "valueC"}
     # list cost is pay-as-you-go price x quantity: 0.40000 x 0.027265128 on the first line
     assert first["ListCost"] == D("0.0109060512")
+
+
+OCI_REPORT = FIXTURES / "native-billing" / "oci" / "reports_cost-csv_0000000030000269.csv"
+
+
+def test_the_oci_sample_keeps_its_totals(tmp_path: Path) -> None:
+    ws = make_workspace(tmp_path / "ws")
+    [result] = ingest(ws, OCI_REPORT)
+    assert (result.rows, result.quarantined, result.periods) == (506, 0, ["2023-11"])
+    lines = ws.data.table(t.COST_LINES)
+    total = ws.data.scalar(lines.BilledCost.sum())
+    assert total == D("2.523589325400648027")  # cost/myCost, all 18 places kept
+    [first] = ws.data.to_arrow(lines.order_by(t.ROW_NUMBER).limit(1)).to_pylist()
+    # written to the minute (2023-11-13T10:00Z); the month is the billing period
+    assert (str(first["ChargePeriodStart"]), str(first["BillingPeriodEnd"])) == (
+        "2023-11-13 10:00:00",
+        "2023-12-01 00:00:00",
+    )
+    assert dict(first["Tags"])["Valtest.Cat"] == "boots"
+    assert first["ProviderName"] == "Oracle"

@@ -25,7 +25,7 @@ from apportion.engine.dataplane import DataPlane, FileError, staged_column
 from apportion.engine.tables import LOADS
 from apportion.ingest import anthropic, drivers, focus, openai, usage
 from apportion.ingest.categories import categoriser
-from apportion.ingest.native import AWS_CUR, AZURE_EA, Native, native_table
+from apportion.ingest.native import AWS_CUR, AZURE_EA, OCI, Native, native_table
 from apportion.ingest.reports import Report, read_pages, recognised, report_table
 from apportion.money import EXACT
 from apportion.progress import Progress, quiet
@@ -43,6 +43,7 @@ Format = Literal[
     "anthropic-usage",
     "aws-cur",
     "azure-ea",
+    "oci",
 ]
 # provider reports, by their --format name: cost reports read as FOCUS cost lines, usage
 # reports as token usage
@@ -50,7 +51,7 @@ REPORTS: dict[str, Report] = {
     report.name: report for report in (openai.COSTS, openai.USAGE, anthropic.COSTS, anthropic.USAGE)
 }
 # native cloud exports mapped to FOCUS cost lines, by their --format name
-NATIVES: dict[str, Native] = {native.name: native for native in (AWS_CUR, AZURE_EA)}
+NATIVES: dict[str, Native] = {native.name: native for native in (AWS_CUR, AZURE_EA, OCI)}
 # the table each kind of file loads into, and the kind its quarantined rows are recorded as
 _TABLES = {"focus": t.COST_LINES, "drivers": t.DRIVERS, "usage": t.USAGE}
 _QUARANTINE_KINDS = {t.COST_LINES: "cost", t.DRIVERS: "driver", t.USAGE: "usage"}

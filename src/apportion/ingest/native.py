@@ -1,6 +1,6 @@
 """Native cloud billing exports mapped to FOCUS cost lines: the legacy AWS Cost and Usage
-Report (``--format aws-cur``) and the Azure Enterprise Agreement cost export
-(``--format azure-ea``).
+Report (``--format aws-cur``), the Azure Enterprise Agreement cost export (``--format
+azure-ea``) and Oracle Cloud's cost report (``--format oci``).
 
 Each row of the export becomes one FOCUS row of text, and the rows go through the same parsing,
 quarantine and categories as a FOCUS file. Amounts are added and subtracted as exact decimals
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -24,7 +25,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from apportion.engine.dataplane import FileError
-from apportion.ingest.reports import FocusRow
+from apportion.ingest.reports import FocusRow, billing_month
 from apportion.schema import tables as t
 
 Row = Mapping[str, str]
@@ -276,4 +277,74 @@ AZURE_EA = Native(
         {"CostInBillingCurrency", "MeterCategory", "SubscriptionId"} <= set(header)
     ),
     row=_azure_row,
+)
+
+
+# -- Oracle Cloud Infrastructure cost report ---------------------------------------------------
+_MINUTES = re.compile(r"^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2})(Z|[+-]\d{2}:?\d{2})$")
+
+
+def _oci_time(text: str) -> str | None:
+    """OCI writes interval starts to the minute (``2023-11-13T10:00Z``): seconds added."""
+    found = _MINUTES.match(text.strip())
+    return f"{found.group(1)}:00{found.group(2)}" if found else _or(text)
+
+
+def _oci_tags(row: Row) -> str | None:
+    tags = {
+        name.removeprefix("tags/"): value
+        for name, value in row.items()
+        if name.startswith("tags/") and value.strip()
+    }
+    return json.dumps(tags, sort_keys=True) if tags else None
+
+
+def _oci_row(row: Row) -> FocusRow:
+    cost = row.get("cost/myCost", "")
+    overage = _number(row.get("cost/myCostOverage", ""))
+    if overage:  # usage beyond the commitment is billed on top
+        base = _number(cost)
+        cost = format(base + overage, "f") if base is not None else cost
+    start = _oci_time(row.get("lineItem/intervalUsageStart", ""))
+    # OCI reports have no billing period: the calendar month of the usage
+    period_start, period_end = billing_month(start)
+    correction = row.get("lineItem/isCorrection", "").strip().lower() == "true"
+    return {
+        "ProviderName": "Oracle",
+        "PublisherName": "Oracle",
+        "InvoiceIssuerName": "Oracle",
+        "BillingAccountId": _or(row.get("lineItem/tenantId", "")),
+        "SubAccountId": _or(row.get("product/compartmentId", "")),
+        "SubAccountName": _or(row.get("product/compartmentName", "")),
+        "BillingPeriodStart": period_start,
+        "BillingPeriodEnd": period_end,
+        "ChargePeriodStart": start,
+        "ChargePeriodEnd": _oci_time(row.get("lineItem/intervalUsageEnd", "")),
+        "ChargeCategory": "Adjustment" if correction else "Usage",
+        "BillingCurrency": _or(row.get("cost/currencyCode", "")),
+        "BilledCost": cost,
+        "EffectiveCost": cost,
+        "ListCost": cost,
+        "ContractedCost": cost,
+        "ListUnitPrice": _or(row.get("cost/unitPrice", "")),
+        "ServiceName": _or(row.get("product/service", "")),
+        "ChargeDescription": _or(row.get("product/Description", "")),
+        "ResourceId": _or(row.get("product/resourceId", "")),
+        "RegionId": _or(row.get("product/region", "")),
+        "AvailabilityZone": _or(row.get("product/availabilityDomain", "")),
+        "SkuId": _or(row.get("cost/productSku", "")),
+        "PricingUnit": _or(row.get("cost/billingUnitReadable", "")),
+        "ConsumedQuantity": _or(row.get("usage/billedQuantity", "")),
+        "ConsumedUnit": _or(row.get("cost/skuUnitDescription", "")),
+        "Tags": _oci_tags(row),
+        "x_ReferenceNo": _or(row.get("lineItem/referenceNo", "")),
+        "x_SubscriptionId": _or(row.get("cost/subscriptionId", "")),
+    }
+
+
+OCI = Native(
+    name="oci",
+    title="OCI cost report",
+    recognise=lambda header: {"cost/myCost", "lineItem/intervalUsageStart"} <= set(header),
+    row=_oci_row,
 )
