@@ -67,6 +67,7 @@ class IngestFormat(StrEnum):
     aws_cur = "aws-cur"
     azure_ea = "azure-ea"
     oci = "oci"
+    litellm = "litellm"
 
 
 class _State:

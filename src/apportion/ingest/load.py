@@ -23,7 +23,7 @@ import ibis.expr.types as ir
 
 from apportion.engine.dataplane import DataPlane, FileError, staged_column
 from apportion.engine.tables import LOADS
-from apportion.ingest import anthropic, drivers, focus, openai, usage
+from apportion.ingest import anthropic, drivers, focus, litellm, openai, usage
 from apportion.ingest.categories import categoriser
 from apportion.ingest.native import AWS_CUR, AZURE_EA, OCI, Native, native_table
 from apportion.ingest.reports import Report, read_pages, recognised, report_table
@@ -31,6 +31,7 @@ from apportion.money import EXACT
 from apportion.progress import Progress, quiet
 from apportion.schema import tables as t
 from apportion.schema.focus import COST_METRICS
+from apportion.tags.policy import load_policy
 from apportion.workspace import Workspace
 
 Format = Literal[
@@ -44,6 +45,7 @@ Format = Literal[
     "aws-cur",
     "azure-ea",
     "oci",
+    "litellm",
 ]
 # provider reports, by their --format name: cost reports read as FOCUS cost lines, usage
 # reports as token usage
@@ -213,6 +215,12 @@ def _stage(
         pages = read_pages(path)
         raw = plane.stage_arrow(report_table(report, pages, path.name))
         named = {c: c for c in plane.staged_columns(raw)}
+    elif suffix in _CSV and _is_litellm(path, fmt):
+        policy = load_policy(workspace.config, workspace.root)
+        raw = plane.stage_arrow(litellm.driver_table(path, policy, workspace.config.dimensions))
+        named = {c: c for c in plane.staged_columns(raw)}
+        fmt = "drivers"
+        notes.append("read as LiteLLM spend logs (litellm): llm_tokens and llm_spend drivers")
     elif suffix in _CSV and (native := _native(path, fmt)) is not None:
         raw = plane.stage_arrow(native_table(native, path))
         named = {c: c for c in plane.staged_columns(raw)}
@@ -271,6 +279,10 @@ def _stage(
         keys = list(found.dimensions)
     result.rows, result.quarantined, result.periods = _counts(plane, rows, quarantine)
     return _Staged(path, result, table, current, rows, quarantine, keys=keys)
+
+
+def _is_litellm(path: Path, fmt: Format) -> bool:
+    return fmt == "litellm" or (fmt == "auto" and litellm.recognise(_csv_headers(path)))
 
 
 def _native(path: Path, fmt: Format) -> Native | None:
