@@ -68,6 +68,7 @@ class IngestFormat(StrEnum):
     azure_ea = "azure-ea"
     oci = "oci"
     litellm = "litellm"
+    otel = "otel"
 
 
 class _State:

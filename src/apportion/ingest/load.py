@@ -23,7 +23,7 @@ import ibis.expr.types as ir
 
 from apportion.engine.dataplane import DataPlane, FileError, staged_column
 from apportion.engine.tables import LOADS
-from apportion.ingest import anthropic, drivers, focus, litellm, openai, usage
+from apportion.ingest import anthropic, drivers, focus, litellm, openai, otel, usage
 from apportion.ingest.categories import categoriser
 from apportion.ingest.native import AWS_CUR, AZURE_EA, OCI, Native, native_table
 from apportion.ingest.reports import Report, read_pages, recognised, report_table
@@ -46,6 +46,7 @@ Format = Literal[
     "azure-ea",
     "oci",
     "litellm",
+    "otel",
 ]
 # provider reports, by their --format name: cost reports read as FOCUS cost lines, usage
 # reports as token usage
@@ -210,8 +211,18 @@ def _stage(
     """Parse a file into rows and quarantine (lazily: filters over one materialised table)."""
     suffix = path.suffix.lower()
     notes: list[str] = []
-    report = _report(path, fmt)
-    if report is not None:
+    spans_file = _is_otel(path, fmt)
+    report = None if spans_file else _report(path, fmt)
+    if spans_file:
+        policy = load_policy(workspace.config, workspace.root)
+        spans = otel.driver_table(path, policy, workspace.config.dimensions)
+        raw = plane.stage_arrow(spans.table)
+        named = {c: c for c in plane.staged_columns(raw)}
+        fmt = "drivers"
+        notes.append("read as OpenTelemetry GenAI spans (otel): llm_tokens drivers")
+        if spans.skipped:
+            notes.append(f"skipped {spans.skipped} spans without token usage")
+    elif report is not None:
         pages = read_pages(path)
         raw = plane.stage_arrow(report_table(report, pages, path.name))
         named = {c: c for c in plane.staged_columns(raw)}
@@ -279,6 +290,12 @@ def _stage(
         keys = list(found.dimensions)
     result.rows, result.quarantined, result.periods = _counts(plane, rows, quarantine)
     return _Staged(path, result, table, current, rows, quarantine, keys=keys)
+
+
+def _is_otel(path: Path, fmt: Format) -> bool:
+    if fmt == "otel":
+        return True
+    return fmt == "auto" and path.suffix.lower() in _JSON_LINES and otel.is_otlp(_first_json(path))
 
 
 def _is_litellm(path: Path, fmt: Format) -> bool:
