@@ -25,7 +25,7 @@ from typing import Any, Protocol
 import pyarrow as pa
 
 from apportion.engine.dataplane import FileError
-from apportion.schema import tables as t
+from apportion.ingest.reports import text_table
 
 TOKENS = "llm_tokens"
 SPEND = "llm_spend"
@@ -71,12 +71,7 @@ def driver_table(path: Path, policy: KeyReader, dimensions: list[str]) -> pa.Tab
     except csv.Error as exc:
         raise FileError(f"{path.name}: not a readable CSV file ({exc})") from exc
     columns = ["timestamp", "driver", "quantity", "resource_id", *dimensions]
-    return pa.table(
-        {
-            t.ROW_NUMBER: pa.array(lines, pa.int64()),
-            **{name: pa.array([row.get(name) for row in rows], pa.string()) for name in columns},
-        }
-    )
+    return text_table(rows, lines, columns)
 
 
 def _dimensions(

@@ -25,8 +25,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from apportion.engine.dataplane import FileError
-from apportion.ingest.reports import FocusRow, billing_month
-from apportion.schema import tables as t
+from apportion.ingest.reports import FocusRow, billing_month, text_table
 
 Row = Mapping[str, str]
 
@@ -58,12 +57,7 @@ def native_table(native: Native, path: Path) -> pa.Table:
     except csv.Error as exc:
         raise FileError(f"{path.name}: not a readable CSV file ({exc})") from exc
     columns = list(dict.fromkeys(name for row in rows for name in row))
-    return pa.table(
-        {
-            t.ROW_NUMBER: pa.array(lines, pa.int64()),
-            **{name: pa.array([row.get(name) for row in rows], pa.string()) for name in columns},
-        }
-    )
+    return text_table(rows, lines, columns)
 
 
 def _number(text: str) -> Decimal | None:

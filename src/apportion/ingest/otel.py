@@ -24,8 +24,7 @@ import pyarrow as pa
 
 from apportion.engine.dataplane import FileError
 from apportion.ingest.litellm import TOKENS, KeyReader
-from apportion.ingest.reports import MAX_BYTES, exact_json
-from apportion.schema import tables as t
+from apportion.ingest.reports import MAX_BYTES, exact_json, text_table
 
 _INPUT = "gen_ai.usage.input_tokens"
 _OUTPUT = "gen_ai.usage.output_tokens"
@@ -58,12 +57,7 @@ def driver_table(path: Path, policy: KeyReader, dimensions: list[str]) -> Spans:
                     rows.append(row)
                     lines.append(number)
     columns = ["timestamp", "driver", "quantity", "resource_id", *dimensions]
-    table = pa.table(
-        {
-            t.ROW_NUMBER: pa.array(lines, pa.int64()),
-            **{name: pa.array([row.get(name) for row in rows], pa.string()) for name in columns},
-        }
-    )
+    table = text_table(rows, lines, columns)
     return Spans(table, skipped)
 
 

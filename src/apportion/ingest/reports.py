@@ -111,9 +111,15 @@ def report_table(report: Report, pages: list[Page], file_name: str) -> pa.Table:
     # a report without results still has its kind's columns: it loads nothing, and says so
     always = _FOCUS_COLUMNS if report.kind == "focus" else ()
     columns = list(dict.fromkeys([*always, *(name for row in rows for name in row)]))
+    return text_table(rows, list(range(1, len(rows) + 1)), columns)
+
+
+def text_table(rows: list[FocusRow], numbers: list[int], columns: list[str]) -> pa.Table:
+    """Rows a reader built, as a table of text columns with each row's number in its file:
+    the shape every staged file has."""
     return pa.table(
         {
-            t.ROW_NUMBER: pa.array(range(1, len(rows) + 1), pa.int64()),
+            t.ROW_NUMBER: pa.array(numbers, pa.int64()),
             **{name: pa.array([row.get(name) for row in rows], pa.string()) for name in columns},
         }
     )
