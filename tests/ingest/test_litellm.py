@@ -65,3 +65,17 @@ def test_a_shared_project_is_split_by_gateway_spend(tmp_path: Path) -> None:
         "doc-search": D(4),
         "__unallocated__": D(4),
     }
+
+
+def test_spend_written_with_float_noise_is_a_weight_rounded_to_12_places(tmp_path: Path) -> None:
+    lines = LOGS.read_text(encoding="utf-8").splitlines()
+    noisy = lines[1].replace(",0.0012,", ",0.00030849999999999996,")
+    logs = tmp_path / "logs.csv"
+    logs.write_text("\n".join([lines[0], noisy]) + "\n", encoding="utf-8")
+    ws = make_workspace(tmp_path / "ws", extra=POLICY)
+    [result] = ingest(ws, logs)
+    assert (result.rows, result.quarantined) == (2, 0)
+    spend = ws.data.to_arrow(
+        ws.data.table(t.DRIVERS).filter(lambda d: d.driver == "llm_spend")
+    ).to_pylist()
+    assert [row["quantity"] for row in spend] == [D("0.000308500000")]

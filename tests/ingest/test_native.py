@@ -51,7 +51,8 @@ def test_the_aws_cur_sample_keeps_its_totals(tmp_path: Path) -> None:
 def test_reserved_and_savings_plan_lines_are_amortised_and_tags_kept(tmp_path: Path) -> None:
     with CUR.open(encoding="utf-8", newline="") as handle:
         reader = csv.DictReader(handle)
-        header = [*(reader.fieldnames or []), "resourceTags/user:CostCenter"]
+        extra = ["resourceTags/user:CostCenter", "reservation/ReservationARN"]
+        header = [*(reader.fieldnames or []), *extra]
         template = next(reader)
     rows = [
         {"lineItem/LineItemType": "DiscountedUsage", "lineItem/UnblendedCost": "0",
@@ -63,6 +64,9 @@ def test_reserved_and_savings_plan_lines_are_amortised_and_tags_kept(tmp_path: P
          "savingsPlan/SavingsPlanEffectiveCost": "2.1"},
         {"lineItem/LineItemType": "SavingsPlanNegation", "lineItem/UnblendedCost": "-3"},
         {"lineItem/LineItemType": "Usage", "lineItem/UnblendedCost": "12 dollars"},
+        {"lineItem/LineItemType": "Fee", "lineItem/UnblendedCost": "100",
+         "reservation/ReservationARN": "arn:aws:ec2:us-east-1:1:reserved-instances/r-1"},
+        {"lineItem/LineItemType": "Usage", "lineItem/UnblendedCost": ""},
     ]  # fmt: skip
     path = tmp_path / "cur.csv"
     with path.open("w", encoding="utf-8", newline="") as handle:
@@ -75,17 +79,21 @@ def test_reserved_and_savings_plan_lines_are_amortised_and_tags_kept(tmp_path: P
             writer.writerow({**template, **blank, **row})
     ws = make_workspace(tmp_path / "ws")
     [result] = ingest(ws, path, fmt="aws-cur")
-    assert (result.rows, result.quarantined) == (4, 1)
+    assert (result.rows, result.quarantined) == (5, 2)
     got = ws.data.to_arrow(ws.data.table(t.COST_LINES).order_by(t.ROW_NUMBER)).to_pylist()
     assert [(r["ChargeCategory"], r["BilledCost"], r["EffectiveCost"]) for r in got] == [
         ("Usage", D(0), D("1.25")),
         ("Purchase", D(10), D("0.75")),
         ("Usage", D(3), D("2.1")),
         ("Credit", D(-3), D(0)),
+        # a reservation's upfront fee is amortised into the usage it covers
+        ("Purchase", D(100), D(0)),
     ]
     assert dict(got[0]["Tags"]) == {"user:CostCenter": "ml"}
-    [bad] = ws.data.to_arrow(ws.data.table(t.QUARANTINE)).to_pylist()
-    assert bad["line"] == 6 and "'12 dollars' is not a valid money" in bad["reason"]
+    bad = ws.data.to_arrow(ws.data.table(t.QUARANTINE).order_by("line")).to_pylist()
+    assert [row["line"] for row in bad] == [6, 8]
+    assert "'12 dollars' is not a valid money" in bad[0]["reason"]
+    assert "(no amount in the report)" in bad[1]["reason"]  # an empty cost is not zero
 
 
 def test_a_cur_with_a_broken_row_is_refused_whole(tmp_path: Path) -> None:
@@ -94,8 +102,14 @@ def test_a_cur_with_a_broken_row_is_refused_whole(tmp_path: Path) -> None:
     with broken.open("a", encoding="utf-8") as handle:
         handle.write(",".join(["x"] * 300) + "\n")
     ws = make_workspace(tmp_path / "ws")
-    with pytest.raises(FileError, match="line 1283 has more fields than the header"):
+    with pytest.raises(FileError, match="line 1283 has a different number of fields"):
         ingest(ws, broken)
+    short = tmp_path / "short.csv"
+    short.write_text(CUR.read_text(encoding="utf-8").splitlines()[0] + "\nx,y\n")
+    with pytest.raises(FileError, match="line 2 has a different number of fields"):
+        ingest(ws, short)
+    with pytest.raises(FileError, match="not an Azure EA cost export"):
+        ingest(ws, CUR, fmt="azure-ea")
     assert ws.data.scalar(ws.data.table(t.COST_LINES).count()) == 0
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from apportion.engine.dataplane import FileError
 from apportion.schema import tables as t
 from tests.helpers import ingest, make_workspace
 
@@ -44,3 +45,11 @@ def test_genai_spans_become_token_drivers(tmp_path: Path) -> None:
     ]
     [bad] = ws.data.to_arrow(ws.data.table(t.QUARANTINE)).to_pylist()
     assert bad["line"] == 2 and "'12.5 tokens' is not a number" in bad["reason"]
+
+
+def test_an_export_of_the_wrong_shape_is_refused_whole(tmp_path: Path) -> None:
+    broken = tmp_path / "spans.jsonl"
+    broken.write_text('{"resourceSpans": [{"scopeSpans": ["not a scope"]}]}\n')
+    ws = make_workspace(tmp_path / "ws")
+    with pytest.raises(FileError, match="line 1 is not an OTLP trace export"):
+        ingest(ws, broken, fmt="otel")

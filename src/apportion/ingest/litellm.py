@@ -2,7 +2,8 @@
 what each use case sent through the gateway, to split a shared key's or project's cost by.
 
 Every request gives two driver rows at its ``startTime``: ``llm_tokens`` (``total_tokens``)
-and ``llm_spend`` (``spend``, the gateway's own price of the request, as written). Their
+and ``llm_spend`` (``spend``, the gateway's own price of the request, rounded to 12 places:
+LiteLLM writes a float's binary noise). Their
 resource is the request's ``model_group`` (else ``model``). Dimension values come from the
 request's ``request_tags`` (a JSON list of ``key:value`` or ``key=value`` texts) and from its
 ``metadata`` (a JSON object), keys read as the tag policy reads them (``UseCase``,
@@ -19,6 +20,7 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Mapping
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -26,6 +28,7 @@ import pyarrow as pa
 
 from apportion.engine.dataplane import FileError
 from apportion.ingest.reports import text_table
+from apportion.schema.tables import QUANTITY_SCALE
 
 TOKENS = "llm_tokens"
 SPEND = "llm_spend"
@@ -64,7 +67,7 @@ def driver_table(path: Path, policy: KeyReader, dimensions: list[str]) -> pa.Tab
                     **{d: found.get(d) for d in dimensions},
                 }
                 rows.append({**common, "driver": TOKENS, "quantity": cells.get("total_tokens")})
-                rows.append({**common, "driver": SPEND, "quantity": cells.get("spend")})
+                rows.append({**common, "driver": SPEND, "quantity": _weight(cells.get("spend"))})
                 lines += [reader.line_num, reader.line_num]
     except UnicodeDecodeError as exc:
         raise FileError(f"{path.name}: not UTF-8 text ({exc.reason})") from exc
@@ -72,6 +75,19 @@ def driver_table(path: Path, policy: KeyReader, dimensions: list[str]) -> pa.Tab
         raise FileError(f"{path.name}: not a readable CSV file ({exc})") from exc
     columns = ["timestamp", "driver", "quantity", "resource_id", *dimensions]
     return text_table(rows, lines, columns)
+
+
+def _weight(text: str | None) -> str | None:
+    """LiteLLM keeps spend as a float and writes its binary noise (0.00030849999999999996);
+    as a split weight it is rounded to the 12 places quantities keep. Text that is not a
+    number passes as written, so the row is quarantined with it."""
+    try:
+        value = Decimal((text or "").strip())
+    except InvalidOperation:
+        return text
+    if not value.is_finite():
+        return text
+    return format(value.quantize(Decimal(1).scaleb(-QUANTITY_SCALE), ROUND_HALF_EVEN), "f")
 
 
 def _dimensions(

@@ -19,15 +19,17 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from pathlib import Path
 
 import pyarrow as pa
 
 from apportion.engine.dataplane import FileError
-from apportion.ingest.reports import FocusRow, billing_month, text_table
+from apportion.ingest.reports import NO_AMOUNT, FocusRow, billing_month, text_table
+from apportion.schema.tables import MONEY_SCALE
 
 Row = Mapping[str, str]
+_MONEY_PLACE = Decimal(1).scaleb(-MONEY_SCALE)
 
 
 @dataclass(frozen=True)
@@ -45,12 +47,15 @@ def native_table(native: Native, path: Path) -> pa.Table:
     try:
         with path.open(encoding="utf-8-sig", newline="") as handle:
             reader = csv.DictReader(handle)
+            if not native.recognise([h.strip() for h in reader.fieldnames or []]):
+                raise FileError(f"{path.name}: not an {native.title} (its columns are not)")
             for row in reader:
-                if None in row:  # more fields than the header: a malformed export
+                if None in row or None in row.values():  # a truncated or malformed export
                     raise FileError(
-                        f"{path.name}: line {reader.line_num} has more fields than the header"
+                        f"{path.name}: line {reader.line_num} has a different number of fields "
+                        "than the header; the file looks truncated or malformed"
                     )
-                rows.append(native.row({k: v or "" for k, v in row.items()}))
+                rows.append(native.row(row))
                 lines.append(reader.line_num)
     except UnicodeDecodeError as exc:
         raise FileError(f"{path.name}: not UTF-8 text ({exc.reason})") from exc
@@ -70,6 +75,24 @@ def _number(text: str) -> Decimal | None:
 def _or(*texts: str) -> str | None:
     """The first non-empty text."""
     return next((text for text in texts if text.strip()), None)
+
+
+def _cost(text: str) -> str:
+    """A cost cell as it is read: an empty one is quarantined, not read as no cost."""
+    return text if text.strip() else NO_AMOUNT
+
+
+def _sum(row: Row, *names: str, minus: str | None = None) -> str:
+    """Columns added (and one taken away) exactly; an empty column counts nothing, and text
+    that is not a number is returned as written so the row is quarantined with it."""
+    total = Decimal(0)
+    for name in (*names, *([minus] if minus else [])):
+        cell = row.get(name, "")
+        value = _number(cell)
+        if value is None and cell.strip():
+            return cell
+        total += (value or Decimal(0)) * (-1 if name == minus else 1)
+    return format(total, "f")
 
 
 # -- AWS Cost and Usage Report (legacy) -----------------------------------------------------
@@ -95,25 +118,26 @@ _AWS_CHARGE_CATEGORY = {
 def _aws_effective_cost(row: Row) -> str:
     """The cost with commitments amortised, as the FOCUS converter computes it: covered usage
     at its share of the commitment, the commitment's fees at what went unused."""
-    kind, unblended = row.get("lineItem/LineItemType", ""), row.get("lineItem/UnblendedCost", "")
-
-    def column(name: str) -> Decimal:
-        return _number(row.get(name, "")) or Decimal(0)
-
+    kind, unblended = (
+        row.get("lineItem/LineItemType", ""),
+        _cost(row.get("lineItem/UnblendedCost", "")),
+    )
     if kind == "DiscountedUsage":
         return _or(row.get("reservation/EffectiveCost", ""), unblended) or unblended
     if kind == "SavingsPlanCoveredUsage":
         return _or(row.get("savingsPlan/SavingsPlanEffectiveCost", ""), unblended) or unblended
     if kind in ("SavingsPlanNegation", "SavingsPlanUpfrontFee"):
         return "0"
+    if kind == "Fee" and row.get("reservation/ReservationARN", "").strip():
+        return "0"  # a reservation's upfront payment: amortised into the usage it covers
     if kind == "RIFee":
-        unused = column("reservation/UnusedAmortizedUpfrontFeeForBillingPeriod") + column(
-            "reservation/UnusedRecurringFee"
+        return _sum(
+            row,
+            "reservation/UnusedAmortizedUpfrontFeeForBillingPeriod",
+            "reservation/UnusedRecurringFee",
         )
-        return format(unused, "f")
     if kind == "SavingsPlanRecurringFee":
-        unused = column("savingsPlan/TotalCommitmentToDate") - column("savingsPlan/UsedCommitment")
-        return format(unused, "f")
+        return _sum(row, "savingsPlan/TotalCommitmentToDate", minus="savingsPlan/UsedCommitment")
     return unblended
 
 
@@ -127,7 +151,7 @@ def _aws_tags(row: Row) -> str | None:
 
 
 def _aws_row(row: Row) -> FocusRow:
-    unblended = row.get("lineItem/UnblendedCost", "")
+    unblended = _cost(row.get("lineItem/UnblendedCost", ""))
     kind = row.get("lineItem/LineItemType", "")
     usage = _AWS_CHARGE_CATEGORY.get(kind) == "Usage"
     return {
@@ -190,10 +214,11 @@ _AZURE_CHARGE_CATEGORY = {
 
 
 def _us_date(text: str, days_after: int = 0) -> str | None:
-    """An EA date (``9/2/2023``, month first) as RFC 3339 text, ``days_after`` later (the
-    export's end dates are the last day, FOCUS's the day after). Anything else passes as
-    written, so the row is quarantined with it."""
-    parts = text.strip().split("/")
+    """An EA date (``9/2/2023``, month first, or ``2023-09-02``) as RFC 3339 text,
+    ``days_after`` later (the export's end dates are the last day, FOCUS's the day after).
+    Anything else passes as written, so the row is quarantined with it."""
+    iso = text.strip().split("-")
+    parts = [iso[1], iso[2], iso[0]] if len(iso) == 3 else text.strip().split("/")
     if len(parts) != 3 or not all(part.isdigit() for part in parts):
         return _or(text)
     month, day, year = (int(part) for part in parts)
@@ -205,9 +230,12 @@ def _us_date(text: str, days_after: int = 0) -> str | None:
 
 
 def _times(quantity: str, price: str) -> str | None:
-    """quantity x unit price, exactly; None when either is missing or not a number."""
+    """quantity x unit price, to the 18 places money keeps (half to even: the product of two
+    long decimals can run past them); None when either is missing or not a number."""
     amount, rate = _number(quantity), _number(price)
-    return None if amount is None or rate is None else format(amount * rate, "f")
+    if amount is None or rate is None:
+        return None
+    return format((amount * rate).quantize(_MONEY_PLACE, ROUND_HALF_EVEN), "f")
 
 
 def _azure_tags(text: str) -> str | None:
@@ -219,7 +247,7 @@ def _azure_tags(text: str) -> str | None:
 
 
 def _azure_row(row: Row) -> FocusRow:
-    cost = row.get("CostInBillingCurrency", "")
+    cost = _cost(row.get("CostInBillingCurrency", ""))
     kind = row.get("ChargeType", "")
     usage = _AZURE_CHARGE_CATEGORY.get(kind) == "Usage"
     return {
@@ -294,7 +322,7 @@ def _oci_tags(row: Row) -> str | None:
 
 
 def _oci_row(row: Row) -> FocusRow:
-    cost = row.get("cost/myCost", "")
+    cost = _cost(row.get("cost/myCost", ""))
     overage = _number(row.get("cost/myCostOverage", ""))
     if overage:  # usage beyond the commitment is billed on top
         base = _number(cost)

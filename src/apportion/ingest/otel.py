@@ -46,10 +46,10 @@ def driver_table(path: Path, policy: KeyReader, dimensions: list[str]) -> Spans:
     lines: list[int] = []
     skipped = 0
     for number, document in _documents(path):
-        for resource_spans in document.get("resourceSpans") or []:
-            resource = _attributes((resource_spans.get("resource") or {}).get("attributes"))
-            for scope in resource_spans.get("scopeSpans") or []:
-                for span in scope.get("spans") or []:
+        for resource_spans in _objects(document.get("resourceSpans"), path, number):
+            resource = _attributes(_object(resource_spans.get("resource")).get("attributes"))
+            for scope in _objects(resource_spans.get("scopeSpans"), path, number):
+                for span in _objects(scope.get("spans"), path, number):
                     row = _row(span, resource, policy, dimensions)
                     if row is None:
                         skipped += 1
@@ -89,10 +89,23 @@ def _documents(path: Path) -> list[tuple[int, dict[str, Any]]]:
     return found
 
 
+def _objects(given: Any, path: Path, number: int) -> list[dict[str, Any]]:
+    """A list of JSON objects, as OTLP nests them; anything else is not an export."""
+    if given is None:
+        return []
+    if not isinstance(given, list) or not all(isinstance(item, dict) for item in given):
+        raise FileError(f"{path.name}: line {number} is not an OTLP trace export")
+    return given
+
+
+def _object(given: Any) -> dict[str, Any]:
+    return given if isinstance(given, dict) else {}
+
+
 def _attributes(given: Any) -> dict[str, Any]:
     """OTLP key/value attributes as a plain mapping (``intValue`` comes as text)."""
     found: dict[str, Any] = {}
-    for item in given or []:
+    for item in given if isinstance(given, list) else []:
         if not isinstance(item, dict) or not isinstance(item.get("value"), dict):
             continue
         value = item["value"]
