@@ -17,7 +17,6 @@ An activity rule splits a shared bill line by these rows whatever their resource
 
 from __future__ import annotations
 
-import csv
 import json
 from collections.abc import Mapping
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
@@ -26,8 +25,7 @@ from typing import Any, Protocol
 
 import pyarrow as pa
 
-from apportion.engine.dataplane import FileError
-from apportion.ingest.reports import text_table
+from apportion.ingest.reports import csv_records, text_table
 from apportion.schema.tables import QUANTITY_SCALE
 
 TOKENS = "llm_tokens"
@@ -51,28 +49,17 @@ def driver_table(path: Path, policy: KeyReader, dimensions: list[str]) -> pa.Tab
     """Two driver rows of text per request, numbered by the request's line in the file."""
     rows: list[dict[str, str | None]] = []
     lines: list[int] = []
-    try:
-        with path.open(encoding="utf-8-sig", newline="") as handle:
-            reader = csv.DictReader(handle)
-            for row in reader:
-                if None in row:
-                    raise FileError(
-                        f"{path.name}: line {reader.line_num} has more fields than the header"
-                    )
-                cells = {key.strip().lower(): (value or "") for key, value in row.items()}
-                found = _dimensions(cells, policy, dimensions)
-                common = {
-                    "timestamp": cells.get("starttime") or None,
-                    "resource_id": cells.get("model_group") or cells.get("model") or None,
-                    **{d: found.get(d) for d in dimensions},
-                }
-                rows.append({**common, "driver": TOKENS, "quantity": cells.get("total_tokens")})
-                rows.append({**common, "driver": SPEND, "quantity": _weight(cells.get("spend"))})
-                lines += [reader.line_num, reader.line_num]
-    except UnicodeDecodeError as exc:
-        raise FileError(f"{path.name}: not UTF-8 text ({exc.reason})") from exc
-    except csv.Error as exc:
-        raise FileError(f"{path.name}: not a readable CSV file ({exc})") from exc
+    for line, row in csv_records(path):
+        cells = {key.strip().lower(): value for key, value in row.items()}
+        found = _dimensions(cells, policy, dimensions)
+        common = {
+            "timestamp": cells.get("starttime") or None,
+            "resource_id": cells.get("model_group") or cells.get("model") or None,
+            **{d: found.get(d) for d in dimensions},
+        }
+        rows.append({**common, "driver": TOKENS, "quantity": cells.get("total_tokens")})
+        rows.append({**common, "driver": SPEND, "quantity": _weight(cells.get("spend"))})
+        lines += [line, line]
     columns = ["timestamp", "driver", "quantity", "resource_id", *dimensions]
     return text_table(rows, lines, columns)
 

@@ -211,9 +211,8 @@ def _stage(
     """Parse a file into rows and quarantine (lazily: filters over one materialised table)."""
     suffix = path.suffix.lower()
     notes: list[str] = []
-    spans_file = _is_otel(path, fmt)
-    report = None if spans_file else _report(path, fmt)
-    if spans_file:
+    reader = _reader(path, fmt)
+    if reader == "otel":
         policy = load_policy(workspace.config, workspace.root)
         spans = otel.driver_table(path, policy, workspace.config.dimensions)
         raw = plane.stage_arrow(spans.table)
@@ -222,21 +221,21 @@ def _stage(
         notes.append("read as OpenTelemetry GenAI spans (otel): llm_tokens drivers")
         if spans.skipped:
             notes.append(f"skipped {spans.skipped} spans without token usage")
-    elif report is not None:
+    elif isinstance(reader, Report):
         pages = read_pages(path)
-        raw = plane.stage_arrow(report_table(report, pages, path.name))
+        raw = plane.stage_arrow(report_table(reader, pages, path.name))
         named = {c: c for c in plane.staged_columns(raw)}
-    elif suffix in _CSV and _is_litellm(path, fmt):
+    elif reader == "litellm":
         policy = load_policy(workspace.config, workspace.root)
         raw = plane.stage_arrow(litellm.driver_table(path, policy, workspace.config.dimensions))
         named = {c: c for c in plane.staged_columns(raw)}
         fmt = "drivers"
         notes.append("read as LiteLLM spend logs (litellm): llm_tokens and llm_spend drivers")
-    elif suffix in _CSV and (native := _native(path, fmt)) is not None:
-        raw = plane.stage_arrow(native_table(native, path))
+    elif isinstance(reader, Native):
+        raw = plane.stage_arrow(native_table(reader, path))
         named = {c: c for c in plane.staged_columns(raw)}
         fmt = "focus"
-        notes.append(f"read as {native.title} ({native.name}), mapped to FOCUS")
+        notes.append(f"read as {reader.title} ({reader.name}), mapped to FOCUS")
     elif suffix in _CSV:
         headers = _csv_headers(path)
         raw = plane.stage_csv(path, len(headers))
@@ -249,6 +248,7 @@ def _stage(
         raise FileError(f"{path.name}: unsupported file type {suffix!r} (csv, parquet, jsonl)")
 
     config = workspace.config
+    report = reader if isinstance(reader, Report) else None
     kind: str = report.kind if report else _kind(list(named.values()), fmt, config.dimensions, path)
     result = IngestResult(file=path.name, source=name, kind=kind, file_hash=file_hash)
     result.notes += notes
@@ -292,37 +292,30 @@ def _stage(
     return _Staged(path, result, table, current, rows, quarantine, keys=keys)
 
 
-def _is_otel(path: Path, fmt: Format) -> bool:
-    if fmt == "otel":
-        return True
-    return fmt == "auto" and path.suffix.lower() in _JSON_LINES and otel.is_otlp(_first_json(path))
-
-
-def _is_litellm(path: Path, fmt: Format) -> bool:
-    return fmt == "litellm" or (fmt == "auto" and litellm.recognise(_csv_headers(path)))
-
-
-def _native(path: Path, fmt: Format) -> Native | None:
-    """The native export a CSV is: named by --format, or (auto) recognised by its header."""
-    if fmt in NATIVES:
-        return NATIVES[fmt]
-    if fmt != "auto":
-        return None
-    headers = [h.strip() for h in _csv_headers(path)]
-    return next((native for native in NATIVES.values() if native.recognise(headers)), None)
-
-
-def _report(path: Path, fmt: Format) -> Report | None:
-    """The provider report a file is: named by --format, or (auto) recognised from its first
-    page. A JSON-lines file of any other kind is read no further than its first line."""
+def _reader(path: Path, fmt: Format) -> Report | Native | Literal["otel", "litellm"] | None:
+    """What reads a file that is not plain FOCUS or drivers: named by --format, or (auto)
+    recognised from its CSV header or its first JSON object, each looked at once. A JSON-lines
+    file of any other kind is read no further than its first line."""
     if fmt in REPORTS:
         return REPORTS[fmt]
-    if fmt != "auto" or path.suffix.lower() not in _JSON_LINES:
+    if fmt in NATIVES:
+        return NATIVES[fmt]
+    if fmt == "otel" or fmt == "litellm":
+        return fmt
+    if fmt != "auto":
         return None
-    first = _first_json(path)
-    if first is None:
-        return None
-    return recognised([first], REPORTS)
+    suffix = path.suffix.lower()
+    if suffix in _JSON_LINES:
+        first = _first_json(path)
+        if otel.is_otlp(first):
+            return "otel"
+        return recognised([first], REPORTS) if first is not None else None
+    if suffix in _CSV:
+        headers = [h.strip() for h in _csv_headers(path)]
+        if litellm.recognise(headers):
+            return "litellm"
+        return next((native for native in NATIVES.values() if native.recognise(headers)), None)
+    return None
 
 
 def _first_json(path: Path) -> dict[str, Any] | None:

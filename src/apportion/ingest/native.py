@@ -13,7 +13,6 @@ The row number of a quarantined row is its line in the file.
 
 from __future__ import annotations
 
-import csv
 import json
 import re
 from collections.abc import Callable, Mapping
@@ -24,8 +23,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from apportion.engine.dataplane import FileError
-from apportion.ingest.reports import NO_AMOUNT, FocusRow, billing_month, text_table
+from apportion.ingest.reports import NO_AMOUNT, FocusRow, billing_month, csv_records, text_table
 from apportion.schema.tables import MONEY_SCALE
 
 Row = Mapping[str, str]
@@ -44,23 +42,9 @@ def native_table(native: Native, path: Path) -> pa.Table:
     """Every row of the export as a FOCUS row of text, numbered by its line in the file."""
     rows: list[FocusRow] = []
     lines: list[int] = []
-    try:
-        with path.open(encoding="utf-8-sig", newline="") as handle:
-            reader = csv.DictReader(handle)
-            if not native.recognise([h.strip() for h in reader.fieldnames or []]):
-                raise FileError(f"{path.name}: not an {native.title} (its columns are not)")
-            for row in reader:
-                if None in row or None in row.values():  # a truncated or malformed export
-                    raise FileError(
-                        f"{path.name}: line {reader.line_num} has a different number of fields "
-                        "than the header; the file looks truncated or malformed"
-                    )
-                rows.append(native.row(row))
-                lines.append(reader.line_num)
-    except UnicodeDecodeError as exc:
-        raise FileError(f"{path.name}: not UTF-8 text ({exc.reason})") from exc
-    except csv.Error as exc:
-        raise FileError(f"{path.name}: not a readable CSV file ({exc})") from exc
+    for line, row in csv_records(path, native.recognise, native.title):
+        rows.append(native.row(row))
+        lines.append(line)
     columns = list(dict.fromkeys(name for row in rows for name in row))
     return text_table(rows, lines, columns)
 

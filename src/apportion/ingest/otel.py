@@ -24,7 +24,7 @@ import pyarrow as pa
 
 from apportion.engine.dataplane import FileError
 from apportion.ingest.litellm import TOKENS, KeyReader
-from apportion.ingest.reports import MAX_BYTES, exact_json, text_table
+from apportion.ingest.reports import bounded_text, exact_json, text_table
 
 _INPUT = "gen_ai.usage.input_tokens"
 _OUTPUT = "gen_ai.usage.output_tokens"
@@ -63,12 +63,7 @@ def driver_table(path: Path, policy: KeyReader, dimensions: list[str]) -> Spans:
 
 def _documents(path: Path) -> list[tuple[int, dict[str, Any]]]:
     """The export's requests with their line numbers: one document, or one per line."""
-    if path.stat().st_size > MAX_BYTES:
-        raise FileError(f"{path.name}: larger than a span export may be; split it")
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise FileError(f"{path.name}: not UTF-8 text ({exc.reason})") from exc
+    text = bounded_text(path)
     try:
         whole = exact_json(text)
         if is_otlp(whole):

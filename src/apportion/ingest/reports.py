@@ -15,8 +15,9 @@ the first result of the first bucket of the first page.
 
 from __future__ import annotations
 
+import csv
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -50,13 +51,7 @@ class Report:
 
 def read_pages(path: Path) -> list[Page]:
     """The pages of a report file: one JSON page, a JSON array of pages, or JSON Lines."""
-    size = path.stat().st_size
-    if size > MAX_BYTES:
-        raise FileError(f"{path.name}: {size:,} bytes is more than a report file may hold")
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise FileError(f"{path.name}: not UTF-8 text ({exc.reason})") from exc
+    text = bounded_text(path)
     try:
         document = exact_json(text)
         pages = document if isinstance(document, list) else [document]
@@ -67,6 +62,42 @@ def read_pages(path: Path) -> list[Page]:
     if not pages or not all(isinstance(page, dict) for page in pages):
         raise FileError(f"{path.name}: expected a report page (a JSON object) or a list of them")
     return pages
+
+
+def bounded_text(path: Path) -> str:
+    """A JSON file's text, refused whole when it is larger than MAX_BYTES or not UTF-8."""
+    size = path.stat().st_size
+    if size > MAX_BYTES:
+        raise FileError(f"{path.name}: {size:,} bytes is more than a JSON file here may hold")
+    try:
+        return path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise FileError(f"{path.name}: not UTF-8 text ({exc.reason})") from exc
+
+
+def csv_records(
+    path: Path, header_ok: Callable[[list[str]], bool] | None = None, what: str = ""
+) -> Iterator[tuple[int, dict[str, str]]]:
+    """A CSV export's rows with their line in the file. The file is refused whole when its
+    header is not ``what`` (as ``header_ok`` tells), when a row has more or fewer fields than
+    the header (truncated or malformed), or when it is not UTF-8 CSV."""
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as handle:
+            reader = csv.DictReader(handle)
+            header = [name.strip() for name in reader.fieldnames or []]
+            if header_ok is not None and not header_ok(header):
+                raise FileError(f"{path.name}: not an {what} (its columns are not)")
+            for row in reader:
+                if None in row or None in row.values():
+                    raise FileError(
+                        f"{path.name}: line {reader.line_num} has a different number of fields "
+                        "than the header; the file looks truncated or malformed"
+                    )
+                yield reader.line_num, row
+    except UnicodeDecodeError as exc:
+        raise FileError(f"{path.name}: not UTF-8 text ({exc.reason})") from exc
+    except csv.Error as exc:
+        raise FileError(f"{path.name}: not a readable CSV file ({exc})") from exc
 
 
 def _json_lines(path: Path, text: str) -> list[Page]:
