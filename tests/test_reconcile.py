@@ -18,7 +18,7 @@ from apportion.periods import Period
 from apportion.pricing.reconcile import reconcile
 from apportion.schema import tables as t
 from apportion.workspace import Workspace
-from tests.helpers import ingest, make_workspace
+from tests.helpers import ingest, make_workspace, write_focus
 
 FIXTURES = Path(__file__).parent / "ingest" / "fixtures"
 BILLS = [FIXTURES / "openai-costs.json", FIXTURES / "anthropic-cost-report.json"]
@@ -139,3 +139,89 @@ def test_reconcile_command_exits_1_outside_the_tolerance(tmp_path: Path) -> None
     assert "does not reconcile: 4 gaps outside the tolerance" in failing.output
     as_json = runner.invoke(app, [*base, "--format", "json", "--tolerance", "abc"])
     assert as_json.exit_code == 2
+
+
+LITELLM = FIXTURES / "litellm-spend-logs.csv"
+GATEWAY_POLICY = "tags: {allowed: {use_case: [support-bot, doc-search, fraud]}}\n"
+
+
+def _openai_invoice(tmp_path: Path) -> Path:
+    """OpenAI's invoice for 1 October in two projects, and an Azure VM the same day."""
+    openai = {
+        "ProviderName": "OpenAI",
+        "ServiceName": "OpenAI API",
+        "ServiceCategory": "AI and Machine Learning",
+        "ChargePeriodStart": "2026-10-01T00:00:00Z",
+    }
+    return write_focus(
+        tmp_path / "invoice.csv",
+        [
+            {**openai, "SubAccountId": "proj_a", "BilledCost": "0.0015"},
+            {**openai, "SubAccountId": "proj_b", "BilledCost": "0.0004"},
+            {**openai, "ProviderName": "Microsoft", "ServiceCategory": "Compute",
+             "BilledCost": "99"},
+        ],
+    )  # fmt: skip
+
+
+def test_gateway_usage_is_compared_by_its_reported_spend(tmp_path: Path) -> None:
+    ws = make_workspace(tmp_path / "ws", extra=GATEWAY_POLICY)
+    ingest(ws, _openai_invoice(tmp_path), LITELLM)
+    result = reconcile(ws, OCTOBER, minimum=D(0))
+    assert result.origins == {"OpenAI": "gateway"}
+    [day] = result.compared
+    # the gateway knows no project: the invoice is added up over them, 0.0015 + 0.0004; its
+    # spend 0.0012 + 0.0008 is compared, the list price kept beside it:
+    # 1,200 x 0.40 + 300 x 1.60 + 900 x 0.40 + 100 x 1.60 per million = 0.00148
+    assert (day.provider, day.account, day.when, day.origin) == (
+        "OpenAI",
+        None,
+        "2026-10-01",
+        "gateway",
+    )
+    assert (day.invoiced, day.reported, day.usage_cost, day.priced) == (
+        D("0.0019"),
+        D("0.002"),
+        D("0.002"),
+        D("0.00148"),
+    )
+    assert day.difference == D("0.0001") and not result.within(day)
+    # 2 October: 0.0010 + 0.0020 of spend with no invoice line; what it was for is named
+    [orphan] = result.usage_without_invoice
+    assert (orphan.when, orphan.usage_cost) == ("2026-10-02", D("0.003"))
+    assert dict(orphan.named) == {"use_case": ("support-bot",)}
+    assert orphan.as_dict()["named"] == {"use_case": ["support-bot"]}
+    # the Azure VM is in no figure: only AI lines are invoiced usage
+    assert not result.invoice_without_usage
+
+
+def test_auto_prefers_the_providers_own_usage_report(tmp_path: Path) -> None:
+    ws = make_workspace(tmp_path / "ws", extra=GATEWAY_POLICY)
+    ingest(ws, *BILLS, *USAGE, LITELLM)
+    auto = reconcile(ws, OCTOBER)
+    assert auto.origins == {"OpenAI": "provider", "Anthropic": "provider"}
+    # the same figures as without the gateway's log: nothing is counted twice
+    support = next(g for g in auto.compared if g.account == "proj_support")
+    assert (support.invoiced, support.priced, support.reported) == (
+        D("16.5456789"),
+        D("15.4"),
+        None,
+    )
+    gateway = reconcile(ws, OCTOBER, usage="gateway")
+    assert gateway.origins == {"OpenAI": "gateway"}  # Anthropic has no gateway usage
+    first = next(g for g in gateway.compared if g.when == "2026-10-01")
+    # every OpenAI project's invoice of the day: 16.5456789 + 0.1 (the image models line
+    # has no day of its own in this figure: it is on 2 October)
+    assert (first.account, first.invoiced, first.usage_cost) == (None, D("16.6456789"), D("0.002"))
+
+
+def test_reconcile_command_names_whose_usage_it_compared(tmp_path: Path) -> None:
+    ws = make_workspace(tmp_path / "ws", extra=GATEWAY_POLICY)
+    ingest(ws, _openai_invoice(tmp_path), LITELLM)
+    ws.close()
+    runner = CliRunner()
+    base = ["--workspace", str(tmp_path / "ws"), "reconcile", "--period", "2026-10"]
+    shown = runner.invoke(app, [*base, "--usage", "gateway", "--minimum", "0"])
+    assert shown.exit_code == 1, shown.output  # 2 October's 0.003 has no invoice line
+    assert "OpenAI: compared with gateway usage" in shown.output
+    assert "use_case=support-bot" in shown.output

@@ -413,11 +413,14 @@ def tags_audit(
 class PullProvider(StrEnum):
     openai = "openai"
     anthropic = "anthropic"
+    litellm = "litellm"
 
 
 @app.command()
 def pull(
-    provider: Annotated[PullProvider, typer.Argument(help="Whose admin API to read.")],
+    provider: Annotated[
+        PullProvider, typer.Argument(help="Whose admin API, or a LiteLLM proxy's database.")
+    ],
     since: Annotated[
         datetime, typer.Option(formats=["%Y-%m-%d"], help="Read from the first of this month.")
     ],
@@ -425,27 +428,47 @@ def pull(
         datetime | None,
         typer.Option(formats=["%Y-%m-%d"], help="Read up to this day, included (default: now)."),
     ] = None,
+    url: Annotated[
+        str | None,
+        typer.Option(
+            help="litellm: the proxy's database URL (default: $APPORTION_LITELLM_DATABASE_URL, "
+            "which keeps a password out of shell history)."
+        ),
+    ] = None,
+    table: Annotated[
+        str | None,
+        typer.Option(help="litellm: the spend logs table, or schema.table (LiteLLM_SpendLogs)."),
+    ] = None,
 ) -> None:
     """Read the cost and usage reports from a provider's admin API (key from
-    OPENAI_ADMIN_KEY or ANTHROPIC_ADMIN_KEY), keep every page under pulled/, ingest them."""
+    OPENAI_ADMIN_KEY or ANTHROPIC_ADMIN_KEY), or a LiteLLM proxy's spend logs from its database
+    (never the prompts or responses), keep them under pulled/, ingest them."""
     from apportion.pull import pull as run
+    from apportion.pull import pull_litellm
 
+    if provider is not PullProvider.litellm and (url or table):
+        raise typer.BadParameter("only `pull litellm` reads a database", param_hint="--url/--table")
+    first, last = since.date(), until.date() if until else None
     with _guard():
         workspace = _open()
         with _progress(f"pulling {provider.value}") as say:
-            results = run(
-                workspace,
-                provider.value,
-                since.date(),
-                until.date() if until else None,
-                say=say,
-            )
+            if provider is PullProvider.litellm:
+                results = pull_litellm(workspace, first, last, url=url, table=table, say=say)
+            else:
+                results = run(workspace, provider.value, first, last, say=say)
     _print_loaded(results)
 
 
 class Grain(StrEnum):
     day = "day"
     month = "month"
+
+
+class UsageOrigin(StrEnum):
+    auto = "auto"
+    provider = "provider"
+    gateway = "gateway"
+    telemetry = "telemetry"
 
 
 @app.command()
@@ -459,9 +482,17 @@ def reconcile(
         str, typer.Option(help="A gap this small (in the currency) never fails.")
     ] = "0.01",
     by: Annotated[Grain, typer.Option(help="Compare per day or per month.")] = Grain.day,
+    usage: Annotated[
+        UsageOrigin,
+        typer.Option(
+            help="Whose usage to compare: the provider's usage report, a gateway's (LiteLLM) "
+            "or telemetry (OpenTelemetry); auto takes the first of these a provider has."
+        ),
+    ] = UsageOrigin.auto,
 ) -> None:
-    """Priced usage (provider usage reports) against invoiced cost, per provider, account and
-    day; exit 1 when a gap is outside the tolerance or usage has no price."""
+    """Usage (provider usage reports, gateway logs or telemetry) against invoiced cost, per
+    provider, account and day; exit 1 when a gap is outside the tolerance or usage has no
+    price."""
     from apportion.allocate import Period
     from apportion.pricing.reconcile import reconcile as run
     from apportion.pricing.reconcile import reconciliation_rows
@@ -473,8 +504,14 @@ def reconcile(
             tolerance_percent=_decimal_option(tolerance, "--tolerance"),
             minimum=_decimal_option(minimum, "--minimum"),
             grain=by.value,
+            usage=usage.value,
         )
     notes = [f"priced by {source}" for source in result.sources]
+    notes += [
+        f"{provider}: compared with {origin} usage"
+        + ("" if origin == "provider" else ", by provider (a gateway knows no account)")
+        for provider, origin in sorted(result.origins.items())
+    ]
     if result.quarantined_cost_rows:
         notes.append(
             f"{result.quarantined_cost_rows} quarantined cost rows of {period} are in no "

@@ -20,8 +20,9 @@ pytestmark = pytest.mark.usefixtures("engine")
 def test_spend_logs_become_tokens_and_spend_drivers(tmp_path: Path) -> None:
     ws = make_workspace(tmp_path / "ws", extra=POLICY)
     [result] = ingest(ws, LOGS)
-    # five requests, two rows each; the fifth's spend ("lots") is refused with its line
-    assert (result.kind, result.rows, result.quarantined) == ("drivers", 9, 1)
+    # five requests, two rows each; the fifth's spend ("lots") is refused with its line, as a
+    # driver row and as usage
+    assert (result.kind, result.rows, result.quarantined) == ("drivers", 9, 2)
     rows = ws.data.to_arrow(
         ws.data.table(t.DRIVERS).filter(lambda d: d.driver == "llm_spend").order_by(t.ROW_NUMBER)
     ).to_pylist()
@@ -79,3 +80,54 @@ def test_spend_written_with_float_noise_is_a_weight_rounded_to_12_places(tmp_pat
         ws.data.table(t.DRIVERS).filter(lambda d: d.driver == "llm_spend")
     ).to_pylist()
     assert [row["quantity"] for row in spend] == [D("0.000308500000")]
+
+
+def test_every_request_a_provider_answered_is_gateway_usage(tmp_path: Path) -> None:
+    lines = LOGS.read_text(encoding="utf-8").splitlines()
+    cached = (
+        lines[1]
+        .replace("chatcmpl-1", "chatcmpl-6")
+        .replace(",False,", ",True,")  # answered from LiteLLM's cache: no provider usage
+    )
+    # an Anthropic request through the gateway: the cache counts come in its usage object
+    usage_object = (
+        '"{""use_case"": ""doc-search"", ""usage_object"": {""prompt_tokens"": 5000, '
+        '""completion_tokens"": 1000, ""cache_read_input_tokens"": 4000, '
+        '""cache_creation_input_tokens"": 500}}"'
+    )
+    anthropic = (
+        "chatcmpl-7,acompletion,5f2b,0.00704999999999999993,6000,5000,1000,"
+        "2026-10-03T08:00:00Z,2026-10-03T08:00:04Z,,anthropic/claude-haiku-4-5,m2,haiku,"
+        f"anthropic,https://api.anthropic.com,u-1,{usage_object},False,,[],,,,s-7,success"
+    )
+    logs = tmp_path / "logs.csv"
+    logs.write_text("\n".join([*lines, cached, anthropic]) + "\n", encoding="utf-8")
+    ws = make_workspace(tmp_path / "ws", extra=POLICY)
+    [result] = ingest(ws, logs)
+    assert "1 requests answered from the gateway's cache: no usage" in result.notes
+    rows = ws.data.to_arrow(ws.data.table(t.USAGE).order_by(t.ROW_NUMBER)).to_pylist()
+    found = [
+        (
+            row[t.ROW_NUMBER],
+            row["ProviderName"],
+            row["model"],
+            row["input_tokens"],
+            row["cache_read_tokens"],
+            row["cache_write_tokens"],
+            row["output_tokens"],
+            row["reported_cost"],
+            dict(row["dimensions"]).get("use_case"),
+        )
+        for row in rows
+    ]
+    assert found == [
+        (2, "OpenAI", "gpt-4.1-mini", 1200, 0, 0, 300, D("0.0012"), "support-bot"),
+        (3, "OpenAI", "gpt-4.1-mini", 900, 0, 0, 100, D("0.0008"), "doc-search"),
+        (4, "OpenAI", "gpt-4.1-mini", 600, 0, 0, 100, D("0.0010"), "support-bot"),
+        (5, "OpenAI", "gpt-4.1-mini", 1500, 0, 0, 500, D("0.0020"), None),
+        # line 6 ("lots" of spend) is quarantined, line 7 was a cache hit; the model loses its
+        # provider prefix and the float's noise is rounded to the 18 places money keeps
+        (8, "Anthropic", "claude-haiku-4-5", 5000, 4000, 500, 1000, D("0.00705"), "doc-search"),
+    ]
+    assert {(row["origin"], row["requests"]) for row in rows} == {("gateway", 1)}
+    assert dict(rows[0][t.EXTENSIONS])["x_request_id"] == "chatcmpl-1"

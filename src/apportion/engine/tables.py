@@ -137,8 +137,9 @@ POOL_MEMBERS = ibis.schema(
     }
 )
 
-# Token usage as the providers' usage reports give it, one row per report result: priced when
-# read (apportion.pricing), never stored priced, so a changed override reprices every month.
+# Token usage as the providers' usage reports, gateways and telemetry give it, one row per
+# report result or request: priced when read (apportion.pricing), never stored priced, so a
+# changed override reprices every month.
 USAGE_QUANTITIES = (
     "input_tokens",  # every input token, cached ones included
     "cache_read_tokens",
@@ -148,6 +149,9 @@ USAGE_QUANTITIES = (
     "web_searches",
     "requests",
 )
+# who measured the usage: the provider's usage report, a gateway in front of it (LiteLLM), or
+# the application's telemetry (OpenTelemetry GenAI spans); reconcile compares one at a time
+USAGE_ORIGINS = ("provider", "gateway", "telemetry")
 USAGE = ibis.schema(
     {
         t.SOURCE: "string",
@@ -167,6 +171,14 @@ USAGE = ibis.schema(
         "long_context": "boolean",
         **dict.fromkeys(USAGE_QUANTITIES, "int64"),
         t.EXTENSIONS: "map<string, string>",
+        # who measured it (USAGE_ORIGINS); NULL in rows loaded before this column existed,
+        # which all came from provider reports
+        "origin": "string",
+        # the cost the source itself reported (a gateway's spend): it wins over the computed
+        # price, which is kept beside it for checking; NULL where the source reports none
+        "reported_cost": t.MONEY_TYPE,
+        # the dimensions the usage names (a gateway's request tags, a span's attributes)
+        "dimensions": "map<string, string>",
     }
 )
 

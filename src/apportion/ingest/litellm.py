@@ -13,24 +13,37 @@ still counts, with its dimensions empty, so its share of the cost stays visible 
 
 An activity rule splits a shared bill line by these rows whatever their resource, e.g.
 ``match: "SubAccountId = 'proj_shared'"``, ``method: activity``, ``driver: llm_spend``.
+
+Every request the provider answered is also a row of gateway usage, for reconcile: the
+provider (``custom_llm_provider``) as its bill names it, the model without a provider prefix,
+``prompt_tokens`` as the input (cached tokens included, as LiteLLM counts them),
+``completion_tokens`` as the output, the cache reads and writes from the ``usage_object`` in
+its metadata, the same dimensions, and ``spend`` as its reported cost (rounded to the 18
+places money keeps). A request LiteLLM answered from its own cache (``cache_hit``) reached no
+provider: it is a driver row but not usage, and is counted in a note.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, Protocol
 
 import pyarrow as pa
 
+from apportion.ingest.providers import bare_model, provider
 from apportion.ingest.reports import csv_records, text_table
-from apportion.schema.tables import QUANTITY_SCALE
+from apportion.ingest.usage import DIMENSION
+from apportion.schema.tables import MONEY_SCALE, QUANTITY_SCALE
 
 TOKENS = "llm_tokens"
 SPEND = "llm_spend"
 _SIGNATURE = {"request_id", "spend", "starttime", "total_tokens"}
+# request columns kept with each usage row as x_ columns, to find the request again
+_KEPT = ("request_id", "team_id", "end_user", "model_group", "call_type", "status")
 
 
 def recognise(header: list[str]) -> bool:
@@ -45,10 +58,21 @@ class KeyReader(Protocol):
     def canonical_value(self, dimension: str, raw: str) -> str: ...
 
 
-def driver_table(path: Path, policy: KeyReader, dimensions: list[str]) -> pa.Table:
-    """Two driver rows of text per request, numbered by the request's line in the file."""
-    rows: list[dict[str, str | None]] = []
-    lines: list[int] = []
+@dataclass
+class GatewayLog:
+    drivers: pa.Table
+    usage: pa.Table
+    cache_hits: int  # requests the gateway answered itself: drivers, not provider usage
+
+
+def read(path: Path, policy: KeyReader, dimensions: list[str]) -> GatewayLog:
+    """Two driver rows of text per request and one usage row per request a provider answered,
+    numbered by the request's line in the file."""
+    drivers: list[dict[str, str | None]] = []
+    driver_lines: list[int] = []
+    usage: list[dict[str, str | None]] = []
+    usage_lines: list[int] = []
+    cache_hits = 0
     for line, row in csv_records(path):
         cells = {key.strip().lower(): value for key, value in row.items()}
         found = _dimensions(cells, policy, dimensions)
@@ -57,16 +81,67 @@ def driver_table(path: Path, policy: KeyReader, dimensions: list[str]) -> pa.Tab
             "resource_id": cells.get("model_group") or cells.get("model") or None,
             **{d: found.get(d) for d in dimensions},
         }
-        rows.append({**common, "driver": TOKENS, "quantity": cells.get("total_tokens")})
-        rows.append({**common, "driver": SPEND, "quantity": _weight(cells.get("spend"))})
-        lines += [line, line]
-    columns = ["timestamp", "driver", "quantity", "resource_id", *dimensions]
-    return text_table(rows, lines, columns)
+        drivers.append({**common, "driver": TOKENS, "quantity": cells.get("total_tokens")})
+        drivers.append({**common, "driver": SPEND, "quantity": _rounded(cells.get("spend"))})
+        driver_lines += [line, line]
+        if (cells.get("cache_hit") or "").strip().lower() == "true":
+            cache_hits += 1
+            continue
+        usage.append(_usage_row(cells, found))
+        usage_lines.append(line)
+    driver_columns = ["timestamp", "driver", "quantity", "resource_id", *dimensions]
+    usage_columns = list(dict.fromkeys(name for row in usage for name in row))
+    return GatewayLog(
+        text_table(drivers, driver_lines, driver_columns),
+        text_table(usage, usage_lines, usage_columns),
+        cache_hits,
+    )
 
 
-def _weight(text: str | None) -> str | None:
-    """LiteLLM keeps spend as a float and writes its binary noise (0.00030849999999999996);
-    as a split weight it is rounded to the 12 places quantities keep. Text that is not a
+def _usage_row(cells: Mapping[str, str], found: Mapping[str, str]) -> dict[str, str | None]:
+    given = (cells.get("custom_llm_provider") or "").strip()
+    billed_by = provider(given)
+    cached = _object(_object(_json(cells.get("metadata", ""))).get("usage_object"))
+    row: dict[str, str | None] = {
+        "origin": "gateway",
+        "ProviderName": billed_by.bill_name or None,
+        "provider": billed_by.prices_id or None,
+        "window_start": cells.get("starttime") or None,
+        "window_end": cells.get("endtime") or None,
+        "api_key_id": cells.get("api_key") or None,
+        "user_id": cells.get("user") or None,
+        "model": bare_model(cells.get("model") or "", given) or None,
+        "input_tokens": cells.get("prompt_tokens") or None,
+        "cache_read_tokens": _count(
+            cached.get("cache_read_input_tokens"),
+            _object(cached.get("prompt_tokens_details")).get("cached_tokens"),
+        ),
+        "cache_write_tokens": _count(cached.get("cache_creation_input_tokens")),
+        "output_tokens": cells.get("completion_tokens") or None,
+        "requests": "1",
+        "reported_cost": _rounded(cells.get("spend"), MONEY_SCALE),
+        **{f"{DIMENSION}{d}": v for d, v in found.items()},
+        **{f"x_{name}": cells.get(name) or None for name in _KEPT},
+    }
+    if not given:
+        row["_reason"] = "no provider (custom_llm_provider is empty)"
+    return row
+
+
+def _count(*given: Any) -> str | None:
+    """The first count the usage object gives, as text (a float or text is kept as written,
+    so the row is quarantined with it)."""
+    value = next((v for v in given if v is not None), None)
+    return None if value is None else str(value)
+
+
+def _object(given: Any) -> dict[str, Any]:
+    return given if isinstance(given, dict) else {}
+
+
+def _rounded(text: str | None, places: int = QUANTITY_SCALE) -> str | None:
+    """LiteLLM keeps spend as a float and writes its binary noise (0.00030849999999999996):
+    rounded half-even to the places a quantity (12) or money (18) keeps. Text that is not a
     number passes as written, so the row is quarantined with it."""
     try:
         value = Decimal((text or "").strip())
@@ -74,7 +149,7 @@ def _weight(text: str | None) -> str | None:
         return text
     if not value.is_finite():
         return text
-    return format(value.quantize(Decimal(1).scaleb(-QUANTITY_SCALE), ROUND_HALF_EVEN), "f")
+    return format(value.quantize(Decimal(1).scaleb(-places), ROUND_HALF_EVEN), "f")
 
 
 def _dimensions(

@@ -20,6 +20,7 @@ from typing import Any, Literal
 
 import ibis
 import ibis.expr.types as ir
+import pyarrow as pa
 
 from apportion.engine.dataplane import DataPlane, FileError, staged_column
 from apportion.engine.tables import LOADS
@@ -94,16 +95,27 @@ class IngestResult:
 
 
 @dataclass
+class _Companion:
+    """Rows a file gives to a second table: a gateway log's or a span export's usage beside
+    its drivers. They share the file's source and periods, and are replaced with it."""
+
+    table: str
+    rows: ir.Table
+    quarantine: ir.Table
+
+
+@dataclass
 class _Staged:
     path: Path
     result: IngestResult
-    table: str  # cost_lines | drivers
+    table: str  # cost_lines | drivers | usage
     current: bool  # this content is already the data of its source
     # the parsed rows; None for a current file, parsed only if a partition it shares reloads
     rows: ir.Table | None = None
     quarantine: ir.Table | None = None
     # a driver file's dimensions (its columns); a bill's tag keys are read when it loads
     keys: list[str] = field(default_factory=list)
+    companions: list[_Companion] = field(default_factory=list)
     loaded: bool = False
 
 
@@ -149,7 +161,7 @@ def ingest_files(
                 current=True,
             )
             item.result, item.rows, item.quarantine = parsed.result, parsed.rows, parsed.quarantine
-            item.keys = parsed.keys
+            item.keys, item.companions = parsed.keys, parsed.companions
     for item in pending:
         _keep_raw(workspace, item)  # content-addressed, so keeping it early is harmless
     with plane.transaction():
@@ -212,13 +224,15 @@ def _stage(
     suffix = path.suffix.lower()
     notes: list[str] = []
     reader = _reader(path, fmt)
+    # a gateway log's or span export's usage, loaded beside its drivers
+    usage_text: pa.Table | None = None
     if reader == "otel":
         policy = load_policy(workspace.config, workspace.root)
-        spans = otel.driver_table(path, policy, workspace.config.dimensions)
-        raw = plane.stage_arrow(spans.table)
+        spans = otel.read(path, policy, workspace.config.dimensions)
+        raw, usage_text = plane.stage_arrow(spans.drivers), spans.usage
         named = {c: c for c in plane.staged_columns(raw)}
         fmt = "drivers"
-        notes.append("read as OpenTelemetry GenAI spans (otel): llm_tokens drivers")
+        notes.append("read as OpenTelemetry GenAI spans (otel): llm_tokens drivers and usage")
         if spans.skipped:
             notes.append(f"skipped {spans.skipped} spans without token usage")
     elif isinstance(reader, Report):
@@ -227,10 +241,15 @@ def _stage(
         named = {c: c for c in plane.staged_columns(raw)}
     elif reader == "litellm":
         policy = load_policy(workspace.config, workspace.root)
-        raw = plane.stage_arrow(litellm.driver_table(path, policy, workspace.config.dimensions))
+        log = litellm.read(path, policy, workspace.config.dimensions)
+        raw, usage_text = plane.stage_arrow(log.drivers), log.usage
         named = {c: c for c in plane.staged_columns(raw)}
         fmt = "drivers"
-        notes.append("read as LiteLLM spend logs (litellm): llm_tokens and llm_spend drivers")
+        notes.append(
+            "read as LiteLLM spend logs (litellm): llm_tokens and llm_spend drivers and usage"
+        )
+        if log.cache_hits:
+            notes.append(f"{log.cache_hits} requests answered from the gateway's cache: no usage")
     elif isinstance(reader, Native):
         raw = plane.stage_arrow(native_table(reader, path))
         named = {c: c for c in plane.staged_columns(raw)}
@@ -288,8 +307,23 @@ def _stage(
             result.notes.append(f"ignored columns: {', '.join(found.ignored_columns)}")
         rows, quarantine, table = found.rows, found.quarantine, t.DRIVERS
         keys = list(found.dimensions)
+    companions = []
+    if usage_text is not None:
+        read = usage.normalise(
+            plane.stage_arrow(usage_text),
+            source=name,
+            file_hash=file_hash,
+            file_name=path.name,
+            plane=plane,
+        )
+        companions.append(_Companion(t.USAGE, read.rows, read.quarantine))
     result.rows, result.quarantined, result.periods = _counts(plane, rows, quarantine)
-    return _Staged(path, result, table, current, rows, quarantine, keys=keys)
+    for companion in companions:
+        loaded, refused, periods = _counts(plane, companion.rows, companion.quarantine)
+        result.quarantined += refused
+        result.periods = sorted({*result.periods, *periods})
+        result.notes.append(f"{loaded} {companion.table} rows beside the {result.kind}")
+    return _Staged(path, result, table, current, rows, quarantine, keys, companions)
 
 
 def _reader(path: Path, fmt: Format) -> Report | Native | Literal["otel", "litellm"] | None:
@@ -309,13 +343,21 @@ def _reader(path: Path, fmt: Format) -> Report | Native | Literal["otel", "litel
         first = _first_json(path)
         if otel.is_otlp(first):
             return "otel"
-        return recognised([first], REPORTS) if first is not None else None
+        if first is None:
+            return None
+        return _native(list(first), "json") or recognised([first], REPORTS)
     if suffix in _CSV:
         headers = [h.strip() for h in _csv_headers(path)]
         if litellm.recognise(headers):
             return "litellm"
-        return next((native for native in NATIVES.values() if native.recognise(headers)), None)
+        return _native(headers, "csv")
     return None
+
+
+def _native(names: list[str], reads: str) -> Native | None:
+    """The native export whose columns (a CSV header, a JSON object's keys) these are."""
+    found = (n for n in NATIVES.values() if n.reads == reads and n.auto and n.recognise(names))
+    return next(found, None)
 
 
 def _first_json(path: Path) -> dict[str, Any] | None:
@@ -418,6 +460,13 @@ def _load(plane: DataPlane, item: _Staged, others: list[_Staged]) -> None:
     assert rows is not None and quarantine is not None, "a file is parsed before it loads"
     plane.insert(item.table, rows)
     plane.insert(t.QUARANTINE, quarantine)
+    for companion in item.companions:
+        kind = _QUARANTINE_KINDS[companion.table]
+        plane.delete(companion.table, {t.SOURCE: source, t.BILLING_PERIOD: fresh})
+        for period in [fresh, None] if replaced else [fresh]:
+            plane.delete(t.QUARANTINE, {t.SOURCE: source, t.BILLING_PERIOD: period, "kind": kind})
+        plane.insert(companion.table, companion.rows)
+        plane.insert(t.QUARANTINE, companion.quarantine)
     # every key of the rows' map; the tags are scanned only for files that load
     keys = focus.tag_keys(plane, rows) if item.table == t.COST_LINES else item.keys
     plane.insert(

@@ -8,6 +8,12 @@ or the older ``gen_ai.system``) as resource. Dimension values come from the span
 over its resource's (``service.name`` and the like), keys read as the tag policy reads them:
 name the attribute that carries a use case in ``tags.aliases`` (``use_case:
 [service.name]``). Spans without token usage are skipped and counted in a note.
+
+Each such span is also a row of telemetry usage, for reconcile: the provider as its bill names
+it, the response model (else the requested one), the input tokens (cached ones included, as
+the conventions count them), ``gen_ai.usage.cache_read.input_tokens`` and
+``cache_creation.input_tokens`` (or their older underscored names), the output tokens and the
+same dimensions. Spans report no cost, so telemetry usage is priced by the list.
 """
 
 from __future__ import annotations
@@ -24,16 +30,25 @@ import pyarrow as pa
 
 from apportion.engine.dataplane import FileError
 from apportion.ingest.litellm import TOKENS, KeyReader
+from apportion.ingest.providers import bare_model, provider
 from apportion.ingest.reports import bounded_text, exact_json, text_table
+from apportion.ingest.usage import DIMENSION
 
 _INPUT = "gen_ai.usage.input_tokens"
 _OUTPUT = "gen_ai.usage.output_tokens"
 _PROVIDER = ("gen_ai.provider.name", "gen_ai.system")
+_MODEL = ("gen_ai.response.model", "gen_ai.request.model")
+_CACHE_READ = ("gen_ai.usage.cache_read.input_tokens", "gen_ai.usage.cache_read_input_tokens")
+_CACHE_WRITE = (
+    "gen_ai.usage.cache_creation.input_tokens",
+    "gen_ai.usage.cache_creation_input_tokens",
+)
 
 
 @dataclass
 class Spans:
-    table: pa.Table
+    drivers: pa.Table
+    usage: pa.Table
     skipped: int  # spans without token usage
 
 
@@ -41,8 +56,11 @@ def is_otlp(document: Any) -> bool:
     return isinstance(document, dict) and isinstance(document.get("resourceSpans"), list)
 
 
-def driver_table(path: Path, policy: KeyReader, dimensions: list[str]) -> Spans:
-    rows: list[dict[str, str | None]] = []
+def read(path: Path, policy: KeyReader, dimensions: list[str]) -> Spans:
+    """A driver row and a usage row of text per span with token usage, numbered by the
+    export's line."""
+    drivers: list[dict[str, str | None]] = []
+    usage: list[dict[str, str | None]] = []
     lines: list[int] = []
     skipped = 0
     for number, document in _documents(path):
@@ -50,15 +68,21 @@ def driver_table(path: Path, policy: KeyReader, dimensions: list[str]) -> Spans:
             resource = _attributes(_object(resource_spans.get("resource")).get("attributes"))
             for scope in _objects(resource_spans.get("scopeSpans"), path, number):
                 for span in _objects(scope.get("spans"), path, number):
-                    row = _row(span, resource, policy, dimensions)
-                    if row is None:
+                    attributes = _attributes(span.get("attributes"))
+                    if _INPUT not in attributes and _OUTPUT not in attributes:
                         skipped += 1
                         continue
-                    rows.append(row)
+                    found = _dimensions(resource, attributes, policy, dimensions)
+                    drivers.append(_driver_row(span, attributes, found, dimensions))
+                    usage.append(_usage_row(span, attributes, found))
                     lines.append(number)
-    columns = ["timestamp", "driver", "quantity", "resource_id", *dimensions]
-    table = text_table(rows, lines, columns)
-    return Spans(table, skipped)
+    driver_columns = ["timestamp", "driver", "quantity", "resource_id", *dimensions]
+    usage_columns = list(dict.fromkeys(name for row in usage for name in row))
+    return Spans(
+        text_table(drivers, lines, driver_columns),
+        text_table(usage, lines, usage_columns),
+        skipped,
+    )
 
 
 def _documents(path: Path) -> list[tuple[int, dict[str, Any]]]:
@@ -111,15 +135,27 @@ def _attributes(given: Any) -> dict[str, Any]:
     return found
 
 
-def _row(
-    span: Mapping[str, Any],
+def _dimensions(
     resource: Mapping[str, Any],
+    attributes: Mapping[str, Any],
     policy: KeyReader,
     dimensions: list[str],
-) -> dict[str, str | None] | None:
-    attributes = _attributes(span.get("attributes"))
-    if _INPUT not in attributes and _OUTPUT not in attributes:
-        return None
+) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for source in (resource, attributes):  # the span's own attributes win
+        for key, value in source.items():
+            dimension = policy.dimension_of(key)
+            if dimension in dimensions and isinstance(value, str) and value.strip():
+                found[dimension] = policy.canonical_value(dimension, value)
+    return found
+
+
+def _driver_row(
+    span: Mapping[str, Any],
+    attributes: Mapping[str, Any],
+    found: Mapping[str, str],
+    dimensions: list[str],
+) -> dict[str, str | None]:
     tokens = [attributes.get(_INPUT), attributes.get(_OUTPUT)]
     odd = next((count for count in tokens if not _is_count(count)), None)
     quantity = (
@@ -127,20 +163,46 @@ def _row(
         if odd is None
         else f"{odd} tokens"  # not a count: the row is quarantined with what the span said
     )
-    found: dict[str, str] = {}
-    for source in (resource, attributes):  # the span's own attributes win
-        for key, value in source.items():
-            dimension = policy.dimension_of(key)
-            if dimension in dimensions and isinstance(value, str) and value.strip():
-                found[dimension] = policy.canonical_value(dimension, value)
-    provider = next((attributes[k] for k in _PROVIDER if attributes.get(k)), None)
+    provider = _first(attributes, _PROVIDER)
     return {
         "timestamp": _time(span.get("startTimeUnixNano")),
         "driver": TOKENS,
         "quantity": quantity,
-        "resource_id": str(provider) if provider else None,
+        "resource_id": provider,
         **{d: found.get(d) for d in dimensions},
     }
+
+
+def _usage_row(
+    span: Mapping[str, Any], attributes: Mapping[str, Any], found: Mapping[str, str]
+) -> dict[str, str | None]:
+    given = _first(attributes, _PROVIDER) or ""
+    billed_by = provider(given)
+    row: dict[str, str | None] = {
+        "origin": "telemetry",
+        "ProviderName": billed_by.bill_name or None,
+        "provider": billed_by.prices_id or None,
+        "window_start": _time(span.get("startTimeUnixNano")),
+        "window_end": _time(span.get("endTimeUnixNano")),
+        "model": bare_model(_first(attributes, _MODEL) or "", given) or None,
+        "input_tokens": _first(attributes, (_INPUT,)),
+        "cache_read_tokens": _first(attributes, _CACHE_READ),
+        "cache_write_tokens": _first(attributes, _CACHE_WRITE),
+        "output_tokens": _first(attributes, (_OUTPUT,)),
+        "requests": "1",
+        **{f"{DIMENSION}{d}": v for d, v in found.items()},
+        "x_trace_id": _first(span, ("traceId",)),
+        "x_span_id": _first(span, ("spanId",)),
+    }
+    if not given:
+        row["_reason"] = "no provider (gen_ai.provider.name or gen_ai.system)"
+    return row
+
+
+def _first(attributes: Mapping[str, Any], keys: tuple[str, ...]) -> str | None:
+    """The first of these attributes that has a value, as text."""
+    value = next((attributes[k] for k in keys if attributes.get(k) not in (None, "")), None)
+    return None if value is None else str(value)
 
 
 def _is_count(value: Any) -> bool:

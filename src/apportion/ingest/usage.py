@@ -2,8 +2,12 @@
 
 Each row either becomes a usage row or is quarantined with its position in the file and the
 first reason it failed: a window that is not a time, a token count that is not a whole
-number, no model, or a result the reader could not use (``_reason``, e.g. image usage, which
-has no tokens to price).
+number, a reported cost that is not a number, no model, or a result the reader could not use
+(``_reason``, e.g. image usage, which has no tokens to price).
+
+Beside the counts a reader may give ``origin`` (who measured the usage: a provider report when
+absent), ``reported_cost`` (what the source itself said it cost) and one ``dim:<dimension>``
+column per dimension the usage names, which become its ``dimensions`` map.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ TEXT_COLUMNS = (
 )
 FLAGS = ("batch", "long_context")
 READER_REASON = "_reason"  # a reader's own reason to refuse a result
+DIMENSION = "dim:"  # the prefix of a column that gives a dimension's value
 
 
 @dataclass(frozen=True)
@@ -65,6 +70,9 @@ def normalise(
             (name, "count of 0 or more", values.Parsed(result.value, result.invalid | negative))
         )
         parsed[name] = result.value.cast("int64").fill_null(0)
+    reported = values.decimal(cell("reported_cost"))
+    checks.append(("reported_cost", "number", reported))
+    parsed["reported_cost"] = reported.value
     for name in FLAGS:
         flag = values.text(cell(name)).lower()
         result = values.Parsed(flag == "true", flag.notnull() & ~flag.isin(["true", "false"]))
@@ -76,6 +84,8 @@ def normalise(
     for name in TEXT_COLUMNS:
         parsed[name] = values.text(cell(name))
     parsed[READER_REASON] = values.text(cell(READER_REASON))
+    parsed["origin"] = values.text(cell("origin")).fill_null("provider")
+    parsed["dimensions"] = _dimensions(staged)
     extensions = sorted(c for c in columns if c.startswith("x_") and c != t.ROW_NUMBER)
     parsed[t.EXTENSIONS] = (
         ibis.map(ibis.array(extensions), ibis.array([values.text(staged[c]) for c in extensions]))
@@ -114,3 +124,15 @@ def normalise(
         period=bad._period,
     )
     return Normalised(usage, quarantine)
+
+
+def _dimensions(staged: ir.Table) -> ir.Value:
+    """The ``dim:`` columns as one map, shaped as a driver row's: a dimension the usage does
+    not name is a NULL value."""
+    named = sorted(c for c in staged.columns if c.startswith(DIMENSION))
+    if not named:
+        return ibis.null("map<string, string>")
+    return ibis.map(
+        ibis.array([c.removeprefix(DIMENSION) for c in named]),
+        ibis.array([values.text(staged[c]) for c in named]),
+    )

@@ -6,8 +6,21 @@ Usage is priced as read (apportion.pricing.tokens): grouped first by everything 
 depends on (model, day, batch, service tier, long context), priced per unit, then added up
 per account. Invoiced cost is the BilledCost of the period's cost lines of the same
 providers, by ``SubAccountId`` and charge day. Each pair shows the difference in money and
-percent; a pair outside the tolerance fails the check. Usage with no invoice line behind it,
-invoice lines with no usage, and usage that could not be priced are listed on their own.
+percent; a pair outside the tolerance fails the check. Usage with no invoice line behind it
+(with the use cases and other dimensions it names), invoice lines with no usage, and usage
+that could not be priced are listed on their own.
+
+Usage is measured in up to three places (``usage.origin``): the provider's own usage report,
+a gateway in front of it (LiteLLM) and the application's telemetry (OpenTelemetry spans).
+Each provider is compared with one of them, never their sum, which would count a request two
+or three times: the one asked for, or (``auto``) the provider's report where there is one,
+else the gateway's, else the telemetry's. A gateway or a span does not know the provider's
+project or workspace, so their usage is compared per provider and day, against the invoice
+added up over its accounts. Where the source reported a cost itself (LiteLLM's ``spend``),
+that cost is what is compared and the list price is shown beside it.
+
+Invoiced cost is read from lines in ServiceCategory "AI and Machine Learning" (or none), so a
+cloud provider's Bedrock or Azure OpenAI lines are compared without its virtual machines.
 """
 
 from __future__ import annotations
@@ -18,9 +31,11 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Literal
 
+import ibis
 import ibis.expr.types as ir
 
-from apportion.engine.tables import USAGE_QUANTITIES
+from apportion.engine.tables import USAGE_ORIGINS, USAGE_QUANTITIES
+from apportion.ingest.reports import AI_SERVICE_CATEGORY
 from apportion.money import EXACT, add, plain
 from apportion.periods import Period
 from apportion.pricing.tokens import CURRENCY, Pricer, TokenUsage
@@ -28,6 +43,7 @@ from apportion.schema import tables as t
 from apportion.workspace import Workspace
 
 Grain = Literal["day", "month"]
+Origin = Literal["auto", "provider", "gateway", "telemetry"]
 # what a price depends on, beside the provider and account the result is reported by
 _PRICE_KEY = ("provider", "model", "batch", "service_tier", "long_context")
 
@@ -41,13 +57,23 @@ class Gap:
     when: str  # YYYY-MM-DD, or YYYY-MM by month
     currency: str
     invoiced: Decimal
-    priced: Decimal
+    priced: Decimal  # the usage at list (or overridden) prices
     usage_rows: int
     invoice_lines: int
+    origin: str = "provider"  # whose usage: provider, gateway or telemetry
+    # the usage's cost as compared: its reported cost where the source reported one for
+    # every row of a priced group, else its price
+    tracked: Decimal | None = None
+    reported: Decimal | None = None  # what the source said the usage cost; None if it said not
+    named: tuple[tuple[str, tuple[str, ...]], ...] = ()  # dimension -> values the usage names
+
+    @property
+    def usage_cost(self) -> Decimal:
+        return self.priced if self.tracked is None else self.tracked
 
     @property
     def difference(self) -> Decimal:
-        return EXACT.subtract(self.priced, self.invoiced)
+        return EXACT.subtract(self.usage_cost, self.invoiced)
 
     @property
     def percent(self) -> Decimal | None:
@@ -59,11 +85,18 @@ class Gap:
             "account": self.account,
             "when": self.when,
             "currency": self.currency,
+            "origin": self.origin,
             "invoiced": str(self.invoiced),
+            "usage_cost": str(self.usage_cost),
             "priced": str(self.priced),
+            "reported": None if self.reported is None else str(self.reported),
             "difference": str(self.difference),
             "percent": None if self.percent is None else f"{self.percent:.4f}",
+            "named": {dimension: list(values) for dimension, values in self.named},
         }
+
+    def named_text(self) -> str:
+        return "; ".join(f"{d}={', '.join(values)}" for d, values in self.named)
 
 
 @dataclass(frozen=True)
@@ -87,6 +120,7 @@ class Reconciliation:
     invoice_without_usage: list[Gap] = field(default_factory=list)
     unpriced: list[Unpriced] = field(default_factory=list)
     sources: list[str] = field(default_factory=list)  # the price sources used
+    origins: dict[str, str] = field(default_factory=dict)  # provider -> whose usage compared
     quarantined_cost_rows: int = 0  # refused bill rows of the period: in no invoiced figure
 
     def within(self, gap: Gap) -> bool:
@@ -117,6 +151,7 @@ class Reconciliation:
             "invoice_without_usage": rows(self.invoice_without_usage),
             "unpriced": [u.as_dict() for u in self.unpriced],
             "price_sources": self.sources,
+            "usage_origins": self.origins,
             "quarantined_cost_rows": self.quarantined_cost_rows,
         }
 
@@ -128,21 +163,28 @@ def reconcile(
     tolerance_percent: Decimal = Decimal(1),
     minimum: Decimal = Decimal("0.01"),
     grain: Grain = "day",
+    usage: Origin = "auto",
 ) -> Reconciliation:
     result = Reconciliation(str(period), tolerance_percent, minimum)
+    result.origins = _origins(workspace, period, usage)
     pricer = Pricer(workspace.config.pricing)
-    priced, usage_rows, sources = _priced_usage(workspace, period, pricer, grain, result)
-    result.sources = sorted(sources)
-    providers = {key[0] for key in usage_rows}  # every provider with usage, priced or not
-    invoiced, lines = _invoiced(workspace, period, providers, grain)
-    for key in sorted(set(priced) | set(invoiced), key=_order):
+    metered = _metered_usage(workspace, period, pricer, grain, result)
+    named = _named(workspace, period, grain, result.origins)
+    by_account = {p for p, origin in result.origins.items() if origin == "provider"}
+    invoiced, lines = _invoiced(workspace, period, set(result.origins), by_account, grain)
+    for key in sorted(set(metered) | set(invoiced), key=_order):
+        found = metered.get(key, _Metered())
         gap = Gap(
             *key,
             CURRENCY,
             invoiced=invoiced.get(key, Decimal(0)),
-            priced=priced.get(key, Decimal(0)),
-            usage_rows=usage_rows.get(key, 0),
+            priced=found.priced,
+            usage_rows=found.rows,
             invoice_lines=lines.get(key, 0),
+            origin=result.origins.get(key[0], "provider"),
+            tracked=found.tracked,
+            reported=found.reported,
+            named=named.get(key, ()),
         )
         if not gap.invoice_lines:
             result.usage_without_invoice.append(gap)
@@ -171,40 +213,127 @@ def _when(grain: Grain, column: ir.TimestampValue) -> ir.StringValue:
     return column.strftime("%Y-%m-%d" if grain == "day" else "%Y-%m")
 
 
-def _priced_usage(
+def _origins(workspace: Workspace, period: Period, wanted: Origin) -> dict[str, str]:
+    """Whose usage each provider with usage in the period is compared with: the one asked
+    for, or the first of the provider's report, a gateway and telemetry that has any."""
+    usage = _period_usage(workspace, period)
+    pairs = usage.select("ProviderName", origin=_origin(usage)).distinct()
+    found: dict[str, set[str]] = defaultdict(set)
+    for row in workspace.data.to_arrow(pairs).to_pylist():
+        found[row["ProviderName"]].add(row["origin"])
+    if wanted != "auto":
+        return {provider: wanted for provider, origins in found.items() if wanted in origins}
+    return {
+        provider: next(origin for origin in USAGE_ORIGINS if origin in origins)
+        for provider, origins in found.items()
+    }
+
+
+def _period_usage(workspace: Workspace, period: Period) -> ir.Table:
+    usage = workspace.data.table(t.USAGE)
+    return usage.filter(usage[t.BILLING_PERIOD] == str(period))
+
+
+def _origin(usage: ir.Table) -> ir.StringValue:
+    return usage.origin.fill_null("provider")  # rows from before origins were recorded
+
+
+def _compared_usage(
+    workspace: Workspace, period: Period, origins: dict[str, str]
+) -> tuple[ir.Table, ir.StringValue]:
+    """The period's usage of the origin each provider is compared with, and the account it is
+    compared by (none for a gateway's or telemetry's usage)."""
+    usage = _period_usage(workspace, period)
+    chosen = ibis.or_(
+        ibis.literal(False),
+        *[
+            (usage.ProviderName == provider) & (_origin(usage) == origin)
+            for provider, origin in sorted(origins.items())
+        ],
+    )
+    usage = usage.filter(chosen)
+    account = ibis.ifelse(_origin(usage) == "provider", usage.account_id, ibis.null("string"))
+    return usage, account
+
+
+@dataclass
+class _Metered:
+    """One provider, account and day's usage: its price, and what its source reported."""
+
+    priced: Decimal = Decimal(0)
+    tracked: Decimal = Decimal(0)
+    reported: Decimal | None = None
+    rows: int = 0
+
+
+def _metered_usage(
     workspace: Workspace, period: Period, pricer: Pricer, grain: Grain, result: Reconciliation
-) -> tuple[dict[Key, Decimal], dict[Key, int], set[str]]:
-    plane = workspace.data
-    usage = plane.table(t.USAGE)
-    usage = usage.filter(usage[t.BILLING_PERIOD] == str(period))
+) -> dict[Key, _Metered]:
+    usage, account = _compared_usage(workspace, period, result.origins)
     grouped = usage.group_by(
         "ProviderName",
-        "account_id",
         *_PRICE_KEY,
+        account=account,
         day=usage.window_start.truncate("D"),
         when=_when(grain, usage.window_start),
-    ).aggregate(rows=usage.count(), **{name: usage[name].sum() for name in USAGE_QUANTITIES})
-    priced: dict[Key, Decimal] = defaultdict(Decimal)
-    counted: dict[Key, int] = defaultdict(int)
-    sources: set[str] = set()
+    ).aggregate(
+        rows=usage.count(),
+        reported=usage.reported_cost.sum(),
+        reported_rows=usage.reported_cost.count(),
+        **{name: usage[name].sum() for name in USAGE_QUANTITIES},
+    )
+    metered: dict[Key, _Metered] = defaultdict(_Metered)
     unpriced: dict[tuple[str, str, str], int] = defaultdict(int)
-    for row in plane.to_arrow(grouped).to_pylist():
-        key: Key = (row["ProviderName"], row["account_id"], row["when"])
-        counted[key] += row["rows"]
+    sources: set[str] = set()
+    for row in workspace.data.to_arrow(grouped).to_pylist():
+        found = metered[(row["ProviderName"], row["account"], row["when"])]
+        found.rows += row["rows"]
+        reported = row["reported"] if row["reported_rows"] == row["rows"] else None
+        if row["reported"] is not None:
+            found.reported = add(found.reported or Decimal(0), row["reported"])
         price = pricer.price(_token_usage(row))
-        if price.amount is None:
+        if price.amount is not None:
+            found.priced = add(found.priced, price.amount)
+            sources.add(price.source)
+        elif reported is None:  # a reported cost stands in for a price the list lacks
             reason = price.reason or "no price"
             unpriced[(row["provider"], row["model"], reason)] += int(
                 row["input_tokens"] or 0
             ) + int(row["output_tokens"] or 0)
-            continue
-        priced[key] = add(priced[key], price.amount)
-        sources.add(price.source)
+        tracked = reported if reported is not None else price.amount
+        found.tracked = add(found.tracked, tracked or Decimal(0))
     result.unpriced = [
         Unpriced(provider, model, reason, tokens)
         for (provider, model, reason), tokens in sorted(unpriced.items())
     ]
-    return dict(priced), dict(counted), sources
+    result.sources = sorted(sources)
+    return dict(metered)
+
+
+def _named(
+    workspace: Workspace, period: Period, grain: Grain, origins: dict[str, str]
+) -> dict[Key, tuple[tuple[str, tuple[str, ...]], ...]]:
+    """The dimension values (use cases, cost centres, ...) the compared usage names, per
+    provider, account and day: what a line of usage without an invoice is for."""
+    dimensions = workspace.config.dimensions
+    usage, account = _compared_usage(workspace, period, origins)
+    named = usage.select(
+        "ProviderName",
+        account=account,
+        when=_when(grain, usage.window_start),
+        **{f"_{d}": usage.dimensions.get(d) for d in dimensions},
+    ).distinct()
+    values: dict[Key, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
+    for row in workspace.data.to_arrow(named).to_pylist():
+        found = values[(row["ProviderName"], row["account"], row["when"])]
+        for d in dimensions:
+            if row[f"_{d}"] is not None:
+                found[d].add(row[f"_{d}"])
+    return {
+        key: tuple((d, tuple(sorted(found[d]))) for d in dimensions if found.get(d))
+        for key, found in values.items()
+        if found
+    }
 
 
 def _token_usage(row: dict[str, Any]) -> TokenUsage:
@@ -227,25 +356,35 @@ def _token_usage(row: dict[str, Any]) -> TokenUsage:
 
 
 def _invoiced(
-    workspace: Workspace, period: Period, providers: set[str], grain: Grain
+    workspace: Workspace,
+    period: Period,
+    providers: set[str],
+    by_account: set[str],
+    grain: Grain,
 ) -> tuple[dict[Key, Decimal], dict[Key, int]]:
-    """BilledCost of the providers' cost lines in the period's currency of prices, by
-    sub-account and day or month."""
+    """BilledCost of the providers' AI cost lines in the currency of prices, by day or month,
+    and by sub-account for the providers whose own usage report is compared."""
     plane = workspace.data
     lines = plane.table(t.COST_LINES)
     lines = lines.filter(
         (lines[t.BILLING_PERIOD] == str(period))
         & lines.ProviderName.isin(sorted(providers) or [""])
         & (lines.BillingCurrency == CURRENCY)
+        & (lines.ServiceCategory.isnull() | (lines.ServiceCategory == AI_SERVICE_CATEGORY))
+    )
+    account = ibis.ifelse(
+        lines.ProviderName.isin(sorted(by_account) or [""]),
+        lines.SubAccountId,
+        ibis.null("string"),
     )
     charged = lines.ChargePeriodStart.fill_null(lines.BillingPeriodStart)
-    grouped = lines.group_by("ProviderName", "SubAccountId", when=_when(grain, charged)).aggregate(
+    grouped = lines.group_by("ProviderName", account=account, when=_when(grain, charged)).aggregate(
         cost=lines.BilledCost.sum(), lines=lines.count()
     )
     invoiced: dict[Key, Decimal] = {}
     counted: dict[Key, int] = {}
     for row in plane.to_arrow(grouped).to_pylist():
-        key: Key = (row["ProviderName"], row["SubAccountId"], row["when"])
+        key: Key = (row["ProviderName"], row["account"], row["when"])
         invoiced[key] = row["cost"] if row["cost"] is not None else Decimal(0)
         counted[key] = row["lines"]
     return invoiced, counted
@@ -258,28 +397,30 @@ def _quarantined_cost_rows(workspace: Workspace, period: Period) -> int:
 
 
 def reconciliation_rows(result: Reconciliation) -> dict[str, list[dict[str, Any]]]:
-    """The reconciliation as titled tables for people."""
+    """The reconciliation as titled tables for people. The usage cost is what is compared: a
+    gateway's reported spend where it reported one, else the price (shown beside it)."""
 
-    def rows(gaps: list[Gap]) -> list[dict[str, Any]]:
+    def rows(gaps: list[Gap], *, named: bool = False) -> list[dict[str, Any]]:
         return [
             {
                 "provider": gap.provider,
-                "account": gap.account or "(none)",
+                "account": gap.account or ("(none)" if gap.origin == "provider" else "(all)"),
                 "when": gap.when,
+                "usage": gap.origin,
                 "invoiced": plain(gap.invoiced),
+                "usage cost": plain(gap.usage_cost),
                 "priced": plain(gap.priced),
                 "difference": plain(gap.difference),
                 "percent": "" if gap.percent is None else f"{gap.percent:.2f}",
                 "ok": "yes" if result.within(gap) else "NO",
+                **({"named": gap.named_text()} if named else {}),
             }
             for gap in gaps
         ]
 
     return {
-        f"Priced usage against invoiced cost ({CURRENCY}), largest gap first": rows(
-            result.compared
-        ),
-        "Usage with no invoice line": rows(result.usage_without_invoice),
+        f"Usage against invoiced cost ({CURRENCY}), largest gap first": rows(result.compared),
+        "Usage with no invoice line": rows(result.usage_without_invoice, named=True),
         "Invoice lines with no usage": rows(result.invoice_without_usage),
         "Usage that could not be priced": [u.as_dict() for u in result.unpriced],
     }

@@ -1,29 +1,29 @@
-"""``apportion pull openai|anthropic``: read the cost and usage reports from a provider's
-admin API, keep every page in the workspace, then ingest them.
+"""``apportion pull openai|anthropic|litellm``: read the cost and usage reports from a
+provider's admin API, or the spend logs from a LiteLLM proxy's database, keep what was read in
+the workspace, then ingest it.
 
-Whole months are read, from the first of the month ``since`` falls in to the end of the month
-``until`` falls in (or now, for the current month): each month of each report is one file and
-one partition, so pulling a month again restates it (the ingest prints what changed), and a
-pull that starts or stops mid-month cannot replace a month with part of it. Files are written
-under ``pulled/`` (a JSON array of the pages as sent) before anything is ingested; the ingest
-keeps them in ``raw/`` by content hash like any other file.
+Whole months are read (``apportion.pull.months``): each month of each report is one file and
+one partition, so pulling a month again restates it (the ingest prints what changed). Files
+are written under ``pulled/`` (for the admin APIs, a JSON array of the pages as sent) before
+anything is ingested; the ingest keeps them in ``raw/`` by content hash like any other file.
 """
 
 from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import cast
 
 import httpx2
 
-from apportion.ingest import IngestResult, ingest_files
+from apportion.ingest import IngestResult
 from apportion.ingest.load import Format
 from apportion.periods import Period
+from apportion.progress import Progress, quiet
 from apportion.pull.client import (
     TIMEOUT,
     Endpoint,
@@ -34,9 +34,11 @@ from apportion.pull.client import (
     Sleep,
     pages,
 )
+from apportion.pull.litellm import pull_litellm
+from apportion.pull.months import ingest_pulled, months_to_read, pulled_folder, write_whole
 from apportion.workspace import Workspace
 
-__all__ = ["PROVIDERS", "PullError", "PullSetupError", "pull"]
+__all__ = ["PROVIDERS", "PullError", "PullSetupError", "pull", "pull_litellm"]
 
 
 @dataclass(frozen=True)
@@ -142,9 +144,9 @@ def pull(
     since: date,
     until: date | None = None,
     *,
-    environ: dict[str, str] | None = None,
+    environ: Mapping[str, str] | None = None,
     sleep: Sleep = time.sleep,
-    say: Callable[[str], None] = lambda _: None,
+    say: Progress = quiet,
 ) -> list[IngestResult]:
     """Read whole months of every report of the provider and ingest them."""
     provider = PROVIDERS[provider_name]
@@ -154,13 +156,8 @@ def pull(
         raise PullSetupError(
             f"set {provider.key_variable} to an admin key of the {provider.name} organisation"
         )
-    if until is not None and until < since:
-        raise PullSetupError(f"--until {until} is before --since {since}")
-    end = _end(until)
-    months = _months(since, end)
-    if not months:
-        raise PullSetupError(f"nothing to read: {since} is in the future")
-    files: dict[tuple[str, str], list[Path]] = {}
+    months = months_to_read(since, until)
+    files: dict[tuple[str, Format], list[Path]] = {}
     with httpx2.Client(
         base_url=env.get(provider.url_variable) or provider.base_url,
         headers=provider.headers(key),
@@ -168,45 +165,16 @@ def pull(
     ) as client:
         for endpoint in provider.endpoints:
             for month in months:
-                start = datetime(month.year, month.month, 1, tzinfo=UTC)
-                stop = min(month.end.replace(tzinfo=UTC), end)
-                params = provider.range_params(start, stop)
+                params = provider.range_params(month.start, month.stop)
                 read = list(pages(client, endpoint, params, sleep=sleep, say=say))
-                path = _write(workspace, endpoint, month, read)
-                source = f"{provider.name}-{endpoint.report}"
-                files.setdefault((source, endpoint.format), []).append(path)
-    results: list[IngestResult] = []
-    for (source, fmt), paths in files.items():
-        kind = cast(Format, fmt)  # an endpoint names one of the report formats
-        results += ingest_files(workspace, paths, fmt=kind, source=source, progress=say)
-    return results
-
-
-def _end(until: date | None) -> datetime:
-    """The end of what is read (exclusive): the end of ``until``'s month, at most now."""
-    now = datetime.now(UTC)
-    if until is None:
-        return now
-    month = Period(until.year, until.month)
-    return min(month.end.replace(tzinfo=UTC), now)
-
-
-def _months(since: date, end: datetime) -> list[Period]:
-    months = []
-    month = Period(since.year, since.month)
-    while datetime(month.year, month.month, 1, tzinfo=UTC) < end:
-        months.append(month)
-        month = Period(month.year + month.month // 12, month.month % 12 + 1)
-    return months
+                path = _write(workspace, endpoint, month.period, read)
+                kind = cast(Format, endpoint.format)  # an endpoint names one of the formats
+                files.setdefault((f"{provider.name}-{endpoint.report}", kind), []).append(path)
+    return ingest_pulled(workspace, files, say)
 
 
 def _write(workspace: Workspace, endpoint: Endpoint, month: Period, read: list[Page]) -> Path:
-    """The pages as a JSON array of the bodies as the provider sent them (digits untouched),
-    written whole before the file takes its name."""
-    folder = workspace.root / "pulled"
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{endpoint.provider}-{endpoint.report}-{month}.json"
-    partial = path.with_suffix(".partial")
-    partial.write_text("[\n" + ",\n".join(page.text.strip() for page in read) + "\n]\n")
-    partial.replace(path)
-    return path
+    """The pages as a JSON array of the bodies as the provider sent them (digits untouched)."""
+    path = pulled_folder(workspace) / f"{endpoint.provider}-{endpoint.report}-{month}.json"
+    text = "[\n" + ",\n".join(page.text.strip() for page in read) + "\n]\n"
+    return write_whole(path, lambda handle: handle.write(text))
