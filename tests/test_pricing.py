@@ -101,6 +101,30 @@ def test_usage_without_a_price_says_why() -> None:
     assert "exceed the input tokens" in str(pricer.price(impossible).reason)
 
 
+def test_audio_tokens_come_on_top_at_the_audio_rates() -> None:
+    # gpt-realtime: $4 input, $16 output, $32 input audio, $64 output audio per million
+    usage = TokenUsage(
+        "openai",
+        "gpt-realtime",
+        OCTOBER,
+        input_tokens=1_000_000,
+        output_tokens=200_000,
+        input_audio_tokens=500_000,
+        output_audio_tokens=100_000,
+    )
+    # 1 M x 4 + 0.2 M x 16 + 0.5 M x 32 + 0.1 M x 64 = 4 + 3.2 + 16 + 6.4
+    assert _pricer().price(usage).amount == D("29.6")
+    # a model the list gives no audio rate is unpriced, never priced at its text rate
+    no_audio = TokenUsage("openai", "gpt-4.1-mini", OCTOBER, input_audio_tokens=10)
+    assert "has no input_audio price" in str(_pricer().price(no_audio).reason)
+    # an override may give one
+    priced = _pricer(
+        "    - {name: audio, provider: openai, model: gpt-4.1-mini, "
+        "unit_prices: {input_audio: 40}}\n"
+    ).price(no_audio)
+    assert priced.amount == D("0.0004")
+
+
 @pytest.mark.parametrize(
     ("override", "message"),
     [

@@ -141,19 +141,23 @@ def test_ingest_command_reads_a_report(tmp_path: Path) -> None:
     assert "read as Anthropic cost report pages (anthropic-costs)" in result.output
 
 
-def test_audio_tokens_negative_counts_and_nan_are_refused(tmp_path: Path) -> None:
+def test_audio_tokens_are_read_and_negative_counts_and_nan_are_refused(tmp_path: Path) -> None:
     page = json.loads((FIXTURES / "openai-usage.json").read_text())[0]
     results = page["data"][0]["results"]
     results[0]["input_audio_tokens"] = 500
+    results[0]["output_audio_tokens"] = 70
     results[1]["output_tokens"] = -5
     usage = tmp_path / "usage.json"
     usage.write_text(json.dumps(page))
     ws = make_workspace(tmp_path / "ws")
     [result] = ingest(ws, usage)
-    assert (result.rows, result.quarantined) == (2, 2)
-    reasons = [str(row["reason"]) for row in _quarantined(ws)]
-    assert "audio tokens are not priced yet" in reasons[0]
-    assert "output_tokens: '-5' is not a count of 0 or more" in reasons[1]
+    assert (result.rows, result.quarantined) == (3, 1)
+    [audio] = ws.data.to_arrow(
+        ws.data.table(t.USAGE).filter(lambda u: u[t.ROW_NUMBER] == 1)
+    ).to_pylist()
+    assert (audio["input_audio_tokens"], audio["output_audio_tokens"]) == (500, 70)
+    [reason] = [str(row["reason"]) for row in _quarantined(ws)]
+    assert "output_tokens: '-5' is not a count of 0 or more" in reason
     nan = tmp_path / "nan.json"
     nan.write_text('{"object": "page", "data": [], "has_more": false, "x": NaN}')
     with pytest.raises(FileError, match="NaN is not a number JSON allows"):

@@ -300,7 +300,16 @@ class PriceOverride(_Effective):
 
 
 # what a unit price may be given for: per million tokens, web searches per thousand
-UNIT_PRICE_KEYS = ("input", "cache_read", "cache_write", "cache_write_1h", "output", "web_searches")
+UNIT_PRICE_KEYS = (
+    "input",
+    "cache_read",
+    "cache_write",
+    "cache_write_1h",
+    "output",
+    "web_searches",
+    "input_audio",
+    "output_audio",
+)
 
 
 class PricingConfig(_Strict):

@@ -148,6 +148,8 @@ USAGE_QUANTITIES = (
     "output_tokens",
     "web_searches",
     "requests",
+    "input_audio_tokens",  # on top of input_tokens (OpenAI counts text there)
+    "output_audio_tokens",  # on top of output_tokens
 )
 # who measured the usage: the provider's usage report, a gateway in front of it (LiteLLM), or
 # the application's telemetry (OpenTelemetry GenAI spans); reconcile compares one at a time

@@ -12,18 +12,17 @@ extension column.
 
 A usage result (``organization.usage.completions.result`` and the embeddings and moderations
 ones) counts ``input_tokens`` (text tokens, cached ones included: ``input_cached_tokens`` is
-part of it; audio tokens come on top, and a result with any is quarantined until they are
-priced),
-``output_tokens`` and ``num_model_requests``, grouped by ``project_id``, ``api_key_id``,
-``user_id``, ``model``, ``batch`` and ``service_tier`` as the request asked. Image, audio and
-tool usage has no tokens to price: such results are quarantined with that reason (their cost
-is in the Costs API).
+part of it, and is priced at the text cache rate), ``output_tokens``,
+``input_audio_tokens`` and ``output_audio_tokens`` (on top of the text counts, priced at the
+model's audio rates) and ``num_model_requests``, grouped by ``project_id``, ``api_key_id``,
+``user_id``, ``model``, ``batch`` and ``service_tier`` as the request asked. Image, audio
+speech and transcription, and tool usage has no tokens to price: such results are
+quarantined with that reason (their cost is in the Costs API).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from decimal import Decimal
 from typing import Any
 
 from apportion.ingest.reports import FocusRow, Page, Report, charge, flag, instant, text
@@ -38,6 +37,8 @@ _USAGE_READ = {
     "input_tokens",
     "input_cached_tokens",
     "output_tokens",
+    "input_audio_tokens",
+    "output_audio_tokens",
     "num_model_requests",
     "project_id",
     "api_key_id",
@@ -111,14 +112,13 @@ def _usage_row(bucket: Mapping[str, Any], result: Mapping[str, Any]) -> FocusRow
         "cache_read_tokens": text(result.get("input_cached_tokens")),
         "output_tokens": text(result.get("output_tokens")),
         "requests": text(result.get("num_model_requests")),
+        # input_tokens counts text only: audio tokens come on top, at audio prices
+        "input_audio_tokens": text(result.get("input_audio_tokens")),
+        "output_audio_tokens": text(result.get("output_audio_tokens")),
     }
-    audio = [result.get(k) for k in ("input_audio_tokens", "output_audio_tokens")]
     if kind not in _TOKEN_USAGE:
         usage = kind.removeprefix(_USAGE).removesuffix(".result")
         row["_reason"] = f"{usage} usage has no tokens to price (its cost is in the Costs API)"
-    elif any(isinstance(count, Decimal) and count != 0 for count in audio):
-        # input_tokens counts text only: audio tokens come on top, at audio prices
-        row["_reason"] = "audio tokens are not priced yet (their cost is in the Costs API)"
     row.update({f"x_{key}": text(v) for key, v in result.items() if key not in _USAGE_READ})
     return row
 

@@ -349,6 +349,8 @@ def _token_usage(row: dict[str, Any]) -> TokenUsage:
         cache_write_1h_tokens=int(row["cache_write_1h_tokens"] or 0),
         output_tokens=int(row["output_tokens"] or 0),
         web_searches=int(row["web_searches"] or 0),
+        input_audio_tokens=int(row["input_audio_tokens"] or 0),
+        output_audio_tokens=int(row["output_audio_tokens"] or 0),
         batch=bool(row["batch"]),
         service_tier=row["service_tier"],
         long_context=bool(row["long_context"]),

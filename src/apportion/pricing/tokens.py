@@ -7,6 +7,10 @@ multiplied, never by handing genai-prices the aggregate: its tiers are chosen by
 tokens of one request, and a day's total would cross them. The long-context tier applies where
 the report says the requests used it (Anthropic's ``context_window`` "200k-1M").
 
+Audio tokens (OpenAI's ``input_audio_tokens`` and ``output_audio_tokens``) come on top of the
+text tokens and are priced at the model's audio rates; a model the list gives no audio rate is
+unpriced, with that reason, rather than priced at its text rate.
+
 Input tokens count every input token, cached ones included (OpenAI's ``input_tokens``;
 Anthropic's ``uncached_input_tokens`` plus cache reads and writes), as genai-prices does: cache
 reads and writes are priced at their own rates and the rest at the input rate.
@@ -39,6 +43,8 @@ _LIST_NAMES = {
     "cache_write_1h": "cache_write_1h_mtok",
     "output": "output_mtok",
     "web_searches": "web_searches_kcount",
+    "input_audio": "input_audio_mtok",
+    "output_audio": "output_audio_mtok",
 }
 # a cache price the list lacks is charged at the next one down (a model without cache
 # discounts bills cached tokens as input)
@@ -58,6 +64,8 @@ class TokenUsage:
     cache_write_1h_tokens: int = 0
     output_tokens: int = 0
     web_searches: int = 0
+    input_audio_tokens: int = 0  # audio comes on top of the (text) input and output tokens
+    output_audio_tokens: int = 0
     batch: bool = False
     service_tier: str | None = None
     long_context: bool = False  # the requests used the long-context tier
@@ -72,6 +80,8 @@ class TokenUsage:
             "cache_write_1h": self.cache_write_1h_tokens,
             "output": self.output_tokens,
             "web_searches": self.web_searches,
+            "input_audio": self.input_audio_tokens,
+            "output_audio": self.output_audio_tokens,
         }
 
 
