@@ -125,6 +125,17 @@ def test_audio_tokens_come_on_top_at_the_audio_rates() -> None:
     assert priced.amount == D("0.0004")
 
 
+def test_moderation_is_free_unless_an_override_prices_it() -> None:
+    usage = TokenUsage("openai", "omni-moderation-2024-09-26", OCTOBER, input_tokens=52_000)
+    free = _pricer().price(usage)
+    assert (free.amount, free.source) == (D(0), "free of charge: OpenAI's moderation endpoint")
+    priced = _pricer(
+        "    - {name: m, provider: openai, model: omni-moderation-2024-09-26, "
+        "unit_prices: {input: 0.01}}\n"
+    ).price(usage)
+    assert priced.amount == D("0.00052")  # 52,000 x 0.01 per million
+
+
 @pytest.mark.parametrize(
     ("override", "message"),
     [

@@ -30,6 +30,32 @@ def _pages(name: str) -> list[dict[str, Any]]:
     return found if isinstance(found, list) else [found]
 
 
+# the moderations endpoint's documented shape: one day, one project, free of charge
+MODERATIONS: dict[str, Any] = {
+    "object": "page",
+    "data": [
+        {
+            "object": "bucket",
+            "start_time": 1790812800,
+            "end_time": 1790899200,
+            "results": [
+                {
+                    "object": "organization.usage.moderations.result",
+                    "input_tokens": 52000,
+                    "num_model_requests": 130,
+                    "project_id": "proj_support",
+                    "user_id": None,
+                    "api_key_id": None,
+                    "model": "omni-moderation-2024-09-26",
+                }
+            ],
+        }
+    ],
+    "has_more": False,
+    "next_page": None,
+}
+
+
 class FakeAdminApi:
     """Serves each path's pages in order, linked by next_page; ``failures`` lists status codes
     to answer first, per path."""
@@ -41,6 +67,7 @@ class FakeAdminApi:
             "/v1/organization/costs": costs,
             "/v1/organization/usage/completions": [completions],
             "/v1/organization/usage/embeddings": [usage[1]],
+            "/v1/organization/usage/moderations": [MODERATIONS],
             "/v1/organizations/cost_report": _pages("anthropic-cost-report.json"),
             "/v1/organizations/usage_report/messages": _pages("anthropic-usage-report.json"),
         }
@@ -125,6 +152,7 @@ def test_pull_reads_every_page_retries_and_ingests(
         "openai-costs": (6, 2, ["2026-10"]),
         "openai-usage-completions": (4, 0, ["2026-10"]),
         "openai-usage-embeddings": (2, 1, ["2026-10"]),
+        "openai-usage-moderations": (1, 0, ["2026-10"]),
     }
     # the 429 said Retry-After: 0; the 503 had none, so the first back-off (1 s)
     assert slept == [0.0, 1.0]
@@ -141,6 +169,7 @@ def test_pull_reads_every_page_retries_and_ingests(
         "openai-costs-2026-10.json",
         "openai-usage-completions-2026-10.json",
         "openai-usage-embeddings-2026-10.json",
+        "openai-usage-moderations-2026-10.json",
     ]
     for path in (ws.root / "pulled").iterdir():
         assert KEY not in path.read_text()

@@ -51,6 +51,17 @@ _LIST_NAMES = {
 _FALLBACK = {"cache_read": "input", "cache_write": "input", "cache_write_1h": "cache_write"}
 
 
+# models their provider publishes as free of charge, which the list carries without prices:
+# OpenAI's moderation endpoint ("free to use"); an override still prices them
+_FREE_MODELS = {"openai": ("omni-moderation-", "text-moderation-")}
+_FREE_SOURCE = "free of charge: OpenAI's moderation endpoint"
+
+
+def _free(usage: TokenUsage) -> bool:
+    prefixes = _FREE_MODELS.get(usage.provider.lower(), ())
+    return usage.model.lower().startswith(prefixes)
+
+
 @dataclass(frozen=True)
 class TokenUsage:
     """One model's usage over a time: a row of a provider's usage report."""
@@ -116,6 +127,8 @@ class Pricer:
             usage.long_context,
         )
         override = self._override(usage)
+        if override is None and _free(usage):
+            return Price(Decimal(0), _FREE_SOURCE)
         if override is None and listed is None:
             return _unpriced(usage, source)
         prices, source = _overridden(listed or {}, source, override)

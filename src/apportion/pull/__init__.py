@@ -72,7 +72,7 @@ def _grouped(key: str, names: str) -> Params:
 
 
 _OPENAI_USAGE = "project_id user_id api_key_id model batch service_tier"
-_OPENAI_EMBEDDINGS = "project_id user_id api_key_id model"
+_OPENAI_EMBEDDINGS = "project_id user_id api_key_id model"  # and moderations
 OPENAI = Provider(
     name="openai",
     base_url="https://api.openai.com",
@@ -100,6 +100,13 @@ OPENAI = Provider(
             "openai",
             "usage-embeddings",
             "/v1/organization/usage/embeddings",
+            [("bucket_width", "1d"), ("limit", "31"), *_grouped("group_by", _OPENAI_EMBEDDINGS)],
+            "openai-usage",
+        ),
+        Endpoint(
+            "openai",
+            "usage-moderations",
+            "/v1/organization/usage/moderations",
             [("bucket_width", "1d"), ("limit", "31"), *_grouped("group_by", _OPENAI_EMBEDDINGS)],
             "openai-usage",
         ),
