@@ -181,3 +181,12 @@ def test_forbidden_rule_expression_is_refused_and_totals_stay(workspace: Path) -
     config.write_text(RULES, encoding="utf-8")
     _, after = run(workspace, "report", "totals", "-p", "2026-10", "-f", "json")
     assert json.loads(after) == json.loads(before)
+
+
+def test_every_ingest_format_is_a_command_line_choice() -> None:
+    from typing import get_args
+
+    from apportion.cli import IngestFormat
+    from apportion.ingest.load import Format
+
+    assert [f.value for f in IngestFormat] == list(get_args(Format))

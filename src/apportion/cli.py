@@ -57,6 +57,9 @@ class OutputFormat(StrEnum):
 
 
 class IngestFormat(StrEnum):
+    """apportion.ingest.load.Format, spelled out so that the CLI starts without importing the
+    engines (a test keeps the two equal)."""
+
     auto = "auto"
     focus = "focus"
     drivers = "drivers"
@@ -65,7 +68,11 @@ class IngestFormat(StrEnum):
     anthropic_costs = "anthropic-costs"
     anthropic_usage = "anthropic-usage"
     aws_cur = "aws-cur"
+    aws_cur2 = "aws-cur2"
     azure_ea = "azure-ea"
+    azure_mca = "azure-mca"
+    azure_mca_amortized = "azure-mca-amortized"
+    gcp = "gcp"
     oci = "oci"
     litellm = "litellm"
     otel = "otel"

@@ -131,3 +131,37 @@ def test_every_request_a_provider_answered_is_gateway_usage(tmp_path: Path) -> N
     ]
     assert {(row["origin"], row["requests"]) for row in rows} == {("gateway", 1)}
     assert dict(rows[0][t.EXTENSIONS])["x_request_id"] == "chatcmpl-1"
+
+
+def test_a_shared_project_is_split_by_its_own_model_groups_traffic(tmp_path: Path) -> None:
+    # the gateway also carried an Anthropic request for fraud on 1 October: it is not the
+    # OpenAI project's traffic, so driver_resource leaves it out of the split
+    haiku = (
+        "chatcmpl-9,acompletion,5f2b,0.005,6000,5000,1000,2026-10-01T12:00:00Z,"
+        "2026-10-01T12:00:04Z,,claude-haiku-4-5,m2,haiku,anthropic,,,"
+        '"{""use_case"": ""fraud""}",False,,[],,,,s-9,success'
+    )
+    logs = tmp_path / "logs.csv"
+    logs.write_text(LOGS.read_text(encoding="utf-8") + haiku + "\n", encoding="utf-8")
+    ws = make_workspace(
+        tmp_path / "ws",
+        "rules:\n  - {name: shared, match: \"SubAccountId = 'proj_shared'\", method: activity,\n"
+        "     driver: llm_spend, window: day, driver_resource: openai-shared}\n",
+        extra=POLICY,
+    )
+    bill = write_focus(
+        tmp_path / "bill.csv",
+        [
+            {"SubAccountId": "proj_shared", "BilledCost": "10",
+             "ChargePeriodStart": "2026-10-01T00:00:00Z"},
+            {"SubAccountId": "proj_shared", "BilledCost": "6",
+             "ChargePeriodStart": "2026-10-02T00:00:00Z"},
+        ],
+    )  # fmt: skip
+    ingest(ws, bill, logs)
+    allocate(ws)
+    assert billed_by(ws, "use_case") == {
+        "support-bot": D(6) + D(2),
+        "doc-search": D(4),
+        "__unallocated__": D(4),
+    }

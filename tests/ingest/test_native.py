@@ -1,6 +1,9 @@
 """Native cloud exports mapped to FOCUS: the FinOps Foundation's real, anonymised legacy AWS
-Cost and Usage Report sample (MIT, tests/fixtures/native-billing), its totals reproduced
-exactly (summed independently with Python's csv and Decimal)."""
+Cost and Usage Report, Azure EA and OCI samples (MIT, tests/fixtures/native-billing), their
+totals reproduced exactly (summed independently with Python's csv and Decimal); and exports
+written by hand from the documented schemas of AWS CUR 2.0, Azure MCA cost details (actual and
+amortized) and Google Cloud's BigQuery billing export (tests/ingest/fixtures), their totals
+added up by hand."""
 
 from __future__ import annotations
 
@@ -8,11 +11,13 @@ import csv
 import shutil
 from decimal import Decimal as D
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from apportion.engine.dataplane import FileError
 from apportion.schema import tables as t
+from apportion.workspace import Workspace
 from tests.helpers import FIXTURES, ingest, make_workspace
 
 CUR = FIXTURES / "native-billing" / "aws-cur-legacy" / "sample-anonymous-aws-export-dataset.csv"
@@ -157,3 +162,252 @@ def test_the_oci_sample_keeps_its_totals(tmp_path: Path) -> None:
     )
     assert dict(first["Tags"])["Valtest.Cat"] == "boots"
     assert first["ProviderName"] == "Oracle"
+
+
+# -- hand-written exports of the documented schemas (tests/ingest/fixtures) --------------------
+HERE = Path(__file__).parent / "fixtures"
+CUR2 = HERE / "aws-cur2-export.csv"
+MCA_ACTUAL = HERE / "azure-mca-actual-cost.csv"
+MCA_AMORTIZED = HERE / "azure-mca-amortized-cost.csv"
+GCP_EXPORT = HERE / "gcp-billing-export.jsonl"
+METRICS = ("BilledCost", "EffectiveCost", "ListCost", "ContractedCost")
+
+
+def _totals(ws: Workspace) -> dict[str, tuple[D, ...]]:
+    """Each billing period's four cost metrics, summed by the engine."""
+    lines = ws.data.table(t.COST_LINES)
+    sums = lines.group_by(t.BILLING_PERIOD).aggregate(**{m: lines[m].sum() for m in METRICS})
+    return {
+        row[t.BILLING_PERIOD]: tuple(row[m] for m in METRICS)
+        for row in ws.data.to_arrow(sums).to_pylist()
+    }
+
+
+def _by_category(ws: Workspace) -> dict[str, tuple[int, D, D]]:
+    lines = ws.data.table(t.COST_LINES)
+    sums = lines.group_by("ChargeCategory").aggregate(
+        n=lines.count(), billed=lines.BilledCost.sum(), effective=lines.EffectiveCost.sum()
+    )
+    rows = ws.data.to_arrow(sums).to_pylist()
+    return {row["ChargeCategory"]: (row["n"], row["billed"], row["effective"]) for row in rows}
+
+
+def _lines(ws: Workspace) -> list[dict[str, Any]]:
+    return ws.data.to_arrow(ws.data.table(t.COST_LINES).order_by(t.ROW_NUMBER)).to_pylist()
+
+
+def _quarantined(ws: Workspace) -> list[tuple[int, str, str]]:
+    bad = ws.data.to_arrow(ws.data.table(t.QUARANTINE).order_by("line")).to_pylist()
+    return [(row["line"], row["reason"], row["cost_text"]) for row in bad]
+
+
+def test_the_aws_cur2_export_keeps_its_totals(tmp_path: Path) -> None:
+    ws = make_workspace(tmp_path / "ws")
+    [result] = ingest(ws, CUR2)  # recognised by its snake_case header
+    assert (result.kind, result.rows, result.quarantined, result.periods) == (
+        "focus",
+        11,
+        1,
+        ["2024-03"],
+    )
+    assert "read as AWS CUR 2.0 export (aws-cur2), mapped to FOCUS" in result.notes
+    # by hand, line_item_unblended_cost of the 11 good lines: 10.06 + 0.345678909 + 0
+    # + 200.00 + 1000.00 + 3.40 - 3.40 + 72.00 - 25.00 + 14.20 - 1.01 = 1270.595678909.
+    # Effective: the reserved usage at reservation_effective_cost 7.25, the RIFee at its
+    # unused 1.50 + 0.75, the upfront Fee at 0, the Savings Plan usage at 2.38, its negation at
+    # 0, its fee at 72.00 - 70.00 used: 10.06 + 0.345678909 + 7.25 + 2.25 + 0 + 2.38 + 0 + 2.00
+    # - 25.00 + 14.20 - 1.01 = 12.475678909. List: usage at pricing_public_on_demand_cost
+    # (10.06, 0.345678909, 9.216, 3.40), the rest unblended: 1279.811678909.
+    assert _totals(ws) == {
+        "2024-03": (
+            D("1270.595678909"),
+            D("12.475678909"),
+            D("1279.811678909"),
+            D("1270.595678909"),
+        )
+    }
+    assert _by_category(ws) == {
+        "Usage": (4, D("13.805678909"), D("20.035678909")),
+        "Purchase": (3, D("1272.00"), D("4.25")),
+        "Credit": (3, D("-29.41"), D("-26.01")),
+        "Tax": (1, D("14.20"), D("14.20")),
+    }
+    first = _lines(ws)[0]
+    # resource_tags {"user_team": ...}: the prefix as the legacy report writes it
+    assert dict(first["Tags"]) == {"user:team": "search", "user:use_case": "doc-search"}
+    # product_name is in the product map, region_code and sku are columns of their own
+    assert (first["ServiceName"], first["RegionId"], first["SkuId"]) == (
+        "Amazon Elastic Compute Cloud",
+        "us-east-1",
+        "8GMJN4CJJ2Q6ZMV8",
+    )
+    assert (first["SubAccountId"], first["SubAccountName"]) == ("444455556666", "ml-prod")
+    assert str(first["ChargePeriodStart"]) == "2024-03-05 00:00:00"
+    assert dict(first[t.EXTENSIONS])["x_CostCategory"] == '{"environment":"production"}'
+    # the S3 line's resource_tags is cut short: quarantined, its cost counted as refused
+    [(line, reason, cost)] = _quarantined(ws)
+    assert (line, cost) == (13, "0.23")
+    assert reason == """Tags: '{"user_team": "search"' is not a valid tags"""
+
+
+def test_cur2_and_the_legacy_report_are_not_taken_for_each_other(tmp_path: Path) -> None:
+    ws = make_workspace(tmp_path / "ws")
+    with pytest.raises(FileError, match="not an AWS Cost and Usage Report"):
+        ingest(ws, CUR2, fmt="aws-cur")
+    with pytest.raises(FileError, match=r"not an AWS CUR 2\.0 export"):
+        ingest(ws, CUR, fmt="aws-cur2")
+    assert ws.data.scalar(ws.data.table(t.COST_LINES).count()) == 0
+
+
+def test_the_azure_mca_actual_export_keeps_its_totals(tmp_path: Path) -> None:
+    ws = make_workspace(tmp_path / "ws")
+    [result] = ingest(ws, MCA_ACTUAL)  # auto reads an MCA header as the actual-cost export
+    assert (result.rows, result.quarantined, result.periods) == (7, 1, ["2024-03"])
+    assert any("(actual cost) (azure-mca)" in note for note in result.notes)
+    # by hand, costInBillingCurrency (EUR) of the 7 good lines: 4.1472 + 2.4998625 + 0 + 0
+    # (usage the reservation covers) + 90 (its purchase) - 4.5 (a refund) + 0.0036 (rounding)
+    # = 92.1506625, billed and effective alike: the actual export amortises nothing.
+    # List: paygCostInBillingCurrency 4.1472 + 2.777625 + 103.68 + 51.84, then the purchase,
+    # the refund (PayGPrice 5 x -1 x 0.9) and the rounding at their cost: 247.948425.
+    # Contracted: unitPrice x quantity x exchangeRatePricingToBilling 0.9: 24 x 0.192 x 0.9
+    # + 1234.5 x 0.00225 x 0.9 + 300 x 0.384 x 0.9 + 150 x 0.384 x 0.9 + 1 x 100 x 0.9
+    # - 1 x 5 x 0.9, + 0.0036 = 247.6706625.
+    assert _totals(ws) == {
+        "2024-03": (D("92.1506625"), D("92.1506625"), D("247.948425"), D("247.6706625"))
+    }
+    lines = _lines(ws)
+    purchase = next(line for line in lines if line["ChargeCategory"] == "Purchase")
+    assert (purchase["BilledCost"], purchase["EffectiveCost"]) == (D(90), D(90))
+    assert purchase["ServiceName"] == "Microsoft.Capacity"  # consumedService: no meter
+    first = lines[0]
+    assert (first["BillingCurrency"], first["PricingCurrency"]) == ("EUR", "USD")
+    # unit prices in the billing currency, as written in the pricing currency
+    assert (first["ContractedUnitPrice"], first["PricingCurrencyContractedUnitPrice"]) == (
+        D("0.1728"),
+        D("0.192"),
+    )
+    assert dict(first["Tags"]) == {"use_case": "doc-search", "team": "search"}
+    assert (str(first["ChargePeriodStart"]), str(first["BillingPeriodEnd"])) == (
+        "2024-03-05 00:00:00",  # 03/05/2024, month first
+        "2024-04-01 00:00:00",  # the day after 03/31/2024
+    )
+    assert dict(first[t.EXTENSIONS])["x_InvoiceSectionId"] == "WXYZ-1234-PJA-PGB"
+    # a cost written with a decimal comma is not guessed at
+    assert _quarantined(ws) == [(4, "BilledCost: '4,05' is not a valid money", "4,05")]
+
+
+def test_the_azure_mca_amortized_export_spreads_the_reservation(tmp_path: Path) -> None:
+    ws = make_workspace(tmp_path / "ws")
+    [result] = ingest(ws, MCA_AMORTIZED, fmt="azure-mca-amortized")
+    assert (result.rows, result.quarantined) == (7, 1)
+    # by hand: the reservation bought for 90 EUR is 54 + 27 on the usage it covered and 9
+    # unused; those bill nothing here (the purchase is billed in the actual export), so
+    # billed is 4.1472 + 2.4998625 - 4.5 + 0.0036 = 2.1506625 and effective
+    # 4.1472 + 2.4998625 + 54 + 27 + 9 - 4.5 + 0.0036 = 92.1506625, the actual export's total.
+    # List: 4.1472 + 2.777625 + 103.68 + 51.84 + 9 (unused: no pay-as-you-go price) - 4.5
+    # + 0.0036 = 166.948425; contracted the same with 2.4998625 for the tokens: 166.6706625.
+    assert _totals(ws) == {
+        "2024-03": (D("2.1506625"), D("92.1506625"), D("166.948425"), D("166.6706625"))
+    }
+    unused = next(line for line in _lines(ws) if line["ListCost"] == D(9))
+    assert (unused["ChargeCategory"], unused["BilledCost"], unused["EffectiveCost"]) == (
+        "Usage",
+        D(0),
+        D(9),
+    )
+    assert unused["CommitmentDiscountId"] == "7c9e6679-7425-40de-944b-e07fc1f90ae7"
+
+
+def test_an_azure_mca_export_read_as_the_other_is_refused_whole(tmp_path: Path) -> None:
+    ws = make_workspace(tmp_path / "ws")
+    # read as actual cost, the amortised reservation would be billed twice
+    with pytest.raises(FileError, match=r"line 5: .*use --format azure-mca-amortized"):
+        ingest(ws, MCA_AMORTIZED)
+    # read as amortized cost, the reservation's purchase would be effective cost too
+    with pytest.raises(FileError, match=r"line 7: .*use --format azure-mca$"):
+        ingest(ws, MCA_ACTUAL, fmt="azure-mca-amortized")
+    with pytest.raises(FileError, match="not an Azure EA cost export"):
+        ingest(ws, MCA_ACTUAL, fmt="azure-ea")
+    with pytest.raises(FileError, match=r"not an Azure MCA cost details export \(actual cost\)"):
+        ingest(ws, EA, fmt="azure-mca")
+    assert ws.data.scalar(ws.data.table(t.COST_LINES).count()) == 0
+    assert ws.data.scalar(ws.data.table(t.QUARANTINE).count()) == 0
+
+
+# by hand, per invoice month: cost plus credits (billed and effective), cost_at_list or cost
+# (list), cost (contracted). March: 12.345678 - 2.469136 (sustained use) + 3.75 + 20.0 - 12.0
+# (committed use) + 9.5 (the commitment's fee) + 5.0 - 5.0 (free trial) + 1.2e-05 - 1.2e-05
+# (free tier) + 3.1415 (tax) - 7.5 (adjustment) + 0.000123 (rounding) = 26.768165; list
+# 14.0 + 3.75 + 22.0 + 9.5 + 6.25 + 0.000012 + 3.1415 - 7.5 + 0.000123 = 51.141635;
+# contracted 12.345678 + 3.75 + 20.0 + 9.5 + 5.0 + 0.000012 + 3.1415 - 7.5 + 0.000123
+# = 46.237313. February: the storage line of 1.1 invoiced in 202402.
+GCP_TOTALS = {
+    "2024-03": (D("26.768165"), D("26.768165"), D("51.141635"), D("46.237313")),
+    "2024-02": (D("1.1"), D("1.1"), D("1.1"), D("1.1")),
+}
+
+
+def test_the_gcp_export_keeps_its_totals(tmp_path: Path) -> None:
+    ws = make_workspace(tmp_path / "ws")
+    [result] = ingest(ws, GCP_EXPORT)  # recognised by its first object's fields
+    assert (result.rows, result.quarantined, result.periods) == (10, 1, ["2024-02", "2024-03"])
+    assert _totals(ws) == GCP_TOTALS
+    assert _by_category(ws) == {
+        "Usage": (7, D("32.226542"), D("32.226542")),
+        "Tax": (1, D("3.1415"), D("3.1415")),
+        "Adjustment": (2, D("-7.499877"), D("-7.499877")),
+    }
+    lines = {line[t.ROW_NUMBER]: line for line in _lines(ws)}
+    first = lines[1]
+    # the project's labels are inherited; BigQuery's "... UTC" times are read as UTC
+    assert dict(first["Tags"]) == {"env": "prod", "team": "search", "use_case": "doc-search"}
+    assert (first["SubAccountId"], first["RegionId"], first["AvailabilityZone"]) == (
+        "search-prod",
+        "us-central1",
+        "us-central1-a",
+    )
+    assert (str(first["ChargePeriodStart"]), str(first["BillingPeriodStart"])) == (
+        "2024-03-05 00:00:00",
+        "2024-03-01 00:00:00",
+    )
+    assert "compute.googleapis.com/machine_spec" in dict(first[t.EXTENSIONS])["x_SystemLabels"]
+    # a resource's own label wins over its project's (use_case: shared)
+    assert dict(lines[2]["Tags"]) == {"team": "ml", "use_case": "support-bot"}
+    covered = lines[3]
+    assert (covered["CommitmentDiscountCategory"], covered["PricingCategory"]) == (
+        "Usage",
+        "Committed",
+    )
+    assert (lines[9]["ChargeCategory"], lines[9]["ChargeClass"]) == ("Adjustment", "Correction")
+    # 1.2e-05 less a credit of as much: exactly nothing
+    assert lines[6]["BilledCost"] == D(0)
+    assert _quarantined(ws) == [(7, "BilledCost: '-0.5 USD' is not a valid money", "-0.5 USD")]
+
+
+def test_a_gcp_export_saved_as_one_json_array_reads_the_same(tmp_path: Path) -> None:
+    saved = tmp_path / "gcp.json"  # what bq query --format=json prints
+    rows = GCP_EXPORT.read_text(encoding="utf-8").splitlines()
+    saved.write_text("[\n" + ",\n".join(rows) + "\n]\n", encoding="utf-8")
+    ws = make_workspace(tmp_path / "ws")
+    [result] = ingest(ws, saved)
+    assert (result.rows, result.quarantined) == (10, 1)
+    assert _totals(ws) == GCP_TOTALS
+    assert [line for line, _, _ in _quarantined(ws)] == [7]  # its position in the array
+
+
+def test_a_broken_gcp_export_or_another_json_is_refused_whole(tmp_path: Path) -> None:
+    ws = make_workspace(tmp_path / "ws")
+    broken = tmp_path / "gcp.jsonl"
+    broken.write_text(GCP_EXPORT.read_text(encoding="utf-8") + '{"cost": 1.0,\n')
+    with pytest.raises(FileError, match="line 12 is not valid JSON"):
+        ingest(ws, broken)
+    listed = tmp_path / "list.jsonl"
+    listed.write_text(GCP_EXPORT.read_text(encoding="utf-8") + "[1, 2]\n")
+    with pytest.raises(FileError, match="line 12 is not a JSON object"):
+        ingest(ws, listed, fmt="gcp")
+    openai_costs = HERE / "openai-costs.json"
+    with pytest.raises(FileError, match="not a Google Cloud billing export"):
+        ingest(ws, openai_costs, fmt="gcp")
+    with pytest.raises(FileError, match=r"not an AWS CUR 2\.0 export"):
+        ingest(ws, MCA_ACTUAL, fmt="aws-cur2")
+    assert ws.data.scalar(ws.data.table(t.COST_LINES).count()) == 0

@@ -53,13 +53,15 @@ def driver_quantities(
     window: str,
     by_resource: bool,
     windows: Sequence[datetime],
+    only_resource: str | None = None,
     period_start: datetime,
     period_end: datetime,
     dimensions: Sequence[str],
     carried: Collection[str] | None = None,
 ) -> Quantities:
-    """One grouped scan of the driver rows a rule's pools need. ``carried``: the dimension
-    keys the driver rows can hold (:func:`~apportion.engine.carried.carried_keys`);
+    """One grouped scan of the driver rows a rule's pools need. ``only_resource``: read the
+    rows of that resource only (an activity rule's ``driver_resource``). ``carried``: the
+    dimension keys the driver rows can hold (:func:`~apportion.engine.carried.carried_keys`);
     None when not known."""
     empty = Quantities(
         [pa.array([], pa.string()) for _ in dimensions], np.array([], dtype=object), {}
@@ -76,6 +78,8 @@ def driver_quantities(
     )
     if by_resource:
         selected = selected.filter(selected.resource_id.notnull())
+    if only_resource is not None:
+        selected = selected.filter(selected.resource_id == only_resource)
     window_start = (
         selected.timestamp.truncate("D")
         if window == "day"

@@ -441,6 +441,7 @@ def _quantities(
             driver=rule.driver,
             window=rule.window,
             by_resource=isinstance(rule, ProportionalRule),
+            only_resource=rule.driver_resource if isinstance(rule, ActivityRule) else None,
             windows=windows,
             period_start=period.start,
             period_end=period.end,

@@ -69,9 +69,12 @@ class ProportionalRule(_DriverRule):
 
 
 class ActivityRule(_DriverRule):
-    """Split by a proxy driver that is not tied to the resource."""
+    """Split by a proxy driver that is not tied to the line's resource."""
 
     method: Literal["activity"]
+    # only the driver rows of this resource (a gateway's model group, a span's provider): a
+    # shared project is split by its own traffic, not by everything the gateway carried
+    driver_resource: str | None = None
 
 
 class EvenRule(_RuleBase):

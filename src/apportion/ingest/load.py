@@ -26,7 +26,17 @@ from apportion.engine.dataplane import DataPlane, FileError, staged_column
 from apportion.engine.tables import LOADS
 from apportion.ingest import anthropic, drivers, focus, litellm, openai, otel, usage
 from apportion.ingest.categories import categoriser
-from apportion.ingest.native import AWS_CUR, AZURE_EA, OCI, Native, native_table
+from apportion.ingest.gcp import GCP
+from apportion.ingest.native import (
+    AWS_CUR,
+    AWS_CUR2,
+    AZURE_EA,
+    AZURE_MCA,
+    AZURE_MCA_AMORTIZED,
+    OCI,
+    Native,
+    native_table,
+)
 from apportion.ingest.reports import Report, read_pages, recognised, report_table
 from apportion.money import EXACT
 from apportion.progress import Progress, quiet
@@ -44,7 +54,11 @@ Format = Literal[
     "anthropic-costs",
     "anthropic-usage",
     "aws-cur",
+    "aws-cur2",
     "azure-ea",
+    "azure-mca",
+    "azure-mca-amortized",
+    "gcp",
     "oci",
     "litellm",
     "otel",
@@ -55,7 +69,10 @@ REPORTS: dict[str, Report] = {
     report.name: report for report in (openai.COSTS, openai.USAGE, anthropic.COSTS, anthropic.USAGE)
 }
 # native cloud exports mapped to FOCUS cost lines, by their --format name
-NATIVES: dict[str, Native] = {native.name: native for native in (AWS_CUR, AZURE_EA, OCI)}
+NATIVES: dict[str, Native] = {
+    native.name: native
+    for native in (AWS_CUR, AWS_CUR2, AZURE_EA, AZURE_MCA, AZURE_MCA_AMORTIZED, GCP, OCI)
+}
 # the table each kind of file loads into, and the kind its quarantined rows are recorded as
 _TABLES = {"focus": t.COST_LINES, "drivers": t.DRIVERS, "usage": t.USAGE}
 _QUARANTINE_KINDS = {t.COST_LINES: "cost", t.DRIVERS: "driver", t.USAGE: "usage"}

@@ -1,12 +1,29 @@
-"""Native cloud billing exports mapped to FOCUS cost lines: the legacy AWS Cost and Usage
-Report (``--format aws-cur``), the Azure Enterprise Agreement cost export (``--format
-azure-ea``) and Oracle Cloud's cost report (``--format oci``).
+"""Native cloud billing exports mapped to FOCUS cost lines: the AWS Cost and Usage Report,
+legacy (``--format aws-cur``) and 2.0 (``aws-cur2``), the Azure Enterprise Agreement cost export
+(``azure-ea``), the Azure Microsoft Customer Agreement cost details, actual (``azure-mca``) and
+amortized (``azure-mca-amortized``), Oracle Cloud's cost report (``oci``) and, in
+apportion.ingest.gcp, Google Cloud's billing export (``gcp``).
 
 Each row of the export becomes one FOCUS row of text, and the rows go through the same parsing,
 quarantine and categories as a FOCUS file. Amounts are added and subtracted as exact decimals
 (the effective cost of a reservation's fee is two of its columns), never as floating point.
 The mapping is done row by row in Python: fine for the millions of rows a month of a large
 account has, slower than reading a FOCUS export, which AWS Data Exports write directly.
+
+CUR 2.0 is the legacy report under other names (``line_item_unblended_cost`` for
+``lineItem/UnblendedCost``), its tags one JSON column: it is read through the legacy mapping.
+
+An Azure MCA export is an actual-cost or an amortized-cost export with the same columns, so the
+two are two formats (``auto`` reads the actual one). Both take the cost of a row as it is
+(``costInBillingCurrency``) except where the export cannot show it: in the actual export,
+commitment purchases are billed when bought and usage they cover costs nothing, so its
+effective cost is its billed cost (nothing is amortised); in the amortized export, usage a
+reservation or savings plan covers, and the commitment's unused part, carry the amortised cost
+as effective cost and bill nothing (the purchase, billed, is in the actual export only).
+Pay-as-you-go cost (``paygCostInBillingCurrency``, or price x quantity) is the list cost, the
+negotiated unit price x quantity the contracted cost, each the cost where the export has
+neither. A file whose rows show it is the other export is refused whole, so a commitment is
+never counted twice or not at all.
 
 The row number of a quarantined row is its line in the file.
 """
@@ -15,38 +32,118 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from functools import cache
+from itertools import chain
 from pathlib import Path
+from typing import Any, Literal, Protocol
 
 import pyarrow as pa
 
-from apportion.ingest.reports import NO_AMOUNT, FocusRow, billing_month, csv_records, text_table
+from apportion.engine.dataplane import FileError
+from apportion.ingest.reports import (
+    NO_AMOUNT,
+    FocusRow,
+    billing_month,
+    bounded_text,
+    csv_records,
+    exact_json,
+    text_table,
+)
 from apportion.schema.tables import MONEY_SCALE
 
 Row = Mapping[str, str]
 _MONEY_PLACE = Decimal(1).scaleb(-MONEY_SCALE)
 
 
+class Cells(Protocol):
+    """What a mapping reads a row's cells through: the row itself, or a view of it under
+    other names (a CUR 2.0 row read under legacy CUR names)."""
+
+    def get(self, name: str, default: str, /) -> str: ...
+
+
+class OtherExport(ValueError):
+    """A row that shows the file is another export than the one named (an amortized Azure
+    export read as the actual one): the file is refused whole."""
+
+
 @dataclass(frozen=True)
 class Native:
     name: str  # the --format value
     title: str
-    recognise: Callable[[list[str]], bool]  # on the header
-    row: Callable[[Row], FocusRow]
+    recognise: Callable[[list[str]], bool]  # on the CSV header, or the first JSON object's keys
+    row: Callable[[Mapping[str, Any]], FocusRow]  # a CSV row (text) or a JSON object
+    reads: Literal["csv", "json"] = "csv"
+    auto: bool = True  # recognised by --format auto; else only read when named
 
 
 def native_table(native: Native, path: Path) -> pa.Table:
     """Every row of the export as a FOCUS row of text, numbered by its line in the file."""
+    records = json_records if native.reads == "json" else csv_records
     rows: list[FocusRow] = []
     lines: list[int] = []
-    for line, row in csv_records(path, native.recognise, native.title):
-        rows.append(native.row(row))
+    for line, row in records(path, native.recognise, native.title):
+        try:
+            rows.append(native.row(row))
+        except OtherExport as exc:
+            raise FileError(f"{path.name}: line {line}: {exc}") from exc
         lines.append(line)
     columns = list(dict.fromkeys(name for row in rows for name in row))
     return text_table(rows, lines, columns)
+
+
+def json_records(
+    path: Path, keys_ok: Callable[[list[str]], bool], what: str
+) -> Iterator[tuple[int, dict[str, Any]]]:
+    """A JSON export's objects, numbers exact: JSON Lines numbered by line, or one JSON array
+    (what a query tool saves) numbered by position. The file is refused whole when it is not
+    UTF-8, when a line or item is not a JSON object, or when the first object's keys are not
+    ``what``'s (as ``keys_ok`` tells)."""
+    for index, (number, record) in enumerate(_json_objects(path)):
+        if index == 0 and not keys_ok(list(record)):
+            raise FileError(f"{path.name}: not a {what} (its fields are not)")
+        yield number, record
+
+
+def _json_objects(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    try:
+        with path.open(encoding="utf-8-sig") as handle:
+            lines = ((n, line) for n, line in enumerate(handle, start=1) if line.strip())
+            first = next(lines, None)
+            if first is not None and first[1].lstrip().startswith("["):
+                yield from _json_array(path)  # the whole file is one JSON array
+                return
+            for number, line in chain([first] if first else [], lines):
+                yield number, _json_object(line, path.name, f"line {number}")
+    except UnicodeDecodeError as exc:
+        raise FileError(f"{path.name}: not UTF-8 text ({exc.reason})") from exc
+
+
+def _json_array(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    try:
+        items = exact_json(bounded_text(path))
+    except ValueError as exc:  # JSONDecodeError is one, and so is NaN
+        raise FileError(f"{path.name}: not a readable JSON array ({exc})") from exc
+    if not isinstance(items, list):
+        raise FileError(f"{path.name}: not a JSON array of objects")
+    for number, item in enumerate(items, start=1):
+        if not isinstance(item, dict):
+            raise FileError(f"{path.name}: item {number} is not a JSON object")
+        yield number, item
+
+
+def _json_object(text: str, file_name: str, where: str) -> dict[str, Any]:
+    try:
+        found = exact_json(text)
+    except ValueError as exc:  # JSONDecodeError is one, and so is NaN
+        raise FileError(f"{file_name}: {where} is not valid JSON ({exc})") from exc
+    if not isinstance(found, dict):
+        raise FileError(f"{file_name}: {where} is not a JSON object")
+    return found
 
 
 def _number(text: str) -> Decimal | None:
@@ -66,7 +163,7 @@ def _cost(text: str) -> str:
     return text if text.strip() else NO_AMOUNT
 
 
-def _sum(row: Row, *names: str, minus: str | None = None) -> str:
+def _sum(row: Cells, *names: str, minus: str | None = None) -> str:
     """Columns added (and one taken away) exactly; an empty column counts nothing, and text
     that is not a number is returned as written so the row is quarantined with it."""
     total = Decimal(0)
@@ -77,6 +174,18 @@ def _sum(row: Row, *names: str, minus: str | None = None) -> str:
             return cell
         total += (value or Decimal(0)) * (-1 if name == minus else 1)
     return format(total, "f")
+
+
+def _json_members(text: str) -> dict[str, str] | None:
+    """A cell holding a JSON object, its members with text values; None when the cell is
+    not a JSON object."""
+    try:
+        found = json.loads(text)
+    except json.JSONDecodeError:
+        return None
+    if not isinstance(found, dict):
+        return None
+    return {str(key): value for key, value in found.items() if isinstance(value, str)}
 
 
 # -- AWS Cost and Usage Report (legacy) -----------------------------------------------------
@@ -99,7 +208,7 @@ _AWS_CHARGE_CATEGORY = {
 }
 
 
-def _aws_effective_cost(row: Row) -> str:
+def _aws_effective_cost(row: Cells) -> str:
     """The cost with commitments amortised, as the FOCUS converter computes it: covered usage
     at its share of the commitment, the commitment's fees at what went unused."""
     kind, unblended = (
@@ -135,6 +244,11 @@ def _aws_tags(row: Row) -> str | None:
 
 
 def _aws_row(row: Row) -> FocusRow:
+    return _aws_line(row, _aws_tags(row))
+
+
+def _aws_line(row: Cells, tags: str | None) -> FocusRow:
+    """A CUR row, read by its legacy column names, with its tags as a JSON object."""
     unblended = _cost(row.get("lineItem/UnblendedCost", ""))
     kind = row.get("lineItem/LineItemType", "")
     usage = _AWS_CHARGE_CATEGORY.get(kind) == "Usage"
@@ -144,7 +258,9 @@ def _aws_row(row: Row) -> FocusRow:
         "InvoiceIssuerName": _or(row.get("bill/InvoicingEntity", "")),
         "InvoiceId": _or(row.get("bill/InvoiceId", "")),
         "BillingAccountId": _or(row.get("bill/PayerAccountId", "")),
+        "BillingAccountName": _or(row.get("bill/PayerAccountName", "")),
         "SubAccountId": _or(row.get("lineItem/UsageAccountId", "")),
+        "SubAccountName": _or(row.get("lineItem/UsageAccountName", "")),
         "BillingPeriodStart": _or(row.get("bill/BillingPeriodStartDate", "")),
         "BillingPeriodEnd": _or(row.get("bill/BillingPeriodEndDate", "")),
         "ChargePeriodStart": _or(row.get("lineItem/UsageStartDate", "")),
@@ -167,7 +283,7 @@ def _aws_row(row: Row) -> FocusRow:
         "PricingUnit": _or(row.get("pricing/unit", "")),
         "ConsumedQuantity": _or(row.get("lineItem/UsageAmount", "")) if usage else None,
         "ConsumedUnit": _or(row.get("pricing/unit", "")) if usage else None,
-        "Tags": _aws_tags(row),
+        "Tags": tags,
         "x_LineItemType": kind or None,
         "x_UsageType": _or(row.get("lineItem/UsageType", "")),
         "x_Operation": _or(row.get("lineItem/Operation", "")),
@@ -185,7 +301,72 @@ AWS_CUR = Native(
 )
 
 
-# -- Azure Enterprise Agreement cost export ---------------------------------------------------
+# -- AWS Cost and Usage Report 2.0 (Data Exports) -------------------------------------------
+_WORD_START = re.compile(r"(?<=[^/])(?=[A-Z])")
+# CUR 2.0 writes a tag key's "user:" or "aws:" prefix as "user_" or "aws_"
+_CUR2_TAG_PREFIX = re.compile(r"^(user|aws)_")
+
+
+@cache
+def _cur2_name(legacy: str) -> str:
+    """The CUR 2.0 column of a legacy CUR column: every capital starts a word, as AWS names
+    them (``lineItem/UnblendedCost`` is ``line_item_unblended_cost``, ``reservation/
+    ReservationARN`` is ``reservation_reservation_a_r_n``)."""
+    return _WORD_START.sub("_", legacy).replace("/", "_").lower()
+
+
+@dataclass(frozen=True)
+class _Cur2Cells:
+    """A CUR 2.0 row read under legacy CUR names, so that one mapping serves both. A product
+    attribute outside CUR 2.0's fixed columns (``product/ProductName``) is a key of its
+    ``product`` map (``product_name``)."""
+
+    row: Row
+    product: Mapping[str, str]
+
+    def get(self, name: str, default: str, /) -> str:
+        column = _cur2_name(name)
+        if column in self.row:
+            return self.row[column]
+        if name.startswith("product/"):
+            return self.product.get(column.removeprefix("product_"), default)
+        return default
+
+
+def _cur2_tags(text: str) -> str | None:
+    """CUR 2.0 writes all of a line's tags as one JSON object, a user tag as ``user_team``
+    (``user:team`` in the legacy report): the prefix is written back as the legacy report has
+    it, so the tag policy folds both alike. A cell that is not a JSON object is passed on as
+    written, so the row is quarantined for it."""
+    if not text.strip():
+        return None
+    members = _json_members(text)
+    if members is None:
+        return text
+    tags = {_CUR2_TAG_PREFIX.sub(r"\1:", key): value for key, value in members.items() if value}
+    return json.dumps(tags, sort_keys=True) if tags else None
+
+
+def _cur2_row(row: Row) -> FocusRow:
+    cells = _Cur2Cells(row, _json_members(row.get("product", "") or "{}") or {})
+    line = _aws_line(cells, _cur2_tags(row.get("resource_tags", "")))
+    # cost categories are AWS's own allocation, kept beside the tags rather than mixed in
+    categories = row.get("cost_category", "").strip()
+    line["x_CostCategory"] = None if categories in ("", "{}") else categories
+    return line
+
+
+AWS_CUR2 = Native(
+    name="aws-cur2",
+    title="AWS CUR 2.0 export",
+    recognise=lambda header: (
+        {"line_item_unblended_cost", "bill_billing_period_start_date"} <= set(header)
+    ),
+    row=_cur2_row,
+)
+
+
+# -- Azure cost exports: Enterprise Agreement, Microsoft Customer Agreement --------------------
 _AZURE_CHARGE_CATEGORY = {
     "Usage": "Usage",
     "UnusedReservation": "Usage",
@@ -195,10 +376,13 @@ _AZURE_CHARGE_CATEGORY = {
     "RoundingAdjustment": "Adjustment",
     "Tax": "Tax",
 }
+_COMMITMENT_MODELS = {"reservation", "savingsplan"}
+_COMMITMENT_SERVICES = {"microsoft.capacity", "microsoft.billingbenefits"}
+_UNUSED_COMMITMENT = {"UnusedReservation", "UnusedSavingsPlan"}
 
 
 def _us_date(text: str, days_after: int = 0) -> str | None:
-    """An EA date (``9/2/2023``, month first, or ``2023-09-02``) as RFC 3339 text,
+    """An Azure date (``9/2/2023``, month first, or ``2023-09-02``) as RFC 3339 text,
     ``days_after`` later (the export's end dates are the last day, FOCUS's the day after).
     Anything else passes as written, so the row is quarantined with it."""
     iso = text.strip().split("-")
@@ -213,13 +397,15 @@ def _us_date(text: str, days_after: int = 0) -> str | None:
     return f"{found.isoformat()}T00:00:00Z"
 
 
-def _times(quantity: str, price: str) -> str | None:
-    """quantity x unit price, to the 18 places money keeps (half to even: the product of two
-    long decimals can run past them); None when either is missing or not a number."""
-    amount, rate = _number(quantity), _number(price)
-    if amount is None or rate is None:
+def _times(quantity: str, price: str, rate: str = "") -> str | None:
+    """quantity x unit price x the exchange rate from the pricing to the billing currency
+    (1 where the export has none), to the 18 places money keeps (half to even: the product
+    of long decimals can run past them); None when one is missing or not a number."""
+    amount, unit = _number(quantity), _number(price)
+    exchange = _number(rate) if rate.strip() else Decimal(1)
+    if amount is None or unit is None or exchange is None:
         return None
-    return format((amount * rate).quantize(_MONEY_PLACE, ROUND_HALF_EVEN), "f")
+    return format((amount * unit * exchange).quantize(_MONEY_PLACE, ROUND_HALF_EVEN), "f")
 
 
 def _azure_tags(text: str) -> str | None:
@@ -230,50 +416,135 @@ def _azure_tags(text: str) -> str | None:
     return body if body.startswith("{") else "{" + body + "}"
 
 
+@dataclass(frozen=True)
+class _AnyCase:
+    """A row read by column names in any case: EA exports write ``CostInBillingCurrency``,
+    MCA exports ``costInBillingCurrency``, and both mean the same."""
+
+    cells: Row
+
+    @classmethod
+    def of(cls, row: Row) -> _AnyCase:
+        return cls({name.strip().lower(): value for name, value in row.items()})
+
+    def __call__(self, *names: str) -> str:
+        """The first of these columns with a value, or empty text."""
+        return _or(*(self.cells.get(name.lower(), "") for name in names)) or ""
+
+
+def _azure_commitment(cell: _AnyCase) -> bool:
+    """A row a reservation or savings plan made (Microsoft's own test in its FOCUS converter):
+    its purchase, the usage it covers, or its unused part."""
+    return bool(
+        cell("PricingModel").lower() in _COMMITMENT_MODELS
+        or cell("ConsumedService").lower() in _COMMITMENT_SERVICES
+        or cell("ReservationId", "benefitId")
+    )
+
+
+def _azure_costs(cell: _AnyCase, *, amortized: bool) -> FocusRow:
+    """The four cost metrics of a row (see the module docstring for the two exports)."""
+    cost = _cost(cell("CostInBillingCurrency"))
+    kind = cell("ChargeType")
+    commitment = _azure_commitment(cell)
+    covered = amortized and commitment and kind in ("Usage", *_UNUSED_COMMITMENT)
+    bought = amortized and commitment and kind == "Purchase"
+    quantity, rate = cell("Quantity"), cell("exchangeRatePricingToBilling")
+    listed = cell("paygCostInBillingCurrency") or _times(quantity, cell("PayGPrice"), rate)
+    return {
+        "BilledCost": "0" if covered else cost,  # billed as the purchase, in the actual export
+        "EffectiveCost": "0" if bought else cost,  # amortised into the usage it covers
+        # pay-as-you-go price for the list, the agreement's price for the contract
+        "ListCost": listed or cost,
+        "ContractedCost": _times(quantity, cell("UnitPrice"), rate) or cost,
+    }
+
+
+def _azure_prices(cell: _AnyCase) -> FocusRow:
+    """Unit prices in the billing currency; an MCA export's prices are in its pricing
+    currency (USD for a EUR bill), kept as FOCUS's PricingCurrency columns too."""
+    rate, priced = cell("exchangeRatePricingToBilling"), cell("PricingCurrency")
+    return {
+        "ListUnitPrice": _times("1", cell("PayGPrice"), rate),
+        "ContractedUnitPrice": _times("1", cell("UnitPrice"), rate),
+        "PricingCurrency": priced or None,
+        "PricingCurrencyListUnitPrice": _or(cell("PayGPrice")) if priced else None,
+        "PricingCurrencyContractedUnitPrice": _or(cell("UnitPrice")) if priced else None,
+    }
+
+
 def _azure_row(row: Row) -> FocusRow:
-    cost = _cost(row.get("CostInBillingCurrency", ""))
-    kind = row.get("ChargeType", "")
+    return _azure_line(_AnyCase.of(row), amortized=False)
+
+
+def _azure_line(cell: _AnyCase, *, amortized: bool) -> FocusRow:
+    kind = cell("ChargeType")
     usage = _AZURE_CHARGE_CATEGORY.get(kind) == "Usage"
     return {
         "ProviderName": "Microsoft",
-        "PublisherName": _or(row.get("PublisherName", ""), row.get("PublisherType", "")),
-        "InvoiceIssuerName": "Microsoft",
-        "BillingAccountId": _or(row.get("BillingAccountId", "")),
-        "BillingAccountName": _or(row.get("BillingAccountName", "")),
-        "SubAccountId": _or(row.get("SubscriptionId", "")),
-        "SubAccountName": _or(row.get("SubscriptionName", "")),
-        "BillingPeriodStart": _us_date(row.get("BillingPeriodStartDate", "")),
-        "BillingPeriodEnd": _us_date(row.get("BillingPeriodEndDate", ""), days_after=1),
-        "ChargePeriodStart": _us_date(row.get("Date", "")),
-        "ChargePeriodEnd": _us_date(row.get("Date", ""), days_after=1),
+        "PublisherName": _or(cell("PublisherName", "PublisherType")),
+        "InvoiceIssuerName": cell("PartnerName") or "Microsoft",
+        "InvoiceId": _or(cell("InvoiceId")),
+        "BillingAccountId": _or(cell("BillingAccountId")),
+        "BillingAccountName": _or(cell("BillingAccountName")),
+        "SubAccountId": _or(cell("SubscriptionId")),
+        "SubAccountName": _or(cell("SubscriptionName")),
+        "BillingPeriodStart": _us_date(cell("BillingPeriodStartDate")),
+        "BillingPeriodEnd": _us_date(cell("BillingPeriodEndDate"), days_after=1),
+        "ChargePeriodStart": _us_date(cell("Date")),
+        "ChargePeriodEnd": _us_date(cell("Date"), days_after=1),
         "ChargeCategory": _AZURE_CHARGE_CATEGORY.get(kind, "Adjustment"),
-        "ChargeFrequency": _or(row.get("Frequency", "")),
-        "PricingCategory": _or(row.get("PricingModel", "")),
-        "BillingCurrency": _or(row.get("BillingCurrencyCode", "")),
-        "BilledCost": cost,
-        "EffectiveCost": cost,
-        # pay-as-you-go price for the list, the agreement's price for the contract
-        "ListCost": _times(row.get("Quantity", ""), row.get("PayGPrice", "")) or cost,
-        "ContractedCost": _times(row.get("Quantity", ""), row.get("UnitPrice", "")) or cost,
-        "ListUnitPrice": _or(row.get("PayGPrice", "")),
-        "ContractedUnitPrice": _or(row.get("UnitPrice", "")),
-        "ServiceName": _or(row.get("MeterCategory", ""), row.get("ConsumedService", "")),
-        "ChargeDescription": _or(row.get("ProductName", "")),
-        "ResourceId": _or(row.get("ResourceId", "")),
-        "ResourceName": _or(row.get("ResourceName", "")),
-        "RegionName": _or(row.get("ResourceLocation", "")),
-        "AvailabilityZone": _or(row.get("AvailabilityZone", "")),
-        "SkuId": _or(row.get("PartNumber", ""), row.get("MeterId", "")),
-        "SkuMeter": _or(row.get("MeterName", "")),
-        "PricingUnit": _or(row.get("UnitOfMeasure", "")),
-        "ConsumedQuantity": _or(row.get("Quantity", "")) if usage else None,
-        "ConsumedUnit": _or(row.get("UnitOfMeasure", "")) if usage else None,
-        "CommitmentDiscountId": _or(row.get("ReservationId", ""), row.get("benefitId", "")),
-        "Tags": _azure_tags(row.get("Tags", "")),
-        "x_ResourceGroup": _or(row.get("ResourceGroup", "")),
-        "x_MeterSubCategory": _or(row.get("MeterSubCategory", "")),
-        "x_CostCenter": _or(row.get("CostCenter", "")),
+        "ChargeFrequency": _or(cell("Frequency")),
+        "PricingCategory": _or(cell("PricingModel")),
+        "BillingCurrency": _or(cell("BillingCurrencyCode", "BillingCurrency")),
+        **_azure_costs(cell, amortized=amortized),
+        **_azure_prices(cell),
+        "ServiceName": _or(cell("MeterCategory", "ConsumedService")),
+        "ChargeDescription": _or(cell("ProductName")),
+        "ResourceId": _or(cell("ResourceId")),
+        "ResourceName": _or(cell("ResourceName")),
+        "RegionName": _or(cell("ResourceLocation")),
+        "AvailabilityZone": _or(cell("AvailabilityZone")),
+        "SkuId": _or(cell("PartNumber", "ProductId", "MeterId")),
+        "SkuMeter": _or(cell("MeterName")),
+        "PricingUnit": _or(cell("UnitOfMeasure")),
+        "ConsumedQuantity": _or(cell("Quantity")) if usage else None,
+        "ConsumedUnit": _or(cell("UnitOfMeasure")) if usage else None,
+        "CommitmentDiscountId": _or(cell("ReservationId", "benefitId")),
+        "CommitmentDiscountName": _or(cell("ReservationName", "benefitName")),
+        "Tags": _azure_tags(cell("Tags")),
+        "x_ResourceGroup": _or(cell("ResourceGroup", "ResourceGroupName")),
+        "x_MeterSubCategory": _or(cell("MeterSubCategory")),
+        "x_CostCenter": _or(cell("CostCenter")),
+        "x_BillingProfileId": _or(cell("BillingProfileId")),
+        "x_InvoiceSectionId": _or(cell("InvoiceSectionId")),
+        "x_ServiceFamily": _or(cell("ServiceFamily")),
     }
+
+
+def _mca_actual_row(row: Row) -> FocusRow:
+    cell = _AnyCase.of(row)
+    kind = cell("ChargeType")
+    billed = _number(cell("CostInBillingCurrency"))
+    # only the amortized export has these: read as actual, the commitment would count twice
+    if kind in _UNUSED_COMMITMENT or (kind == "Usage" and _azure_commitment(cell) and billed):
+        raise OtherExport(
+            f"a {kind} row with an amortised commitment cost: this is an amortized-cost "
+            "export; use --format azure-mca-amortized"
+        )
+    return _azure_line(cell, amortized=False)
+
+
+def _mca_amortized_row(row: Row) -> FocusRow:
+    cell = _AnyCase.of(row)
+    billed = _number(cell("CostInBillingCurrency"))
+    # only the actual export bills a commitment's purchase
+    if cell("ChargeType") == "Purchase" and _azure_commitment(cell) and billed:
+        raise OtherExport(
+            "a commitment purchase with a cost: this is an actual-cost export; use "
+            "--format azure-mca"
+        )
+    return _azure_line(cell, amortized=True)
 
 
 AZURE_EA = Native(
@@ -283,6 +554,25 @@ AZURE_EA = Native(
         {"CostInBillingCurrency", "MeterCategory", "SubscriptionId"} <= set(header)
     ),
     row=_azure_row,
+)
+
+
+def _mca_header(header: list[str]) -> bool:
+    return {"costInBillingCurrency", "billingProfileId", "meterCategory"} <= set(header)
+
+
+AZURE_MCA = Native(
+    name="azure-mca",
+    title="Azure MCA cost details export (actual cost)",
+    recognise=_mca_header,
+    row=_mca_actual_row,
+)
+AZURE_MCA_AMORTIZED = Native(
+    name="azure-mca-amortized",
+    title="Azure MCA cost details export (amortized cost)",
+    recognise=_mca_header,
+    row=_mca_amortized_row,
+    auto=False,  # the actual export's columns: auto reads those as the actual export
 )
 
 

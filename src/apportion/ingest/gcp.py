@@ -1,0 +1,239 @@
+"""Google Cloud's billing export to BigQuery (the standard usage cost export, or the detailed
+one), saved from BigQuery as JSON (``--format gcp``): one row per line as ``bq extract`` and the
+console write it, or one JSON array as ``bq query --format=json`` prints it. BigQuery cannot
+write the export's nested columns as CSV. Each row becomes one FOCUS cost line:
+
+- BilledCost and EffectiveCost are ``cost`` plus the row's credits (which are negative: a
+  committed use discount, a sustained use discount, free tier, promotions), so the billed total
+  is what the invoice charges. Google's FOCUS view and the FinOps Foundation's converter keep
+  ``cost`` as the billed cost and set the credits aside; here a credit cannot go missing.
+- ListCost is ``cost_at_list`` (the cost at list prices), or ``cost`` where the export has
+  none (older exports; tax, adjustments); ContractedCost is ``cost``, before credits.
+- The billing period is ``invoice.month`` (``202403``: the invoice the row is on, which for
+  usage at the end of a month can be the month before it in UTC); the charge period is
+  ``usage_start_time`` to ``usage_end_time``, written by BigQuery as ``2024-03-01 08:00:00 UTC``
+  or as RFC 3339.
+- ``cost_type`` gives the charge category as Google's FOCUS view has it: regular is Usage, tax
+  Tax, adjustment and rounding_error Adjustment (an adjustment is a correction, ChargeClass
+  Correction). A commitment's fee is regular usage, PricingCategory Committed, as is usage a
+  committed use discount covers, named by the discount's credit.
+- The project is the sub-account. Tags are the resource's ``labels`` over its project's
+  ``project.labels``, which every line of the project inherits (a resource's own label wins
+  on the same key); ``system_labels`` (Google's, such as a machine type) are kept in
+  ``x_SystemLabels``, not as tags.
+
+Numbers are read as exact decimals (the export's FLOAT64 amounts as BigQuery wrote them), an
+amount written as text too; an amount past the 18 places money keeps (float noise such as
+``1.1368683772161603e-13``) is rounded to them, half to even. A row whose cost or credit is not
+a number is quarantined; its line number is its line in the file (its position in an array).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from typing import Any
+
+from apportion.ingest.native import Native
+from apportion.ingest.reports import NO_AMOUNT, FocusRow, billing_month, nested, text
+from apportion.schema.tables import MONEY_SCALE
+
+_MONEY_PLACE = Decimal(1).scaleb(-MONEY_SCALE)
+PROVIDER = "Google Cloud"
+_CHARGE_CATEGORY = {
+    "regular": "Usage",
+    "tax": "Tax",
+    "adjustment": "Adjustment",
+    "rounding_error": "Adjustment",
+}
+# committed use discount credits, and the FOCUS commitment category of each
+_COMMITMENT_CREDITS = {
+    "COMMITTED_USAGE_DISCOUNT": "Usage",
+    "COMMITTED_USAGE_DISCOUNT_DOLLAR_BASE": "Spend",
+}
+_FIELDS = {"billing_account_id", "service", "sku", "cost", "usage_start_time"}
+
+
+def _amount(value: Any) -> Decimal | None:
+    """An amount as a decimal (a JSON number, or a number written as text); None otherwise."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, Decimal):
+        return value
+    try:
+        return Decimal(value.strip()) if isinstance(value, str) else None
+    except InvalidOperation:
+        return None
+
+
+def _money(value: Decimal) -> str:
+    """An amount as money text: beyond the places money keeps it is float noise, rounded."""
+    exponent = value.as_tuple().exponent  # a letter for NaN and infinity, left as they are
+    if isinstance(exponent, int) and exponent < -MONEY_SCALE:
+        value = value.quantize(_MONEY_PLACE, ROUND_HALF_EVEN)
+    return format(value, "f")
+
+
+def _cost_type(row: Mapping[str, Any]) -> str:
+    """The row's cost_type; exports from before it was added hold only regular rows."""
+    return str(row.get("cost_type") or "regular")
+
+
+def _credits(row: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    found = row.get("credits")
+    return [c for c in found if isinstance(c, dict)] if isinstance(found, list) else []
+
+
+def _net(row: Mapping[str, Any]) -> str:
+    """cost plus every credit, exactly; a cost or credit that is not a number is returned as
+    written, so the row is quarantined with it."""
+    cost = row.get("cost")
+    if cost is None:
+        return NO_AMOUNT
+    total = _amount(cost)
+    if total is None:
+        return text(cost) or NO_AMOUNT
+    for credit in _credits(row):
+        amount = _amount(credit.get("amount", Decimal(0)))
+        if amount is None:
+            return text(credit.get("amount")) or NO_AMOUNT
+        total += amount
+    return _money(total)
+
+
+def _as_money(value: Any) -> str | None:
+    """A single amount as money text; text that is not a number as written; None if absent."""
+    if value is None:
+        return None
+    amount = _amount(value)
+    return _money(amount) if amount is not None else text(value)
+
+
+def _time(value: Any) -> str | None:
+    """BigQuery writes a TIMESTAMP as ``2024-03-01 08:00:00 UTC``: the zone as RFC 3339's."""
+    written = text(value)
+    if written and written.endswith(" UTC"):
+        return written.removesuffix(" UTC") + "Z"
+    return written
+
+
+def _invoice_month(value: Any) -> tuple[str | None, str | None]:
+    """``invoice.month`` (``202403``) as BillingPeriodStart and -End; other text is passed as
+    written so the row is quarantined for it, and no month leaves the period to the charge."""
+    month = text(value)
+    if month is None:
+        return None, None
+    if len(month) == 6 and month.isdigit() and 1 <= int(month[4:]) <= 12:
+        return billing_month(f"{month[:4]}-{month[4:]}")
+    return month, None
+
+
+def _labels(value: Any) -> dict[str, str]:
+    """A list of {key, value} labels as a mapping."""
+    if not isinstance(value, list):
+        return {}
+    return {
+        str(label["key"]): str(label.get("value") or "")
+        for label in value
+        if isinstance(label, dict) and label.get("key") is not None
+    }
+
+
+def _tags(row: Mapping[str, Any]) -> str | None:
+    """The resource's labels over its project's, which it inherits."""
+    tags = {**_labels(nested(row, "project", "labels")), **_labels(row.get("labels"))}
+    return text({key: tags[key] for key in sorted(tags)}) if tags else None
+
+
+def _commitment(row: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The row's committed use discount credit, or nothing."""
+    return next((c for c in _credits(row) if c.get("type") in _COMMITMENT_CREDITS), {})
+
+
+def _pricing_category(row: Mapping[str, Any], committed: bool) -> str | None:
+    if _cost_type(row) != "regular":
+        return None
+    sku = text(nested(row, "sku", "description")) or ""
+    return "Committed" if committed or sku.startswith("Commitment") else "Standard"
+
+
+def _period_columns(row: Mapping[str, Any]) -> FocusRow:
+    start, end = _invoice_month(nested(row, "invoice", "month"))
+    adjustment = row.get("adjustment_info")
+    return {
+        "BillingPeriodStart": start,
+        "BillingPeriodEnd": end,
+        "ChargePeriodStart": _time(row.get("usage_start_time")),
+        "ChargePeriodEnd": _time(row.get("usage_end_time")),
+        "ChargeCategory": _CHARGE_CATEGORY.get(_cost_type(row), "Adjustment"),
+        "ChargeClass": "Correction" if isinstance(adjustment, dict) and adjustment else None,
+    }
+
+
+def _cost_columns(row: Mapping[str, Any]) -> FocusRow:
+    net = _net(row)
+    cost = _as_money(row.get("cost")) or NO_AMOUNT
+    return {
+        "BillingCurrency": text(row.get("currency")),
+        "BilledCost": net,
+        "EffectiveCost": net,
+        "ListCost": _as_money(row.get("cost_at_list")) or cost,
+        "ContractedCost": cost,
+        "ContractedUnitPrice": text(nested(row, "price", "effective_price")),
+    }
+
+
+def _usage_columns(row: Mapping[str, Any]) -> FocusRow:
+    usage = _cost_type(row) == "regular"
+    return {
+        "ConsumedQuantity": text(nested(row, "usage", "amount")) if usage else None,
+        "ConsumedUnit": text(nested(row, "usage", "unit")) if usage else None,
+        "PricingQuantity": text(nested(row, "usage", "amount_in_pricing_units")),
+        "PricingUnit": text(nested(row, "usage", "pricing_unit")),
+    }
+
+
+def _gcp_row(row: Mapping[str, Any]) -> FocusRow:
+    cud = _commitment(row)
+    # Marketplace sales (THIRD_PARTY_RESELLER, _AGENCY) are published by their seller
+    third_party = row.get("transaction_type") not in (None, "GOOGLE")
+    return {
+        "ProviderName": PROVIDER,
+        "PublisherName": (text(row.get("seller_name")) if third_party else None) or PROVIDER,
+        "InvoiceIssuerName": PROVIDER,
+        "BillingAccountId": text(row.get("billing_account_id")),
+        "SubAccountId": text(nested(row, "project", "id")),
+        "SubAccountName": text(nested(row, "project", "name")),
+        **_period_columns(row),
+        **_cost_columns(row),
+        **_usage_columns(row),
+        "ChargeDescription": text(nested(row, "sku", "description")),
+        "PricingCategory": _pricing_category(row, bool(cud)),
+        "CommitmentDiscountCategory": _COMMITMENT_CREDITS.get(str(cud.get("type"))),
+        "CommitmentDiscountId": text(cud.get("id")),
+        "CommitmentDiscountName": text(cud.get("full_name") or cud.get("name")),
+        "ServiceName": text(nested(row, "service", "description")),
+        "SkuId": text(nested(row, "sku", "id")),
+        "RegionId": text(nested(row, "location", "region")),
+        "AvailabilityZone": text(nested(row, "location", "zone")),
+        "ResourceId": text(nested(row, "resource", "global_name")),  # the detailed export's
+        "ResourceName": text(nested(row, "resource", "name")),
+        "Tags": _tags(row),
+        "x_CostType": _cost_type(row),
+        "x_Cost": text(row.get("cost")),
+        "x_Credits": text(row.get("credits") or None),
+        "x_CurrencyConversionRate": text(row.get("currency_conversion_rate")),
+        "x_ServiceId": text(nested(row, "service", "id")),
+        "x_ProjectNumber": text(nested(row, "project", "number")),
+        "x_SystemLabels": text(_labels(row.get("system_labels")) or None),
+        "x_Location": text(nested(row, "location", "location")),
+    }
+
+
+GCP = Native(
+    name="gcp",
+    title="Google Cloud billing export",
+    recognise=lambda keys: set(keys) >= _FIELDS,
+    row=_gcp_row,
+    reads="json",
+)
