@@ -75,4 +75,5 @@ def test_readme_pricing_example_is_a_valid_configuration() -> None:
     assert [(o.name, o.discount) for o in overrides] == [
         ("openai-commit", 15),
         ("our-llama", None),
+        ("images", None),
     ]

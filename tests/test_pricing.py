@@ -125,6 +125,21 @@ def test_audio_tokens_come_on_top_at_the_audio_rates() -> None:
     assert priced.amount == D("0.0004")
 
 
+def test_speech_by_the_character_transcription_by_the_hour_images_by_override() -> None:
+    # tts-1: $15 per million characters; whisper-1: $0.36 an hour
+    speech = TokenUsage("openai", "tts-1", OCTOBER, characters=200_000)
+    assert _pricer().price(speech).amount == D(3)
+    heard = TokenUsage("openai", "whisper-1", OCTOBER, audio_seconds=1800)
+    assert _pricer().price(heard).amount == D("0.18")
+    # the list has no per-image price (it depends on size and quality): said, not guessed
+    drawn = TokenUsage("openai", "gpt-image-1", OCTOBER, images=4)
+    assert "has no images price" in str(_pricer().price(drawn).reason)
+    priced = _pricer(
+        "    - {name: img, provider: openai, model: gpt-image-1, unit_prices: {images: 0.042}}\n"
+    ).price(drawn)
+    assert priced.amount == D("0.168")
+
+
 def test_moderation_is_free_unless_an_override_prices_it() -> None:
     usage = TokenUsage("openai", "omni-moderation-2024-09-26", OCTOBER, input_tokens=52_000)
     free = _pricer().price(usage)

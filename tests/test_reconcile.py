@@ -38,7 +38,7 @@ def _usage(ws: Workspace) -> list[dict[str, Any]]:
 def test_usage_reports_become_token_usage(tmp_path: Path) -> None:
     ws = make_workspace(tmp_path / "ws")
     openai, anthropic = ingest(ws, *USAGE)
-    assert (openai.kind, openai.rows, openai.quarantined) == ("usage", 6, 1)
+    assert (openai.kind, openai.rows, openai.quarantined) == ("usage", 7, 0)
     assert (anthropic.kind, anthropic.rows, anthropic.quarantined) == ("usage", 4, 0)
     rows = _usage(ws)
     support = rows[0]  # Anthropic first: uncached 411,500 + cache read 350,000
@@ -65,9 +65,11 @@ def test_usage_reports_become_token_usage(tmp_path: Path) -> None:
         10_000,
     )
     assert first["api_key_id"] == "key_support_web"
-    quarantine = ws.data.to_arrow(ws.data.table(t.QUARANTINE)).to_pylist()
-    assert [(q["kind"], q["line"]) for q in quarantine] == [("usage", 6)]
-    assert "images usage has no tokens to price" in quarantine[0]["reason"]
+    # four generated images, their size kept beside them
+    [images] = [row for row in rows if row["model"] == "gpt-image-1"]
+    assert (images["model"], images["images"], images["input_tokens"]) == ("gpt-image-1", 4, 0)
+    assert dict(images[t.EXTENSIONS])["x_size"] == "1024x1024"
+    assert ws.data.scalar(ws.data.table(t.QUARANTINE).count()) == 0
 
 
 def test_reconciliation_finds_the_known_gaps(tmp_path: Path) -> None:
@@ -90,9 +92,13 @@ def test_reconciliation_finds_the_known_gaps(tmp_path: Path) -> None:
     }
     # largest gap first
     assert [g.account for g in result.compared[:2]] == ["proj_support", "wrkspc_01DocSearch"]
-    assert [(g.account, g.priced) for g in result.usage_without_invoice] == [
-        ("proj_ghost", D("0.4"))
+    assert [(g.account, g.when, g.priced) for g in result.usage_without_invoice] == [
+        ("proj_ghost", "2026-10-03", D("0.4")),
+        # the images, which the list cannot price, on the day before their invoice line
+        (None, "2026-10-01", D(0)),
     ]
+    [images] = [u for u in result.unpriced if u.model == "gpt-image-1"]
+    assert "has no images price" in images.reason
     assert [(g.account, g.invoiced) for g in result.invoice_without_usage] == [
         (None, D("1.000000001"))  # OpenAI's image models, no project
     ]
@@ -114,7 +120,8 @@ def test_by_month_and_usage_without_a_price(tmp_path: Path) -> None:
     ws = make_workspace(
         tmp_path / "ws",
         extra="pricing:\n  overrides:\n"
-        "    - {name: tiny-discount, provider: openai, model: gpt-4.1-mini, discount: 50}\n",
+        "    - {name: tiny-discount, provider: openai, model: gpt-4.1-mini, discount: 50}\n"
+        "    - {name: images, provider: openai, model: gpt-image-1, unit_prices: {images: 0.25}}\n",
     )
     ingest(ws, *BILLS, *USAGE)
     monthly = reconcile(ws, OCTOBER, grain="month")
@@ -126,6 +133,11 @@ def test_by_month_and_usage_without_a_price(tmp_path: Path) -> None:
         D("14.75"),
     )
     assert any("less 50% (override tiny-discount)" in source for source in monthly.sources)
+    # by month the images meet their invoice line: 4 x 0.25 against 1.000000001
+    images = next(g for g in monthly.compared if g.account is None and g.provider == "OpenAI")
+    assert (images.invoiced, images.priced) == (D("1.000000001"), D(1))
+    assert monthly.within(images)
+    assert not [u for u in monthly.unpriced if u.model == "gpt-image-1"]
 
 
 def test_reconcile_command_exits_1_outside_the_tolerance(tmp_path: Path) -> None:

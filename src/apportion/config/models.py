@@ -302,7 +302,8 @@ class PriceOverride(_Effective):
         return self
 
 
-# what a unit price may be given for: per million tokens, web searches per thousand
+# what a unit price may be given for: per million tokens, web searches per thousand, the rest as
+# their comments say
 UNIT_PRICE_KEYS = (
     "input",
     "cache_read",
@@ -312,6 +313,9 @@ UNIT_PRICE_KEYS = (
     "web_searches",
     "input_audio",
     "output_audio",
+    "characters",  # per million characters of speech
+    "audio_hours",  # per hour of audio transcribed
+    "images",  # per image
 )
 
 

@@ -150,6 +150,9 @@ USAGE_QUANTITIES = (
     "requests",
     "input_audio_tokens",  # on top of input_tokens (OpenAI counts text there)
     "output_audio_tokens",  # on top of output_tokens
+    "characters",  # text turned into speech
+    "audio_seconds",  # audio transcribed
+    "images",  # images generated or edited
 )
 # who measured the usage: the provider's usage report, a gateway in front of it (LiteLLM), or
 # the application's telemetry (OpenTelemetry GenAI spans); reconcile compares one at a time

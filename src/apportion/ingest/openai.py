@@ -15,9 +15,11 @@ ones) counts ``input_tokens`` (text tokens, cached ones included: ``input_cached
 part of it, and is priced at the text cache rate), ``output_tokens``,
 ``input_audio_tokens`` and ``output_audio_tokens`` (on top of the text counts, priced at the
 model's audio rates) and ``num_model_requests``, grouped by ``project_id``, ``api_key_id``,
-``user_id``, ``model``, ``batch`` and ``service_tier`` as the request asked. Image, audio
-speech and transcription, and tool usage has no tokens to price: such results are
-quarantined with that reason (their cost is in the Costs API).
+``user_id``, ``model``, ``batch`` and ``service_tier`` as the request asked. Speech
+(``audio_speeches``: ``characters``), transcription (``audio_transcriptions``:
+``seconds``) and image (``images``, with its ``size`` and ``source`` kept as ``x_`` columns)
+results are read too. Vector store and code interpreter usage (storage and sessions) is
+quarantined with that reason: its cost is in the Costs API.
 """
 
 from __future__ import annotations
@@ -30,7 +32,19 @@ from apportion.ingest.reports import FocusRow, Page, Report, charge, flag, insta
 PROVIDER = "OpenAI"
 _COSTS = "organization.costs.result"
 _USAGE = "organization.usage."
-_TOKEN_USAGE = {f"{_USAGE}{kind}.result" for kind in ("completions", "embeddings", "moderations")}
+# the usage results read; vector store and code interpreter usage are billed by storage and
+# session, which is not usage apportion prices
+_READ_USAGE = {
+    f"{_USAGE}{kind}.result"
+    for kind in (
+        "completions",
+        "embeddings",
+        "moderations",
+        "images",
+        "audio_speeches",
+        "audio_transcriptions",
+    )
+}
 _COST_READ = {"object", "amount", "project_id", "line_item"}
 _USAGE_READ = {
     "object",
@@ -39,6 +53,9 @@ _USAGE_READ = {
     "output_tokens",
     "input_audio_tokens",
     "output_audio_tokens",
+    "characters",
+    "seconds",
+    "images",
     "num_model_requests",
     "project_id",
     "api_key_id",
@@ -115,10 +132,15 @@ def _usage_row(bucket: Mapping[str, Any], result: Mapping[str, Any]) -> FocusRow
         # input_tokens counts text only: audio tokens come on top, at audio prices
         "input_audio_tokens": text(result.get("input_audio_tokens")),
         "output_audio_tokens": text(result.get("output_audio_tokens")),
+        "characters": text(result.get("characters")),
+        "audio_seconds": text(result.get("seconds")),
+        "images": text(result.get("images")),
     }
-    if kind not in _TOKEN_USAGE:
+    if kind not in _READ_USAGE:
         usage = kind.removeprefix(_USAGE).removesuffix(".result")
-        row["_reason"] = f"{usage} usage has no tokens to price (its cost is in the Costs API)"
+        row["_reason"] = (
+            f"{usage} usage is not usage apportion prices (its cost is in the Costs API)"
+        )
     row.update({f"x_{key}": text(v) for key, v in result.items() if key not in _USAGE_READ})
     return row
 

@@ -11,6 +11,10 @@ Audio tokens (OpenAI's ``input_audio_tokens`` and ``output_audio_tokens``) come 
 text tokens and are priced at the model's audio rates; a model the list gives no audio rate is
 unpriced, with that reason, rather than priced at its text rate.
 
+Speech is priced per million characters and transcription per hour of audio where the list
+has such prices (tts-1, whisper-1); images per image, which the list has not (their price
+depends on size and quality), so only by an override's ``images`` unit price.
+
 Input tokens count every input token, cached ones included (OpenAI's ``input_tokens``;
 Anthropic's ``uncached_input_tokens`` plus cache reads and writes), as genai-prices does: cache
 reads and writes are priced at their own rates and the rest at the input rate.
@@ -34,7 +38,11 @@ from apportion.money import EXACT
 
 CURRENCY = "USD"  # genai-prices and every override are in US dollars
 SOURCE = f"genai-prices {version('genai-prices')}"
-_PER = {key: Decimal(1_000_000) for key in UNIT_PRICE_KEYS} | {"web_searches": Decimal(1000)}
+_PER = {key: Decimal(1_000_000) for key in UNIT_PRICE_KEYS} | {
+    "web_searches": Decimal(1000),
+    "audio_hours": Decimal(3600),  # the usage counts seconds
+    "images": Decimal(1),
+}
 # genai-prices' names for our unit prices
 _LIST_NAMES = {
     "input": "input_mtok",
@@ -45,6 +53,8 @@ _LIST_NAMES = {
     "web_searches": "web_searches_kcount",
     "input_audio": "input_audio_mtok",
     "output_audio": "output_audio_mtok",
+    "characters": "input_mchars",
+    "audio_hours": "audio_hours",
 }
 # a cache price the list lacks is charged at the next one down (a model without cache
 # discounts bills cached tokens as input)
@@ -77,6 +87,9 @@ class TokenUsage:
     web_searches: int = 0
     input_audio_tokens: int = 0  # audio comes on top of the (text) input and output tokens
     output_audio_tokens: int = 0
+    characters: int = 0  # speech: priced per million characters
+    audio_seconds: int = 0  # transcription: priced per hour
+    images: int = 0  # priced per image: the list has no such price, so by an override
     batch: bool = False
     service_tier: str | None = None
     long_context: bool = False  # the requests used the long-context tier
@@ -93,6 +106,9 @@ class TokenUsage:
             "web_searches": self.web_searches,
             "input_audio": self.input_audio_tokens,
             "output_audio": self.output_audio_tokens,
+            "characters": self.characters,
+            "audio_hours": self.audio_seconds,
+            "images": self.images,
         }
 
 
