@@ -56,6 +56,10 @@ MODERATIONS: dict[str, Any] = {
 }
 
 
+QUIET: dict[str, Any] = {"object": "page", "data": [], "has_more": False, "next_page": None}
+_QUIET_KINDS = ("images", "audio_speeches", "audio_transcriptions")
+
+
 class FakeAdminApi:
     """Serves each path's pages in order, linked by next_page; ``failures`` lists status codes
     to answer first, per path."""
@@ -68,6 +72,8 @@ class FakeAdminApi:
             "/v1/organization/usage/completions": [completions],
             "/v1/organization/usage/embeddings": [usage[1]],
             "/v1/organization/usage/moderations": [MODERATIONS],
+            # no images or audio this month: a page without results
+            **{f"/v1/organization/usage/{kind}": [QUIET] for kind in _QUIET_KINDS},
             "/v1/organizations/cost_report": _pages("anthropic-cost-report.json"),
             "/v1/organizations/usage_report/messages": _pages("anthropic-usage-report.json"),
         }
@@ -151,8 +157,11 @@ def test_pull_reads_every_page_retries_and_ingests(
     assert found == {
         "openai-costs": (6, 2, ["2026-10"]),
         "openai-usage-completions": (4, 0, ["2026-10"]),
-        "openai-usage-embeddings": (2, 1, ["2026-10"]),
+        "openai-usage-embeddings": (3, 0, ["2026-10"]),  # images are usage too
         "openai-usage-moderations": (1, 0, ["2026-10"]),
+        "openai-usage-images": (0, 0, []),
+        "openai-usage-audio-speeches": (0, 0, []),
+        "openai-usage-audio-transcriptions": (0, 0, []),
     }
     # the 429 said Retry-After: 0; the 503 had none, so the first back-off (1 s)
     assert slept == [0.0, 1.0]
@@ -167,8 +176,11 @@ def test_pull_reads_every_page_retries_and_ingests(
     kept = sorted(p.name for p in (ws.root / "pulled").iterdir())
     assert kept == [
         "openai-costs-2026-10.json",
+        "openai-usage-audio-speeches-2026-10.json",
+        "openai-usage-audio-transcriptions-2026-10.json",
         "openai-usage-completions-2026-10.json",
         "openai-usage-embeddings-2026-10.json",
+        "openai-usage-images-2026-10.json",
         "openai-usage-moderations-2026-10.json",
     ]
     for path in (ws.root / "pulled").iterdir():

@@ -158,7 +158,7 @@ GATEWAY_POLICY = "tags: {allowed: {use_case: [support-bot, doc-search, fraud]}}\
 
 
 def _openai_invoice(tmp_path: Path) -> Path:
-    """OpenAI's invoice for 1 October in two projects, and an Azure VM the same day."""
+    """OpenAI's invoice for 1 October in two projects."""
     openai = {
         "ProviderName": "OpenAI",
         "ServiceName": "OpenAI API",
@@ -170,8 +170,6 @@ def _openai_invoice(tmp_path: Path) -> Path:
         [
             {**openai, "SubAccountId": "proj_a", "BilledCost": "0.0015"},
             {**openai, "SubAccountId": "proj_b", "BilledCost": "0.0004"},
-            {**openai, "ProviderName": "Microsoft", "ServiceCategory": "Compute",
-             "BilledCost": "99"},
         ],
     )  # fmt: skip
 
@@ -203,8 +201,34 @@ def test_gateway_usage_is_compared_by_its_reported_spend(tmp_path: Path) -> None
     assert (orphan.when, orphan.usage_cost) == ("2026-10-02", D("0.003"))
     assert dict(orphan.named) == {"use_case": ("support-bot",)}
     assert orphan.as_dict()["named"] == {"use_case": ["support-bot"]}
-    # the Azure VM is in no figure: only AI lines are invoiced usage
     assert not result.invoice_without_usage
+
+
+def test_a_clouds_ai_lines_are_compared_without_its_virtual_machines(tmp_path: Path) -> None:
+    # one Bedrock request through the gateway on 5 March, against the CUR 2.0 fixture, which
+    # bills EC2 the same day beside Amazon Bedrock's 0.345678909
+    log = tmp_path / "bedrock.csv"
+    log.write_text(
+        "request_id,spend,total_tokens,prompt_tokens,completion_tokens,startTime,endTime,"
+        "model,model_group,custom_llm_provider,metadata,cache_hit,request_tags\n"
+        "r1,0.01,1500,1200,300,2024-03-05T09:15:02Z,2024-03-05T09:15:03Z,"
+        "anthropic.claude-3-sonnet-20240229-v1:0,claude,bedrock,{},False,[]\n",
+        encoding="utf-8",
+    )
+    ws = make_workspace(tmp_path / "ws")
+    ingest(ws, FIXTURES / "aws-cur2-export.csv", log)
+    result = reconcile(ws, Period.parse("2024-03"), minimum=D(0))
+    assert result.origins == {"AWS": "gateway"}
+    [day] = result.compared
+    assert (day.provider, day.when, day.invoiced, day.usage_cost) == (
+        "AWS",
+        "2024-03-05",
+        D("0.345678909"),
+        D("0.01"),
+    )
+    # the Bedrock credit of 1 March has no usage behind it; no EC2 or Savings Plan line is
+    # in any figure
+    assert [(g.when, g.invoiced) for g in result.invoice_without_usage] == [("2024-03-01", D(-25))]
 
 
 def test_auto_prefers_the_providers_own_usage_report(tmp_path: Path) -> None:

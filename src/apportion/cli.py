@@ -524,6 +524,11 @@ def reconcile(
             f"{result.quarantined_cost_rows} quarantined cost rows of {period} are in no "
             "invoiced figure (apportion report totals counts them)"
         )
+    if result.other_currency_lines:
+        notes.append(
+            f"{result.other_currency_lines} AI cost lines of {period} are billed in another "
+            "currency than USD, which prices are in: they are in no invoiced figure"
+        )
     _print_report(fmt, result.as_dict(), lambda: reconciliation_rows(result), notes)
     if fmt is CheckFormat.table:
         gaps = len(result.outside)

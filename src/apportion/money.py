@@ -8,7 +8,7 @@ Every sum or scaling of amounts goes through this context.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from decimal import Context, Decimal, localcontext
+from decimal import Context, Decimal, InvalidOperation, localcontext
 
 from apportion.schema.tables import MONEY_SCALE
 
@@ -35,6 +35,18 @@ def to_units(amount: Decimal, scale: int = MONEY_SCALE) -> int:
 
 def from_units(units: int, scale: int = MONEY_SCALE) -> Decimal:
     return EXACT.scaleb(Decimal(units), -scale)
+
+
+def rounded_text(value: Decimal, places: int = MONEY_SCALE) -> str:
+    """A number rounded half to even to the places an engine column keeps, as text: for the
+    float noise some exports write (0.00030849999999999996). Rounding never fails; a value
+    too large for the column stays too large and is quarantined when it is parsed."""
+    if not value.is_finite():
+        return str(value)
+    try:
+        return format(EXACT.quantize(value, Decimal(1).scaleb(-places)), "f")
+    except InvalidOperation:  # more digits than even EXACT keeps: far past any column
+        return str(value)
 
 
 def plain(amount: Decimal) -> str:

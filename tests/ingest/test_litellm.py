@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from apportion.engine.dataplane import FileError
 from apportion.schema import tables as t
 from tests.helpers import allocate, billed_by, ingest, make_workspace, write_focus
 
@@ -165,3 +166,41 @@ def test_a_shared_project_is_split_by_its_own_model_groups_traffic(tmp_path: Pat
         "doc-search": D(4),
         "__unallocated__": D(4),
     }
+
+
+def test_a_zero_or_huge_spend_is_no_reported_cost_and_no_traceback(tmp_path: Path) -> None:
+    lines = LOGS.read_text(encoding="utf-8").splitlines()
+    unknown = lines[1].replace(",0.0012,", ",0,")  # LiteLLM could not cost the model
+    huge = lines[2].replace(",0.0008,", ",1e400,")
+    logs = tmp_path / "logs.csv"
+    logs.write_text("\n".join([lines[0], unknown, huge]) + "\n", encoding="utf-8")
+    ws = make_workspace(tmp_path / "ws", extra=POLICY)
+    ingest(ws, logs)
+    [usage] = ws.data.to_arrow(ws.data.table(t.USAGE)).to_pylist()
+    assert (usage[t.ROW_NUMBER], usage["reported_cost"]) == (2, None)
+    reasons = ws.data.to_arrow(ws.data.table(t.QUARANTINE).order_by("kind")).to_pylist()
+    assert [(q["kind"], q["line"]) for q in reasons] == [("driver", 3), ("usage", 3)]
+    assert "is not a number" in reasons[1]["reason"]
+
+
+def test_a_gateway_log_may_not_share_a_source_with_a_usage_report(tmp_path: Path) -> None:
+    ws = make_workspace(tmp_path / "ws", extra=POLICY)
+    ingest(ws, LOGS.parent / "openai-usage.json", source="openai")
+    with pytest.raises(
+        FileError, match="source 'openai' holds provider usage; this file's gateway"
+    ):
+        ingest(ws, LOGS, source="openai")
+    assert ws.data.scalar(ws.data.table(t.USAGE).count()) == 7  # the report's rows stay
+
+
+def test_a_log_loaded_before_logs_gave_usage_loads_its_usage(tmp_path: Path) -> None:
+    ws = make_workspace(tmp_path / "ws", extra=POLICY)
+    ingest(ws, LOGS)
+    # as a workspace that loaded this log before gateway usage existed holds it
+    ws.data.delete(t.USAGE, {t.SOURCE: "litellm-spend-logs", t.BILLING_PERIOD: ["2026-10"]})
+    ws.data.delete(t.QUARANTINE, {t.SOURCE: "litellm-spend-logs", "kind": "usage"})
+    [again] = ingest(ws, LOGS)
+    assert again.status == "replaced"
+    assert ws.data.scalar(ws.data.table(t.USAGE).count()) == 4
+    [unchanged] = ingest(ws, LOGS)
+    assert unchanged.status == "unchanged"

@@ -31,14 +31,14 @@ a number is quarantined; its line number is its line in the file (its position i
 from __future__ import annotations
 
 from collections.abc import Mapping
-from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from apportion.ingest.native import Native
-from apportion.ingest.reports import NO_AMOUNT, FocusRow, billing_month, nested, text
+from apportion.ingest.reports import NO_AMOUNT, FocusRow, ai_category, billing_month, nested, text
+from apportion.money import rounded_text
 from apportion.schema.tables import MONEY_SCALE
 
-_MONEY_PLACE = Decimal(1).scaleb(-MONEY_SCALE)
 PROVIDER = "Google Cloud"
 _CHARGE_CATEGORY = {
     "regular": "Usage",
@@ -70,7 +70,7 @@ def _money(value: Decimal) -> str:
     """An amount as money text: beyond the places money keeps it is float noise, rounded."""
     exponent = value.as_tuple().exponent  # a letter for NaN and infinity, left as they are
     if isinstance(exponent, int) and exponent < -MONEY_SCALE:
-        value = value.quantize(_MONEY_PLACE, ROUND_HALF_EVEN)
+        return rounded_text(value)
     return format(value, "f")
 
 
@@ -213,6 +213,7 @@ def _gcp_row(row: Mapping[str, Any]) -> FocusRow:
         "CommitmentDiscountId": text(cud.get("id")),
         "CommitmentDiscountName": text(cud.get("full_name") or cud.get("name")),
         "ServiceName": text(nested(row, "service", "description")),
+        "ServiceCategory": ai_category(text(nested(row, "service", "description"))),
         "SkuId": text(nested(row, "sku", "id")),
         "RegionId": text(nested(row, "location", "region")),
         "AvailabilityZone": text(nested(row, "location", "zone")),

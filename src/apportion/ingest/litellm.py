@@ -19,8 +19,9 @@ provider (``custom_llm_provider``) as its bill names it, the model without a pro
 ``prompt_tokens`` as the input (cached tokens included, as LiteLLM counts them),
 ``completion_tokens`` as the output, the cache reads and writes from the ``usage_object`` in
 its metadata, the same dimensions, and ``spend`` as its reported cost (rounded to the 18
-places money keeps). A request LiteLLM answered from its own cache (``cache_hit``) reached no
-provider: it is a driver row but not usage, and is counted in a note.
+places money keeps; a spend of 0 for a request that used tokens is LiteLLM not knowing the
+price, so no reported cost). A request LiteLLM answered from its own cache (``cache_hit``)
+reached no provider: it is a driver row but not usage, and is counted in a note.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -37,6 +38,7 @@ import pyarrow as pa
 from apportion.ingest.providers import bare_model, provider
 from apportion.ingest.reports import csv_records, text_table
 from apportion.ingest.usage import DIMENSION
+from apportion.money import rounded_text
 from apportion.schema.tables import MONEY_SCALE, QUANTITY_SCALE
 
 TOKENS = "llm_tokens"
@@ -119,13 +121,26 @@ def _usage_row(cells: Mapping[str, str], found: Mapping[str, str]) -> dict[str, 
         "cache_write_tokens": _count(cached.get("cache_creation_input_tokens")),
         "output_tokens": cells.get("completion_tokens") or None,
         "requests": "1",
-        "reported_cost": _rounded(cells.get("spend"), MONEY_SCALE),
+        "reported_cost": _reported(cells),
         **{f"{DIMENSION}{d}": v for d, v in found.items()},
         **{f"x_{name}": cells.get(name) or None for name in _KEPT},
     }
     if not given:
         row["_reason"] = "no provider (custom_llm_provider is empty)"
     return row
+
+
+def _reported(cells: Mapping[str, str]) -> str | None:
+    """The gateway's spend as the request's reported cost. LiteLLM writes 0 where it could not
+    cost the model (a custom deployment, a model missing from its price map): with tokens
+    used, that is no report at all, and the list price stands."""
+    spend = _rounded(cells.get("spend"), MONEY_SCALE)
+    try:
+        nothing = spend is not None and Decimal(spend) == 0
+    except InvalidOperation:
+        return spend  # quarantined with what it said
+    tokens = (cells.get("total_tokens") or "").strip()
+    return None if nothing and tokens not in ("", "0") else spend
 
 
 def _count(*given: Any) -> str | None:
@@ -149,7 +164,7 @@ def _rounded(text: str | None, places: int = QUANTITY_SCALE) -> str | None:
         return text
     if not value.is_finite():
         return text
-    return format(value.quantize(Decimal(1).scaleb(-places), ROUND_HALF_EVEN), "f")
+    return rounded_text(value, places)
 
 
 def _dimensions(

@@ -76,6 +76,8 @@ NATIVES: dict[str, Native] = {
 # the table each kind of file loads into, and the kind its quarantined rows are recorded as
 _TABLES = {"focus": t.COST_LINES, "drivers": t.DRIVERS, "usage": t.USAGE}
 _QUARANTINE_KINDS = {t.COST_LINES: "cost", t.DRIVERS: "driver", t.USAGE: "usage"}
+# whose usage a gateway log's or span export's companion rows are
+_ORIGINS = {"litellm": "gateway", "otel": "telemetry"}
 
 _CSV = {".csv"}
 _PARQUET = {".parquet", ".pq"}
@@ -158,8 +160,11 @@ def ingest_files(
         name = source or path.stem
         holders = _holders(plane, file_hash)
         _refuse_elsewhere(path, name, holders)
-        current = name in holders
+        # a gateway log or span export loaded before they gave usage loads again, for it
+        current = name in holders and not _lacks_usage(plane, path, fmt, file_hash)
         item = _recorded(plane, path, name, file_hash) if current else None
+        if item is None and not holders:
+            item = _empty(_recorded(plane, path, name, file_hash))
         if item is None:
             say(f"reading {path.name}")
             item = _stage(workspace, plane, path, file_hash, fmt, name, current=current)
@@ -189,6 +194,32 @@ def ingest_files(
             say(f"loading {item.path.name}")
             _load(plane, item, [other for other in pending if other is not item])
     return [item.result for item in staged]
+
+
+def _lacks_usage(plane: DataPlane, path: Path, fmt: Format, file_hash: str) -> bool:
+    if _reader(path, fmt) not in ("litellm", "otel"):
+        return False
+    usage, quarantine = plane.table(t.USAGE), plane.table(t.QUARANTINE)
+    loaded = usage.filter(usage[t.FILE_HASH] == file_hash).count()
+    refused = quarantine.filter(
+        (quarantine[t.FILE_HASH] == file_hash) & (quarantine.kind == "usage")
+    )
+    return not plane.scalar(loaded) and not plane.scalar(refused.count())
+
+
+def _refuse_mixed_usage(plane: DataPlane, path: Path, source: str, origin: str) -> None:
+    """A source's usage comes from one origin: a provider's report and a gateway's log under
+    one source would replace each other's months."""
+    usage = plane.table(t.USAGE)
+    other = usage.filter(
+        (usage[t.SOURCE] == source) & (usage.origin.fill_null("provider") != origin)
+    )
+    found = plane.to_arrow(other.select(origin=other.origin.fill_null("provider")).limit(1))
+    if found.num_rows:
+        raise FileError(
+            f"{path.name}: source {source!r} holds {found['origin'][0]} usage; this file's "
+            f"{origin} usage needs a source of its own (--source)"
+        )
 
 
 def _refuse_elsewhere(path: Path, name: str, holders: set[str]) -> None:
@@ -225,6 +256,14 @@ def _recorded(plane: DataPlane, path: Path, name: str, file_hash: str) -> _Stage
     )
     table = _TABLES[load["kind"]]
     return _Staged(path, result, table, current=True)
+
+
+def _empty(recorded: _Staged | None) -> _Staged | None:
+    """A file that loaded nothing and refused nothing (a quiet month) holds no rows to tell
+    that it is current: its recorded load does."""
+    if recorded is None or recorded.result.rows or recorded.result.quarantined:
+        return None
+    return recorded
 
 
 def _stage(
@@ -291,6 +330,9 @@ def _stage(
     if report is not None:
         result.notes.append(f"read as {report.title} pages ({report.name})")
     keys: list[str] = []
+    if kind == "usage" or usage_text is not None:
+        origin = "provider" if usage_text is None else _ORIGINS[str(reader)]
+        _refuse_mixed_usage(plane, path, name, origin)
     if kind == "usage":
         read = usage.normalise(
             raw, source=name, file_hash=file_hash, file_name=path.name, plane=plane

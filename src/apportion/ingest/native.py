@@ -35,7 +35,7 @@ import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
-from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation
 from functools import cache
 from itertools import chain
 from pathlib import Path
@@ -47,16 +47,16 @@ from apportion.engine.dataplane import FileError
 from apportion.ingest.reports import (
     NO_AMOUNT,
     FocusRow,
+    ai_category,
     billing_month,
     bounded_text,
     csv_records,
     exact_json,
     text_table,
 )
-from apportion.schema.tables import MONEY_SCALE
+from apportion.money import EXACT, rounded_text
 
 Row = Mapping[str, str]
-_MONEY_PLACE = Decimal(1).scaleb(-MONEY_SCALE)
 
 
 class Cells(Protocol):
@@ -275,6 +275,9 @@ def _aws_line(row: Cells, tags: str | None) -> FocusRow:
         or unblended,
         "ContractedCost": unblended,
         "ServiceName": _or(row.get("product/ProductName", ""), row.get("lineItem/ProductCode", "")),
+        "ServiceCategory": ai_category(
+            row.get("lineItem/ProductCode", ""), row.get("product/ProductName", "")
+        ),
         "ResourceId": _or(row.get("lineItem/ResourceId", "")),
         "RegionId": _or(row.get("product/regionCode", ""), row.get("product/region", "")),
         "AvailabilityZone": _or(row.get("lineItem/AvailabilityZone", "")),
@@ -405,7 +408,7 @@ def _times(quantity: str, price: str, rate: str = "") -> str | None:
     exchange = _number(rate) if rate.strip() else Decimal(1)
     if amount is None or unit is None or exchange is None:
         return None
-    return format((amount * unit * exchange).quantize(_MONEY_PLACE, ROUND_HALF_EVEN), "f")
+    return rounded_text(EXACT.multiply(EXACT.multiply(amount, unit), exchange))
 
 
 def _azure_tags(text: str) -> str | None:
@@ -500,6 +503,9 @@ def _azure_line(cell: _AnyCase, *, amortized: bool) -> FocusRow:
         **_azure_costs(cell, amortized=amortized),
         **_azure_prices(cell),
         "ServiceName": _or(cell("MeterCategory", "ConsumedService")),
+        "ServiceCategory": ai_category(
+            cell("ServiceFamily"), cell("MeterCategory"), cell("ConsumedService")
+        ),
         "ChargeDescription": _or(cell("ProductName")),
         "ResourceId": _or(cell("ResourceId")),
         "ResourceName": _or(cell("ResourceName")),
@@ -624,6 +630,7 @@ def _oci_row(row: Row) -> FocusRow:
         "ContractedCost": cost,
         "ListUnitPrice": _or(row.get("cost/unitPrice", "")),
         "ServiceName": _or(row.get("product/service", "")),
+        "ServiceCategory": ai_category(row.get("product/service")),
         "ChargeDescription": _or(row.get("product/Description", "")),
         "ResourceId": _or(row.get("product/resourceId", "")),
         "RegionId": _or(row.get("product/region", "")),

@@ -41,8 +41,9 @@ _KNOWN: dict[str, Provider] = {
     "vertex_ai": _GOOGLE_CLOUD,
     "vertex_ai_beta": _GOOGLE_CLOUD,
     "gcp.vertex_ai": _GOOGLE_CLOUD,
-    "gemini": Provider("Google", "google"),
-    "gcp.gemini": Provider("Google", "google"),
+    # the Gemini API's paid tier is billed through Cloud Billing
+    "gemini": _GOOGLE_CLOUD,
+    "gcp.gemini": _GOOGLE_CLOUD,
     "gcp.gen_ai": _GOOGLE_CLOUD,
     "cohere": Provider("Cohere", "cohere"),
     "cohere_chat": Provider("Cohere", "cohere"),

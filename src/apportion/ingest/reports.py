@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -31,6 +32,22 @@ from apportion.schema import tables as t
 
 MAX_BYTES = 256 * 1024 * 1024  # a year of daily pages grouped by project and line item is far less
 AI_SERVICE_CATEGORY = "AI and Machine Learning"  # the FOCUS 1.2 ServiceCategory value
+# the clouds' AI services, by the names their exports give them (AWS product codes run the
+# words together: AmazonBedrock): what a native export's line is marked AI and Machine
+# Learning by, so that reconcile compares AI usage with AI cost and not with virtual machines
+_AI_SERVICES = re.compile(
+    "bedrock|sagemaker|comprehend|rekognition|textract|transcribe|polly|kendra|openai|"
+    "cognitive services|foundry models|foundry tools|machine learning|vertex ai|gemini|"
+    "generative language|generative ai|document ai|dialogflow|data science|ai services|claude",
+    re.IGNORECASE,
+)
+
+
+def ai_category(*names: str | None) -> str | None:
+    """AI and Machine Learning where a service name is one of the clouds' AI services; None
+    (not known) otherwise: apportion does not guess the other categories."""
+    return AI_SERVICE_CATEGORY if any(n and _AI_SERVICES.search(n) for n in names) else None
+
 
 NO_AMOUNT = "(no amount in the report)"
 _FOCUS_COLUMNS = ("BillingPeriodStart", "ChargePeriodStart", "BilledCost", "BillingCurrency")

@@ -19,8 +19,10 @@ project or workspace, so their usage is compared per provider and day, against t
 added up over its accounts. Where the source reported a cost itself (LiteLLM's ``spend``),
 that cost is what is compared and the list price is shown beside it.
 
-Invoiced cost is read from lines in ServiceCategory "AI and Machine Learning" (or none), so a
-cloud provider's Bedrock or Azure OpenAI lines are compared without its virtual machines.
+Invoiced cost is read from lines in ServiceCategory "AI and Machine Learning" (the provider
+reports' lines, and the native exports' AI services: apportion.ingest.reports.ai_category),
+so a cloud provider's Bedrock or Azure OpenAI lines are compared without its virtual
+machines.
 """
 
 from __future__ import annotations
@@ -122,6 +124,8 @@ class Reconciliation:
     sources: list[str] = field(default_factory=list)  # the price sources used
     origins: dict[str, str] = field(default_factory=dict)  # provider -> whose usage compared
     quarantined_cost_rows: int = 0  # refused bill rows of the period: in no invoiced figure
+    # the compared providers' AI lines billed in another currency than prices: in no figure
+    other_currency_lines: int = 0
 
     def within(self, gap: Gap) -> bool:
         """A gap within the tolerance: a percent of the invoice, or the minimum in money."""
@@ -153,6 +157,7 @@ class Reconciliation:
             "price_sources": self.sources,
             "usage_origins": self.origins,
             "quarantined_cost_rows": self.quarantined_cost_rows,
+            "other_currency_lines": self.other_currency_lines,
         }
 
 
@@ -183,7 +188,7 @@ def reconcile(
             invoice_lines=lines.get(key, 0),
             origin=result.origins.get(key[0], "provider"),
             tracked=found.tracked,
-            reported=found.reported,
+            reported=found.reported_whole,
             named=named.get(key, ()),
         )
         if not gap.invoice_lines:
@@ -193,6 +198,7 @@ def reconcile(
         else:
             result.compared.append(gap)
     result.quarantined_cost_rows = _quarantined_cost_rows(workspace, period)
+    result.other_currency_lines = _other_currency_lines(workspace, period, set(result.origins))
     for gaps in (result.compared, result.usage_without_invoice, result.invoice_without_usage):
         gaps.sort(key=lambda gap: (-abs(gap.difference), _order(_key(gap))))
     return result
@@ -264,6 +270,13 @@ class _Metered:
     tracked: Decimal = Decimal(0)
     reported: Decimal | None = None
     rows: int = 0
+    reported_rows: int = 0
+
+    @property
+    def reported_whole(self) -> Decimal | None:
+        """What the source reported, where it reported a cost for every row; a part of the
+        usage's cost is no figure to compare or show."""
+        return self.reported if self.rows and self.reported_rows == self.rows else None
 
 
 def _metered_usage(
@@ -288,6 +301,7 @@ def _metered_usage(
     for row in workspace.data.to_arrow(grouped).to_pylist():
         found = metered[(row["ProviderName"], row["account"], row["when"])]
         found.rows += row["rows"]
+        found.reported_rows += row["reported_rows"]
         reported = row["reported"] if row["reported_rows"] == row["rows"] else None
         if row["reported"] is not None:
             found.reported = add(found.reported or Decimal(0), row["reported"])
@@ -360,6 +374,15 @@ def _token_usage(row: dict[str, Any]) -> TokenUsage:
     )
 
 
+def _ai_lines(workspace: Workspace, period: Period, providers: set[str]) -> ir.Table:
+    lines = workspace.data.table(t.COST_LINES)
+    return lines.filter(
+        (lines[t.BILLING_PERIOD] == str(period))
+        & lines.ProviderName.isin(sorted(providers) or [""])
+        & (lines.ServiceCategory == AI_SERVICE_CATEGORY)
+    )
+
+
 def _invoiced(
     workspace: Workspace,
     period: Period,
@@ -370,13 +393,8 @@ def _invoiced(
     """BilledCost of the providers' AI cost lines in the currency of prices, by day or month,
     and by sub-account for the providers whose own usage report is compared."""
     plane = workspace.data
-    lines = plane.table(t.COST_LINES)
-    lines = lines.filter(
-        (lines[t.BILLING_PERIOD] == str(period))
-        & lines.ProviderName.isin(sorted(providers) or [""])
-        & (lines.BillingCurrency == CURRENCY)
-        & (lines.ServiceCategory.isnull() | (lines.ServiceCategory == AI_SERVICE_CATEGORY))
-    )
+    lines = _ai_lines(workspace, period, providers)
+    lines = lines.filter(lines.BillingCurrency == CURRENCY)
     account = ibis.ifelse(
         lines.ProviderName.isin(sorted(by_account) or [""]),
         lines.SubAccountId,
@@ -393,6 +411,11 @@ def _invoiced(
         invoiced[key] = row["cost"] if row["cost"] is not None else Decimal(0)
         counted[key] = row["lines"]
     return invoiced, counted
+
+
+def _other_currency_lines(workspace: Workspace, period: Period, providers: set[str]) -> int:
+    lines = _ai_lines(workspace, period, providers)
+    return int(workspace.data.scalar(lines.filter(lines.BillingCurrency != CURRENCY).count()))
 
 
 def _quarantined_cost_rows(workspace: Workspace, period: Period) -> int:

@@ -72,7 +72,8 @@ def _grouped(key: str, names: str) -> Params:
 
 
 _OPENAI_USAGE = "project_id user_id api_key_id model batch service_tier"
-_OPENAI_EMBEDDINGS = "project_id user_id api_key_id model"  # and moderations
+_OPENAI_EMBEDDINGS = "project_id user_id api_key_id model"  # and moderations, audio
+_OPENAI_IMAGES = "project_id user_id api_key_id model size source"
 OPENAI = Provider(
     name="openai",
     base_url="https://api.openai.com",
@@ -109,6 +110,27 @@ OPENAI = Provider(
             "/v1/organization/usage/moderations",
             [("bucket_width", "1d"), ("limit", "31"), *_grouped("group_by", _OPENAI_EMBEDDINGS)],
             "openai-usage",
+        ),
+        Endpoint(
+            "openai",
+            "usage-images",
+            "/v1/organization/usage/images",
+            [("bucket_width", "1d"), ("limit", "31"), *_grouped("group_by", _OPENAI_IMAGES)],
+            "openai-usage",
+        ),
+        *(
+            Endpoint(
+                "openai",
+                f"usage-{kind.replace('_', '-')}",
+                f"/v1/organization/usage/{kind}",
+                [
+                    ("bucket_width", "1d"),
+                    ("limit", "31"),
+                    *_grouped("group_by", _OPENAI_EMBEDDINGS),
+                ],
+                "openai-usage",
+            )
+            for kind in ("audio_speeches", "audio_transcriptions")
         ),
     ),
     range_params=_unix,
