@@ -70,6 +70,7 @@ class IngestFormat(StrEnum):
     aws_cur = "aws-cur"
     aws_cur2 = "aws-cur2"
     azure_ea = "azure-ea"
+    azure_ea_amortized = "azure-ea-amortized"
     azure_mca = "azure-mca"
     azure_mca_amortized = "azure-mca-amortized"
     gcp = "gcp"

@@ -292,6 +292,11 @@ def test_the_azure_mca_actual_export_keeps_its_totals(tmp_path: Path) -> None:
         "2024-04-01 00:00:00",  # the day after 03/31/2024
     )
     assert dict(first[t.EXTENSIONS])["x_InvoiceSectionId"] == "WXYZ-1234-PJA-PGB"
+    # Azure OpenAI is an AI service (reconcile compares gateway usage with it); a VM is not
+    # given a category apportion would have to guess
+    categories = {line["ServiceName"]: line["ServiceCategory"] for line in lines}
+    assert categories["Foundry Models"] == "AI and Machine Learning"
+    assert categories["Virtual Machines"] is None
     # a cost written with a decimal comma is not guessed at
     assert _quarantined(ws) == [(4, "BilledCost: '4,05' is not a valid money", "4,05")]
 
@@ -411,3 +416,28 @@ def test_a_broken_gcp_export_or_another_json_is_refused_whole(tmp_path: Path) ->
     with pytest.raises(FileError, match=r"not an AWS CUR 2\.0 export"):
         ingest(ws, MCA_ACTUAL, fmt="aws-cur2")
     assert ws.data.scalar(ws.data.table(t.COST_LINES).count()) == 0
+
+
+def _as_ea(path: Path, tmp_path: Path) -> Path:
+    """The MCA fixture with an EA export's header (PascalCase, no billing profile)."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    header = [name[:1].upper() + name[1:] for name in lines[0].split(",")]
+    ea = tmp_path / f"ea-{path.name}"
+    ea.write_text("\n".join([",".join(header), *lines[1:]]) + "\n", encoding="utf-8")
+    return ea
+
+
+def test_an_azure_ea_amortized_export_spreads_the_reservation(tmp_path: Path) -> None:
+    amortized = _as_ea(MCA_AMORTIZED, tmp_path)
+    ws = make_workspace(tmp_path / "ws")
+    # auto reads an EA header as the actual-cost export, and the unused reservation says not
+    with pytest.raises(FileError, match=r"line 5: .*use --format azure-ea-amortized"):
+        ingest(ws, amortized)
+    [result] = ingest(ws, amortized, fmt="azure-ea-amortized")
+    assert (result.rows, result.quarantined) == (7, 1)
+    # the same mapping as the MCA export's: the totals worked out in the test above
+    assert _totals(ws) == {
+        "2024-03": (D("2.1506625"), D("92.1506625"), D("166.948425"), D("166.6706625"))
+    }
+    with pytest.raises(FileError, match=r"line 7: .*use --format azure-ea$"):
+        ingest(ws, _as_ea(MCA_ACTUAL, tmp_path), fmt="azure-ea-amortized", source="actual")

@@ -31,6 +31,7 @@ from apportion.ingest.native import (
     AWS_CUR,
     AWS_CUR2,
     AZURE_EA,
+    AZURE_EA_AMORTIZED,
     AZURE_MCA,
     AZURE_MCA_AMORTIZED,
     OCI,
@@ -56,6 +57,7 @@ Format = Literal[
     "aws-cur",
     "aws-cur2",
     "azure-ea",
+    "azure-ea-amortized",
     "azure-mca",
     "azure-mca-amortized",
     "gcp",
@@ -71,7 +73,16 @@ REPORTS: dict[str, Report] = {
 # native cloud exports mapped to FOCUS cost lines, by their --format name
 NATIVES: dict[str, Native] = {
     native.name: native
-    for native in (AWS_CUR, AWS_CUR2, AZURE_EA, AZURE_MCA, AZURE_MCA_AMORTIZED, GCP, OCI)
+    for native in (
+        AWS_CUR,
+        AWS_CUR2,
+        AZURE_EA,
+        AZURE_EA_AMORTIZED,
+        AZURE_MCA,
+        AZURE_MCA_AMORTIZED,
+        GCP,
+        OCI,
+    )
 }
 # the table each kind of file loads into, and the kind its quarantined rows are recorded as
 _TABLES = {"focus": t.COST_LINES, "drivers": t.DRIVERS, "usage": t.USAGE}

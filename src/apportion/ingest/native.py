@@ -476,10 +476,6 @@ def _azure_prices(cell: _AnyCase) -> FocusRow:
     }
 
 
-def _azure_row(row: Row) -> FocusRow:
-    return _azure_line(_AnyCase.of(row), amortized=False)
-
-
 def _azure_line(cell: _AnyCase, *, amortized: bool) -> FocusRow:
     kind = cell("ChargeType")
     usage = _AZURE_CHARGE_CATEGORY.get(kind) == "Usage"
@@ -528,57 +524,76 @@ def _azure_line(cell: _AnyCase, *, amortized: bool) -> FocusRow:
     }
 
 
-def _mca_actual_row(row: Row) -> FocusRow:
-    cell = _AnyCase.of(row)
-    kind = cell("ChargeType")
-    billed = _number(cell("CostInBillingCurrency"))
-    # only the amortized export has these: read as actual, the commitment would count twice
-    if kind in _UNUSED_COMMITMENT or (kind == "Usage" and _azure_commitment(cell) and billed):
-        raise OtherExport(
-            f"a {kind} row with an amortised commitment cost: this is an amortized-cost "
-            "export; use --format azure-mca-amortized"
-        )
-    return _azure_line(cell, amortized=False)
+def _actual_row(amortized_format: str) -> Callable[[Row], FocusRow]:
+    """An actual-cost export's row, refusing the file when the row shows it is amortized."""
+
+    def row(given: Row) -> FocusRow:
+        cell = _AnyCase.of(given)
+        kind = cell("ChargeType")
+        billed = _number(cell("CostInBillingCurrency"))
+        # only the amortized export has these: read as actual, the commitment would count twice
+        if kind in _UNUSED_COMMITMENT or (kind == "Usage" and _azure_commitment(cell) and billed):
+            raise OtherExport(
+                f"a {kind} row with an amortised commitment cost: this is an amortized-cost "
+                f"export; use --format {amortized_format}"
+            )
+        return _azure_line(cell, amortized=False)
+
+    return row
 
 
-def _mca_amortized_row(row: Row) -> FocusRow:
-    cell = _AnyCase.of(row)
-    billed = _number(cell("CostInBillingCurrency"))
-    # only the actual export bills a commitment's purchase
-    if cell("ChargeType") == "Purchase" and _azure_commitment(cell) and billed:
-        raise OtherExport(
-            "a commitment purchase with a cost: this is an actual-cost export; use "
-            "--format azure-mca"
-        )
-    return _azure_line(cell, amortized=True)
+def _amortized_row(actual_format: str) -> Callable[[Row], FocusRow]:
+    """An amortized-cost export's row, refusing the file when the row shows it is actual."""
+
+    def row(given: Row) -> FocusRow:
+        cell = _AnyCase.of(given)
+        billed = _number(cell("CostInBillingCurrency"))
+        # only the actual export bills a commitment's purchase
+        if cell("ChargeType") == "Purchase" and _azure_commitment(cell) and billed:
+            raise OtherExport(
+                "a commitment purchase with a cost: this is an actual-cost export; use "
+                f"--format {actual_format}"
+            )
+        return _azure_line(cell, amortized=True)
+
+    return row
 
 
-AZURE_EA = Native(
-    name="azure-ea",
-    title="Azure EA cost export",
-    recognise=lambda header: (
-        {"CostInBillingCurrency", "MeterCategory", "SubscriptionId"} <= set(header)
-    ),
-    row=_azure_row,
-)
+def _ea_header(header: list[str]) -> bool:
+    return {"CostInBillingCurrency", "MeterCategory", "SubscriptionId"} <= set(header)
 
 
 def _mca_header(header: list[str]) -> bool:
     return {"costInBillingCurrency", "billingProfileId", "meterCategory"} <= set(header)
 
 
+# Actual and amortized exports share their columns: auto reads both as the actual one, and a
+# row only the other kind has refuses the file with the --format to use.
+AZURE_EA = Native(
+    name="azure-ea",
+    title="Azure EA cost export",
+    recognise=_ea_header,
+    row=_actual_row("azure-ea-amortized"),
+)
+AZURE_EA_AMORTIZED = Native(
+    name="azure-ea-amortized",
+    title="Azure EA cost export (amortized cost)",
+    recognise=_ea_header,
+    row=_amortized_row("azure-ea"),
+    auto=False,
+)
 AZURE_MCA = Native(
     name="azure-mca",
     title="Azure MCA cost details export (actual cost)",
     recognise=_mca_header,
-    row=_mca_actual_row,
+    row=_actual_row("azure-mca-amortized"),
 )
 AZURE_MCA_AMORTIZED = Native(
     name="azure-mca-amortized",
     title="Azure MCA cost details export (amortized cost)",
     recognise=_mca_header,
-    row=_mca_amortized_row,
-    auto=False,  # the actual export's columns: auto reads those as the actual export
+    row=_amortized_row("azure-mca"),
+    auto=False,
 )
 
 
