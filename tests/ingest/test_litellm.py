@@ -43,11 +43,13 @@ def test_spend_logs_become_tokens_and_spend_drivers(tmp_path: Path) -> None:
     assert {row["resource_id"] for row in rows} == {"openai-shared"}
 
 
-def test_a_shared_project_is_split_by_gateway_spend(tmp_path: Path) -> None:
+def _shared_project(tmp_path: Path, logs: Path, rule: str = "") -> dict[str, D]:
+    """A shared OpenAI project's 10 on 1 October and 6 on 2 October, split by the gateway's
+    spend of the same days: what each use case was allocated."""
     ws = make_workspace(
         tmp_path / "ws",
         "rules:\n  - {name: shared, match: \"SubAccountId = 'proj_shared'\", method: activity,\n"
-        "     driver: llm_spend, window: day}\n",
+        f"     driver: llm_spend, window: day{rule}}}\n",
         extra=POLICY,
     )
     bill = write_focus(
@@ -59,10 +61,14 @@ def test_a_shared_project_is_split_by_gateway_spend(tmp_path: Path) -> None:
              "ChargePeriodStart": "2026-10-02T00:00:00Z"},
         ],
     )  # fmt: skip
-    ingest(ws, bill, LOGS)
+    ingest(ws, bill, logs)
     allocate(ws)
+    return billed_by(ws, "use_case")
+
+
+def test_a_shared_project_is_split_by_gateway_spend(tmp_path: Path) -> None:
     # 1 October: 0.0012 to 0.0008 of spend; 2 October: 0.0010 named, 0.0020 naming no use case
-    assert billed_by(ws, "use_case") == {
+    assert _shared_project(tmp_path, LOGS) == {
         "support-bot": D(6) + D(2),
         "doc-search": D(4),
         "__unallocated__": D(4),
@@ -144,24 +150,7 @@ def test_a_shared_project_is_split_by_its_own_model_groups_traffic(tmp_path: Pat
     )
     logs = tmp_path / "logs.csv"
     logs.write_text(LOGS.read_text(encoding="utf-8") + haiku + "\n", encoding="utf-8")
-    ws = make_workspace(
-        tmp_path / "ws",
-        "rules:\n  - {name: shared, match: \"SubAccountId = 'proj_shared'\", method: activity,\n"
-        "     driver: llm_spend, window: day, driver_resource: openai-shared}\n",
-        extra=POLICY,
-    )
-    bill = write_focus(
-        tmp_path / "bill.csv",
-        [
-            {"SubAccountId": "proj_shared", "BilledCost": "10",
-             "ChargePeriodStart": "2026-10-01T00:00:00Z"},
-            {"SubAccountId": "proj_shared", "BilledCost": "6",
-             "ChargePeriodStart": "2026-10-02T00:00:00Z"},
-        ],
-    )  # fmt: skip
-    ingest(ws, bill, logs)
-    allocate(ws)
-    assert billed_by(ws, "use_case") == {
+    assert _shared_project(tmp_path, logs, ", driver_resource: openai-shared") == {
         "support-bot": D(6) + D(2),
         "doc-search": D(4),
         "__unallocated__": D(4),

@@ -91,13 +91,16 @@ def read(path: Path, policy: KeyReader, dimensions: list[str]) -> GatewayLog:
             continue
         usage.append(_usage_row(cells, found))
         usage_lines.append(line)
-    driver_columns = ["timestamp", "driver", "quantity", "resource_id", *dimensions]
-    usage_columns = list(dict.fromkeys(name for row in usage for name in row))
     return GatewayLog(
-        text_table(drivers, driver_lines, driver_columns),
-        text_table(usage, usage_lines, usage_columns),
+        text_table(drivers, driver_lines, driver_columns(dimensions)),
+        text_table(usage, usage_lines),
         cache_hits,
     )
+
+
+def driver_columns(dimensions: list[str]) -> list[str]:
+    """A driver file's columns, as the gateway and span readers write them."""
+    return ["timestamp", "driver", "quantity", "resource_id", *dimensions]
 
 
 def _usage_row(cells: Mapping[str, str], found: Mapping[str, str]) -> dict[str, str | None]:

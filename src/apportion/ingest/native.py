@@ -92,8 +92,7 @@ def native_table(native: Native, path: Path) -> pa.Table:
         except OtherExport as exc:
             raise FileError(f"{path.name}: line {line}: {exc}") from exc
         lines.append(line)
-    columns = list(dict.fromkeys(name for row in rows for name in row))
-    return text_table(rows, lines, columns)
+    return text_table(rows, lines)
 
 
 def json_records(

@@ -29,7 +29,7 @@ from typing import Any
 import pyarrow as pa
 
 from apportion.engine.dataplane import FileError
-from apportion.ingest.litellm import TOKENS, KeyReader
+from apportion.ingest.litellm import TOKENS, KeyReader, driver_columns
 from apportion.ingest.providers import bare_model, provider
 from apportion.ingest.reports import bounded_text, exact_json, text_table
 from apportion.ingest.usage import DIMENSION
@@ -76,11 +76,9 @@ def read(path: Path, policy: KeyReader, dimensions: list[str]) -> Spans:
                     drivers.append(_driver_row(span, attributes, found, dimensions))
                     usage.append(_usage_row(span, attributes, found))
                     lines.append(number)
-    driver_columns = ["timestamp", "driver", "quantity", "resource_id", *dimensions]
-    usage_columns = list(dict.fromkeys(name for row in usage for name in row))
     return Spans(
-        text_table(drivers, lines, driver_columns),
-        text_table(usage, lines, usage_columns),
+        text_table(drivers, lines, driver_columns(dimensions)),
+        text_table(usage, lines),
         skipped,
     )
 

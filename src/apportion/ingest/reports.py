@@ -162,9 +162,14 @@ def report_table(report: Report, pages: list[Page], file_name: str) -> pa.Table:
     return text_table(rows, list(range(1, len(rows) + 1)), columns)
 
 
-def text_table(rows: list[FocusRow], numbers: list[int], columns: list[str]) -> pa.Table:
+def text_table(
+    rows: list[FocusRow], numbers: list[int], columns: list[str] | None = None
+) -> pa.Table:
     """Rows a reader built, as a table of text columns with each row's number in its file:
-    the shape every staged file has."""
+    the shape every staged file has. The columns are every key of the rows, in the order
+    first seen, unless given."""
+    if columns is None:
+        columns = list(dict.fromkeys(name for row in rows for name in row))
     return pa.table(
         {
             t.ROW_NUMBER: pa.array(numbers, pa.int64()),
