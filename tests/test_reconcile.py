@@ -140,6 +140,8 @@ def test_by_month_and_usage_without_a_price(tmp_path: Path) -> None:
     assert not [u for u in monthly.unpriced if u.model == "gpt-image-1"]
 
 
+# the command line over the same library: the engines are covered by the tests above
+@pytest.mark.parametrize("engine", ["duckdb"], indirect=True)
 def test_reconcile_command_exits_1_outside_the_tolerance(tmp_path: Path) -> None:
     ws = make_workspace(tmp_path / "ws")
     ingest(ws, *BILLS, *USAGE)
@@ -251,6 +253,7 @@ def test_auto_prefers_the_providers_own_usage_report(tmp_path: Path) -> None:
     assert (first.account, first.invoiced, first.usage_cost) == (None, D("16.6456789"), D("0.002"))
 
 
+@pytest.mark.parametrize("engine", ["duckdb"], indirect=True)
 def test_reconcile_command_names_whose_usage_it_compared(tmp_path: Path) -> None:
     ws = make_workspace(tmp_path / "ws", extra=GATEWAY_POLICY)
     ingest(ws, _openai_invoice(tmp_path), LITELLM)
@@ -261,3 +264,25 @@ def test_reconcile_command_names_whose_usage_it_compared(tmp_path: Path) -> None
     assert shown.exit_code == 1, shown.output  # 2 October's 0.003 has no invoice line
     assert "OpenAI: compared with gateway usage" in shown.output
     assert "use_case=support-bot" in shown.output
+
+
+def test_ai_lines_in_another_currency_are_counted_not_compared(tmp_path: Path) -> None:
+    log = tmp_path / "azure.csv"
+    log.write_text(
+        "request_id,spend,total_tokens,prompt_tokens,completion_tokens,startTime,endTime,"
+        "model,model_group,custom_llm_provider,metadata,cache_hit,request_tags\n"
+        "r1,0.01,1500,1200,300,2024-03-05T09:15:02Z,2024-03-05T09:15:03Z,gpt-4o,gpt4o,"
+        "azure,{},False,[]\n",
+        encoding="utf-8",
+    )
+    ws = make_workspace(tmp_path / "ws")
+    ingest(ws, FIXTURES / "azure-mca-actual-cost.csv", log)  # billed in EUR
+    result = reconcile(ws, Period.parse("2024-03"))
+    # the Foundry Models line is the one AI line; EUR is not the currency of prices
+    assert (result.origins, result.other_currency_lines) == ({"Microsoft": "gateway"}, 1)
+    [orphan] = result.usage_without_invoice
+    assert (orphan.provider, orphan.usage_cost, orphan.priced) == (
+        "Microsoft",
+        D("0.01"),
+        D("0.006"),
+    )

@@ -174,22 +174,21 @@ def reconcile(
     result.origins = _origins(workspace, period, usage)
     pricer = Pricer(workspace.config.pricing)
     metered = _metered_usage(workspace, period, pricer, grain, result)
-    named = _named(workspace, period, grain, result.origins)
     by_account = {p for p, origin in result.origins.items() if origin == "provider"}
-    invoiced, lines = _invoiced(workspace, period, set(result.origins), by_account, grain)
-    for key in sorted(set(metered) | set(invoiced), key=_order):
+    invoiced = _invoiced(workspace, period, set(result.origins), by_account, grain)
+    for key in sorted(set(metered) | set(invoiced.cost), key=_order):
         found = metered.get(key, _Metered())
         gap = Gap(
             *key,
             CURRENCY,
-            invoiced=invoiced.get(key, Decimal(0)),
+            invoiced=invoiced.cost.get(key, Decimal(0)),
             priced=found.priced,
             usage_rows=found.rows,
-            invoice_lines=lines.get(key, 0),
+            invoice_lines=invoiced.lines.get(key, 0),
             origin=result.origins.get(key[0], "provider"),
             tracked=found.tracked,
             reported=found.reported_whole,
-            named=named.get(key, ()),
+            named=found.named_values(workspace.config.dimensions),
         )
         if not gap.invoice_lines:
             result.usage_without_invoice.append(gap)
@@ -198,7 +197,7 @@ def reconcile(
         else:
             result.compared.append(gap)
     result.quarantined_cost_rows = _quarantined_cost_rows(workspace, period)
-    result.other_currency_lines = _other_currency_lines(workspace, period, set(result.origins))
+    result.other_currency_lines = invoiced.other_currency_lines
     for gaps in (result.compared, result.usage_without_invoice, result.invoice_without_usage):
         gaps.sort(key=lambda gap: (-abs(gap.difference), _order(_key(gap))))
     return result
@@ -271,6 +270,12 @@ class _Metered:
     reported: Decimal | None = None
     rows: int = 0
     reported_rows: int = 0
+    # the dimension values (use cases, cost centres, ...) the usage names: what usage without
+    # an invoice line is for
+    named: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+
+    def named_values(self, dimensions: list[str]) -> tuple[tuple[str, tuple[str, ...]], ...]:
+        return tuple((d, tuple(sorted(self.named[d]))) for d in dimensions if self.named.get(d))
 
     @property
     def reported_whole(self) -> Decimal | None:
@@ -283,12 +288,16 @@ def _metered_usage(
     workspace: Workspace, period: Period, pricer: Pricer, grain: Grain, result: Reconciliation
 ) -> dict[Key, _Metered]:
     usage, account = _compared_usage(workspace, period, result.origins)
+    dimensions = workspace.config.dimensions
+    # grouped by the dimensions too, to name them; prices are per unit, so the finer groups
+    # price to the same total
     grouped = usage.group_by(
         "ProviderName",
         *_PRICE_KEY,
         account=account,
         day=usage.window_start.truncate("D"),
         when=_when(grain, usage.window_start),
+        **{f"_{d}": usage.dimensions.get(d) for d in dimensions},
     ).aggregate(
         rows=usage.count(),
         reported=usage.reported_cost.sum(),
@@ -302,6 +311,9 @@ def _metered_usage(
         found = metered[(row["ProviderName"], row["account"], row["when"])]
         found.rows += row["rows"]
         found.reported_rows += row["reported_rows"]
+        for d in dimensions:
+            if row[f"_{d}"] is not None:
+                found.named[d].add(row[f"_{d}"])
         reported = row["reported"] if row["reported_rows"] == row["rows"] else None
         if row["reported"] is not None:
             found.reported = add(found.reported or Decimal(0), row["reported"])
@@ -322,32 +334,6 @@ def _metered_usage(
     ]
     result.sources = sorted(sources)
     return dict(metered)
-
-
-def _named(
-    workspace: Workspace, period: Period, grain: Grain, origins: dict[str, str]
-) -> dict[Key, tuple[tuple[str, tuple[str, ...]], ...]]:
-    """The dimension values (use cases, cost centres, ...) the compared usage names, per
-    provider, account and day: what a line of usage without an invoice is for."""
-    dimensions = workspace.config.dimensions
-    usage, account = _compared_usage(workspace, period, origins)
-    named = usage.select(
-        "ProviderName",
-        account=account,
-        when=_when(grain, usage.window_start),
-        **{f"_{d}": usage.dimensions.get(d) for d in dimensions},
-    ).distinct()
-    values: dict[Key, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
-    for row in workspace.data.to_arrow(named).to_pylist():
-        found = values[(row["ProviderName"], row["account"], row["when"])]
-        for d in dimensions:
-            if row[f"_{d}"] is not None:
-                found[d].add(row[f"_{d}"])
-    return {
-        key: tuple((d, tuple(sorted(found[d]))) for d in dimensions if found.get(d))
-        for key, found in values.items()
-        if found
-    }
 
 
 def _token_usage(row: dict[str, Any]) -> TokenUsage:
@@ -374,13 +360,11 @@ def _token_usage(row: dict[str, Any]) -> TokenUsage:
     )
 
 
-def _ai_lines(workspace: Workspace, period: Period, providers: set[str]) -> ir.Table:
-    lines = workspace.data.table(t.COST_LINES)
-    return lines.filter(
-        (lines[t.BILLING_PERIOD] == str(period))
-        & lines.ProviderName.isin(sorted(providers) or [""])
-        & (lines.ServiceCategory == AI_SERVICE_CATEGORY)
-    )
+@dataclass
+class _Invoiced:
+    cost: dict[Key, Decimal]
+    lines: dict[Key, int]
+    other_currency_lines: int  # AI lines billed in another currency than prices: compared not
 
 
 def _invoiced(
@@ -389,33 +373,37 @@ def _invoiced(
     providers: set[str],
     by_account: set[str],
     grain: Grain,
-) -> tuple[dict[Key, Decimal], dict[Key, int]]:
+) -> _Invoiced:
     """BilledCost of the providers' AI cost lines in the currency of prices, by day or month,
     and by sub-account for the providers whose own usage report is compared."""
     plane = workspace.data
-    lines = _ai_lines(workspace, period, providers)
-    lines = lines.filter(lines.BillingCurrency == CURRENCY)
+    lines = workspace.data.table(t.COST_LINES)
+    lines = lines.filter(
+        (lines[t.BILLING_PERIOD] == str(period))
+        & lines.ProviderName.isin(sorted(providers) or [""])
+        & (lines.ServiceCategory == AI_SERVICE_CATEGORY)
+    )
     account = ibis.ifelse(
         lines.ProviderName.isin(sorted(by_account) or [""]),
         lines.SubAccountId,
         ibis.null("string"),
     )
     charged = lines.ChargePeriodStart.fill_null(lines.BillingPeriodStart)
-    grouped = lines.group_by("ProviderName", account=account, when=_when(grain, charged)).aggregate(
-        cost=lines.BilledCost.sum(), lines=lines.count()
-    )
-    invoiced: dict[Key, Decimal] = {}
-    counted: dict[Key, int] = {}
+    grouped = lines.group_by(
+        "ProviderName",
+        account=account,
+        when=_when(grain, charged),
+        priced_currency=lines.BillingCurrency == CURRENCY,
+    ).aggregate(cost=lines.BilledCost.sum(), lines=lines.count())
+    found = _Invoiced({}, {}, 0)
     for row in plane.to_arrow(grouped).to_pylist():
+        if not row["priced_currency"]:
+            found.other_currency_lines += row["lines"]
+            continue
         key: Key = (row["ProviderName"], row["account"], row["when"])
-        invoiced[key] = row["cost"] if row["cost"] is not None else Decimal(0)
-        counted[key] = row["lines"]
-    return invoiced, counted
-
-
-def _other_currency_lines(workspace: Workspace, period: Period, providers: set[str]) -> int:
-    lines = _ai_lines(workspace, period, providers)
-    return int(workspace.data.scalar(lines.filter(lines.BillingCurrency != CURRENCY).count()))
+        found.cost[key] = row["cost"] if row["cost"] is not None else Decimal(0)
+        found.lines[key] = row["lines"]
+    return found
 
 
 def _quarantined_cost_rows(workspace: Workspace, period: Period) -> int:
