@@ -169,13 +169,13 @@ def ingest_files(
             continue  # the same content named twice (a glob and a name, or a copy) loads once
         seen.add(file_hash)
         name = source or path.stem
-        holders = _holders(plane, file_hash)
+        holders, emptied = _holders(plane, file_hash)
         _refuse_elsewhere(path, name, holders)
         # a gateway log or span export loaded before they gave usage loads again, for it
-        current = name in holders and not _lacks_usage(plane, path, fmt, file_hash)
+        current = (name in holders and not _lacks_usage(plane, path, fmt, file_hash)) or (
+            not holders and name in emptied
+        )
         item = _recorded(plane, path, name, file_hash) if current else None
-        if item is None and not holders:
-            item = _empty(_recorded(plane, path, name, file_hash))
         if item is None:
             say(f"reading {path.name}")
             item = _stage(workspace, plane, path, file_hash, fmt, name, current=current)
@@ -267,14 +267,6 @@ def _recorded(plane: DataPlane, path: Path, name: str, file_hash: str) -> _Stage
     )
     table = _TABLES[load["kind"]]
     return _Staged(path, result, table, current=True)
-
-
-def _empty(recorded: _Staged | None) -> _Staged | None:
-    """A file that loaded nothing and refused nothing (a quiet month) holds no rows to tell
-    that it is current: its recorded load does."""
-    if recorded is None or recorded.result.rows or recorded.result.quarantined:
-        return None
-    return recorded
 
 
 def _stage(
@@ -488,16 +480,24 @@ def _pending(plane: DataPlane, staged: list[_Staged]) -> list[_Staged]:
     return pending
 
 
-def _holders(plane: DataPlane, file_hash: str) -> set[str]:
-    """The sources whose current data (loaded or quarantined rows) came from this content."""
+def _holders(plane: DataPlane, file_hash: str) -> tuple[set[str], set[str]]:
+    """The sources whose current data (loaded or quarantined rows) came from this content,
+    and those that loaded it as a file with no rows at all (a quiet month: only its load
+    says it is current), in one query: each is a job on Spark."""
     found = [
-        table.filter(table[t.FILE_HASH] == file_hash).select(t.SOURCE)
+        table.filter(table[t.FILE_HASH] == file_hash).select(t.SOURCE, empty=ibis.literal(False))
         for table in (
             plane.table(name) for name in (t.COST_LINES, t.DRIVERS, t.USAGE, t.QUARANTINE)
         )
     ]
-    union = found[0].union(*found[1:], distinct=True)
-    return set(plane.to_arrow(union)[t.SOURCE].to_pylist())
+    loads = plane.table(t.LOADS)
+    found.append(
+        loads.filter(
+            (loads[t.FILE_HASH] == file_hash) & (loads.rows == 0) & (loads.quarantined == 0)
+        ).select(t.SOURCE, empty=ibis.literal(True))
+    )
+    rows = plane.to_arrow(found[0].union(*found[1:], distinct=True)).to_pylist()
+    return {r[t.SOURCE] for r in rows if not r["empty"]}, {r[t.SOURCE] for r in rows if r["empty"]}
 
 
 def _load(plane: DataPlane, item: _Staged, others: list[_Staged]) -> None:
