@@ -27,17 +27,7 @@ from apportion.engine.tables import LOADS
 from apportion.ingest import anthropic, drivers, focus, litellm, openai, otel, usage
 from apportion.ingest.categories import categoriser
 from apportion.ingest.gcp import GCP
-from apportion.ingest.native import (
-    AWS_CUR,
-    AWS_CUR2,
-    AZURE_EA,
-    AZURE_EA_AMORTIZED,
-    AZURE_MCA,
-    AZURE_MCA_AMORTIZED,
-    OCI,
-    Native,
-    native_table,
-)
+from apportion.ingest.native import EXPORTS, Native, native_table
 from apportion.ingest.reports import Report, read_pages, recognised, report_table
 from apportion.money import EXACT
 from apportion.progress import Progress, quiet
@@ -71,19 +61,7 @@ REPORTS: dict[str, Report] = {
     report.name: report for report in (openai.COSTS, openai.USAGE, anthropic.COSTS, anthropic.USAGE)
 }
 # native cloud exports mapped to FOCUS cost lines, by their --format name
-NATIVES: dict[str, Native] = {
-    native.name: native
-    for native in (
-        AWS_CUR,
-        AWS_CUR2,
-        AZURE_EA,
-        AZURE_EA_AMORTIZED,
-        AZURE_MCA,
-        AZURE_MCA_AMORTIZED,
-        GCP,
-        OCI,
-    )
-}
+NATIVES: dict[str, Native] = {native.name: native for native in (*EXPORTS, GCP)}
 # the table each kind of file loads into, and the kind its quarantined rows are recorded as
 _TABLES = {"focus": t.COST_LINES, "drivers": t.DRIVERS, "usage": t.USAGE}
 _QUARANTINE_KINDS = {t.COST_LINES: "cost", t.DRIVERS: "driver", t.USAGE: "usage"}

@@ -665,3 +665,6 @@ OCI = Native(
     recognise=lambda header: {"cost/myCost", "lineItem/intervalUsageStart"} <= set(header),
     row=_oci_row,
 )
+
+# every export this module maps, in the order --format lists them (gcp.py adds Google's)
+EXPORTS = (AWS_CUR, AWS_CUR2, AZURE_EA, AZURE_EA_AMORTIZED, AZURE_MCA, AZURE_MCA_AMORTIZED, OCI)
