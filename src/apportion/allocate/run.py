@@ -33,6 +33,7 @@ from apportion.allocate import items as item_columns
 from apportion.allocate.batch import TargetRows, Targets, split_pools
 from apportion.allocate.conservation import ConservationError, check_conservation
 from apportion.allocate.drivers import Quantities, driver_quantities
+from apportion.allocate.inputs import input_partitions
 from apportion.config import (
     ActivityRule,
     Config,
@@ -47,6 +48,8 @@ from apportion.engine import DataPlane
 from apportion.engine.carried import carried_keys
 from apportion.engine.dataplane import conform_arrow, plain_arrow
 from apportion.engine.tables import ALLOCATIONS, POOLS
+from apportion.ledger import periods as ledger_periods
+from apportion.ledger.audit import current_actor
 from apportion.money import to_units
 from apportion.periods import Period
 from apportion.progress import Progress, quiet
@@ -96,19 +99,30 @@ class _Plan:
 
 
 def allocate_period(
-    workspace: Workspace, period_text: str, progress: Progress | None = None
+    workspace: Workspace,
+    period_text: str,
+    progress: Progress | None = None,
+    *,
+    restatement: bool = False,
+    actor: str | None = None,
 ) -> RunResult:
+    """Allocate the period and publish the run if it conserves. A closed period is refused,
+    unless this is the restatement run whose difference apportion.ledger.adjustments posts."""
     say = progress or quiet
     config = workspace.config
     period = Period.parse(period_text)
+    control = workspace.control
+    if not restatement:
+        ledger_periods.refuse_if_closed(control, str(period))
     rules = _parsed_rules(config)
     # mapping tables are read (and a bad one refused) before the run is recorded
     derivation = Derivation.of_config(config, workspace.root)
     run_id = f"{period}-{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
-    control = workspace.control
     control.start_run(run_id, str(period), config_hash(config))
     plane = workspace.data
     try:
+        say("recording the inputs")
+        inputs = input_partitions(plane, period)
         plan = _plan(plane, config, derivation, rules, period, run_id, say)
         say("checking conservation")
         allocations = plan.allocation_table()
@@ -122,11 +136,21 @@ def allocate_period(
         raise
     say("publishing")
     try:
+        if not restatement:  # closed while this run planned: its allocation stands
+            ledger_periods.refuse_if_closed(control, str(period))
         _publish(plane, period, plan, allocations)
+        ledger_periods.record_published(
+            control,
+            run_id,
+            str(period),
+            totals={"pools": len(plan.pools)},
+            inputs=inputs,
+            actor=actor or current_actor(),
+            restatement=restatement,
+        )
     except Exception as exc:  # the transaction rolled back: the last good state stands
         control.finish_run(run_id, "failed", f"publishing failed: {exc}", None)
         raise
-    control.finish_run(run_id, "published", None, {"pools": len(plan.pools)})
     generations = max((p["generation"] for p in plan.pools), default=-1) + 1
     return RunResult(
         run_id,

@@ -6,16 +6,18 @@ from __future__ import annotations
 import re
 from datetime import date
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from apportion.config.categories import DEFAULT_CATEGORY_RULES
+from apportion.config.categories import CATEGORIES, DEFAULT_CATEGORY_RULES
+from apportion.config.ledger import ALL_CATEGORIES, LedgerConfig
 from apportion.money import exact_sum
 from apportion.rules.columns import check_names
 from apportion.rules.expr import MatchError, parse_match, referenced_columns
 from apportion.schema.currency import ISO_4217
 from apportion.schema.focus import canonical_name
+from apportion.schema.tables import UNCATEGORISED
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 DEFAULT_DIMENSIONS = ("cost_centre", "use_case", "environment", "lifecycle_stage")
@@ -348,6 +350,7 @@ class Config(_Strict):
     rules: list[Rule] = Field(default_factory=list)
     tags: TagPolicyConfig = TagPolicyConfig()
     pricing: PricingConfig = PricingConfig()
+    ledger: LedgerConfig = LedgerConfig()
 
     @field_validator("default_currency")
     @classmethod
@@ -412,6 +415,41 @@ class Config(_Strict):
                 f"tags.virtual {virtual.name!r}: match reads the dimension {derived[0]!r}, which "
                 f"these rules set; test the line's own tag with tags['{derived[0]}']"
             )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _ledger_defaults(cls, data: Any) -> Any:
+        """The payer is cost_centre and the workload use_case where those dimensions exist;
+        otherwise the first dimension pays and the next itemises."""
+        if not isinstance(data, dict) or not isinstance(data.get("ledger", {}), dict):
+            return data
+        dims = data.get("dimensions") or list(DEFAULT_DIMENSIONS)
+        if not isinstance(dims, list) or not all(isinstance(d, str) for d in dims):
+            return data
+        ledger = dict(data.get("ledger") or {})
+        ledger.setdefault("payer", "cost_centre" if "cost_centre" in dims else dims[0])
+        rest = [d for d in dims if d != ledger["payer"]] or dims
+        ledger.setdefault("workload", "use_case" if "use_case" in rest else rest[0])
+        return {**data, "ledger": ledger}
+
+    @model_validator(mode="after")
+    def _ledger_names_what_exists(self) -> Config:
+        ledger = self.ledger
+        for role in ("payer", "workload"):
+            name = getattr(ledger, role)
+            if name not in self.dimensions:
+                raise ValueError(
+                    f"ledger.{role} is {name!r}, which is not one of the dimensions "
+                    f"{self.dimensions}"
+                )
+        known = {*CATEGORIES, *(rule.category for rule in self.categories), UNCATEGORISED}
+        for mode in ledger.modes:
+            if mode.category != ALL_CATEGORIES and mode.category not in known:
+                raise ValueError(
+                    f"ledger.modes names the category {mode.category!r}; choose from "
+                    f"{', '.join(sorted(known))} or *"
+                )
+        return self
 
     @model_validator(mode="after")
     def _rules_are_consistent(self) -> Config:

@@ -1,33 +1,22 @@
-"""Allocation runs and their state. Periods, statements, journals and disputes join this
-database later (the ledger issue), with Alembic migrations beside it."""
+"""The control plane: small, transactional state in SQLAlchemy (SQLite by default, PostgreSQL
+by URL), migrated by Alembic when opened. Allocation runs are recorded here; the ledger's
+modules (periods, close, disputes, audit) work through :meth:`ControlPlane.transaction`."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, String, create_engine, select
+from sqlalchemy import create_engine, select
 from sqlalchemy.engine import make_url
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+from sqlalchemy.orm import Session
 
-
-class Base(DeclarativeBase):
-    pass
-
-
-class Run(Base):
-    __tablename__ = "runs"
-
-    run_id: Mapped[str] = mapped_column(String(40), primary_key=True)
-    period: Mapped[str] = mapped_column(String(7), index=True)
-    status: Mapped[str] = mapped_column(String(16))  # running | published | failed
-    config_hash: Mapped[str] = mapped_column(String(64))
-    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    message: Mapped[str | None] = mapped_column(String(4000), nullable=True)
-    totals: Mapped[Any] = mapped_column(JSON, nullable=True)
+from apportion.ledger import migrate
+from apportion.ledger.models import Run
 
 
 @dataclass(frozen=True)
@@ -40,6 +29,7 @@ class RunRecord:
     finished_at: datetime | None
     message: str | None
     totals: Any
+    inputs: dict[str, str] | None
 
 
 class ControlPlane:
@@ -48,11 +38,25 @@ class ControlPlane:
         if parsed.drivername == "postgresql":
             # plain postgresql:// would mean psycopg2; psycopg 3 is the driver we ship with
             parsed = parsed.set(drivername="postgresql+psycopg")
-        self.engine = create_engine(parsed)
-        Base.metadata.create_all(self.engine)
+        self.url = parsed
+        # SQLite: a writer waits up to 30 s for another's transaction instead of failing
+        connect_args = {"timeout": 30} if parsed.drivername.startswith("sqlite") else {}
+        self.engine = create_engine(parsed, connect_args=connect_args)
+        migrate.upgrade(self.engine)
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """One transaction: committed when the block ends, rolled back if it raises."""
+        with Session(self.engine, expire_on_commit=False) as session, session.begin():
+            yield session
+
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        with Session(self.engine) as session:
+            yield session
 
     def start_run(self, run_id: str, period: str, config_hash: str) -> None:
-        with Session(self.engine) as session, session.begin():
+        with self.transaction() as session:
             session.add(
                 Run(
                     run_id=run_id,
@@ -63,16 +67,33 @@ class ControlPlane:
                 )
             )
 
-    def finish_run(self, run_id: str, status: str, message: str | None, totals: Any) -> None:
-        with Session(self.engine) as session, session.begin():
-            run = session.get_one(Run, run_id)
-            run.status = status
-            run.message = message
-            run.totals = json.loads(json.dumps(totals, default=str))
-            run.finished_at = datetime.now(UTC)
+    def finish_run(
+        self,
+        run_id: str,
+        status: str,
+        message: str | None,
+        totals: Any,
+        inputs: dict[str, str] | None = None,
+        session: Session | None = None,
+    ) -> None:
+        if session is None:
+            with self.transaction() as own:
+                self.finish_run(run_id, status, message, totals, inputs, own)
+            return
+        run = session.get_one(Run, run_id)
+        run.status = status
+        run.message = message
+        run.totals = json.loads(json.dumps(totals, default=str))
+        run.inputs = inputs
+        run.finished_at = datetime.now(UTC)
+
+    def run(self, run_id: str) -> RunRecord | None:
+        with self.reading() as session:
+            found = session.get(Run, run_id)
+            return _record(found) if found else None
 
     def published_run(self, period: str) -> RunRecord | None:
-        with Session(self.engine) as session:
+        with self.reading() as session:
             run = session.scalars(
                 select(Run)
                 .where(Run.period == period, Run.status == "published")
@@ -82,7 +103,7 @@ class ControlPlane:
             return _record(run) if run else None
 
     def runs(self, period: str | None = None) -> list[RunRecord]:
-        with Session(self.engine) as session:
+        with self.reading() as session:
             query = select(Run).order_by(Run.started_at)
             if period:
                 query = query.where(Run.period == period)
@@ -102,4 +123,5 @@ def _record(run: Run) -> RunRecord:
         finished_at=run.finished_at,
         message=run.message,
         totals=run.totals,
+        inputs=run.inputs,
     )

@@ -1,0 +1,183 @@
+"""Adjustments: corrections to a period posted in the next period that is not closed, linked to
+what they correct. A closed period never changes, so an accepted dispute or a restated bill
+for it shows up here instead; across periods the cost is conserved (a dispute moves cost
+from the disputing payer to ``__unallocated__`` or another payer; a restatement adds exactly the
+difference the restated bill made)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from apportion.ledger import audit
+from apportion.ledger import periods as states
+from apportion.ledger.lines import ADJUSTMENT, Line, allocated_lines, frozen_lines
+from apportion.ledger.models import Adjustment, PeriodRecord
+from apportion.money import add
+from apportion.periods import Period
+from apportion.progress import Progress, quiet
+from apportion.workspace import Workspace
+
+RESTATEMENT = "restatement"
+DISPUTE = "dispute"
+ZERO = Decimal(0)
+
+
+def next_open_period(session: Session, after: str) -> str:
+    """The first period after ``after`` that is not closed (made, as open, if it is new)."""
+    period = Period.parse(after)
+    while True:
+        period = Period.parse(f"{period.year + period.month // 12:04d}-{period.month % 12 + 1:02d}")
+        row = session.get(PeriodRecord, str(period))
+        if row is None or row.state != states.CLOSED:
+            states.ensure_open_period(session, str(period))
+            return str(period)
+
+
+def post(
+    session: Session,
+    *,
+    corrects: str,
+    kind: str,
+    payer: str,
+    workload: str,
+    category: str,
+    rule: str,
+    method: str,
+    currency: str,
+    amount: Decimal,
+    description: str,
+    actor: str,
+    dispute_id: int | None = None,
+    corrects_line_id: str | None = None,
+) -> Adjustment:
+    adjustment = Adjustment(
+        period=next_open_period(session, corrects),
+        corrects_period=corrects,
+        kind=kind,
+        dispute_id=dispute_id,
+        corrects_line_id=corrects_line_id,
+        payer=payer,
+        workload=workload,
+        category=category,
+        rule=rule,
+        method=method,
+        currency=currency,
+        amount=amount,
+        description=description,
+        created_at=datetime.now(UTC),
+        created_by=actor,
+    )
+    session.add(adjustment)
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        f"adjustment.{kind}",
+        adjustment.period,
+        adjustment_id=adjustment.id,
+        corrects=corrects,
+        payer=payer,
+        currency=currency,
+        amount=f"{amount:f}",
+    )
+    return adjustment
+
+
+@dataclass(frozen=True)
+class Restatement:
+    period: str
+    run_id: str
+    posted_to: str | None
+    adjustments: list[dict[str, Any]]
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(vars(self))
+
+
+def adjust_restated(
+    workspace: Workspace, period: str, actor: str, progress: Progress | None = None
+) -> Restatement:
+    """Allocate a closed period's current (restated) data again and post what changed against
+    its closed statement, less earlier restatements of it, to the next open period."""
+    from apportion.allocate import allocate_period  # allocation imports the ledger
+
+    control = workspace.control
+    if states.status(control, period).state != states.CLOSED:
+        raise states.PeriodStateError(
+            f"period {period} is not closed: allocate it again instead "
+            f"(`apportion allocate --period {period}`)"
+        )
+    result = allocate_period(workspace, period, progress or quiet, restatement=True, actor=actor)
+    if not result.published:
+        raise states.PeriodStateError(f"the restated {period} does not allocate: {result.message}")
+    restated = allocated_lines(workspace, period)
+    with control.transaction() as session:
+        closed = [line for line in frozen_lines(session, period) or [] if line.method != ADJUSTMENT]
+        before = _by_key(closed)
+        for key, amount in _restated_before(session, period).items():
+            before[key] = add(before.get(key, ZERO), amount)
+        after = _by_key(restated)
+        posted: list[dict[str, Any]] = []
+        for key in sorted(set(before) | set(after)):
+            change = add(after.get(key, ZERO), -before.get(key, ZERO))
+            if change == ZERO:
+                continue
+            payer, workload, category, rule, method, currency = key
+            adjustment = post(
+                session,
+                corrects=period,
+                kind=RESTATEMENT,
+                payer=payer,
+                workload=workload,
+                category=category,
+                rule=rule,
+                method=method,
+                currency=currency,
+                amount=change,
+                description=f"restated bill for {period} (run {result.run_id})",
+                actor=actor,
+            )
+            posted.append(
+                {"adjustment_id": adjustment.id, "period": adjustment.period, **_named(key)}
+                | {"amount": f"{change:f}"}
+            )
+    return Restatement(
+        period=period,
+        run_id=result.run_id,
+        posted_to=posted[0]["period"] if posted else None,
+        adjustments=posted,
+    )
+
+
+def _by_key(lines: list[Line]) -> dict[tuple[str, ...], Decimal]:
+    found: dict[tuple[str, ...], Decimal] = defaultdict(Decimal)
+    for line in lines:
+        found[line.key] = add(found[line.key], line.amount)
+    return dict(found)
+
+
+def _restated_before(session: Session, period: str) -> dict[tuple[str, ...], Decimal]:
+    """What earlier restatements of the period already posted, by the key of the line each
+    corrected."""
+    rows = session.scalars(
+        select(Adjustment).where(
+            Adjustment.corrects_period == period, Adjustment.kind == RESTATEMENT
+        )
+    )
+    found: dict[tuple[str, ...], Decimal] = defaultdict(Decimal)
+    for row in rows:
+        key = (row.payer, row.workload, row.category, row.rule, row.method, row.currency)
+        found[key] = add(found[key], row.amount)
+    return dict(found)
+
+
+def _named(key: tuple[str, ...]) -> dict[str, str]:
+    names = ("payer", "workload", "category", "rule", "method", "currency")
+    return dict(zip(names, key, strict=True))

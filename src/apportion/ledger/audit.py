@@ -1,0 +1,78 @@
+"""The audit log: every state change in the control plane, appended in the same transaction as
+the change itself, never updated or deleted (the database refuses both)."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from apportion.ledger.controlplane import ControlPlane
+from apportion.ledger.models import AuditEntry
+
+ENV_USER = "APPORTION_USER"
+
+
+def current_actor() -> str:
+    """Who is acting: $APPORTION_USER (a service or the REST API's caller), else the login."""
+    named = os.environ.get(ENV_USER, "").strip()
+    if named:
+        return named
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # a container user with no passwd entry
+        return "unknown"
+
+
+def record(session: Session, actor: str, action: str, subject: str, **details: Any) -> None:
+    session.add(
+        AuditEntry(
+            at=datetime.now(UTC),
+            actor=actor,
+            action=action,
+            subject=subject,
+            details=json.loads(json.dumps(details, default=str)) if details else None,
+        )
+    )
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    id: int
+    at: datetime
+    actor: str
+    action: str
+    subject: str
+    details: dict[str, Any] | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "at": self.at.isoformat(),
+            "actor": self.actor,
+            "action": self.action,
+            "subject": self.subject,
+            "details": self.details,
+        }
+
+
+def entries(control: ControlPlane, since: datetime | None = None) -> list[AuditRecord]:
+    query = select(AuditEntry).order_by(AuditEntry.id)
+    if since is not None:
+        query = query.where(AuditEntry.at >= since)
+    with control.reading() as session:
+        return [
+            AuditRecord(e.id, aware(e.at), e.actor, e.action, e.subject, e.details)
+            for e in session.scalars(query)
+        ]
+
+
+def aware(moment: datetime) -> datetime:
+    """SQLite hands back naive datetimes; every moment here was written in UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

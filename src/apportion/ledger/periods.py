@@ -1,0 +1,224 @@
+"""A period's life in the ledger: open -> allocated -> in_review -> closed.
+
+Allocation may run again while a period is open, allocated or in review; closing freezes it
+(apportion.ledger.close) and nothing changes it afterwards. Every transition is one conditional
+UPDATE on the period's version, so of two writers exactly one wins, on SQLite and PostgreSQL
+alike, and each is written to the audit log in the same transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from apportion.ledger import audit
+from apportion.ledger.controlplane import ControlPlane
+from apportion.ledger.models import Closing, PeriodRecord, Run
+
+OPEN = "open"
+ALLOCATED = "allocated"
+IN_REVIEW = "in_review"
+CLOSED = "closed"
+STATES = (OPEN, ALLOCATED, IN_REVIEW, CLOSED)
+
+
+class PeriodStateError(ValueError):
+    """The transition is not allowed from the period's state (bad usage: exit code 2)."""
+
+
+class ConcurrentChangeError(RuntimeError):
+    """Someone else changed the period first; nothing was written (run it again)."""
+
+
+@dataclass(frozen=True)
+class PeriodStatus:
+    period: str
+    state: str
+    run_id: str | None
+    updated_at: datetime | None
+    closed_by: str | None = None
+    closed_at: datetime | None = None
+    forced: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "period": self.period,
+            "state": self.state,
+            "run_id": self.run_id,
+            "updated_at": self.updated_at.isoformat() if self.updated_at else None,
+            "closed_by": self.closed_by,
+            "closed_at": self.closed_at.isoformat() if self.closed_at else None,
+            "forced": self.forced,
+        }
+
+
+def status(control: ControlPlane, period: str) -> PeriodStatus:
+    with control.reading() as session:
+        return _status(session, period, session.get(PeriodRecord, period))
+
+
+def statuses(control: ControlPlane, with_data: Iterable[str] = ()) -> list[PeriodStatus]:
+    """Every period the ledger knows, and as open those that only have data."""
+    with control.reading() as session:
+        known = {row.period: row for row in session.scalars(select(PeriodRecord))}
+        return [
+            _status(session, period, known.get(period))
+            for period in sorted(set(known) | set(with_data))
+        ]
+
+
+def _status(session: Session, period: str, row: PeriodRecord | None) -> PeriodStatus:
+    if row is None:
+        return PeriodStatus(period, OPEN, None, None)
+    closing = session.scalars(select(Closing).where(Closing.period == period)).first()
+    return PeriodStatus(
+        period,
+        row.state,
+        row.run_id,
+        audit.aware(row.updated_at),
+        closed_by=closing.closed_by if closing else None,
+        closed_at=audit.aware(closing.closed_at) if closing else None,
+        forced=closing.forced if closing else False,
+    )
+
+
+def refuse_if_closed(control: ControlPlane, period: str) -> None:
+    found = status(control, period)
+    if found.state == CLOSED:
+        raise PeriodStateError(
+            f"period {period} is closed ({found.closed_at:%Y-%m-%d} by {found.closed_by}) and "
+            "never changes; a restated bill becomes an adjustment in the next open period: run "
+            f"`apportion period adjust {period}`"
+        )
+
+
+def record_allocation(session: Session, period: str, run_id: str, actor: str) -> None:
+    """A run was published: an open period becomes allocated; one allocated or in review
+    keeps its state with the new run. Refused if the period closed meanwhile."""
+    row = session.get(PeriodRecord, period)
+    if row is None:
+        session.add(
+            PeriodRecord(
+                period=period, state=ALLOCATED, version=1, run_id=run_id, updated_at=_now()
+            )
+        )
+        audit.record(session, actor, "period.allocated", period, run_id=run_id, previous=OPEN)
+        return
+    state = ALLOCATED if row.state == OPEN else row.state
+    transition(session, period, (OPEN, ALLOCATED, IN_REVIEW), state, actor, run_id=run_id)
+
+
+def record_published(
+    control: ControlPlane,
+    run_id: str,
+    period: str,
+    *,
+    totals: Any,
+    inputs: dict[str, str],
+    actor: str,
+    restatement: bool = False,
+) -> None:
+    """The run is published: recorded with its inputs, and the period moved, in one
+    transaction. A configuration not seen in any run before is a new rule-set version."""
+    with control.transaction() as session:
+        control.finish_run(run_id, "published", None, totals, inputs, session)
+        run = session.get_one(Run, run_id)
+        earlier = session.scalars(
+            select(Run.run_id).where(Run.config_hash == run.config_hash, Run.run_id != run_id)
+        ).first()
+        if earlier is None:
+            audit.record(
+                session,
+                actor,
+                "ruleset.version",
+                run.config_hash[:12],
+                config_hash=run.config_hash,
+                first_run=run_id,
+            )
+        if restatement:
+            audit.record(session, actor, "period.restated", period, run_id=run_id)
+        else:
+            record_allocation(session, period, run_id, actor)
+
+
+def ensure_open_period(session: Session, period: str) -> None:
+    """Make a row for a period that has none yet (an adjustment is posted to it)."""
+    if session.get(PeriodRecord, period) is None:
+        session.add(PeriodRecord(period=period, state=OPEN, version=0, updated_at=_now()))
+        session.flush()
+
+
+def review(control: ControlPlane, period: str, actor: str) -> PeriodStatus:
+    with control.transaction() as session:
+        row = session.get(PeriodRecord, period)
+        if row is None or row.run_id is None:
+            raise PeriodStateError(
+                f"period {period} has no published allocation to review: run `apportion "
+                f"allocate --period {period}` first"
+            )
+        transition(session, period, (ALLOCATED,), IN_REVIEW, actor)
+    return status(control, period)
+
+
+def transition(
+    session: Session,
+    period: str,
+    allowed_from: tuple[str, ...],
+    to: str,
+    actor: str,
+    run_id: str | None = None,
+    **details: Any,
+) -> None:
+    """Move the period to ``to`` if it is in one of ``allowed_from`` and nobody moved it since
+    it was read: one conditional UPDATE, audited."""
+    row = session.get(PeriodRecord, period)
+    state = row.state if row else OPEN
+    if state not in allowed_from:
+        raise PeriodStateError(forbidden(period, state, to))
+    assert row is not None
+    values: dict[str, Any] = {"state": to, "version": row.version + 1, "updated_at": _now()}
+    if run_id is not None:
+        values["run_id"] = run_id
+    changed = session.execute(
+        update(PeriodRecord)
+        .where(PeriodRecord.period == period, PeriodRecord.version == row.version)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    if changed.rowcount != 1:  # type: ignore[attr-defined]
+        raise ConcurrentChangeError(
+            f"period {period} was changed by someone else meanwhile; nothing was written: "
+            "look at `apportion period list` and run the command again if it still applies"
+        )
+    session.expire(row)
+    audit.record(
+        session,
+        actor,
+        f"period.{to}",
+        period,
+        previous=state,
+        **({"run_id": run_id} if run_id else {}),
+        **details,
+    )
+
+
+def forbidden(period: str, state: str, to: str) -> str:
+    if state == CLOSED:
+        return f"period {period} is closed and never changes"
+    hints = {
+        IN_REVIEW: f"only an allocated period goes to review; {period} is {state}",
+        CLOSED: (
+            f"only a period in review closes; {period} is {state}"
+            + (f": run `apportion period review {period}` first" if state == ALLOCATED else "")
+        ),
+    }
+    return hints.get(to, f"period {period} cannot go from {state} to {to}")
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
