@@ -8,6 +8,11 @@ from apportion.config.loader import ConfigError
 from apportion.engine import StorageError, StoreError
 from apportion.engine.dataplane import FileError
 from apportion.export.focus import ExportError
+from apportion.ledger.close import CloseRefusedError
+from apportion.ledger.disputes import DisputeError
+from apportion.ledger.journal import JournalError
+from apportion.ledger.periods import ConcurrentChangeError, PeriodStateError
+from apportion.ledger.statement import StatementNotFoundError
 from apportion.periods import PeriodError
 from apportion.pull import PullError, PullSetupError
 from apportion.report.published import NotAllocatedError
@@ -18,18 +23,24 @@ from apportion.workspace import WorkspaceError
 
 USAGE_ERRORS: tuple[type[Exception], ...] = (
     AllocationError,
+    CloseRefusedError,
     ConfigError,
+    DisputeError,
     DocumentError,
     ExportError,
     FileError,
+    JournalError,
     MatchError,
     NotAllocatedError,
     PeriodError,
+    PeriodStateError,
     PullSetupError,
     StatementError,
+    StatementNotFoundError,
     StorageError,
     WorkspaceError,
 )
 
 # the work failed for a reason outside the input: running it again may succeed
-WORK_ERRORS: tuple[type[Exception], ...] = (PullError, StoreError)
+# (someone else changed the same period or dispute first)
+WORK_ERRORS: tuple[type[Exception], ...] = (ConcurrentChangeError, PullError, StoreError)

@@ -234,6 +234,7 @@ def accept(
     with control.transaction() as session:
         dispute = _get(session, number)
         _check_amount(amount, dispute.currency, dispute.line_amount, "the accepted amount")
+        amount = amount.quantize(Decimal(1).scaleb(-minor_units(dispute.currency)))
         receiver = reassign_to.strip() if reassign_to else UNALLOCATED
         if receiver == dispute.payer:
             raise DisputeError("--reassign-to names the payer who disputed the line")

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -19,6 +19,10 @@ from sqlalchemy.orm import Session
 from apportion.ledger import audit
 from apportion.ledger.controlplane import ControlPlane
 from apportion.ledger.models import Closing, PeriodRecord, Run
+from apportion.schema import tables as t
+
+if TYPE_CHECKING:
+    from apportion.workspace import Workspace
 
 OPEN = "open"
 ALLOCATED = "allocated"
@@ -70,6 +74,14 @@ def statuses(control: ControlPlane, with_data: Iterable[str] = ()) -> list[Perio
             _status(session, period, known.get(period))
             for period in sorted(set(known) | set(with_data))
         ]
+
+
+def listing(workspace: Workspace) -> list[PeriodStatus]:
+    """Every period with data or a ledger record: its state, run and who closed it."""
+    lines = workspace.data.table(t.COST_LINES)
+    found = workspace.data.to_arrow(lines.select(lines[t.BILLING_PERIOD]).distinct())
+    with_data = {period for period in found.column(0).to_pylist() if period}
+    return statuses(workspace.control, with_data)
 
 
 def _status(session: Session, period: str, row: PeriodRecord | None) -> PeriodStatus:

@@ -6,24 +6,36 @@ Reports go to stdout (``--format table|json|csv``); progress and messages go to 
 
 from __future__ import annotations
 
-import csv
-import io
 import json
-import sys
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from apportion import __version__
-from apportion.errors import USAGE_ERRORS, WORK_ERRORS
+from apportion.cli import ledger as ledger_commands
+from apportion.cli.common import (
+    CheckFormat,
+    ConfigOption,
+    FormatOption,
+    OutputFormat,
+    PeriodOption,
+    TableOrJson,
+    decimal_option,
+    err,
+    guard,
+    open_workspace,
+    out,
+    plain_text,
+    print_report,
+    print_table,
+    progress,
+    state,
+    write_csv,
+)
 from apportion.money import plain
 from apportion.workspace import Workspace, default_root
 
@@ -44,16 +56,7 @@ tags_app = typer.Typer(help="Tag policy: enforcement at provisioning time.", no_
 app.add_typer(report_app, name="report")
 app.add_typer(export_app, name="export")
 app.add_typer(tags_app, name="tags")
-
-# Reports are read in terminals and in CI logs alike; a pipe gets a wide page, not 80 columns.
-out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
-err = Console(stderr=True, soft_wrap=True)  # a path or message is never broken mid-word
-
-
-class OutputFormat(StrEnum):
-    table = "table"
-    json = "json"
-    csv = "csv"
+ledger_commands.register(app)
 
 
 class IngestFormat(StrEnum):
@@ -79,33 +82,6 @@ class IngestFormat(StrEnum):
     otel = "otel"
 
 
-class _State:
-    root: Path = Path(".")
-
-
-state = _State()
-
-PeriodOption = Annotated[str, typer.Option("--period", "-p", help="Billing month, YYYY-MM.")]
-FormatOption = Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")]
-
-
-class CheckFormat(StrEnum):
-    table = "table"
-    json = "json"
-
-
-TableOrJson = Annotated[CheckFormat, typer.Option("--format", "-f", help="Output format.")]
-ConfigOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--config",
-        "-c",
-        help="The apportion.yaml whose tag policy applies (default: the workspace's, else the "
-        "built-in policy).",
-    ),
-]
-
-
 def _version(value: bool) -> None:
     if value:
         out.print(f"apportion {__version__}")
@@ -129,36 +105,13 @@ def main_options(
     state.root = workspace if workspace is not None else default_root()
 
 
-@contextmanager
-def _guard() -> Iterator[None]:
-    """Turn the library's input and configuration errors into one clear line and exit 2."""
-    try:
-        yield
-    except USAGE_ERRORS as exc:
-        err.print(f"[bold red]error:[/] {exc}", highlight=False)
-        raise typer.Exit(2) from None
-    except WORK_ERRORS as exc:
-        err.print(f"[bold red]failed:[/] {exc}", highlight=False)
-        raise typer.Exit(1) from None
-
-
-@contextmanager
-def _progress(title: str) -> Iterator[Callable[[str], None]]:
-    with err.status(title) as status:
-        yield lambda message: status.update(f"{title}: {message}")
-
-
-def _open() -> Workspace:
-    return Workspace.open(state.root)
-
-
 @app.command()
 def init(
     directory: Annotated[Path | None, typer.Argument(help="Folder to create.")] = None,
 ) -> None:
     """Create a workspace: a commented apportion.yaml, the DuckDB and SQLite stores, raw/."""
     root = directory or state.root
-    with _guard():
+    with guard():
         Workspace.create(root).close()
     err.print(f"created workspace in {root}")
 
@@ -184,9 +137,9 @@ def ingest(
     """Load bills and metering; bad rows are quarantined, a bad file changes nothing."""
     from apportion.ingest import ingest_files
 
-    with _guard():
-        workspace = _open()
-        with _progress("ingesting") as say:
+    with guard():
+        workspace = open_workspace()
+        with progress("ingesting") as say:
             results = ingest_files(workspace, files, fmt=fmt.value, source=source, progress=say)
     _print_loaded(results)
 
@@ -215,10 +168,10 @@ def allocate(period: PeriodOption) -> None:
     """Run the allocation rules for a period; publish only if it balances exactly."""
     from apportion.allocate import Period, allocate_period
 
-    with _guard():
-        workspace = _open()
+    with guard():
+        workspace = open_workspace()
         Period.parse(period)
-        with _progress(f"allocating {period}") as say:
+        with progress(f"allocating {period}") as say:
             result = allocate_period(workspace, period, progress=say)
     if not result.published:
         err.print(f"[bold red]not published:[/] {result.message}", highlight=False)
@@ -236,21 +189,23 @@ def report_totals(period: PeriodOption, fmt: FormatOption = OutputFormat.table) 
     from apportion.allocate import Period
     from apportion.report import totals
 
-    with _guard():
-        result = totals(_open(), Period.parse(period))
+    with guard():
+        result = totals(open_workspace(), Period.parse(period))
     rows = [_totals_row(metric.as_dict()) for metric in result.metrics]
     if fmt is OutputFormat.json:
         out.print_json(json.dumps(result.as_dict()))
     elif fmt is OutputFormat.csv:
-        _write_csv(rows)
+        write_csv(rows)
     else:
         # the table keeps to one line per metric; the owner sources follow it as text
         narrow = [{k: v for k, v in row.items() if not k.startswith("direct_")} for row in rows]
-        _print_table(f"Totals {result.period} (run {result.run_id})", narrow)
+        print_table(f"Totals {result.period} (run {result.run_id})", narrow)
         quarantined = ", ".join(f"{n} {k} rows" for k, n in result.quarantined_rows.items())
         out.print(f"quarantined: {quarantined or 'none'}", highlight=False)
         for reason, amount in result.unallocated_reasons.items():
-            out.print(f"unallocated BilledCost, {reason}: {_plain(str(amount))}", highlight=False)
+            out.print(
+                f"unallocated BilledCost, {reason}: {plain_text(str(amount))}", highlight=False
+            )
         for metric in (m for m in result.metrics if m.metric == "BilledCost"):
             found = ", ".join(f"{k} {plain(v)}" for k, v in metric.direct_by_source.items())
             out.print(f"direct {metric.currency} BilledCost by owner source: {found}")
@@ -279,8 +234,8 @@ def report_statements(
     from apportion.report import statements
 
     groups = [name.strip() for name in by.split(",") if name.strip()]
-    with _guard():
-        lines, totals = statements(_open(), Period.parse(period), groups)
+    with guard():
+        lines, totals = statements(open_workspace(), Period.parse(period), groups)
     rows = [line.as_dict() for line in lines]
     if fmt is OutputFormat.json:
         payload = {
@@ -291,9 +246,9 @@ def report_statements(
         }
         out.print_json(json.dumps(payload))
     elif fmt is OutputFormat.csv:
-        _write_csv(rows)
+        write_csv(rows)
     else:
-        _print_table(f"Statement {period}", rows + [total.as_dict() for total in totals])
+        print_table(f"Statement {period}", rows + [total.as_dict() for total in totals])
 
 
 @export_app.command("focus")
@@ -305,8 +260,8 @@ def export_focus_command(
     from apportion.allocate import Period
     from apportion.export import export_focus
 
-    with _guard():
-        count = export_focus(_open(), Period.parse(period), out_file)
+    with guard():
+        count = export_focus(open_workspace(), Period.parse(period), out_file)
     err.print(f"wrote {count} rows to {out_file}")
 
 
@@ -325,7 +280,7 @@ def tags_check(
     """Exit 0 if every taggable resource satisfies the tag policy, 1 if any does not."""
     from apportion.tags import check_files
 
-    with _guard():
+    with guard():
         result = check_files(files, _tag_policy(config))
     if fmt is CheckFormat.json:
         out.print_json(json.dumps(result.as_dict()))
@@ -340,7 +295,7 @@ def tags_check(
             for f in result.failed
         ]
         if rows:
-            _print_table("Resources that break the tag policy", rows)
+            print_table("Resources that break the tag policy", rows)
         for note in result.notes():
             err.print(f"note: {note}", highlight=False)
         checked, failed = len(result.verdicts), len(result.failed)
@@ -383,13 +338,13 @@ def tags_coverage(
 
     if metric not in COST_METRICS:
         raise typer.BadParameter(f"one of {', '.join(COST_METRICS)}", param_hint="--metric")
-    with _guard():
-        result = tag_coverage(_open(), Period.parse(period), months=months, top=top)
+    with guard():
+        result = tag_coverage(open_workspace(), Period.parse(period), months=months, top=top)
     if fmt is CheckFormat.table and not result.overall:
         out.print(f"no cost lines in {period}")
         return
     notes = [f"tag key {key!r} read as {d}" for key, d in sorted(result.keys.items())]
-    _print_report(fmt, result.as_dict(), lambda: coverage_tables(result, metric), notes)
+    print_report(fmt, result.as_dict(), lambda: coverage_tables(result, metric), notes)
 
 
 @tags_app.command("audit")
@@ -410,12 +365,14 @@ def tags_audit(
     from apportion.allocate import Period
     from apportion.tags.audit import audit_rows, tag_audit
 
-    with _guard():
-        coverage = _decimal_option(metering, "--metering")
+    with guard():
+        coverage = decimal_option(metering, "--metering")
         if coverage > 1:
             raise typer.BadParameter("give a share from 0 to 1", param_hint="--metering")
-        result = tag_audit(_open(), Period.parse(period), months=months, top=top, metering=coverage)
-    _print_report(fmt, result.as_dict(), lambda: audit_rows(result), result.notes)
+        result = tag_audit(
+            open_workspace(), Period.parse(period), months=months, top=top, metering=coverage
+        )
+    print_report(fmt, result.as_dict(), lambda: audit_rows(result), result.notes)
 
 
 class PullProvider(StrEnum):
@@ -457,9 +414,9 @@ def pull(
     if provider is not PullProvider.litellm and (url or table):
         raise typer.BadParameter("only `pull litellm` reads a database", param_hint="--url/--table")
     first, last = since.date(), until.date() if until else None
-    with _guard():
-        workspace = _open()
-        with _progress(f"pulling {provider.value}") as say:
+    with guard():
+        workspace = open_workspace()
+        with progress(f"pulling {provider.value}") as say:
             if provider is PullProvider.litellm:
                 results = pull_litellm(workspace, first, last, url=url, table=table, say=say)
             else:
@@ -505,12 +462,12 @@ def reconcile(
     from apportion.pricing.reconcile import reconcile as run
     from apportion.pricing.reconcile import reconciliation_rows
 
-    with _guard():
+    with guard():
         result = run(
-            _open(),
+            open_workspace(),
             Period.parse(period),
-            tolerance_percent=_decimal_option(tolerance, "--tolerance"),
-            minimum=_decimal_option(minimum, "--minimum"),
+            tolerance_percent=decimal_option(tolerance, "--tolerance"),
+            minimum=decimal_option(minimum, "--minimum"),
             grain=by.value,
             usage=usage.value,
         )
@@ -530,7 +487,7 @@ def reconcile(
             f"{result.other_currency_lines} AI cost lines of {period} are billed in another "
             "currency than USD, which prices are in: they are in no invoiced figure"
         )
-    _print_report(fmt, result.as_dict(), lambda: reconciliation_rows(result), notes)
+    print_report(fmt, result.as_dict(), lambda: reconciliation_rows(result), notes)
     if fmt is CheckFormat.table:
         gaps = len(result.outside)
         out.print(
@@ -541,32 +498,6 @@ def reconcile(
         )
     if not result.reconciles:
         raise typer.Exit(1)
-
-
-def _decimal_option(text: str, name: str) -> Decimal:
-    try:
-        value = Decimal(text)
-    except ArithmeticError:
-        raise typer.BadParameter(f"{text!r} is not a number", param_hint=name) from None
-    if not value.is_finite() or value < 0:
-        raise typer.BadParameter("give a number of 0 or more", param_hint=name)
-    return value
-
-
-def _print_report(
-    fmt: CheckFormat,
-    payload: dict[str, Any],
-    tables: Callable[[], dict[str, list[dict[str, Any]]]],
-    notes: Sequence[str],
-) -> None:
-    """JSON on stdout, or titled tables on stdout and notes on stderr."""
-    if fmt is CheckFormat.json:
-        out.print_json(json.dumps(payload))
-        return
-    for title, rows in tables().items():
-        _print_table(title, rows)
-    for note in notes:
-        err.print(f"note: {note}", highlight=False)
 
 
 @app.command()
@@ -584,7 +515,7 @@ def admission(
 
     if (tls_cert is None) != (tls_key is None):
         raise typer.BadParameter("give both --tls-cert and --tls-key, or neither")
-    with _guard():
+    with guard():
         policy = _tag_policy(config)
     if tls_cert is None:
         err.print(
@@ -614,7 +545,7 @@ def demo(
     from apportion.demo import run_demo
 
     state.root = directory  # the reports below read the demo workspace
-    with _guard(), _progress("demo") as say:
+    with guard(), progress("demo") as say:
         summary = run_demo(
             directory, period=period, seed=seed, driver_rows=driver_rows, progress=say
         )
@@ -635,47 +566,12 @@ def _totals_row(metric: dict[str, Any]) -> dict[str, Any]:
     return {
         "currency": metric["currency"],
         "metric": metric["metric"],
-        "ingested": _plain(metric["ingested"]),
-        **{method: _plain(value) for method, value in metric["allocated"].items()},
-        **{f"direct_{k}": _plain(v) for k, v in metric["direct_by_source"].items()},
-        "unallocated": _plain(metric["unallocated"]),
+        "ingested": plain_text(metric["ingested"]),
+        **{method: plain_text(value) for method, value in metric["allocated"].items()},
+        **{f"direct_{k}": plain_text(v) for k, v in metric["direct_by_source"].items()},
+        "unallocated": plain_text(metric["unallocated"]),
         "balanced": metric["balanced"],
     }
-
-
-def _plain(text: str) -> str:
-    return plain(Decimal(text))
-
-
-def _print_table(title: str, rows: Sequence[dict[str, Any]]) -> None:
-    if not rows:
-        out.print(f"{title}: nothing to show")
-        return
-    table = Table(title=title)
-    numeric = {key for key, value in rows[0].items() if _looks_numeric(value)}
-    for key in rows[0]:
-        table.add_column(key, justify="right" if key in numeric else "left")
-    for row in rows:
-        table.add_row(*("" if value is None else str(value) for value in row.values()))
-    out.print(table)
-
-
-def _looks_numeric(value: Any) -> bool:
-    try:
-        Decimal(str(value))
-    except InvalidOperation:
-        return False
-    return True
-
-
-def _write_csv(rows: Sequence[dict[str, Any]]) -> None:
-    if not rows:
-        return
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    sys.stdout.write(buffer.getvalue())
 
 
 def main() -> None:

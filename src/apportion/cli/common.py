@@ -1,0 +1,157 @@
+"""What every command shares: the consoles, the output formats, the workspace option's state,
+turning library errors into exit codes, progress, and printing tables and CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from decimal import Decimal, InvalidOperation
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from apportion.errors import USAGE_ERRORS, WORK_ERRORS
+from apportion.money import plain
+from apportion.workspace import Workspace
+
+# Reports are read in terminals and in CI logs alike; a pipe gets a wide page, not 80 columns.
+out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
+err = Console(stderr=True, soft_wrap=True)  # a path or message is never broken mid-word
+
+
+class OutputFormat(StrEnum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
+class _State:
+    root: Path = Path(".")
+
+
+state = _State()
+
+PeriodOption = Annotated[str, typer.Option("--period", "-p", help="Billing month, YYYY-MM.")]
+FormatOption = Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")]
+
+
+class CheckFormat(StrEnum):
+    table = "table"
+    json = "json"
+
+
+TableOrJson = Annotated[CheckFormat, typer.Option("--format", "-f", help="Output format.")]
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        "-c",
+        help="The apportion.yaml whose tag policy applies (default: the workspace's, else the "
+        "built-in policy).",
+    ),
+]
+
+
+@contextmanager
+def guard() -> Iterator[None]:
+    """Turn the library's input and configuration errors into one clear line and exit 2."""
+    try:
+        yield
+    except USAGE_ERRORS as exc:
+        err.print(f"[bold red]error:[/] {exc}", highlight=False)
+        raise typer.Exit(2) from None
+    except WORK_ERRORS as exc:
+        err.print(f"[bold red]failed:[/] {exc}", highlight=False)
+        raise typer.Exit(1) from None
+
+
+@contextmanager
+def progress(title: str) -> Iterator[Callable[[str], None]]:
+    with err.status(title) as status:
+        yield lambda message: status.update(f"{title}: {message}")
+
+
+def open_workspace() -> Workspace:
+    return Workspace.open(state.root)
+
+
+def decimal_option(text: str, name: str) -> Decimal:
+    try:
+        value = Decimal(text)
+    except ArithmeticError:
+        raise typer.BadParameter(f"{text!r} is not a number", param_hint=name) from None
+    if not value.is_finite() or value < 0:
+        raise typer.BadParameter("give a number of 0 or more", param_hint=name)
+    return value
+
+
+def print_report(
+    fmt: CheckFormat,
+    payload: dict[str, Any],
+    tables: Callable[[], dict[str, list[dict[str, Any]]]],
+    notes: Sequence[str],
+) -> None:
+    """JSON on stdout, or titled tables on stdout and notes on stderr."""
+    if fmt is CheckFormat.json:
+        out.print_json(json.dumps(payload))
+        return
+    for title, rows in tables().items():
+        print_table(title, rows)
+    for note in notes:
+        err.print(f"note: {note}", highlight=False)
+
+
+def plain_text(text: str) -> str:
+    return plain(Decimal(text))
+
+
+def print_table(title: str, rows: Sequence[dict[str, Any]]) -> None:
+    if not rows:
+        out.print(f"{title}: nothing to show")
+        return
+    table = Table(title=title)
+    numeric = {key for key, value in rows[0].items() if looks_numeric(value)}
+    for key in rows[0]:
+        table.add_column(key, justify="right" if key in numeric else "left")
+    for row in rows:
+        table.add_row(*("" if value is None else str(value) for value in row.values()))
+    out.print(table)
+
+
+def looks_numeric(value: Any) -> bool:
+    try:
+        Decimal(str(value))
+    except InvalidOperation:
+        return False
+    return True
+
+
+def write_csv(rows: Sequence[dict[str, Any]]) -> None:
+    if rows:
+        sys.stdout.write(csv_text(rows))
+
+
+def csv_text(rows: Sequence[dict[str, Any]], columns: Sequence[str] | None = None) -> str:
+    """CSV with a header: ``columns``, else the first row's keys."""
+    buffer = io.StringIO()
+    names = list(columns) if columns is not None else list(rows[0]) if rows else []
+    writer = csv.DictWriter(buffer, fieldnames=names, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
+def write_text(text: str, output: Path | None) -> None:
+    """To the file if one is named, else to stdout."""
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.write_text(text, encoding="utf-8")

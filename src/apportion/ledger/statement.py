@@ -1,0 +1,250 @@
+"""A payer's statement for a period: its lines by workload and category, each with method,
+rule, mode (showback or chargeback), the change against the previous period and the dispute
+status; totals per currency, split by mode; and whether the figures are frozen (closed) or
+may still change."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+
+from apportion.config.ledger import CHARGEBACK
+from apportion.ledger import disputes
+from apportion.ledger import periods as states
+from apportion.ledger.lines import ADJUSTMENT, Line, period_lines
+from apportion.ledger.models import Adjustment, Closing
+from apportion.money import add, exact_sum
+from apportion.periods import Period
+from apportion.schema.tables import UNALLOCATED
+from apportion.workspace import Workspace
+
+ZERO = Decimal(0)
+
+
+class StatementNotFoundError(LookupError):
+    pass
+
+
+@dataclass(frozen=True)
+class StatementEntry:
+    line: Line
+    previous: Decimal | None  # the same line's amount last period; None if it had none
+    dispute: str | None  # the latest dispute's state and number, "open (#3)"
+    note: str | None = None  # what an adjustment corrects
+
+    @property
+    def change(self) -> Decimal | None:
+        return None if self.previous is None else add(self.line.amount, -self.previous)
+
+    def as_dict(self) -> dict[str, Any]:
+        line = self.line
+        return {
+            "line_id": line.line_id,
+            "workload": line.workload,
+            "category": line.category,
+            "method": line.method,
+            "rule": line.rule,
+            "mode": line.mode,
+            "currency": line.currency,
+            "amount": f"{line.amount:f}",
+            "previous": None if self.previous is None else f"{self.previous:f}",
+            "change": None if self.change is None else f"{self.change:f}",
+            "dispute": self.dispute,
+            "note": self.note,
+        }
+
+
+@dataclass(frozen=True)
+class CurrencyTotal:
+    currency: str
+    chargeback: Decimal
+    showback: Decimal
+    total: Decimal
+    previous: Decimal | None
+
+    @property
+    def change(self) -> Decimal | None:
+        return None if self.previous is None else add(self.total, -self.previous)
+
+    def as_dict(self) -> dict[str, Any]:
+        def text(value: Decimal | None) -> str | None:
+            return None if value is None else f"{value:f}"
+
+        return {
+            "currency": self.currency,
+            "chargeback": text(self.chargeback),
+            "showback": text(self.showback),
+            "total": text(self.total),
+            "previous": text(self.previous),
+            "change": text(self.change),
+        }
+
+
+@dataclass(frozen=True)
+class Statement:
+    period: str
+    previous_period: str
+    payer_dimension: str
+    workload_dimension: str
+    payer: str
+    state: str  # the period's: allocated and in_review statements may still change
+    metric: str
+    run_id: str | None
+    entries: list[StatementEntry]
+    totals: list[CurrencyTotal]
+    open_disputes: int
+    closed_hash: str | None = None
+    closed_by: str | None = None
+    closed_at: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def final(self) -> bool:
+        return self.state == states.CLOSED
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "period": self.period,
+            "previous_period": self.previous_period,
+            "payer_dimension": self.payer_dimension,
+            "workload_dimension": self.workload_dimension,
+            "payer": self.payer,
+            "state": self.state,
+            "final": self.final,
+            "metric": self.metric,
+            "run_id": self.run_id,
+            "lines": [entry.as_dict() for entry in self.entries],
+            "totals": [total.as_dict() for total in self.totals],
+            "open_disputes": self.open_disputes,
+            "closed_hash": self.closed_hash,
+            "closed_by": self.closed_by,
+            "closed_at": self.closed_at,
+            "notes": self.notes,
+        }
+
+
+def payers(workspace: Workspace, period: str) -> list[str]:
+    """Everyone with a line in the period's statement (``__unallocated__`` last)."""
+    found = {line.payer for line in _lines(workspace, period)}
+    return sorted(found - {UNALLOCATED}) + ([UNALLOCATED] if UNALLOCATED in found else [])
+
+
+def statement(workspace: Workspace, period: str, payer: str) -> Statement:
+    Period.parse(period)
+    ledger = workspace.config.ledger
+    lines = [line for line in _lines(workspace, period) if line.payer == payer]
+    if not lines:
+        known = ", ".join(payers(workspace, period)) or "none"
+        raise StatementNotFoundError(
+            f"{ledger.payer} {payer!r} has no lines in {period} (payers: {known})"
+        )
+    previous_period = _previous(period)
+    before = [
+        line for line in period_lines(workspace, previous_period) or [] if line.payer == payer
+    ]
+    earlier = _amounts_by_key(line for line in before if line.method != ADJUSTMENT)
+    control = workspace.control
+    disputed = disputes.latest_states(control, period)
+    notes = _adjustment_notes(workspace, period)
+    entries = [
+        StatementEntry(
+            line=line,
+            previous=None if line.method == ADJUSTMENT else earlier.get(line.key),
+            dispute=disputed.get(line.line_id),
+            note=notes.get(line.adjustment_id) if line.adjustment_id else None,
+        )
+        for line in sorted(lines, key=_order)
+    ]
+    status = states.status(control, period)
+    unresolved = [
+        dispute
+        for dispute in disputes.listing(control, period=period, payer=payer)
+        if dispute.state in disputes.UNRESOLVED
+    ]
+    closing = _closing(workspace, period)
+    return Statement(
+        period=period,
+        previous_period=previous_period,
+        payer_dimension=ledger.payer,
+        workload_dimension=ledger.workload,
+        payer=payer,
+        state=status.state,
+        metric=closing["metric"] if closing else ledger.metric,
+        run_id=status.run_id,
+        entries=entries,
+        totals=_totals(lines, before),
+        open_disputes=len(unresolved),
+        closed_hash=closing["hash"] if closing else None,
+        closed_by=status.closed_by,
+        closed_at=status.closed_at.isoformat() if status.closed_at else None,
+        notes=_state_notes(status.state, period),
+    )
+
+
+def _lines(workspace: Workspace, period: str) -> list[Line]:
+    found = period_lines(workspace, period)
+    if found is None:
+        raise StatementNotFoundError(
+            f"period {period} has no statement: run `apportion allocate --period {period}` first"
+        )
+    return found
+
+
+def _previous(period: str) -> str:
+    parsed = Period.parse(period)
+    year, month = (parsed.year, parsed.month - 1) if parsed.month > 1 else (parsed.year - 1, 12)
+    return f"{year:04d}-{month:02d}"
+
+
+def _order(line: Line) -> tuple[bool, str, str, str, str]:
+    return (line.method == ADJUSTMENT, line.currency, line.workload, line.category, line.rule)
+
+
+def _amounts_by_key(lines: Iterable[Line]) -> dict[tuple[str, ...], Decimal]:
+    found: dict[tuple[str, ...], Decimal] = defaultdict(Decimal)
+    for line in lines:
+        found[line.key] = add(found[line.key], line.amount)
+    return dict(found)
+
+
+def _totals(lines: Sequence[Line], before: Sequence[Line]) -> list[CurrencyTotal]:
+    currencies = sorted({line.currency for line in lines})
+    totals = []
+    for currency in currencies:
+        mine = [line for line in lines if line.currency == currency]
+        earlier = [line.amount for line in before if line.currency == currency]
+        totals.append(
+            CurrencyTotal(
+                currency=currency,
+                chargeback=exact_sum(x.amount for x in mine if x.mode == CHARGEBACK),
+                showback=exact_sum(x.amount for x in mine if x.mode != CHARGEBACK),
+                total=exact_sum(x.amount for x in mine),
+                previous=exact_sum(earlier) if earlier else None,
+            )
+        )
+    return totals
+
+
+def _adjustment_notes(workspace: Workspace, period: str) -> dict[int, str]:
+    with workspace.control.reading() as session:
+        rows = session.scalars(select(Adjustment).where(Adjustment.period == period))
+        return {row.id: f"corrects {row.corrects_period}: {row.description}" for row in rows}
+
+
+def _closing(workspace: Workspace, period: str) -> dict[str, str] | None:
+    with workspace.control.reading() as session:
+        found = session.scalars(select(Closing).where(Closing.period == period)).first()
+        return {"hash": found.chain_hash, "metric": found.metric} if found else None
+
+
+def _state_notes(state: str, period: str) -> list[str]:
+    if state == states.CLOSED:
+        return [f"{period} is closed: these figures are final"]
+    if state == states.IN_REVIEW:
+        return [f"{period} is in review: figures may still change before it closes"]
+    return [f"{period} is {state}, not yet reviewed: figures may change"]
