@@ -7,6 +7,9 @@ from pathlib import Path
 
 from apportion.allocate import Period
 from apportion.demo import run_demo
+from apportion.ledger.close import verify
+from apportion.ledger.journal import imbalances, posted
+from apportion.ledger.periods import status
 from apportion.report import statements, totals
 from apportion.workspace import Workspace
 
@@ -31,4 +34,14 @@ def test_demo_runs_the_whole_cycle_and_balances(tmp_path: Path) -> None:
         sum((line.amounts["BilledCost"] for line in lines), Decimal(0))
         == total.amounts["BilledCost"]
     )
+    # the month is reviewed and closed: chargeback for foundation models and self-hosted
+    # compute (Marketing's models excepted) posted as balanced journal entries
+    assert status(ws.control, "2026-10").state == "closed"
+    assert verify(ws.control).intact
+    entries = posted(ws.control, "2026-10")
+    assert entries and not imbalances(entries)
+    charged = {(line.payer, line.category) for line in entries if line.workload}
+    assert {category for _, category in charged} == {"foundation_model_api", "self_hosted_compute"}
+    assert ("marketing", "foundation_model_api") not in charged
+    assert any("closed 2026-10" in line for line in summary)
     ws.close()

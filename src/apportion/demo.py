@@ -8,6 +8,10 @@ from pathlib import Path
 
 from apportion.allocate import allocate_period
 from apportion.ingest import ingest_files
+from apportion.ledger.close import close_period, verify
+from apportion.ledger.journal import posted
+from apportion.ledger.periods import review
+from apportion.money import exact_sum
 from apportion.progress import Progress, quiet
 from apportion.synth import generate
 from apportion.workspace import Workspace
@@ -42,6 +46,7 @@ def run_demo(
         say("ingesting drivers")
         drivers = ingest_files(workspace, list(data.driver_files), progress=say)
         result = allocate_period(workspace, period, progress=say)
+        ledger = _review_and_close(workspace, period, say) if result.published else []
     finally:
         workspace.close()
     elapsed = time.perf_counter() - started
@@ -52,5 +57,27 @@ def run_demo(
         f"{sum(r.rows for r in drivers):,} driver rows; {quarantined} rows quarantined",
         f"allocated {period}: run {result.run_id}, {result.pools:,} pools, "
         f"{result.allocations:,} allocations" + ("" if result.published else " (NOT published)"),
+        *ledger,
         f"finished in {elapsed:.1f} s",
+    ]
+
+
+def _review_and_close(workspace: Workspace, period: str, say: Progress) -> list[str]:
+    """The rest of the month: review, close (statements frozen, chargeback journal posted)
+    and a check of the ledger's hash chain."""
+    actor = "demo"
+    say("reviewing and closing")
+    review(workspace.control, period, actor)
+    closed = close_period(workspace, period, actor)
+    entries = posted(workspace.control, period)
+    # what the recovery account was credited: every chargeback line, nothing shown back
+    chargeback = exact_sum(line.credit - line.debit for line in entries if not line.workload)
+    intact = verify(workspace.control).intact
+    return [
+        f"closed {period}: {closed.lines} statement lines, {len(entries)} journal lines "
+        f"charging back {chargeback:,} (foundation models and self-hosted compute; the rest "
+        "is shown back)",
+        f"ledger hash {closed.chain_hash[:16]}: " + ("verified" if intact else "NOT intact"),
+        f"a cost centre's statement: apportion -w {workspace.root} statement --period {period} "
+        "--cost-centre fraud-ops --format html --out fraud-ops.html",
     ]

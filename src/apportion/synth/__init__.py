@@ -25,7 +25,7 @@ DEFAULT_DRIVER_ROWS = 1_200_000
 class SynthOutput:
     cost_files: tuple[Path, ...]  # FOCUS CSV files, one per provider/bill
     driver_files: tuple[Path, ...]  # Parquet driver files
-    config_yaml: str  # the `dimensions:`, `tags:` and `rules:` YAML text for apportion.yaml
+    config_yaml: str  # the `dimensions:`, `tags:`, `rules:` and `ledger:` YAML of apportion.yaml
     # mapping tables the configuration names (tags.inherit), to copy into the workspace
     mapping_files: tuple[Path, ...]
     driver_rows: int
@@ -51,7 +51,7 @@ def generate(
     return SynthOutput(
         cost_files=cost_files,
         driver_files=driver_files,
-        config_yaml=demo_config_yaml(),
+        config_yaml=demo_config_yaml(month.label),
         mapping_files=(write_openai_projects(out_dir / "mappings" / PROJECTS_FILE, ORGANISATION),),
         driver_rows=written,
         cost_rows=cost_rows,

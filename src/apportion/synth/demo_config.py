@@ -74,6 +74,23 @@ rules:
 """
 
 
-def demo_config_yaml() -> str:
-    """The demo's ``dimensions:``, ``tags:`` and ``rules:`` YAML text."""
-    return DEMO_RULES_YAML
+# The usual path (MISSION R4): foundation-model spend and dedicated inference move to
+# chargeback first, the rest stays on showback; Marketing pilots its models on showback a
+# while longer. The modes start in the demo's own month.
+DEMO_LEDGER_YAML = """\
+ledger:
+  modes:
+    - {{category: foundation_model_api, mode: chargeback, effective_from: "{period}"}}
+    - {{category: self_hosted_compute, mode: chargeback, effective_from: "{period}"}}
+    - {{category: foundation_model_api, payer: marketing, mode: showback, effective_from: \
+"{period}"}}
+  accounts:
+    expense: "6420"                  # AI services expense, each cost centre's own ledger
+    expense_by_payer: {{ml-platform: "6425"}}
+    recovery: "4890"                 # AI platform cost recovery
+"""
+
+
+def demo_config_yaml(period: str = "2026-10") -> str:
+    """The demo's ``dimensions:``, ``tags:``, ``rules:`` and ``ledger:`` YAML text."""
+    return DEMO_RULES_YAML + DEMO_LEDGER_YAML.format(period=period)
