@@ -77,3 +77,15 @@ def test_readme_pricing_example_is_a_valid_configuration() -> None:
         ("our-llama", None),
         ("images", None),
     ]
+
+
+def test_readme_ledger_example_is_a_valid_configuration() -> None:
+    blocks = re.findall(r"```yaml\n(.*?)```", README, flags=re.S)
+    [ledger_block] = [block for block in blocks if block.startswith("ledger:")]
+    ledger = parse_config(ledger_block).ledger
+    assert ledger.mode("foundation_model_api", "fraud-ops", "2026-10") == "chargeback"
+    assert ledger.mode("foundation_model_api", "research", "2026-11") == "showback"
+    assert ledger.mode("self_hosted_compute", "fraud-ops", "2026-12") == "showback"
+    assert ledger.mode("self_hosted_compute", "fraud-ops", "2027-01") == "chargeback"
+    assert ledger.accounts.expense_for("ml-platform") == "6425"
+    assert ledger.accounts.expense_for("fraud-ops") == "6420"

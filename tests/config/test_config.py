@@ -19,9 +19,36 @@ def test_default_config_is_valid_and_has_every_category() -> None:
     assert {rule.category for rule in config.categories} == set(CATEGORIES)
 
 
+def test_default_configs_commented_ledger_section_is_valid_when_uncommented() -> None:
+    text = default_config_text()
+    commented = text[text.index("# ledger:") :].splitlines()
+    ledger = "\n".join(line.removeprefix("# ") for line in commented if line.startswith("# "))
+    config = parse_config(ledger)
+    assert config.ledger.mode("foundation_model_api", "fraud-ops", "2026-10") == "chargeback"
+    assert config.ledger.mode("foundation_model_api", "research", "2026-10") == "showback"
+    assert config.ledger.accounts.expense_for("ml-platform") == "6405"
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [
+        (
+            "ledger:\n  payer: team\n",
+            r"ledger.payer is 'team', which is not one of the dimensions",
+        ),
+        (
+            "ledger:\n  modes:\n"
+            "    - {category: gpus, mode: chargeback, effective_from: 2026-10}\n",
+            r"ledger.modes names the category 'gpus'",
+        ),
+        (
+            "ledger:\n  modes:\n    - {category: '*', mode: chargeback, effective_from: 2026-1}\n",
+            r"not a month written as YYYY-MM",
+        ),
+        (
+            "ledger:\n  modes:\n    - {category: '*', mode: invoice, effective_from: '2026-10'}\n",
+            r"showback.*chargeback",
+        ),
         (
             "rules:\n  - {name: gpu, match: \"ResourceId = 'x'\", method: proportional}\n",
             r"rules\[0\] \(gpu\)\.driver: Field required",
