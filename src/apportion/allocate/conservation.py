@@ -38,7 +38,8 @@ def check_conservation(
     period: Period,
     pools: list[dict[str, Any]],
     allocations: pa.Table,
-) -> None:
+) -> dict[tuple[str, str], Decimal]:
+    """The ingested totals the run conserves, by currency and metric; raises if it does not."""
     problems: list[str] = []
     sums = ["sum"] * len(COST_METRICS)
     # grouped on the pool id's dictionary code: hashing integers, not 1.5 M strings
@@ -81,3 +82,4 @@ def check_conservation(
             f"period {period} does not balance; the run was not published:\n  "
             + "\n  ".join(problems[:20])
         )
+    return ingested

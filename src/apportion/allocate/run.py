@@ -126,7 +126,7 @@ def allocate_period(
         plan = _plan(plane, config, derivation, rules, period, run_id, say)
         say("checking conservation")
         allocations = plan.allocation_table()
-        check_conservation(plane, period, plan.pools, allocations)
+        conserved = check_conservation(plane, period, plan.pools, allocations)
     except (ConservationError, OverflowError) as exc:
         # an amount beyond DECIMAL(38, 18) cannot be kept exactly: refuse, like an imbalance
         control.finish_run(run_id, "failed", str(exc), None)
@@ -143,7 +143,7 @@ def allocate_period(
             control,
             run_id,
             str(period),
-            totals={"pools": len(plan.pools)},
+            totals=_run_totals(plan, conserved),
             inputs=inputs,
             actor=actor or current_actor(),
             restatement=restatement,
@@ -160,6 +160,15 @@ def allocate_period(
         allocations=allocations.num_rows,
         generations=generations,
     )
+
+
+def _run_totals(plan: _Plan, conserved: dict[tuple[str, str], Decimal]) -> dict[str, Any]:
+    """What the run's record keeps: its size, and the cost it conserved per currency and
+    metric (allocations plus unallocated, equal to the ingested cost)."""
+    by_currency: dict[str, dict[str, str]] = {}
+    for (currency, metric), amount in sorted(conserved.items()):
+        by_currency.setdefault(currency, {})[metric] = f"{amount:f}"
+    return {"pools": len(plan.pools), "conserved": by_currency}
 
 
 def _parsed_rules(config: Config) -> list[tuple[Rule, Match]]:
