@@ -182,7 +182,25 @@ def ingest_files(
                 continue
             say(f"loading {item.path.name}")
             _load(plane, item, [other for other in pending if other is not item])
-    return [item.result for item in staged]
+    results = [item.result for item in staged]
+    _note_closed_periods(workspace, results)
+    return results
+
+
+def _note_closed_periods(workspace: Workspace, results: list[IngestResult]) -> None:
+    """A closed period never changes: new data for it waits for `apportion period adjust`."""
+    from apportion.ledger.periods import CLOSED, status
+
+    for result in results:
+        if result.status == "unchanged":
+            continue
+        for period in result.periods:
+            if status(workspace.control, period).state == CLOSED:
+                result.notes.append(
+                    f"{period} is closed: its statements stay as closed; `apportion period "
+                    f"adjust {period}` posts what this changed as adjustments to the next open "
+                    "period"
+                )
 
 
 def _lacks_usage(plane: DataPlane, path: Path, fmt: Format, file_hash: str) -> bool:

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from apportion.ledger import audit
@@ -30,14 +30,40 @@ ZERO = Decimal(0)
 
 
 def next_open_period(session: Session, after: str) -> str:
-    """The first period after ``after`` that is not closed (made, as open, if it is new)."""
+    """The first period after ``after`` that is not closed (made, as open, if it is new).
+
+    An existing one's version rises, as with any transition: a close of it prepared before
+    this adjustment is then refused (its statement would miss the adjustment), and a close
+    that commits first makes this posting fail rather than land in a closed period."""
     period = Period.parse(after)
     while True:
         period = Period.parse(f"{period.year + period.month // 12:04d}-{period.month % 12 + 1:02d}")
         row = session.get(PeriodRecord, str(period))
-        if row is None or row.state != states.CLOSED:
+        if row is None:
             states.ensure_open_period(session, str(period))
             return str(period)
+        if row.state != states.CLOSED:
+            _claim(session, row)
+            return str(period)
+
+
+def _claim(session: Session, row: PeriodRecord) -> None:
+    changed = session.execute(
+        update(PeriodRecord)
+        .where(
+            PeriodRecord.period == row.period,
+            PeriodRecord.version == row.version,
+            PeriodRecord.state != states.CLOSED,
+        )
+        .values(version=row.version + 1)
+        .execution_options(synchronize_session=False)
+    )
+    if changed.rowcount != 1:  # type: ignore[attr-defined]
+        raise states.ConcurrentChangeError(
+            f"period {row.period} changed while an adjustment was posted to it (closed by "
+            "someone else, most likely); nothing was written: run the command again"
+        )
+    session.expire(row)
 
 
 def post(

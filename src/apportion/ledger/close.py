@@ -118,8 +118,8 @@ def commit_close(control: ControlPlane, plan: ClosePlan) -> Closed:
         if row is None or row.version != plan.version or row.run_id != plan.run_id:
             raise states.ConcurrentChangeError(
                 f"period {plan.period} changed after this close was prepared (allocated again, "
-                "or closed by someone else); nothing was written: look at `apportion period "
-                "list` and close again if it still applies"
+                "adjusted, or closed by someone else); nothing was written: look at "
+                "`apportion period list` and close again if it still applies"
             )
         unresolved = disputes.unresolved_ids(session, plan.period)
         if unresolved and not plan.forced:  # a dispute opened since the close was prepared

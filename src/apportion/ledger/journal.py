@@ -19,6 +19,7 @@ from apportion.ledger.controlplane import ControlPlane
 from apportion.ledger.lines import Line
 from apportion.ledger.models import Closing, JournalLineRecord
 from apportion.money import add, exact_sum
+from apportion.schema.currency import minor_units
 
 ZERO = Decimal(0)
 
@@ -78,10 +79,12 @@ def _entry(
 ) -> list[JournalLine]:
     entry_id = "JE-" + period + "-" + _digest(period, payer, currency)
     expense = accounts.expense_for(payer)
+    # 0.00 beside 12.50, not 0: every amount at the currency's minor unit
+    zero = Decimal(0).scaleb(-minor_units(currency))
     posted = []
     for number, line in enumerate(sorted(charged, key=lambda line: line.line_id), start=1):
         # a credit or refund (negative) credits the expense account instead
-        debit, credit = (line.amount, ZERO) if line.amount > 0 else (ZERO, -line.amount)
+        debit, credit = (line.amount, zero) if line.amount > 0 else (zero, -line.amount)
         posted.append(
             JournalLine(
                 line_id=f"{entry_id}-{line.line_id}",
@@ -101,7 +104,7 @@ def _entry(
         )
     total = exact_sum(line.amount for line in charged)
     if total != ZERO:
-        debit, credit = (ZERO, total) if total > 0 else (-total, ZERO)
+        debit, credit = (zero, total) if total > 0 else (-total, zero)
         posted.append(
             JournalLine(
                 line_id=f"{entry_id}-recovery",

@@ -18,8 +18,9 @@ from apportion.ledger import disputes
 from apportion.ledger import periods as states
 from apportion.ledger.lines import ADJUSTMENT, Line, period_lines
 from apportion.ledger.models import Adjustment, Closing
-from apportion.money import add, exact_sum
+from apportion.money import EXACT, add, exact_sum
 from apportion.periods import Period
+from apportion.schema.currency import minor_units
 from apportion.schema.tables import UNALLOCATED
 from apportion.workspace import Workspace
 
@@ -213,7 +214,8 @@ def _amounts_by_key(lines: Iterable[Line]) -> dict[tuple[str, ...], Decimal]:
 
 
 def _totals(lines: Sequence[Line], before: Sequence[Line]) -> list[CurrencyTotal]:
-    currencies = sorted({line.currency for line in lines})
+    # a currency billed last period and not this one shows as a drop to zero
+    currencies = sorted({line.currency for line in [*lines, *before]})
     totals = []
     for currency in currencies:
         mine = [line for line in lines if line.currency == currency]
@@ -221,13 +223,19 @@ def _totals(lines: Sequence[Line], before: Sequence[Line]) -> list[CurrencyTotal
         totals.append(
             CurrencyTotal(
                 currency=currency,
-                chargeback=exact_sum(x.amount for x in mine if x.mode == CHARGEBACK),
-                showback=exact_sum(x.amount for x in mine if x.mode != CHARGEBACK),
-                total=exact_sum(x.amount for x in mine),
-                previous=exact_sum(earlier) if earlier else None,
+                chargeback=_sum(currency, (x.amount for x in mine if x.mode == CHARGEBACK)),
+                showback=_sum(currency, (x.amount for x in mine if x.mode != CHARGEBACK)),
+                total=_sum(currency, (x.amount for x in mine)),
+                previous=_sum(currency, earlier) if earlier else None,
             )
         )
     return totals
+
+
+def _sum(currency: str, amounts: Iterable[Decimal]) -> Decimal:
+    """At the currency's minor unit, like the lines, so a total of no lines reads 0.00, not 0
+    (the lines are rounded there already: this never rounds)."""
+    return EXACT.quantize(exact_sum(amounts), Decimal(1).scaleb(-minor_units(currency)))
 
 
 def _adjustment_notes(workspace: Workspace, period: str) -> dict[int, str]:
