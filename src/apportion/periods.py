@@ -31,5 +31,13 @@ class Period:
     def end(self) -> datetime:
         return datetime(self.year + self.month // 12, self.month % 12 + 1, 1)
 
+    @property
+    def next(self) -> Period:
+        return Period(self.year + self.month // 12, self.month % 12 + 1)
+
+    @property
+    def previous(self) -> Period:
+        return Period(self.year, self.month - 1) if self.month > 1 else Period(self.year - 1, 12)
+
     def __str__(self) -> str:
         return f"{self.year:04d}-{self.month:02d}"

@@ -88,6 +88,7 @@ NOV_LINES = {
 def write_oct(path: Path, rows: list[dict[str, Any]] | None = None) -> Path:
     """oct.csv: ingested as source ``oct`` wherever it is written."""
     assert path.name == "oct.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
     return write_focus(path, rows if rows is not None else OCT_ROWS)
 
 

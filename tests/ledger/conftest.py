@@ -24,7 +24,8 @@ POSTGRES_URL = os.environ.get("APPORTION_TEST_POSTGRES_URL")
 
 @pytest.fixture(autouse=True)
 def _duckdb_and_the_configured_control_plane(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The ledger tests use small FOCUS files on DuckDB, and the control plane their
+    """The ledger tests use small FOCUS files on DuckDB (those that take the `engine` fixture,
+    which sets the engine after this, run on each engine), and the control plane their
     apportion.yaml names (not one from the environment)."""
     monkeypatch.setenv("APPORTION_ENGINE_TYPE", "duckdb")
     monkeypatch.delenv("APPORTION_CONTROL_PLANE", raising=False)

@@ -3,11 +3,10 @@ fixture, tests/ledger/conftest.py)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from apportion.allocate import allocate_period
 from apportion.ledger import ControlPlane
-from tests.helpers import ingest, make_workspace, write_focus
+from apportion.workspace import Workspace
+
 
 def test_run_lifecycle(control_url: str) -> None:
     control = ControlPlane(control_url)
@@ -23,12 +22,12 @@ def test_run_lifecycle(control_url: str) -> None:
     control.dispose()
 
 
-def test_allocation_with_the_control_plane_on_either_database(
-    control_url: str, tmp_path: Path
-) -> None:
-    ws = make_workspace(tmp_path / "ws", extra=f"control_plane: '{control_url}'\n")
-    ingest(ws, write_focus(tmp_path / "b.csv", [{"BilledCost": "1.5"}]))
+def test_allocation_with_the_control_plane_on_either_database(ws: Workspace) -> None:
     result = allocate_period(ws, "2026-10")
     assert result.published
-    assert ws.control.published_run("2026-10").run_id == result.run_id  # type: ignore[union-attr]
-    ws.close()
+    published = ws.control.published_run("2026-10")
+    assert published is not None
+    assert (published.run_id, published.status) == (result.run_id, "published")
+    # the run records the input partitions it read: 2026-10 has only oct.csv's cost lines
+    assert published.inputs is not None
+    assert list(published.inputs) == ["cost_lines/oct"]

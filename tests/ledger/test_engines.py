@@ -46,7 +46,9 @@ def test_close_on_either_engine(tmp_path: Path) -> None:
     assert run is not None and run.inputs is not None
     assert sorted(run.inputs) == ["cost_lines/bill", "cost_lines/other"]
     assert run.totals["conserved"]["USD"]["EffectiveCost"] == "19.840000000000000000"
-    amounts = {(line.payer, line.workload): line.amount for line in period_lines(ws, "2026-10")}
+    amounts = {
+        (line.payer, line.workload): line.amount for line in period_lines(ws, "2026-10") or []
+    }
     # 10.005, 5.5, 3.333 and 1.002 round by largest remainder to the rounded total 19.84
     assert amounts == {
         ("cx", "bot"): Decimal("10.01"),

@@ -37,7 +37,7 @@ def next_open_period(session: Session, after: str) -> str:
     that commits first makes this posting fail rather than land in a closed period."""
     period = Period.parse(after)
     while True:
-        period = Period.parse(f"{period.year + period.month // 12:04d}-{period.month % 12 + 1:02d}")
+        period = period.next
         row = session.get(PeriodRecord, str(period))
         if row is None:
             states.ensure_open_period(session, str(period))

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from apportion.allocate.inputs import changed_partitions, input_partitions
@@ -30,6 +30,9 @@ from apportion.ledger.lines import Line
 from apportion.ledger.models import Closing, JournalLineRecord, PeriodRecord
 from apportion.periods import Period
 from apportion.workspace import Workspace
+
+# any number, the same in every process (migrate.py's lock is another)
+_CHAIN_LOCK = 7_402_118
 
 
 class CloseRefusedError(ValueError):
@@ -134,6 +137,10 @@ def commit_close(control: ControlPlane, plan: ClosePlan) -> Closed:
 
 
 def _freeze(session: Session, plan: ClosePlan) -> Closed:
+    if session.get_bind().dialect.name == "postgresql":
+        # two periods closing at once would both take the same place in the chain; SQLite
+        # lets one writer in at a time already
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CHAIN_LOCK})
     previous = session.scalars(select(Closing).order_by(Closing.seq.desc()).limit(1)).first()
     seq = (previous.seq if previous else 0) + 1
     content = content_hash(plan.period, plan.run_id, plan.metric, plan.lines, plan.entries)

@@ -144,7 +144,7 @@ def statement(workspace: Workspace, period: str, payer: str) -> Statement:
         raise StatementNotFoundError(
             f"{ledger.payer} {payer!r} has no lines in {period} (payers: {known})"
         )
-    previous_period = _previous(period)
+    previous_period = str(Period.parse(period).previous)
     before = [
         line for line in period_lines(workspace, previous_period) or [] if line.payer == payer
     ]
@@ -194,12 +194,6 @@ def _lines(workspace: Workspace, period: str) -> list[Line]:
             f"period {period} has no statement: run `apportion allocate --period {period}` first"
         )
     return found
-
-
-def _previous(period: str) -> str:
-    parsed = Period.parse(period)
-    year, month = (parsed.year, parsed.month - 1) if parsed.month > 1 else (parsed.year - 1, 12)
-    return f"{year:04d}-{month:02d}"
 
 
 def _order(line: Line) -> tuple[bool, str, str, str, str]:

@@ -89,7 +89,7 @@ def _periods(since: date, end: datetime) -> list[Period]:
     period = Period(since.year, since.month)
     while _utc(period.start) < end:
         periods.append(period)
-        period = Period(period.year + period.month // 12, period.month % 12 + 1)
+        period = period.next
     return periods
 
 

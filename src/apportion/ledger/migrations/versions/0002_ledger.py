@@ -165,6 +165,10 @@ def _refuse_audit_changes() -> None:
             "CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON audit_log "
             "FOR EACH ROW EXECUTE FUNCTION audit_log_append_only()"
         )
+        op.execute(
+            "CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log "
+            "FOR EACH STATEMENT EXECUTE FUNCTION audit_log_append_only()"
+        )
         return
     for event in ("UPDATE", "DELETE"):
         op.execute(
@@ -175,6 +179,7 @@ def _refuse_audit_changes() -> None:
 
 def downgrade() -> None:
     if op.get_context().dialect.name == "postgresql":
+        op.execute("DROP TRIGGER audit_log_no_truncate ON audit_log")
         op.execute("DROP TRIGGER audit_log_append_only ON audit_log")
         op.execute("DROP FUNCTION audit_log_append_only()")
     for table in (
