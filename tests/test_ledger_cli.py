@@ -349,7 +349,7 @@ def test_an_open_dispute_holds_the_close(october: Ledger) -> None:
         f"dispute #1 opened on 2026-10 line {bot} (cx bot foundation_model_api, 10.00 USD)"
     )
     disputed = october["disputed"].json()
-    assert disputed["open_disputes"] == 1
+    assert disputed["unresolved_disputes"] == 1
     assert {ln["line_id"]: ln["dispute"] for ln in disputed["lines"]}[bot] == "open (#1)"
     refused = october["close disputed"]
     assert refused.code == 2
@@ -382,8 +382,8 @@ def test_closed_statement_is_final_with_the_same_figures(october: Ledger) -> Non
     assert shape(document) == CX_OCTOBER
     assert document["totals"] == CX_OCTOBER_TOTALS
     assert document["state"] == "closed" and document["final"] is True
-    assert document["closed_by"] == "alice" and document["open_disputes"] == 0
-    assert re.fullmatch("[0-9a-f]{64}", document["closed_hash"])
+    assert document["closed_by"] == "alice" and document["unresolved_disputes"] == 0
+    assert re.fullmatch("[0-9a-f]{64}", document["ledger_hash"])
     in_review = october["in review"].json()
     assert [ln["line_id"] for ln in document["lines"]] == [
         ln["line_id"] for ln in in_review["lines"]
@@ -576,9 +576,15 @@ def test_restatement_posts_exactly_the_difference(restated: Ledger) -> None:
             "amount": "1.00",
         }
     ]
-    # the earlier restatement counts: the same bill again adjusts nothing
+    assert adjusted["notes"] == []
+    # the same bill again adjusts nothing, and is not allocated again
     again = restated["adjust again"]
-    assert again.code == 0 and "nothing to adjust" in again.stdout
+    assert again.code == 0, again.stderr
+    assert again.stdout.strip() == "nothing to adjust: the restated 2026-10 allocates as it closed"
+    assert " ".join(again.stderr.split()) == (
+        f"note: the inputs of 2026-10 are those run {adjusted['run_id']} allocated: nothing "
+        "was restated since"
+    )
     document = restated["restated nov cx"].json()
     adjustment = document["lines"][-1]
     assert (adjustment["line_id"], adjustment["workload"], adjustment["amount"]) == (
@@ -593,7 +599,7 @@ def test_restatement_posts_exactly_the_difference(restated: Ledger) -> None:
     [total] = document["totals"]
     assert (total["chargeback"], total["total"], total["change"]) == ("11.50", "17.00", "-1.83")
     audited = [e["action"] for e in restated["restated audit"].json()]
-    assert audited.count("period.restated") == 2 and audited.count("adjustment.restatement") == 1
+    assert audited.count("period.restated") == 1 and audited.count("adjustment.restatement") == 1
 
 
 def test_the_closed_period_stays_as_it_closed(restated: Ledger) -> None:
@@ -722,6 +728,43 @@ def test_review_and_close_refuse_the_wrong_state(october: Ledger) -> None:
     assert ran.code == 2 and "2026-09 is not closed" in ran.stderr
 
 
+MARKUP = "[bold]x[/]"  # a cost centre that reads as rich markup
+
+
+def test_user_data_that_looks_like_markup_prints_as_typed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Cost centres, use cases and reasons are data: printed literally in tables, titles and
+    messages, never read as markup (which would drop them or crash on a stray "[/]")."""
+    monkeypatch.setenv("APPORTION_ENGINE_TYPE", "duckdb")
+    monkeypatch.delenv("APPORTION_CONTROL_PLANE", raising=False)
+    root = tmp_path / "ws"
+    make_workspace(root, RULES, extra=LEDGER).close()
+    bill = write_focus(tmp_path / "oct.csv", [row("10", "[red]bot", MARKUP, **OPENAI)])
+    assert cli(root, "ingest", str(bill), "--source", "bill").code == 0
+    assert cli(root, "allocate", "--period", "2026-10").code == 0
+    table = cli(root, "statement", "--period", "2026-10", "--cost-centre", MARKUP)
+    assert table.code == 0, table.stderr
+    assert f"Statement 2026-10 · cost_centre {MARKUP} (allocated)" in table.stdout
+    assert "[red]bot" in table.stdout
+    assert "USD: chargeback 10.00, showback 0.00, total 10.00" in table.stdout
+    document = cli(root, *cx_statement("2026-10")[:4], MARKUP, "--format", "json").json()
+    assert document["payer"] == MARKUP
+    # a reason in a dispute's messages and table, and a payer in an error message
+    assert cli(root, "period", "review", "2026-10").code == 0
+    bot = document["lines"][0]["line_id"]
+    reason = "[/] [bold]load"
+    opened = cli(root, "dispute", "open", "-p", "2026-10", "--line", bot, "--reason", reason)
+    assert opened.code == 0, opened.stderr
+    assert f"dispute #1 opened on 2026-10 line {bot} ({MARKUP} [red]bot" in opened.stdout
+    shown = cli(root, "dispute", "show", "1")
+    assert shown.code == 0, shown.stderr
+    assert reason in shown.stdout and MARKUP in shown.stdout
+    unknown = cli(root, "statement", "--period", "2026-10", "--cost-centre", "[/]")
+    assert unknown.code == 2
+    assert f"cost_centre '[/]' has no lines in 2026-10 (payers: {MARKUP})" in unknown.stderr
+
+
 # -- 6. an edit after closing ---------------------------------------------------------------------
 EDITS = {
     "statement line": (
@@ -756,8 +799,8 @@ def test_verify_finds_an_amount_edited_after_closing(
     ran = cli(root, "ledger", "verify")
     assert ran.code == 1
     assert (
-        "tampered: 2026-10: the stored statements or journal differ from what was closed "
-        "(content hash mismatch)"
+        "tampered: 2026-10: the stored statements, journal or closing record differ from what "
+        "was closed (content hash mismatch)"
     ) in ran.stdout
     assert "ledger intact" not in ran.stdout
     report = cli(root, "ledger", "verify", "--format", "json")

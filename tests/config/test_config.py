@@ -50,6 +50,12 @@ def test_default_configs_commented_ledger_section_is_valid_when_uncommented() ->
             r"showback.*chargeback",
         ),
         (
+            "ledger:\n  modes:\n"
+            "    - {category: '*', mode: chargeback, effective_from: 2026-10, payer: cx}\n"
+            "    - {category: '*', mode: showback, effective_from: 2026-10, payer: cx}\n",
+            r"ledger\.modes: .*two modes for \* for cx from 2026-10: keep one",
+        ),
+        (
             "rules:\n  - {name: gpu, match: \"ResourceId = 'x'\", method: proportional}\n",
             r"rules\[0\] \(gpu\)\.driver: Field required",
         ),

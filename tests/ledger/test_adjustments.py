@@ -8,12 +8,14 @@ from __future__ import annotations
 from collections import defaultdict
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 
+from apportion.config.ledger import LedgerConfig
 from apportion.ledger import adjustments, audit, close, disputes, journal, periods
 from apportion.ledger.lines import Line, allocated_lines, period_lines
-from apportion.ledger.models import Adjustment
+from apportion.ledger.models import Adjustment, Dispute
 from apportion.workspace import Workspace
 from tests.helpers import ingest
 from tests.ledger.cases import (
@@ -23,6 +25,7 @@ from tests.ledger.cases import (
     OCT_ROWS,
     OPENAI,
     UNALLOCATED,
+    actions,
     close_now,
     line,
     row,
@@ -47,6 +50,13 @@ def _accept(ws: Workspace, amount: str, reassign_to: str | None = None) -> int:
 def _adjustments(ws: Workspace) -> list[Adjustment]:
     with ws.control.reading() as session:
         return list(session.scalars(select(Adjustment).order_by(Adjustment.id)))
+
+
+def _with_modes(ws: Workspace, *modes: dict[str, Any]) -> None:
+    """ws's configuration with more ledger.modes entries, as if apportion.yaml were edited."""
+    ledger = ws.config.ledger.model_dump()
+    ledger["modes"] = [*ledger["modes"], *modes]
+    ws.config = ws.config.model_copy(update={"ledger": LedgerConfig.model_validate(ledger)})
 
 
 def _view(found: list[Line] | None) -> list[tuple[str, str, str, Decimal, str, int | None]]:
@@ -170,7 +180,7 @@ def test_restated_bills_post_exactly_the_difference(ws: Workspace, tmp_path: Pat
     ]
     ingest(ws, write_oct(tmp_path / "first" / "oct.csv", restated))
     first = adjustments.adjust_restated(ws, "2026-10", "alice")
-    assert first.posted_to == "2026-11"
+    assert (first.posted_to, first.notes) == ("2026-11", [])
     assert [(a["period"], a["payer"], a["workload"], a["amount"]) for a in first.adjustments] == [
         ("2026-11", UNALLOCATED, UNALLOCATED, "-1.00"),
         ("2026-11", "cx", "bot", "1.99"),
@@ -207,8 +217,99 @@ def test_restated_bills_post_exactly_the_difference(ws: Workspace, tmp_path: Pat
     newest = allocated_lines(ws, "2026-10")
     assert _combined(_by_key(frozen), _restatements(ws)) == _by_key(newest)
     assert sum((x.amount for x in newest), Decimal(0)) == Decimal("21.75")
-    # nothing further changed: nothing further is posted
+    # nothing further changed: nothing further is posted, and nothing is allocated again
+    runs = len(ws.control.runs("2026-10"))
     third = adjustments.adjust_restated(ws, "2026-10", "alice")
-    assert (third.posted_to, third.adjustments) == (None, [])
+    assert (third.run_id, third.posted_to, third.adjustments) == (second.run_id, None, [])
+    assert third.notes == [
+        f"the inputs of 2026-10 are those run {second.run_id} allocated: nothing was restated since"
+    ]
+    assert len(ws.control.runs("2026-10")) == runs
+    assert actions(ws.control, "2026-10").count("period.restated") == 2
     assert len(_adjustments(ws)) == 5
+    assert close.verify(ws.control).intact
+
+
+def test_restating_unchanged_inputs_allocates_nothing(ws: Workspace) -> None:
+    closed = close_now(ws, "2026-10")
+    runs = len(ws.control.runs("2026-10"))
+    result = adjustments.adjust_restated(ws, "2026-10", "alice")
+    assert (result.run_id, result.posted_to, result.adjustments) == (closed.run_id, None, [])
+    assert result.notes == [
+        f"the inputs of 2026-10 are those run {closed.run_id} allocated: nothing was restated since"
+    ]
+    assert len(ws.control.runs("2026-10")) == runs
+    assert "period.restated" not in actions(ws.control)
+    assert _adjustments(ws) == []
+    assert periods.status(ws.control, "2026-10").state == "closed"
+
+
+def test_a_restatement_notes_a_configuration_changed_since_the_close(
+    ws: Workspace, tmp_path: Path
+) -> None:
+    """After 2026-10 closed, cx's foundation models were made shown back from 2026-10 on. The
+    restated bill is told apart from the changed rules by a note; a closed line's correction
+    keeps the mode it closed with, a line new in the restated bill takes the configured one."""
+    close_now(ws, "2026-10")
+    cx_shown_back = {"category": FMA, "mode": "showback", "effective_from": "2026-10"}
+    _with_modes(ws, cx_shown_back | {"payer": "cx"})
+    restated = [row("12", "bot", "cx", **OPENAI), *OCT_ROWS[1:]]
+    restated.append(row("0.25", "summarise", "cx", **OPENAI))
+    ingest(ws, write_oct(tmp_path / "oct.csv", restated))
+    result = adjustments.adjust_restated(ws, "2026-10", "alice")
+    assert result.notes == [
+        "the configuration changed since 2026-10 closed: the adjustments include what the "
+        "changed rules or settings moved, not only the restated bills"
+    ]
+    assert [(a["payer"], a["workload"], a["amount"]) for a in result.adjustments] == [
+        ("cx", "bot", "1.99"),
+        ("cx", "summarise", "0.25"),
+    ]
+    assert [(a.workload, a.amount, a.mode) for a in _adjustments(ws)] == [
+        ("bot", Decimal("1.99"), "chargeback"),
+        ("summarise", Decimal("0.25"), "showback"),
+    ]
+    assert summary(period_lines(ws, "2026-10")) == OCT_LINES
+    assert close.verify(ws.control).intact
+
+
+def test_a_correction_keeps_the_mode_of_the_line_it_corrects(ws: Workspace) -> None:
+    """Foundation models are charged back in 2026-10 and shown back from 2026-11. Disputes on
+    2026-10's charged-back lines, accepted, land in 2026-11 as chargebacks still (the credit,
+    and the charge reassigned to ops), so 2026-11's journal posts them."""
+    _with_modes(ws, {"category": FMA, "mode": "showback", "effective_from": "2026-11"})
+    close_now(ws, "2026-10")
+    assert summary(period_lines(ws, "2026-10")) == OCT_LINES
+    _accept(ws, "2.00")
+    search = line(ws, "2026-10", "cx", "search")
+    number = disputes.open_dispute(ws, "2026-10", search.line_id, "ops's", "bob").id
+    disputes.review(ws.control, number, "alice")
+    disputes.accept(ws.control, number, "alice", Decimal("1.50"), "agreed", reassign_to="ops")
+    with ws.control.reading() as session:
+        assert list(session.scalars(select(Dispute.mode).order_by(Dispute.id))) == [
+            "chargeback",
+            "chargeback",
+        ]
+    assert [(a.period, a.payer, a.amount, a.mode) for a in _adjustments(ws)] == [
+        ("2026-11", "cx", Decimal("-2.00"), "chargeback"),
+        ("2026-11", UNALLOCATED, Decimal("2.00"), "unallocated"),
+        ("2026-11", "cx", Decimal("-1.50"), "chargeback"),
+        ("2026-11", "ops", Decimal("1.50"), "chargeback"),
+    ]
+    close_now(ws, "2026-11")
+    frozen = period_lines(ws, "2026-11") or []
+    # 2026-11's own cx/bot line is shown back; the corrections are charged back
+    assert [(x.payer, x.category, x.amount, x.mode) for x in frozen if not x.adjustment_id] == [
+        ("cx", FMA, Decimal("4.00"), "showback"),
+        ("ops", "uncategorised", Decimal("2.00"), "showback"),
+    ]
+    posted = journal.posted(ws.control, "2026-11")
+    assert sorted((j.payer, j.account, j.statement_line_id, j.debit, j.credit) for j in posted) == [
+        ("cx", "4900", None, Decimal("3.50"), Decimal(0)),
+        ("cx", "6410", "adj-1", Decimal(0), Decimal("2.00")),
+        ("cx", "6410", "adj-3", Decimal(0), Decimal("1.50")),
+        ("ops", "4900", None, Decimal(0), Decimal("1.50")),
+        ("ops", "6400", "adj-4", Decimal("1.50"), Decimal(0)),
+    ]
+    assert journal.imbalances(posted) == {}
     assert close.verify(ws.control).intact

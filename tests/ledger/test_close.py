@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 
+import apportion.allocate.run as allocation_run
+from apportion.allocate import allocate_period
 from apportion.ledger import audit, close, disputes, journal, periods
 from apportion.ledger import lines as statement_lines
 from apportion.ledger.close import CloseRefusedError
@@ -76,10 +78,12 @@ def test_closing_freezes_the_statement_and_posts_the_journal(ws: Workspace) -> N
     assert [j.line_no for j in posted] == [1, 2, 3]
     assert posted[-1].memo == "AI platform recovery 2026-10 from cx"
     assert journal.imbalances(posted) == {}
-    # the stored closing hashes what it froze and starts the chain
-    assert closed.content_hash == close.content_hash(
-        "2026-10", run.run_id, "EffectiveCost", frozen, posted
-    )
+    # the stored closing hashes what it froze, and who closed it when, and starts the chain
+    with ws.control.reading() as session:
+        stored = session.get_one(Closing, 1)
+    assert (stored.closed_by, stored.forced, stored.reason) == ("alice", False, None)
+    assert closed.content_hash == stored.content_hash
+    assert closed.content_hash == close.content_hash(stored, frozen, posted)
     assert closed.chain_hash == close.chain_hash(None, "2026-10", closed.content_hash)
     assert close.verify(ws.control).as_dict() == {"closings": 1, "intact": True, "problems": []}
 
@@ -148,6 +152,8 @@ def test_closing_refuses_unresolved_disputes_unless_forced(ws: Workspace) -> Non
     assert entry.details == {
         "previous": "in_review",
         "run_id": closed.run_id,
+        "content_hash": closed.content_hash,
+        "chain_hash": closed.chain_hash,
         "forced": True,
         "reason": "month end",
         "unresolved_disputes": [2],
@@ -260,3 +266,96 @@ def test_an_adjustment_posted_after_the_close_was_prepared_refuses_it(ws: Worksp
     )
     assert sum((x.amount for x in frozen), Decimal(0)) == Decimal("6.00")
     assert close.verify(ws.control).intact
+
+
+def test_force_with_nothing_to_override_is_an_ordinary_close(ws: Workspace) -> None:
+    """--force --reason without an unresolved dispute overrides nothing: not recorded as
+    forced, and the reason for overriding nothing is not kept."""
+    to_review(ws, "2026-10")
+    closed = close.close_period(ws, "2026-10", "carol", force=True, reason="month end")
+    assert not closed.forced
+    found = periods.status(ws.control, "2026-10")
+    assert (found.state, found.forced, found.closed_by) == ("closed", False, "carol")
+    with ws.control.reading() as session:
+        stored = session.get_one(Closing, 1)
+        assert (stored.forced, stored.reason) == (False, None)
+    [entry] = [e for e in audit.entries(ws.control) if e.action == "period.closed"]
+    assert entry.details == {
+        "previous": "in_review",
+        "run_id": closed.run_id,
+        "content_hash": closed.content_hash,
+        "chain_hash": closed.chain_hash,
+    }
+    assert close.verify(ws.control).intact
+
+
+def test_a_close_prepared_before_a_run_claimed_the_period_is_refused(
+    ws: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run claims the period before it replaces the allocation in the data plane: a close
+    prepared on the allocation being replaced, committed while the run publishes, is refused
+    (else it would freeze statements the data plane no longer holds)."""
+    to_review(ws, "2026-10")
+    reviewed = periods.status(ws.control, "2026-10").run_id
+    plan = close.prepare_close(ws, "2026-10", "alice")
+    publish = allocation_run._publish
+    refused: list[Exception] = []
+
+    def publish_as_the_close_commits(*args: Any) -> None:
+        try:
+            close.commit_close(ws.control, plan)
+        except periods.ConcurrentChangeError as exc:
+            refused.append(exc)
+        publish(*args)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(allocation_run, "_publish", publish_as_the_close_commits)
+        result = allocate_period(ws, "2026-10")
+    assert result.published
+    assert [str(exc) for exc in refused] == [
+        "period 2026-10 changed after this close was prepared (allocated again, adjusted, or "
+        "closed by someone else); nothing was written: look at `apportion period list` and "
+        "close again if it still applies"
+    ]
+    assert count(ws.control, "closings") == 0
+    found = periods.status(ws.control, "2026-10")
+    assert (found.state, found.run_id) == ("in_review", result.run_id)
+    assert result.run_id != reviewed
+    # prepared again, on the run that published, the close commits
+    assert close.close_period(ws, "2026-10", "alice").run_id == result.run_id
+    assert close.verify(ws.control).intact
+
+
+def test_a_close_is_refused_while_the_data_plane_holds_another_runs_allocation(
+    ws: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run published its allocation to the data plane, but the control plane never recorded
+    it: the period still names the reviewed run, whose lines the data plane no longer holds."""
+    to_review(ws, "2026-10")
+    reviewed = periods.status(ws.control, "2026-10").run_id
+
+    def unrecorded(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("the control plane went away")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(periods, "record_published", unrecorded)
+        with pytest.raises(RuntimeError, match="the control plane went away"):
+            allocate_period(ws, "2026-10")
+    [failed] = [run for run in ws.control.runs("2026-10") if run.status == "failed"]
+    assert failed.message == "publishing failed: the control plane went away"
+    found = periods.status(ws.control, "2026-10")
+    assert (found.state, found.run_id) == ("in_review", reviewed)
+    with pytest.raises(periods.ConcurrentChangeError) as refused:
+        close.prepare_close(ws, "2026-10", "alice")
+    assert str(refused.value) == (
+        f"the allocation of 2026-10 in the data plane is from run {failed.run_id}, not "
+        f"{reviewed}: a run is being published, or one failed after writing it; wait for it, "
+        "or run `apportion allocate --period 2026-10` again, then close"
+    )
+    assert count(ws.control, "closings") == 0
+    assert periods.status(ws.control, "2026-10").state == "in_review"
+    # allocated again, published and recorded, it closes on that run
+    allocate(ws, "2026-10")
+    closed = close.close_period(ws, "2026-10", "alice")
+    assert closed.run_id not in (reviewed, failed.run_id)
+    assert summary(period_lines(ws, "2026-10")) == OCT_LINES

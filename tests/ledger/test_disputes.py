@@ -7,13 +7,26 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from apportion.ledger import audit, disputes
 from apportion.ledger.disputes import DisputeError, DisputeView
+from apportion.ledger.models import Adjustment
 from apportion.workspace import Workspace
-from tests.ledger.cases import UNALLOCATED, count, line, to_review
+from tests.helpers import ingest
+from tests.ledger.cases import (
+    OCT_ROWS,
+    OPENAI,
+    UNALLOCATED,
+    count,
+    line,
+    row,
+    to_review,
+    write_oct,
+)
 
 
 @pytest.fixture
@@ -211,8 +224,9 @@ def test_accepted_amounts_are_checked(reviewed: Workspace) -> None:
     with pytest.raises(DisputeError, match="--reassign-to names the payer who disputed the line"):
         disputes.accept(control, 1, "alice", Decimal("1.00"), "yes", reassign_to=" cx ")
     _unchanged(before, reviewed)
-    # the whole line may be accepted
-    assert disputes.accept(control, 1, "alice", Decimal("10.01"), "all of it").state == "accepted"
+    # the whole line may be accepted, written with trailing zeros too (10.010 is 10.01)
+    accepted = disputes.accept(control, 1, "alice", Decimal("10.010"), "all of it")
+    assert (accepted.state, str(accepted.accepted_amount)) == ("accepted", "10.01")
 
 
 def test_what_cannot_be_disputed(reviewed: Workspace) -> None:
@@ -243,3 +257,28 @@ def test_what_cannot_be_disputed(reviewed: Workspace) -> None:
     with pytest.raises(DisputeError, match=r"^there is no dispute #7$"):
         disputes.review(control, 7, "alice")
     assert count(control, "disputes") == 1
+
+
+def test_accepting_a_dispute_on_a_credit_line_moves_the_credit(
+    ws: Workspace, tmp_path: Path
+) -> None:
+    """cx's 2026-10 has a refund, -4.00: accepting 1.50 of a dispute on it moves 1.50 of the
+    credit to ops, so cx is charged 1.50 more and ops 1.50 less (the correction runs the
+    other way from a charge's)."""
+    ingest(ws, write_oct(tmp_path / "oct.csv", [*OCT_ROWS, row("-4", "refund", "cx", **OPENAI)]))
+    to_review(ws, "2026-10")
+    refund = line(ws, "2026-10", "cx", "refund")
+    assert (refund.amount, refund.mode) == (Decimal("-4.00"), "chargeback")
+    opened = disputes.open_dispute(ws, "2026-10", refund.line_id, "ops's refund", "bob")
+    disputes.review(ws.control, opened.id, "alice")
+    accepted = disputes.accept(
+        ws.control, opened.id, "alice", Decimal("1.50"), "agreed", reassign_to="ops"
+    )
+    assert accepted.accepted_amount == Decimal("1.50")
+    with ws.control.reading() as session:
+        posted = list(session.scalars(select(Adjustment).order_by(Adjustment.id)))
+        assert [(a.payer, a.amount, a.mode) for a in posted] == [
+            ("cx", Decimal("1.50"), "chargeback"),
+            ("ops", Decimal("-1.50"), "chargeback"),
+        ]
+    assert accepted.adjustment_id == posted[0].id

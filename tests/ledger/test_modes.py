@@ -110,3 +110,26 @@ def test_effective_from_is_a_period(start: str) -> None:
 def test_an_unknown_mode_is_refused() -> None:
     with pytest.raises(ValidationError, match="showback"):
         ChargeMode(category="*", mode="invoice", effective_from="2026-10")  # type: ignore[arg-type]
+
+
+def test_two_modes_for_the_same_category_payer_and_start_are_refused() -> None:
+    everyone = {"category": FMA, "effective_from": "2026-10"}
+    with pytest.raises(
+        ValidationError, match="two modes for foundation_model_api from 2026-10: keep one"
+    ):
+        _ledger({**everyone, "mode": "chargeback"}, {**everyone, "mode": "showback"})
+    cx = {"category": "*", "effective_from": "2026-11", "payer": "cx"}
+    with pytest.raises(ValidationError, match=r"two modes for \* for cx from 2026-11: keep one"):
+        _ledger({**cx, "mode": "showback"}, {**cx, "mode": "showback"})
+    # another payer, another start or another category is another entry
+    ledger = _ledger(
+        {**everyone, "mode": "chargeback"},
+        {**everyone, "mode": "showback", "payer": "cx"},
+        {**everyone, "mode": "showback", "effective_from": "2026-11"},
+        {**everyone, "mode": "showback", "category": "*"},
+    )
+    assert [ledger.mode(FMA, "ops", p) for p in ("2026-10", "2026-11")] == [
+        "chargeback",
+        "showback",
+    ]
+    assert ledger.mode(FMA, "cx", "2026-10") == "showback"

@@ -29,15 +29,18 @@ def test_a_period_goes_open_allocated_in_review_closed(ws: Workspace) -> None:
     first = allocate_period(ws, "2026-10", actor="alice")
     assert periods.status(control, "2026-10").state == "allocated"
     assert periods.status(control, "2026-10").run_id == first.run_id
+    # a run raises the version twice: claiming the period before it publishes (which makes
+    # the period's row, open, the first time), then recording what it published
+    assert _version(ws, "2026-10") == 2
     # allocating again while allocated keeps the state and points at the new run
     second = allocate_period(ws, "2026-10", actor="alice")
-    assert (periods.status(control, "2026-10").state, _version(ws, "2026-10")) == ("allocated", 2)
+    assert (periods.status(control, "2026-10").state, _version(ws, "2026-10")) == ("allocated", 4)
     assert periods.status(control, "2026-10").run_id == second.run_id
     reviewed = periods.review(control, "2026-10", "bob")
     assert (reviewed.state, reviewed.run_id, _version(ws, "2026-10")) == (
         "in_review",
         second.run_id,
-        3,
+        5,
     )
     # and again while in review: still in review, with the newest run
     third = allocate_period(ws, "2026-10", actor="alice")
@@ -53,7 +56,7 @@ def test_a_period_goes_open_allocated_in_review_closed(ws: Workspace) -> None:
         False,
     )
     assert found.closed_at is not None and found.closed_at.tzinfo is not None
-    assert _version(ws, "2026-10") == 5
+    assert _version(ws, "2026-10") == 8
     transitions = [
         (e.actor, e.action, (e.details or {}).get("previous"))
         for e in audit.entries(control)
@@ -113,7 +116,7 @@ def test_a_period_in_review_does_not_go_to_review_again(ws: Workspace) -> None:
         periods.review(ws.control, "2026-10", "alice")
     assert (periods.status(ws.control, "2026-10").state, _version(ws, "2026-10")) == (
         "in_review",
-        2,
+        3,
     )
 
 
@@ -199,4 +202,26 @@ def test_statuses_list_known_periods_and_those_with_data(ws: Workspace) -> None:
         ("2026-09", "open"),
         ("2026-10", "closed"),
         ("2026-11", "open"),
+    ]
+
+
+def test_a_rule_set_version_starts_with_the_first_published_run_of_its_configuration(
+    ws: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run that failed to publish used the configuration, but never put it in force."""
+
+    def unrecorded(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("the control plane went away")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(periods, "record_published", unrecorded)
+        with pytest.raises(RuntimeError):
+            allocate_period(ws, "2026-10")
+    [failed] = ws.control.runs("2026-10")
+    assert failed.status == "failed"
+    first = allocate_period(ws, "2026-10")
+    allocate(ws, "2026-11")
+    versions = [e for e in audit.entries(ws.control) if e.action == "ruleset.version"]
+    assert [(e.subject, (e.details or {}).get("first_run")) for e in versions] == [
+        (failed.config_hash[:12], first.run_id)
     ]

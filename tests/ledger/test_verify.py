@@ -1,6 +1,8 @@
 """The hash chain over closings: verify() recomputes every closed period's content hash from
-what is stored, and each closing's link to the one before, so an edit made behind the ledger's
-back (raw SQL on the control-plane database) is reported with the period it touched."""
+what is stored (the closing record's who, when, forced and why included), each closing's link
+to the one before, and each chain hash against the one the append-only audit log recorded when
+the period closed, so an edit made behind the ledger's back (raw SQL on the control-plane
+database) is reported with the period it touched."""
 
 from __future__ import annotations
 
@@ -11,13 +13,17 @@ import pytest
 from apportion.ledger import close, journal
 from apportion.ledger.close import Closed
 from apportion.ledger.lines import frozen_lines
-from apportion.ledger.models import JournalLineRecord
+from apportion.ledger.models import Closing, JournalLineRecord
 from apportion.workspace import Workspace
 from tests.ledger.cases import close_now, execute, line
 
 EDITED = (
-    "{}: the stored statements or journal differ from what was closed (content hash "
-    "mismatch): they were changed after closing"
+    "{}: the stored statements, journal or closing record differ from what was closed "
+    "(content hash mismatch): changed after closing"
+)
+REWRITTEN = (
+    "{}: its chain hash is not the one the audit log recorded when it closed: the closings "
+    "were rewritten"
 )
 
 
@@ -66,12 +72,25 @@ def _delete_journal_line(ws: Workspace) -> None:
     assert execute(ws.control, statement) == 2
 
 
+def _edit_closing(column: str, value: object) -> Callable[[Workspace], None]:
+    """The closing record itself edited: who closed 2026-10, whether forced, and why."""
+
+    def edit(ws: Workspace) -> None:
+        statement = f"UPDATE closings SET {column} = :value WHERE period = '2026-10'"
+        assert execute(ws.control, statement, {"value": value}) == 1
+
+    return edit
+
+
 TAMPERING: dict[str, tuple[Callable[[Workspace], None], list[str]]] = {
     "statement amount": (_edit_statement, [EDITED.format("2026-10")]),
     "statement payer of the later period": (_edit_november_statement, [EDITED.format("2026-11")]),
     "journal credit": (_edit_journal, [EDITED.format("2026-10")]),
     "statement line added": (_add_statement_line, [EDITED.format("2026-10")]),
     "journal lines deleted": (_delete_journal_line, [EDITED.format("2026-10")]),
+    "closing made forced": (_edit_closing("forced", True), [EDITED.format("2026-10")]),
+    "closing reason": (_edit_closing("reason", "month end"), [EDITED.format("2026-10")]),
+    "closing closed_by": (_edit_closing("closed_by", "mallory"), [EDITED.format("2026-10")]),
 }
 
 
@@ -99,32 +118,61 @@ def test_a_deleted_closing_breaks_the_chain(two_closed: tuple[Workspace, Closed,
         "closings": 1,
         "intact": False,
         "problems": [
-            "closing 1 is missing from the chain",
+            "2026-11: the closing before it is missing",
             "2026-11: does not chain to the closing before it",
-            "2 periods are marked closed but 1 closings exist",
+            "2026-10: marked closed but its closing is missing",
         ],
     }
 
 
-def test_a_deleted_last_closing_is_counted(two_closed: tuple[Workspace, Closed, Closed]) -> None:
+def test_a_deleted_last_closing_is_found(two_closed: tuple[Workspace, Closed, Closed]) -> None:
     ws = two_closed[0]
     _delete_closing(ws, "2026-11")
-    assert close.verify(ws.control).problems == ["2 periods are marked closed but 1 closings exist"]
+    assert close.verify(ws.control).problems == [
+        "2026-11: marked closed but its closing is missing"
+    ]
+
+
+def test_a_deleted_last_closing_and_its_closed_state_are_found_in_the_audit_log(
+    two_closed: tuple[Workspace, Closed, Closed],
+) -> None:
+    """Nothing left in the closings or the periods says 2026-11 closed: the append-only audit
+    log still does."""
+    ws = two_closed[0]
+    _delete_closing(ws, "2026-11")
+    reopened = "UPDATE periods SET state = 'in_review' WHERE period = '2026-11'"
+    assert execute(ws.control, reopened) == 1
+    assert close.verify(ws.control).as_dict() == {
+        "closings": 1,
+        "intact": False,
+        "problems": ["2026-11: the audit log records its close, but nothing else does"],
+    }
+
+
+def test_a_closing_that_lost_its_closed_state_is_found(
+    two_closed: tuple[Workspace, Closed, Closed],
+) -> None:
+    ws = two_closed[0]
+    reopened = "UPDATE periods SET state = 'in_review' WHERE period = '2026-10'"
+    assert execute(ws.control, reopened) == 1
+    assert close.verify(ws.control).problems == ["2026-10: has a closing but is not marked closed"]
 
 
 def test_rewriting_the_hashes_to_cover_an_edit_breaks_the_next_link(
     two_closed: tuple[Workspace, Closed, Closed],
 ) -> None:
-    ws, october, _ = two_closed
+    ws, october, november = two_closed
     _edit_statement(ws)
     # whoever edited the line also rewrites its content hash to match...
     with ws.control.reading() as session:
+        closing = session.get_one(Closing, october.seq)
         stored = frozen_lines(session, "2026-10") or []
         entries = [
             journal.from_record(row)
             for row in session.query(JournalLineRecord).filter_by(period="2026-10")
         ]
-    content = close.content_hash("2026-10", october.run_id, "EffectiveCost", stored, entries)
+    content = close.content_hash(closing, stored, entries)
+    assert content != october.content_hash
     execute(
         ws.control,
         "UPDATE closings SET content_hash = :content WHERE period = '2026-10'",
@@ -133,10 +181,26 @@ def test_rewriting_the_hashes_to_cover_an_edit_breaks_the_next_link(
     assert close.verify(ws.control).problems == [
         "2026-10: its chain hash does not match its content"
     ]
-    # ...and its chain hash: then the next closing no longer links to it
+    # ...and its chain hash: then the next closing no longer links to it, and the audit log
+    # recorded another chain hash when 2026-10 closed
+    chain = close.chain_hash(None, "2026-10", content)
     execute(
         ws.control,
         "UPDATE closings SET chain_hash = :chain WHERE period = '2026-10'",
-        {"chain": close.chain_hash(None, "2026-10", content)},
+        {"chain": chain},
     )
-    assert close.verify(ws.control).problems == ["2026-11: does not chain to the closing before it"]
+    assert close.verify(ws.control).problems == [
+        REWRITTEN.format("2026-10"),
+        "2026-11: does not chain to the closing before it",
+    ]
+    # ...and the rest of the chain after it: every link holds, the audit log still differs
+    execute(
+        ws.control,
+        "UPDATE closings SET previous_hash = :previous, chain_hash = :chain "
+        "WHERE period = '2026-11'",
+        {"previous": chain, "chain": close.chain_hash(chain, "2026-11", november.content_hash)},
+    )
+    assert close.verify(ws.control).problems == [
+        REWRITTEN.format("2026-10"),
+        REWRITTEN.format("2026-11"),
+    ]

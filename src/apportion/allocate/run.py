@@ -136,8 +136,9 @@ def allocate_period(
         raise
     say("publishing")
     try:
-        if not restatement:  # closed while this run planned: its allocation stands
-            ledger_periods.refuse_if_closed(control, str(period))
+        # closed while this run planned: its allocation stands; else a close prepared on the
+        # allocation this replaces is refused from here on
+        claimed = None if restatement else ledger_periods.claim_for_publishing(control, str(period))
         _publish(plane, period, plan, allocations)
         ledger_periods.record_published(
             control,
@@ -147,8 +148,12 @@ def allocate_period(
             inputs=inputs,
             actor=actor or current_actor(),
             restatement=restatement,
+            claimed=claimed,
         )
-    except Exception as exc:  # the transaction rolled back: the last good state stands
+    except Exception as exc:
+        # the data plane's transaction rolled back, or it committed and the control plane
+        # refused the record (a close or another run came between): either way this run is
+        # failed, and the period's state names the run it stands on
         control.finish_run(run_id, "failed", f"publishing failed: {exc}", None)
         raise
     generations = max((p["generation"] for p in plan.pools), default=-1) + 1

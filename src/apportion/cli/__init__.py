@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from apportion import __version__
 from apportion.cli import ledger as ledger_commands
@@ -174,7 +175,7 @@ def allocate(period: PeriodOption) -> None:
         with progress(f"allocating {period}") as say:
             result = allocate_period(workspace, period, progress=say)
     if not result.published:
-        err.print(f"[bold red]not published:[/] {result.message}", highlight=False)
+        err.print(f"[bold red]not published:[/] {escape(str(result.message))}", highlight=False)
         raise typer.Exit(1)
     out.print(
         f"period {result.period}: run {result.run_id} published, {result.pools} pools, "

@@ -16,7 +16,9 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from apportion.errors import USAGE_ERRORS, WORK_ERRORS
 from apportion.money import plain
@@ -66,10 +68,10 @@ def guard() -> Iterator[None]:
     try:
         yield
     except USAGE_ERRORS as exc:
-        err.print(f"[bold red]error:[/] {exc}", highlight=False)
+        err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
         raise typer.Exit(2) from None
     except WORK_ERRORS as exc:
-        err.print(f"[bold red]failed:[/] {exc}", highlight=False)
+        err.print(f"[bold red]failed:[/] {escape(str(exc))}", highlight=False)
         raise typer.Exit(1) from None
 
 
@@ -106,7 +108,7 @@ def print_report(
     for title, rows in tables().items():
         print_table(title, rows)
     for note in notes:
-        err.print(f"note: {note}", highlight=False)
+        err.print(f"note: {note}", highlight=False, markup=False)
 
 
 def plain_text(text: str) -> str:
@@ -115,14 +117,15 @@ def plain_text(text: str) -> str:
 
 def print_table(title: str, rows: Sequence[dict[str, Any]]) -> None:
     if not rows:
-        out.print(f"{title}: nothing to show")
+        out.print(f"{title}: nothing to show", markup=False)
         return
-    table = Table(title=title)
+    table = Table(title=Text(title))
     numeric = {key for key, value in rows[0].items() if looks_numeric(value)}
     for key in rows[0]:
         table.add_column(key, justify="right" if key in numeric else "left")
     for row in rows:
-        table.add_row(*("" if value is None else str(value) for value in row.values()))
+        # cells are data (a cost centre named "[eu]"), never markup
+        table.add_row(*(Text("" if value is None else str(value)) for value in row.values()))
     out.print(table)
 
 

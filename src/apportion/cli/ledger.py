@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from apportion.cli.common import (
     FormatOption,
@@ -89,8 +90,8 @@ def period_review(period: PeriodArgument) -> None:
     from apportion.ledger.periods import review
 
     with guard():
-        review(open_workspace().control, _period(period), _actor())
-    out.print(f"period {period} is in review", highlight=False)
+        status = review(open_workspace().control, _period(period), _actor())
+    out.print(f"period {status.period} is in review", highlight=False, markup=False)
 
 
 @period_app.command("close")
@@ -129,8 +130,10 @@ def period_adjust(period: PeriodArgument, fmt: FormatOption = OutputFormat.table
         with progress(f"restating {period}") as say:
             result = adjust_restated(workspace, _period(period), _actor(), say)
     rows = result.adjustments
+    for note in result.notes:
+        err.print(f"note: {note}", highlight=False, markup=False)
     if fmt is OutputFormat.table and not rows:
-        out.print(f"the restated {period} allocates as it closed: nothing to adjust")
+        out.print(f"nothing to adjust: the restated {period} allocates as it closed")
         return
     _emit(fmt, f"Adjustments for {period} (run {result.run_id})", result.as_dict(), rows)
 
@@ -148,7 +151,7 @@ def ledger_verify(fmt: FormatOption = OutputFormat.table) -> None:
         out.print_json(json.dumps(result.as_dict()))
     else:
         for problem in result.problems:
-            out.print(f"[bold red]tampered:[/] {problem}", highlight=False)
+            out.print(f"[bold red]tampered:[/] {escape(problem)}", highlight=False)
         if result.intact:
             out.print(f"ledger intact: {result.closings} closed periods, hash chain verified")
     if not result.intact:
@@ -179,7 +182,7 @@ def journal_export(
         text = csv_text(rows, _JOURNAL_COLUMNS)
     write_text(text, output)
     if output:
-        err.print(f"wrote {len(rows)} journal lines to {output}")
+        err.print(f"wrote {len(rows)} journal lines to {output}", markup=False)
 
 
 _JOURNAL_COLUMNS = (
@@ -224,18 +227,14 @@ def statement(
     """A payer's statement: lines by workload and category with method, rule, showback or
     chargeback, the change against the previous period and the dispute status."""
     from apportion.ledger.render import statements_html
-    from apportion.ledger.statement import payers
-    from apportion.ledger.statement import statement as build
+    from apportion.ledger.statement import statements
 
     with guard():
-        workspace = open_workspace()
-        checked = _period(period)
-        names = [payer] if payer else payers(workspace, checked)
-        found = [build(workspace, checked, name) for name in names]
+        found = statements(open_workspace(), _period(period), [payer] if payer else None)
     if fmt is StatementFormat.html:
         write_text(statements_html(found), output)
         if output:
-            err.print(f"wrote {len(found)} statement(s) to {output}")
+            err.print(f"wrote {len(found)} statement(s) to {output}", markup=False)
         return
     if fmt is StatementFormat.json:
         payload: Any = found[0].as_dict() if payer else [s.as_dict() for s in found]
@@ -249,9 +248,9 @@ def statement(
         title = f"Statement {one.period} · {one.payer_dimension} {one.payer} ({one.state})"
         print_table(title, [_statement_row(one, e.as_dict(), table=True) for e in one.entries])
         for total in one.totals:
-            out.print(_total_line(total), highlight=False)
+            out.print(_total_line(total), highlight=False, markup=False)
         for note in one.notes:
-            err.print(f"note: {note}", highlight=False)
+            err.print(f"note: {note}", highlight=False, markup=False)
 
 
 def _total_line(total: CurrencyTotal) -> str:
@@ -312,6 +311,7 @@ def dispute_open(
         f"dispute #{found.id} opened on {found.period} line {found.line_id} "
         f"({found.payer} {found.workload} {found.category}, {found.line_amount} {found.currency})",
         highlight=False,
+        markup=False,
     )
 
 
@@ -447,7 +447,11 @@ def dispute_withdraw(
 
 
 def _said(number: int, state: str, extra: str = "") -> None:
-    out.print(f"dispute #{number} is {state}" + (f": {extra}" if extra else ""), highlight=False)
+    out.print(
+        f"dispute #{number} is {state}" + (f": {extra}" if extra else ""),
+        highlight=False,
+        markup=False,
+    )
 
 
 # -- audit ----------------------------------------------------------------------------------------

@@ -84,6 +84,20 @@ class LedgerConfig(_Strict):
     )
     accounts: Accounts = Accounts()
 
+    @field_validator("modes")
+    @classmethod
+    def _no_conflicting_entries(cls, value: list[ChargeMode]) -> list[ChargeMode]:
+        seen: dict[tuple[str, str | None, str], str] = {}
+        for entry in value:
+            key = (entry.category, entry.payer, entry.effective_from)
+            if key in seen:
+                whose = f" for {entry.payer}" if entry.payer else ""
+                raise ValueError(
+                    f"two modes for {entry.category}{whose} from {entry.effective_from}: keep one"
+                )
+            seen[key] = entry.mode
+        return value
+
     def mode(self, category: str, payer: str, period: str) -> str:
         """showback, chargeback, or unallocated for the lines no payer owns."""
         if payer == UNALLOCATED:

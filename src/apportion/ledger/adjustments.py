@@ -7,7 +7,7 @@ difference the restated bill made)."""
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -15,10 +15,19 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from apportion.allocate.inputs import input_partitions
 from apportion.ledger import audit
 from apportion.ledger import periods as states
-from apportion.ledger.lines import ADJUSTMENT, Line, allocated_lines, frozen_lines
-from apportion.ledger.models import Adjustment, PeriodRecord
+from apportion.ledger.controlplane import ControlPlane, RunRecord
+from apportion.ledger.lines import (
+    ADJUSTMENT,
+    KEY_FIELDS,
+    LineKey,
+    allocated_lines,
+    amounts_by_key,
+    frozen_lines,
+)
+from apportion.ledger.models import Adjustment, Closing, PeriodRecord
 from apportion.money import add
 from apportion.periods import Period
 from apportion.progress import Progress, quiet
@@ -43,27 +52,8 @@ def next_open_period(session: Session, after: str) -> str:
             states.ensure_open_period(session, str(period))
             return str(period)
         if row.state != states.CLOSED:
-            _claim(session, row)
+            states.bump(session, row)
             return str(period)
-
-
-def _claim(session: Session, row: PeriodRecord) -> None:
-    changed = session.execute(
-        update(PeriodRecord)
-        .where(
-            PeriodRecord.period == row.period,
-            PeriodRecord.version == row.version,
-            PeriodRecord.state != states.CLOSED,
-        )
-        .values(version=row.version + 1)
-        .execution_options(synchronize_session=False)
-    )
-    if changed.rowcount != 1:  # type: ignore[attr-defined]
-        raise states.ConcurrentChangeError(
-            f"period {row.period} changed while an adjustment was posted to it (closed by "
-            "someone else, most likely); nothing was written: run the command again"
-        )
-    session.expire(row)
 
 
 def post(
@@ -76,6 +66,7 @@ def post(
     category: str,
     rule: str,
     method: str,
+    mode: str,
     currency: str,
     amount: Decimal,
     description: str,
@@ -94,6 +85,7 @@ def post(
         category=category,
         rule=rule,
         method=method,
+        mode=mode,
         currency=currency,
         amount=amount,
         description=description,
@@ -122,6 +114,7 @@ class Restatement:
     run_id: str
     posted_to: str | None
     adjustments: list[dict[str, Any]]
+    notes: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return dict(vars(self))
@@ -140,16 +133,40 @@ def adjust_restated(
             f"period {period} is not closed: allocate it again instead "
             f"(`apportion allocate --period {period}`)"
         )
+    closing, latest = _closing_and_latest_run(control, period)
+    current = input_partitions(workspace.data, Period.parse(period))
+    if latest.inputs == current:
+        return Restatement(
+            period=period,
+            run_id=latest.run_id,
+            posted_to=None,
+            adjustments=[],
+            notes=[
+                f"the inputs of {period} are those run {latest.run_id} allocated: nothing "
+                "was restated since"
+            ],
+        )
     result = allocate_period(workspace, period, progress or quiet, restatement=True, actor=actor)
     if not result.published:
         raise states.PeriodStateError(f"the restated {period} does not allocate: {result.message}")
-    restated = allocated_lines(workspace, period)
+    restated = allocated_lines(workspace, period, metric=closing.metric)
+    ledger = workspace.config.ledger
+    notes = []
+    run = control.run(result.run_id)
+    if run is not None and run.config_hash != _config_hash(control, closing.run_id):
+        notes.append(
+            f"the configuration changed since {period} closed: the adjustments include what "
+            "the changed rules or settings moved, not only the restated bills"
+        )
     with control.transaction() as session:
+        # one restatement at a time: a second one waits here, then finds the period changed
+        _lock_closed(session, period)
         closed = [line for line in frozen_lines(session, period) or [] if line.method != ADJUSTMENT]
-        before = _by_key(closed)
+        before = amounts_by_key(closed)
+        modes = {line.key: line.mode for line in closed}
         for key, amount in _restated_before(session, period).items():
             before[key] = add(before.get(key, ZERO), amount)
-        after = _by_key(restated)
+        after = amounts_by_key(restated)
         posted: list[dict[str, Any]] = []
         for key in sorted(set(before) | set(after)):
             change = add(after.get(key, ZERO), -before.get(key, ZERO))
@@ -165,6 +182,7 @@ def adjust_restated(
                 category=category,
                 rule=rule,
                 method=method,
+                mode=modes.get(key) or ledger.mode(category, payer, period),
                 currency=currency,
                 amount=change,
                 description=f"restated bill for {period} (run {result.run_id})",
@@ -179,17 +197,43 @@ def adjust_restated(
         run_id=result.run_id,
         posted_to=posted[0]["period"] if posted else None,
         adjustments=posted,
+        notes=notes,
     )
 
 
-def _by_key(lines: list[Line]) -> dict[tuple[str, ...], Decimal]:
-    found: dict[tuple[str, ...], Decimal] = defaultdict(Decimal)
-    for line in lines:
-        found[line.key] = add(found[line.key], line.amount)
-    return dict(found)
+def _closing_and_latest_run(control: ControlPlane, period: str) -> tuple[Closing, RunRecord]:
+    with control.reading() as session:
+        closing = session.scalars(select(Closing).where(Closing.period == period)).one()
+    latest = control.published_run(period)
+    assert latest is not None, "a closed period has a published run"
+    return closing, latest
 
 
-def _restated_before(session: Session, period: str) -> dict[tuple[str, ...], Decimal]:
+def _config_hash(control: ControlPlane, run_id: str) -> str | None:
+    run = control.run(run_id)
+    return run.config_hash if run else None
+
+
+def _lock_closed(session: Session, period: str) -> None:
+    row = session.get_one(PeriodRecord, period)
+    changed = session.execute(
+        update(PeriodRecord)
+        .where(
+            PeriodRecord.period == period,
+            PeriodRecord.version == row.version,
+            PeriodRecord.state == states.CLOSED,
+        )
+        .values(version=row.version + 1)
+        .execution_options(synchronize_session=False)
+    )
+    if changed.rowcount != 1:  # type: ignore[attr-defined]
+        raise states.ConcurrentChangeError(
+            f"{period} is being restated by someone else; nothing was posted: run "
+            f"`apportion period adjust {period}` again when it has finished"
+        )
+
+
+def _restated_before(session: Session, period: str) -> dict[LineKey, Decimal]:
     """What earlier restatements of the period already posted, by the key of the line each
     corrected."""
     rows = session.scalars(
@@ -197,13 +241,12 @@ def _restated_before(session: Session, period: str) -> dict[tuple[str, ...], Dec
             Adjustment.corrects_period == period, Adjustment.kind == RESTATEMENT
         )
     )
-    found: dict[tuple[str, ...], Decimal] = defaultdict(Decimal)
+    found: dict[LineKey, Decimal] = defaultdict(Decimal)
     for row in rows:
         key = (row.payer, row.workload, row.category, row.rule, row.method, row.currency)
         found[key] = add(found[key], row.amount)
     return dict(found)
 
 
-def _named(key: tuple[str, ...]) -> dict[str, str]:
-    names = ("payer", "workload", "category", "rule", "method", "currency")
-    return dict(zip(names, key, strict=True))
+def _named(key: LineKey) -> dict[str, str]:
+    return dict(zip(KEY_FIELDS, key, strict=True))

@@ -74,5 +74,6 @@ def entries(control: ControlPlane, since: datetime | None = None) -> list[AuditR
 
 
 def aware(moment: datetime) -> datetime:
-    """SQLite hands back naive datetimes; every moment here was written in UTC."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    """In UTC: SQLite hands back naive datetimes (every one here was written in UTC),
+    PostgreSQL aware ones in the server's time zone."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)

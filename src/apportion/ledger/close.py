@@ -17,18 +17,19 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from apportion.allocate.inputs import changed_partitions, input_partitions
-from apportion.ledger import disputes, journal
+from apportion.ledger import audit, disputes, journal
 from apportion.ledger import lines as statement_lines
 from apportion.ledger import periods as states
 from apportion.ledger.controlplane import ControlPlane
 from apportion.ledger.journal import JournalLine
 from apportion.ledger.lines import Line
-from apportion.ledger.models import Closing, JournalLineRecord, PeriodRecord
+from apportion.ledger.models import AuditEntry, Closing, JournalLineRecord, PeriodRecord
 from apportion.periods import Period
+from apportion.schema import tables as t
 from apportion.workspace import Workspace
 
 # any number, the same in every process (migrate.py's lock is another)
@@ -100,6 +101,14 @@ def prepare_close(
             f"`apportion allocate --period {period}` again, then close"
         )
     found = statement_lines.period_lines(workspace, period) or []
+    published = _published_runs(workspace, period)
+    if published - {run_id}:  # none at all: a month without cost closes empty
+        raise states.ConcurrentChangeError(
+            f"the allocation of {period} in the data plane is from run "
+            f"{', '.join(sorted(published))}, not {run_id}: a run is being published, or "
+            f"one failed after writing it; wait for it, or run `apportion allocate --period "
+            f"{period}` again, then close"
+        )
     ledger = workspace.config.ledger
     return ClosePlan(
         period=period,
@@ -115,6 +124,13 @@ def prepare_close(
     )
 
 
+def _published_runs(workspace: Workspace, period: str) -> set[str]:
+    """The runs the data plane's pools of the period come from: one, read after the lines."""
+    pools = workspace.data.table(t.POOLS)
+    found = pools.filter(pools[t.BILLING_PERIOD] == period).select("run_id").distinct()
+    return set(workspace.data.to_arrow(found).column(0).to_pylist())
+
+
 def commit_close(control: ControlPlane, plan: ClosePlan) -> Closed:
     with control.transaction() as session:
         row = session.get(PeriodRecord, plan.period)
@@ -127,69 +143,71 @@ def commit_close(control: ControlPlane, plan: ClosePlan) -> Closed:
         unresolved = disputes.unresolved_ids(session, plan.period)
         if unresolved and not plan.forced:  # a dispute opened since the close was prepared
             raise CloseRefusedError(_unresolved_message(plan.period, unresolved))
-        details: dict[str, Any] = {"run_id": plan.run_id}
-        if plan.forced:
+        unbalanced = journal.imbalances(plan.entries)
+        assert not unbalanced, f"journal entries do not balance: {unbalanced}"
+        # forced only where there was something to override
+        closing = _closing(session, plan, forced=plan.forced and bool(unresolved))
+        details: dict[str, Any] = {
+            "run_id": plan.run_id,
+            "content_hash": closing.content_hash,
+            "chain_hash": closing.chain_hash,
+        }
+        if closing.forced:
             details |= {"forced": True, "reason": plan.reason, "unresolved_disputes": unresolved}
         states.transition(
             session, plan.period, (states.IN_REVIEW,), states.CLOSED, plan.actor, **details
         )
-        return _freeze(session, plan)
+        session.add(closing)
+        session.flush()  # the closing row exists before the rows that refer to it
+        session.add_all(statement_lines.record(plan.period, line) for line in plan.lines)
+        session.add_all(journal.record(entry) for entry in plan.entries)
+        session.flush()  # a unique id clash, say, fails here, inside the transaction
+        return Closed(
+            period=plan.period,
+            run_id=plan.run_id,
+            seq=closing.seq,
+            content_hash=closing.content_hash,
+            chain_hash=closing.chain_hash,
+            lines=len(plan.lines),
+            journal_lines=len(plan.entries),
+            forced=closing.forced,
+        )
 
 
-def _freeze(session: Session, plan: ClosePlan) -> Closed:
+def _closing(session: Session, plan: ClosePlan, forced: bool) -> Closing:
+    """The closing row, its place in the chain taken and its hashes computed."""
     if session.get_bind().dialect.name == "postgresql":
         # two periods closing at once would both take the same place in the chain; SQLite
         # lets one writer in at a time already
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CHAIN_LOCK})
     previous = session.scalars(select(Closing).order_by(Closing.seq.desc()).limit(1)).first()
-    seq = (previous.seq if previous else 0) + 1
-    content = content_hash(plan.period, plan.run_id, plan.metric, plan.lines, plan.entries)
-    previous_hash = previous.chain_hash if previous else None
-    chain = chain_hash(previous_hash, plan.period, content)
-    session.add(
-        Closing(
-            seq=seq,
-            period=plan.period,
-            run_id=plan.run_id,
-            metric=plan.metric,
-            content_hash=content,
-            previous_hash=previous_hash,
-            chain_hash=chain,
-            closed_at=datetime.now(UTC),
-            closed_by=plan.actor,
-            forced=plan.forced,
-            reason=plan.reason,
-        )
-    )
-    # the closing row exists before the rows that refer to it
-    session.flush()
-    session.add_all(statement_lines.record(plan.period, line) for line in plan.lines)
-    session.add_all(journal.record(entry) for entry in plan.entries)
-    session.flush()  # a unique id clash, say, fails here, inside the transaction
-    return Closed(
+    closing = Closing(
+        seq=(previous.seq if previous else 0) + 1,
         period=plan.period,
         run_id=plan.run_id,
-        seq=seq,
-        content_hash=content,
-        chain_hash=chain,
-        lines=len(plan.lines),
-        journal_lines=len(plan.entries),
-        forced=plan.forced,
+        metric=plan.metric,
+        previous_hash=previous.chain_hash if previous else None,
+        closed_at=datetime.now(UTC),
+        closed_by=plan.actor,
+        forced=forced,
+        reason=plan.reason if forced else None,
     )
+    closing.content_hash = content_hash(closing, plan.lines, plan.entries)
+    closing.chain_hash = chain_hash(closing.previous_hash, plan.period, closing.content_hash)
+    return closing
 
 
-def content_hash(
-    period: str,
-    run_id: str,
-    metric: str,
-    lines: Sequence[Line],
-    entries: Sequence[JournalLine],
-) -> str:
-    """SHA-256 of a canonical JSON of everything a closing froze."""
+def content_hash(closing: Closing, lines: Sequence[Line], entries: Sequence[JournalLine]) -> str:
+    """SHA-256 of a canonical JSON of everything a closing froze: who closed it, when, whether
+    forced and why, and every statement and journal line."""
     document = {
-        "period": period,
-        "run_id": run_id,
-        "metric": metric,
+        "period": closing.period,
+        "run_id": closing.run_id,
+        "metric": closing.metric,
+        "closed_by": closing.closed_by,
+        "closed_at": audit.aware(closing.closed_at).isoformat(),
+        "forced": bool(closing.forced),
+        "reason": closing.reason,
         "lines": sorted((line.canonical() for line in lines), key=lambda line: line["line_id"]),
         "journal": sorted((entry.as_dict() for entry in entries), key=lambda e: e["line_id"]),
     }
@@ -215,41 +233,61 @@ class Verification:
 
 
 def verify(control: ControlPlane) -> Verification:
-    """Recompute every closed period's content hash from what is stored, and the chain."""
+    """Recompute every closed period's content hash from what is stored, the chain, and the
+    hashes the append-only audit log recorded when each period closed."""
     problems: list[str] = []
     with control.reading() as session:
         closings = list(session.scalars(select(Closing).order_by(Closing.seq)))
-        previous: str | None = None
-        for expected_seq, closing in enumerate(closings, start=1):
-            if closing.seq != expected_seq:
-                problems.append(f"closing {expected_seq} is missing from the chain")
+        recorded = _audited_hashes(session)
+        previous: Closing | None = None
+        for closing in closings:
+            if closing.seq != (previous.seq if previous else 0) + 1:
+                problems.append(f"{closing.period}: the closing before it is missing")
             stored = content_hash(
-                closing.period,
-                closing.run_id,
-                closing.metric,
+                closing,
                 statement_lines.frozen_lines(session, closing.period) or [],
                 _stored_entries(session, closing.period),
             )
             if stored != closing.content_hash:
                 problems.append(
-                    f"{closing.period}: the stored statements or journal differ from what was "
-                    "closed (content hash mismatch): they were changed after closing"
+                    f"{closing.period}: the stored statements, journal or closing record differ "
+                    "from what was closed (content hash mismatch): changed after closing"
                 )
-            if closing.previous_hash != previous:
+            if closing.previous_hash != (previous.chain_hash if previous else None):
                 problems.append(f"{closing.period}: does not chain to the closing before it")
             if chain_hash(closing.previous_hash, closing.period, closing.content_hash) != (
                 closing.chain_hash
             ):
                 problems.append(f"{closing.period}: its chain hash does not match its content")
-            previous = closing.chain_hash
-        states_closed = session.scalar(
-            select(func.count()).select_from(PeriodRecord).where(PeriodRecord.state == "closed")
+            if recorded.get(closing.period, closing.chain_hash) != closing.chain_hash:
+                problems.append(
+                    f"{closing.period}: its chain hash is not the one the audit log recorded "
+                    "when it closed: the closings were rewritten"
+                )
+            previous = closing
+        closed = set(
+            session.scalars(select(PeriodRecord.period).where(PeriodRecord.state == "closed"))
         )
-        if states_closed != len(closings):
-            problems.append(
-                f"{states_closed} periods are marked closed but {len(closings)} closings exist"
-            )
+        frozen = {closing.period for closing in closings}
+        for period in sorted(closed - frozen):
+            problems.append(f"{period}: marked closed but its closing is missing")
+        for period in sorted(frozen - closed):
+            problems.append(f"{period}: has a closing but is not marked closed")
+        for period in sorted(set(recorded) - frozen - closed):
+            problems.append(f"{period}: the audit log records its close, but nothing else does")
     return Verification(len(closings), problems)
+
+
+def _audited_hashes(session: Session) -> dict[str, str]:
+    """The chain hash each period.closed audit entry recorded, by period (the latest)."""
+    entries = session.scalars(
+        select(AuditEntry).where(AuditEntry.action == "period.closed").order_by(AuditEntry.id)
+    )
+    return {
+        entry.subject: entry.details["chain_hash"]
+        for entry in entries
+        if entry.details and "chain_hash" in entry.details
+    }
 
 
 def _stored_entries(session: Session, period: str) -> list[JournalLine]:

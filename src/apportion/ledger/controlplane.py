@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import create_engine, select
+from sqlalchemy import Connection, Engine, create_engine, event, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
@@ -39,15 +39,22 @@ class ControlPlane:
             # plain postgresql:// would mean psycopg2; psycopg 3 is the driver we ship with
             parsed = parsed.set(drivername="postgresql+psycopg")
         self.url = parsed
-        # SQLite: a writer waits up to 30 s for another's transaction instead of failing
-        connect_args = {"timeout": 30} if parsed.drivername.startswith("sqlite") else {}
-        self.engine = create_engine(parsed, connect_args=connect_args)
-        migrate.upgrade(self.engine)
+        if parsed.drivername.startswith("sqlite"):
+            # a writer waits up to 30 s for another's transaction instead of failing
+            self.engine = create_engine(parsed, connect_args={"timeout": 30})
+            _sqlite_transactions(self.engine)
+        else:
+            self.engine = create_engine(parsed)
+        # writers: on SQLite a transaction that will write takes the write lock when it
+        # begins, so what it reads first is what it writes over (PostgreSQL: row locks and
+        # conditional UPDATEs do the same)
+        self._writer = self.engine.execution_options(immediate=True)
+        migrate.upgrade(self._writer)
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
         """One transaction: committed when the block ends, rolled back if it raises."""
-        with Session(self.engine, expire_on_commit=False) as session, session.begin():
+        with Session(self._writer, expire_on_commit=False) as session, session.begin():
             yield session
 
     @contextmanager
@@ -111,6 +118,22 @@ class ControlPlane:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def _sqlite_transactions(engine: Engine) -> None:
+    """pysqlite begins a transaction only before a write, so reads and DDL would run outside
+    one: SQLAlchemy's documented recipe hands BEGIN to SQLite itself (BEGIN IMMEDIATE for
+    writers), and turns on the foreign keys SQLite otherwise ignores."""
+
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        dbapi_connection.execute("PRAGMA foreign_keys = ON")
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection: Connection) -> None:
+        immediate = connection.get_execution_options().get("immediate", False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 def _record(run: Run) -> RunRecord:

@@ -15,11 +15,13 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from apportion.config.ledger import NOT_CHARGED
 from apportion.ledger import adjustments, audit
 from apportion.ledger.controlplane import ControlPlane
 from apportion.ledger.lines import period_lines
 from apportion.ledger.models import Dispute, DisputeEvent
 from apportion.ledger.periods import ConcurrentChangeError
+from apportion.money import EXACT
 from apportion.schema.currency import minor_units
 from apportion.schema.tables import UNALLOCATED
 from apportion.workspace import Workspace
@@ -163,6 +165,7 @@ def open_dispute(
             rule=line.rule,
             currency=line.currency,
             line_amount=line.amount,
+            mode=line.mode,
             claimed_amount=claimed_amount,
             reason=reason,
             evidence=evidence.strip() if evidence and evidence.strip() else None,
@@ -234,7 +237,7 @@ def accept(
     with control.transaction() as session:
         dispute = _get(session, number)
         _check_amount(amount, dispute.currency, dispute.line_amount, "the accepted amount")
-        amount = amount.quantize(Decimal(1).scaleb(-minor_units(dispute.currency)))
+        amount = EXACT.quantize(amount, Decimal(1).scaleb(-minor_units(dispute.currency)))
         receiver = reassign_to.strip() if reassign_to else UNALLOCATED
         if receiver == dispute.payer:
             raise DisputeError("--reassign-to names the payer who disputed the line")
@@ -253,8 +256,18 @@ def accept(
             "dispute_id": number,
             "corrects_line_id": dispute.line_id,
         }
-        credit = adjustments.post(session, payer=dispute.payer, amount=-amount, **common)
-        adjustments.post(session, payer=receiver, amount=amount, **common)
+        # a credit or refund line disputed: the correction runs the other way
+        signed = amount if dispute.line_amount > 0 else -amount
+        credit = adjustments.post(
+            session, payer=dispute.payer, amount=-signed, mode=dispute.mode, **common
+        )
+        adjustments.post(
+            session,
+            payer=receiver,
+            amount=signed,
+            mode=NOT_CHARGED if receiver == UNALLOCATED else dispute.mode,
+            **common,
+        )
         dispute.accepted_amount = amount
         dispute.adjustment_id = credit.id
     return show(control, number)
@@ -373,7 +386,8 @@ def _required(text: str | None, message: str) -> str:
 def _check_amount(amount: Decimal, currency: str, line_amount: Decimal, what: str) -> None:
     if not amount.is_finite() or amount <= 0:
         raise DisputeError(f"{what} must be more than zero")
-    if amount.as_tuple().exponent < -minor_units(currency):  # type: ignore[operator]
+    # 10.000 is ten dollars; 10.005 is not an amount of dollars
+    if amount.normalize().as_tuple().exponent < -minor_units(currency):  # type: ignore[operator]
         raise DisputeError(f"{what} {amount} has more decimals than {currency} has")
     if amount > abs(line_amount):
         raise DisputeError(f"{what} {amount} is more than the line's {line_amount} {currency}")

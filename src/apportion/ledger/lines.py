@@ -19,12 +19,16 @@ from sqlalchemy.orm import Session
 
 from apportion.config import Config
 from apportion.ledger.models import Adjustment, Closing, StatementLineRecord
+from apportion.money import add
 from apportion.periods import Period
 from apportion.report.statements import statements
 from apportion.workspace import Workspace
 
 ADJUSTMENT = "adjustment"  # the method of an adjustment line
-NONE = "(none)"  # how a statement groups a missing value (apportion.report.statements)
+# what identifies a line across periods and reruns: payer, workload, category, rule, method,
+# currency
+LineKey = tuple[str, str, str, str, str, str]
+KEY_FIELDS = ("payer", "workload", "category", "rule", "method", "currency")
 
 
 @dataclass(frozen=True)
@@ -41,8 +45,7 @@ class Line:
     adjustment_id: int | None = None
 
     @property
-    def key(self) -> tuple[str, str, str, str, str, str]:
-        """What identifies the line across periods and reruns."""
+    def key(self) -> LineKey:
         return (self.payer, self.workload, self.category, self.rule, self.method, self.currency)
 
     def canonical(self) -> dict[str, Any]:
@@ -68,10 +71,12 @@ def line_id(period: str, key: Iterable[str]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def allocated_lines(workspace: Workspace, period: str) -> list[Line]:
-    """The published allocation's lines, rounded to minor units per currency."""
+def allocated_lines(workspace: Workspace, period: str, metric: str | None = None) -> list[Line]:
+    """The published allocation's lines, rounded to minor units per currency, in ``metric``
+    (default: the configured one; a restatement compares in the metric the period closed in)."""
     config = workspace.config
     ledger = config.ledger
+    metric = metric or ledger.metric
     by = [ledger.payer, ledger.workload, "category", "rule", "method"]
     found, _ = statements(workspace, Period.parse(period), by)
     lines = []
@@ -89,10 +94,17 @@ def allocated_lines(workspace: Workspace, period: str) -> list[Line]:
                 method=keys["method"],
                 mode=ledger.mode(keys["category"], payer, period),
                 currency=statement.currency,
-                amount=statement.amounts[ledger.metric],
+                amount=statement.amounts[metric],
             )
         )
     return lines
+
+
+def amounts_by_key(lines: Iterable[Line]) -> dict[LineKey, Decimal]:
+    found: dict[LineKey, Decimal] = {}
+    for line in lines:
+        found[line.key] = add(found.get(line.key, Decimal(0)), line.amount)
+    return found
 
 
 def adjustment_lines(session: Session, config: Config, period: str) -> list[Line]:
@@ -108,7 +120,7 @@ def adjustment_lines(session: Session, config: Config, period: str) -> list[Line
             category=adjustment.category,
             rule=adjustment.rule,
             method=ADJUSTMENT,
-            mode=config.ledger.mode(adjustment.category, adjustment.payer, period),
+            mode=adjustment.mode,
             currency=adjustment.currency,
             amount=adjustment.amount,
             adjustment_id=adjustment.id,

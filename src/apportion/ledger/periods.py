@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from apportion.ledger import audit
@@ -100,18 +101,27 @@ def _status(session: Session, period: str, row: PeriodRecord | None) -> PeriodSt
 
 
 def refuse_if_closed(control: ControlPlane, period: str) -> None:
-    found = status(control, period)
-    if found.state == CLOSED:
-        raise PeriodStateError(
-            f"period {period} is closed ({found.closed_at:%Y-%m-%d} by {found.closed_by}) and "
-            "never changes; a restated bill becomes an adjustment in the next open period: run "
-            f"`apportion period adjust {period}`"
-        )
+    with control.reading() as session:
+        row = session.get(PeriodRecord, period)
+        if row is not None and row.state == CLOSED:
+            raise PeriodStateError(_closed_message(session, period))
 
 
-def record_allocation(session: Session, period: str, run_id: str, actor: str) -> None:
+def _closed_message(session: Session, period: str) -> str:
+    closing = session.scalars(select(Closing).where(Closing.period == period)).first()
+    when = f" ({audit.aware(closing.closed_at):%Y-%m-%d} by {closing.closed_by})" if closing else ""
+    return (
+        f"period {period} is closed{when} and never changes; a restated bill becomes an "
+        f"adjustment in the next open period: run `apportion period adjust {period}`"
+    )
+
+
+def record_allocation(
+    session: Session, period: str, run_id: str, actor: str, claimed: int | None = None
+) -> None:
     """A run was published: an open period becomes allocated; one allocated or in review
-    keeps its state with the new run. Refused if the period closed meanwhile."""
+    keeps its state with the new run. Refused if the period closed, or another run claimed it,
+    since this run claimed it (``claimed``)."""
     row = session.get(PeriodRecord, period)
     if row is None:
         session.add(
@@ -122,7 +132,15 @@ def record_allocation(session: Session, period: str, run_id: str, actor: str) ->
         audit.record(session, actor, "period.allocated", period, run_id=run_id, previous=OPEN)
         return
     state = ALLOCATED if row.state == OPEN else row.state
-    transition(session, period, (OPEN, ALLOCATED, IN_REVIEW), state, actor, run_id=run_id)
+    transition(
+        session,
+        period,
+        (OPEN, ALLOCATED, IN_REVIEW),
+        state,
+        actor,
+        run_id=run_id,
+        expected_version=claimed,
+    )
 
 
 def record_published(
@@ -134,14 +152,19 @@ def record_published(
     inputs: dict[str, str],
     actor: str,
     restatement: bool = False,
+    claimed: int | None = None,
 ) -> None:
     """The run is published: recorded with its inputs, and the period moved, in one
-    transaction. A configuration not seen in any run before is a new rule-set version."""
+    transaction. A configuration no published run used before is a new rule-set version."""
     with control.transaction() as session:
         control.finish_run(run_id, "published", None, totals, inputs, session)
         run = session.get_one(Run, run_id)
         earlier = session.scalars(
-            select(Run.run_id).where(Run.config_hash == run.config_hash, Run.run_id != run_id)
+            select(Run.run_id).where(
+                Run.config_hash == run.config_hash,
+                Run.run_id != run_id,
+                Run.status == "published",
+            )
         ).first()
         if earlier is None:
             audit.record(
@@ -155,7 +178,7 @@ def record_published(
         if restatement:
             audit.record(session, actor, "period.restated", period, run_id=run_id)
         else:
-            record_allocation(session, period, run_id, actor)
+            record_allocation(session, period, run_id, actor, claimed)
 
 
 def ensure_open_period(session: Session, period: str) -> None:
@@ -184,30 +207,20 @@ def transition(
     to: str,
     actor: str,
     run_id: str | None = None,
+    expected_version: int | None = None,
     **details: Any,
 ) -> None:
     """Move the period to ``to`` if it is in one of ``allowed_from`` and nobody moved it since
-    it was read: one conditional UPDATE, audited."""
+    it was read (or since ``expected_version``): one conditional UPDATE, audited."""
     row = session.get(PeriodRecord, period)
     state = row.state if row else OPEN
     if state not in allowed_from:
         raise PeriodStateError(forbidden(period, state, to))
     assert row is not None
-    values: dict[str, Any] = {"state": to, "version": row.version + 1, "updated_at": _now()}
+    values: dict[str, Any] = {"state": to, "updated_at": _now()}
     if run_id is not None:
         values["run_id"] = run_id
-    changed = session.execute(
-        update(PeriodRecord)
-        .where(PeriodRecord.period == period, PeriodRecord.version == row.version)
-        .values(**values)
-        .execution_options(synchronize_session=False)
-    )
-    if changed.rowcount != 1:  # type: ignore[attr-defined]
-        raise ConcurrentChangeError(
-            f"period {period} was changed by someone else meanwhile; nothing was written: "
-            "look at `apportion period list` and run the command again if it still applies"
-        )
-    session.expire(row)
+    bump(session, row, values, expected_version)
     audit.record(
         session,
         actor,
@@ -217,6 +230,56 @@ def transition(
         **({"run_id": run_id} if run_id else {}),
         **details,
     )
+
+
+def bump(
+    session: Session,
+    row: PeriodRecord,
+    values: dict[str, Any] | None = None,
+    expected_version: int | None = None,
+) -> int:
+    """Raise the period's version (setting ``values`` too) if it is still the version read,
+    or ``expected_version``, and the period is not closed; the new version. Of two writers
+    exactly one gets here first; the other is refused and writes nothing."""
+    version = row.version if expected_version is None else expected_version
+    changed = session.execute(
+        update(PeriodRecord)
+        .where(
+            PeriodRecord.period == row.period,
+            PeriodRecord.version == version,
+            PeriodRecord.state != CLOSED,
+        )
+        .values(version=version + 1, **(values or {}))
+        .execution_options(synchronize_session=False)
+    )
+    if changed.rowcount != 1:  # type: ignore[attr-defined]
+        raise ConcurrentChangeError(
+            f"period {row.period} was changed by someone else meanwhile (allocated, adjusted "
+            "or closed); nothing was written: look at `apportion period list` and run the "
+            "command again if it still applies"
+        )
+    session.expire(row)
+    return version + 1
+
+
+def claim_for_publishing(control: ControlPlane, period: str) -> int:
+    """Before a run replaces the period's allocation in the data plane: raise its version,
+    so a close prepared on the allocation before is refused, and return the version that
+    :func:`record_published` must still find (else another run or a close came between)."""
+    with control.transaction() as session:
+        row = session.get(PeriodRecord, period)
+        if row is None:
+            session.add(PeriodRecord(period=period, state=OPEN, version=1, updated_at=_now()))
+            try:
+                session.flush()
+            except IntegrityError:
+                raise ConcurrentChangeError(
+                    f"period {period} is being allocated by someone else; run it again"
+                ) from None
+            return 1
+        if row.state == CLOSED:
+            raise PeriodStateError(_closed_message(session, period))
+        return bump(session, row)
 
 
 def forbidden(period: str, state: str, to: str) -> str:

@@ -5,7 +5,6 @@ may still change."""
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -16,7 +15,8 @@ from sqlalchemy import select
 from apportion.config.ledger import CHARGEBACK
 from apportion.ledger import disputes
 from apportion.ledger import periods as states
-from apportion.ledger.lines import ADJUSTMENT, Line, period_lines
+from apportion.ledger.disputes import UNRESOLVED
+from apportion.ledger.lines import ADJUSTMENT, Line, amounts_by_key, period_lines
 from apportion.ledger.models import Adjustment, Closing
 from apportion.money import EXACT, add, exact_sum
 from apportion.periods import Period
@@ -98,8 +98,8 @@ class Statement:
     run_id: str | None
     entries: list[StatementEntry]
     totals: list[CurrencyTotal]
-    open_disputes: int
-    closed_hash: str | None = None
+    unresolved_disputes: int
+    ledger_hash: str | None = None
     closed_by: str | None = None
     closed_at: str | None = None
     notes: list[str] = field(default_factory=list)
@@ -121,8 +121,8 @@ class Statement:
             "run_id": self.run_id,
             "lines": [entry.as_dict() for entry in self.entries],
             "totals": [total.as_dict() for total in self.totals],
-            "open_disputes": self.open_disputes,
-            "closed_hash": self.closed_hash,
+            "unresolved_disputes": self.unresolved_disputes,
+            "ledger_hash": self.ledger_hash,
             "closed_by": self.closed_by,
             "closed_at": self.closed_at,
             "notes": self.notes,
@@ -131,46 +131,95 @@ class Statement:
 
 def payers(workspace: Workspace, period: str) -> list[str]:
     """Everyone with a line in the period's statement (``__unallocated__`` last)."""
-    found = {line.payer for line in _lines(workspace, period)}
+    return _payers(_lines(workspace, period))
+
+
+def _payers(lines: Iterable[Line]) -> list[str]:
+    found = {line.payer for line in lines}
     return sorted(found - {UNALLOCATED}) + ([UNALLOCATED] if UNALLOCATED in found else [])
 
 
 def statement(workspace: Workspace, period: str, payer: str) -> Statement:
+    [found] = statements(workspace, period, [payer])
+    return found
+
+
+def statements(
+    workspace: Workspace, period: str, names: Sequence[str] | None = None
+) -> list[Statement]:
+    """The statements of ``names`` (default: every payer's), the period's and the previous
+    period's lines read once for all of them."""
     Period.parse(period)
     ledger = workspace.config.ledger
-    lines = [line for line in _lines(workspace, period) if line.payer == payer]
-    if not lines:
-        known = ", ".join(payers(workspace, period)) or "none"
-        raise StatementNotFoundError(
-            f"{ledger.payer} {payer!r} has no lines in {period} (payers: {known})"
-        )
+    lines = _lines(workspace, period)
+    everyone = _payers(lines)
+    for name in names or ():
+        if name not in everyone:
+            raise StatementNotFoundError(
+                f"{ledger.payer} {name!r} has no lines in {period} (payers: "
+                f"{', '.join(everyone) or 'none'})"
+            )
     previous_period = str(Period.parse(period).previous)
-    before = [
-        line for line in period_lines(workspace, previous_period) or [] if line.payer == payer
-    ]
-    earlier = _amounts_by_key(line for line in before if line.method != ADJUSTMENT)
+    before = period_lines(workspace, previous_period) or []
     control = workspace.control
-    disputed = disputes.latest_states(control, period)
-    notes = _adjustment_notes(workspace, period)
+    context = _Context(
+        period=period,
+        previous_period=previous_period,
+        status=states.status(control, period),
+        closing=_closing(workspace, period),
+        disputed=disputes.latest_states(control, period),
+        notes=_adjustment_notes(workspace, period),
+        unresolved=[
+            d.payer for d in disputes.listing(control, period=period) if d.state in UNRESOLVED
+        ],
+    )
+    return [
+        _statement(
+            workspace,
+            context,
+            payer,
+            [line for line in lines if line.payer == payer],
+            [line for line in before if line.payer == payer],
+        )
+        for payer in (names or everyone)
+    ]
+
+
+@dataclass(frozen=True)
+class _Context:
+    """What every payer's statement of the period shares."""
+
+    period: str
+    previous_period: str
+    status: states.PeriodStatus
+    closing: dict[str, str] | None
+    disputed: dict[str, str]
+    notes: dict[int, str]
+    unresolved: list[str]  # the payer of each unresolved dispute
+
+
+def _statement(
+    workspace: Workspace,
+    context: _Context,
+    payer: str,
+    lines: list[Line],
+    before: list[Line],
+) -> Statement:
+    ledger = workspace.config.ledger
+    earlier = amounts_by_key(line for line in before if line.method != ADJUSTMENT)
     entries = [
         StatementEntry(
             line=line,
             previous=None if line.method == ADJUSTMENT else earlier.get(line.key),
-            dispute=disputed.get(line.line_id),
-            note=notes.get(line.adjustment_id) if line.adjustment_id else None,
+            dispute=context.disputed.get(line.line_id),
+            note=context.notes.get(line.adjustment_id) if line.adjustment_id else None,
         )
         for line in sorted(lines, key=_order)
     ]
-    status = states.status(control, period)
-    unresolved = [
-        dispute
-        for dispute in disputes.listing(control, period=period, payer=payer)
-        if dispute.state in disputes.UNRESOLVED
-    ]
-    closing = _closing(workspace, period)
+    status, closing = context.status, context.closing
     return Statement(
-        period=period,
-        previous_period=previous_period,
+        period=context.period,
+        previous_period=context.previous_period,
         payer_dimension=ledger.payer,
         workload_dimension=ledger.workload,
         payer=payer,
@@ -179,11 +228,11 @@ def statement(workspace: Workspace, period: str, payer: str) -> Statement:
         run_id=status.run_id,
         entries=entries,
         totals=_totals(lines, before),
-        open_disputes=len(unresolved),
-        closed_hash=closing["hash"] if closing else None,
+        unresolved_disputes=context.unresolved.count(payer),
+        ledger_hash=closing["hash"] if closing else None,
         closed_by=status.closed_by,
         closed_at=status.closed_at.isoformat() if status.closed_at else None,
-        notes=_state_notes(status.state, period),
+        notes=_state_notes(status.state, context.period),
     )
 
 
@@ -198,13 +247,6 @@ def _lines(workspace: Workspace, period: str) -> list[Line]:
 
 def _order(line: Line) -> tuple[bool, str, str, str, str]:
     return (line.method == ADJUSTMENT, line.currency, line.workload, line.category, line.rule)
-
-
-def _amounts_by_key(lines: Iterable[Line]) -> dict[tuple[str, ...], Decimal]:
-    found: dict[tuple[str, ...], Decimal] = defaultdict(Decimal)
-    for line in lines:
-        found[line.key] = add(found[line.key], line.amount)
-    return dict(found)
 
 
 def _totals(lines: Sequence[Line], before: Sequence[Line]) -> list[CurrencyTotal]:

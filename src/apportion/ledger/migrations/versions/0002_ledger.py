@@ -11,14 +11,13 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from apportion.ledger.models import Money
-
 revision = "0002"
 down_revision = "0001"
 branch_labels = None
 depends_on = None
 
 APPEND_ONLY = "the audit log is append-only"
+# money columns hold exact decimal text (apportion.ledger.models.Money), String(64) underneath
 
 
 def _when() -> sa.Column[object]:
@@ -55,14 +54,14 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
         sa.Column("period", sa.String(7), sa.ForeignKey("closings.period"), nullable=False),
         sa.Column("line_id", sa.String(24), nullable=False),
-        sa.Column("payer", sa.String(200), nullable=False),
-        sa.Column("workload", sa.String(200), nullable=False),
-        sa.Column("category", sa.String(100), nullable=False),
-        sa.Column("rule", sa.String(200), nullable=False),
+        sa.Column("payer", sa.Text(), nullable=False),
+        sa.Column("workload", sa.Text(), nullable=False),
+        sa.Column("category", sa.Text(), nullable=False),
+        sa.Column("rule", sa.Text(), nullable=False),
         sa.Column("method", sa.String(32), nullable=False),
         sa.Column("mode", sa.String(16), nullable=False),
         sa.Column("currency", sa.String(3), nullable=False),
-        sa.Column("amount", Money(), nullable=False),
+        sa.Column("amount", sa.String(64), nullable=False),
         sa.Column("adjustment_id", sa.Integer(), nullable=True),
         sa.UniqueConstraint("period", "line_id"),
     )
@@ -75,12 +74,12 @@ def upgrade() -> None:
         sa.Column("period", sa.String(7), sa.ForeignKey("closings.period"), nullable=False),
         sa.Column("currency", sa.String(3), nullable=False),
         sa.Column("account", sa.String(100), nullable=False),
-        sa.Column("payer", sa.String(200), nullable=False),
-        sa.Column("workload", sa.String(200), nullable=True),
-        sa.Column("category", sa.String(100), nullable=True),
-        sa.Column("debit", Money(), nullable=False),
-        sa.Column("credit", Money(), nullable=False),
-        sa.Column("memo", sa.String(400), nullable=False),
+        sa.Column("payer", sa.Text(), nullable=False),
+        sa.Column("workload", sa.Text(), nullable=True),
+        sa.Column("category", sa.Text(), nullable=True),
+        sa.Column("debit", sa.String(64), nullable=False),
+        sa.Column("credit", sa.String(64), nullable=False),
+        sa.Column("memo", sa.Text(), nullable=False),
         sa.Column("statement_line_id", sa.String(24), nullable=True),
     )
     op.create_index("ix_journal_lines_entry_id", "journal_lines", ["entry_id"])
@@ -93,13 +92,14 @@ def upgrade() -> None:
         sa.Column("kind", sa.String(16), nullable=False),
         sa.Column("dispute_id", sa.Integer(), nullable=True),
         sa.Column("corrects_line_id", sa.String(24), nullable=True),
-        sa.Column("payer", sa.String(200), nullable=False),
-        sa.Column("workload", sa.String(200), nullable=False),
-        sa.Column("category", sa.String(100), nullable=False),
-        sa.Column("rule", sa.String(200), nullable=False),
+        sa.Column("payer", sa.Text(), nullable=False),
+        sa.Column("workload", sa.Text(), nullable=False),
+        sa.Column("category", sa.Text(), nullable=False),
+        sa.Column("rule", sa.Text(), nullable=False),
         sa.Column("method", sa.String(32), nullable=False),
+        sa.Column("mode", sa.String(16), nullable=False),
         sa.Column("currency", sa.String(3), nullable=False),
-        sa.Column("amount", Money(), nullable=False),
+        sa.Column("amount", sa.String(64), nullable=False),
         sa.Column("description", sa.Text(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("created_by", sa.String(200), nullable=False),
@@ -111,13 +111,14 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
         sa.Column("period", sa.String(7), nullable=False),
         sa.Column("line_id", sa.String(24), nullable=False),
-        sa.Column("payer", sa.String(200), nullable=False),
-        sa.Column("workload", sa.String(200), nullable=False),
-        sa.Column("category", sa.String(100), nullable=False),
-        sa.Column("rule", sa.String(200), nullable=False),
+        sa.Column("payer", sa.Text(), nullable=False),
+        sa.Column("workload", sa.Text(), nullable=False),
+        sa.Column("category", sa.Text(), nullable=False),
+        sa.Column("rule", sa.Text(), nullable=False),
         sa.Column("currency", sa.String(3), nullable=False),
-        sa.Column("line_amount", Money(), nullable=False),
-        sa.Column("claimed_amount", Money(), nullable=True),
+        sa.Column("line_amount", sa.String(64), nullable=False),
+        sa.Column("mode", sa.String(16), nullable=False),
+        sa.Column("claimed_amount", sa.String(64), nullable=True),
         sa.Column("reason", sa.Text(), nullable=False),
         sa.Column("evidence", sa.Text(), nullable=True),
         sa.Column("state", sa.String(16), nullable=False),
@@ -126,7 +127,7 @@ def upgrade() -> None:
         sa.Column("opened_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("resolved_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("resolution", sa.Text(), nullable=True),
-        sa.Column("accepted_amount", Money(), nullable=True),
+        sa.Column("accepted_amount", sa.String(64), nullable=True),
         sa.Column("adjustment_id", sa.Integer(), nullable=True),
     )
     op.create_index("ix_disputes_period", "disputes", ["period"])
