@@ -203,7 +203,8 @@ def adjust_restated(
 
 def _closing_and_latest_run(control: ControlPlane, period: str) -> tuple[Closing, RunRecord]:
     with control.reading() as session:
-        closing = session.scalars(select(Closing).where(Closing.period == period)).one()
+        closing = states.closing_of(session, period)
+    assert closing is not None, "only a closed period is restated"
     latest = control.published_run(period)
     assert latest is not None, "a closed period has a published run"
     return closing, latest

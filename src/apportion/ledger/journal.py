@@ -17,7 +17,8 @@ from sqlalchemy import select
 from apportion.config.ledger import CHARGEBACK, Accounts
 from apportion.ledger.controlplane import ControlPlane
 from apportion.ledger.lines import Line
-from apportion.ledger.models import Closing, JournalLineRecord
+from apportion.ledger.models import JournalLineRecord
+from apportion.ledger.periods import closing_of
 from apportion.money import add, exact_sum
 from apportion.schema.currency import minor_units
 
@@ -145,7 +146,7 @@ def record(line: JournalLine) -> JournalLineRecord:
 def posted(control: ControlPlane, period: str) -> list[JournalLine]:
     """The entries posted when the period closed."""
     with control.reading() as session:
-        if session.scalars(select(Closing.seq).where(Closing.period == period)).first() is None:
+        if closing_of(session, period) is None:
             raise JournalError(
                 f"period {period} is not closed: journal entries are posted when it closes "
                 f"(`apportion period close {period}`)"

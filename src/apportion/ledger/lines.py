@@ -18,7 +18,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from apportion.config import Config
-from apportion.ledger.models import Adjustment, Closing, StatementLineRecord
+from apportion.ledger.models import Adjustment, StatementLineRecord
+from apportion.ledger.periods import closing_of
 from apportion.money import add
 from apportion.periods import Period
 from apportion.report.statements import statements
@@ -131,7 +132,7 @@ def adjustment_lines(session: Session, config: Config, period: str) -> list[Line
 
 def frozen_lines(session: Session, period: str) -> list[Line] | None:
     """A closed period's lines as stored, or None if the period is not closed."""
-    if session.scalars(select(Closing.seq).where(Closing.period == period)).first() is None:
+    if closing_of(session, period) is None:
         return None
     rows = session.scalars(
         select(StatementLineRecord)

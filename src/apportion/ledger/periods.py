@@ -88,7 +88,7 @@ def listing(workspace: Workspace) -> list[PeriodStatus]:
 def _status(session: Session, period: str, row: PeriodRecord | None) -> PeriodStatus:
     if row is None:
         return PeriodStatus(period, OPEN, None, None)
-    closing = session.scalars(select(Closing).where(Closing.period == period)).first()
+    closing = closing_of(session, period)
     return PeriodStatus(
         period,
         row.state,
@@ -100,6 +100,11 @@ def _status(session: Session, period: str, row: PeriodRecord | None) -> PeriodSt
     )
 
 
+def closing_of(session: Session, period: str) -> Closing | None:
+    """The period's closing, if it is closed: what every "is it frozen?" asks."""
+    return session.scalars(select(Closing).where(Closing.period == period)).first()
+
+
 def refuse_if_closed(control: ControlPlane, period: str) -> None:
     with control.reading() as session:
         row = session.get(PeriodRecord, period)
@@ -108,7 +113,7 @@ def refuse_if_closed(control: ControlPlane, period: str) -> None:
 
 
 def _closed_message(session: Session, period: str) -> str:
-    closing = session.scalars(select(Closing).where(Closing.period == period)).first()
+    closing = closing_of(session, period)
     when = f" ({audit.aware(closing.closed_at):%Y-%m-%d} by {closing.closed_by})" if closing else ""
     return (
         f"period {period} is closed{when} and never changes; a restated bill becomes an "

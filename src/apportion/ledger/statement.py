@@ -17,7 +17,7 @@ from apportion.ledger import disputes
 from apportion.ledger import periods as states
 from apportion.ledger.disputes import UNRESOLVED
 from apportion.ledger.lines import ADJUSTMENT, Line, amounts_by_key, period_lines
-from apportion.ledger.models import Adjustment, Closing
+from apportion.ledger.models import Adjustment
 from apportion.money import EXACT, add, exact_sum
 from apportion.periods import Period
 from apportion.schema.currency import minor_units
@@ -282,7 +282,7 @@ def _adjustment_notes(workspace: Workspace, period: str) -> dict[int, str]:
 
 def _closing(workspace: Workspace, period: str) -> dict[str, str] | None:
     with workspace.control.reading() as session:
-        found = session.scalars(select(Closing).where(Closing.period == period)).first()
+        found = states.closing_of(session, period)
         return {"hash": found.chain_hash, "metric": found.metric} if found else None
 
 
