@@ -78,6 +78,7 @@ def run(root: Path, *args: str) -> tuple[int, str]:
     return result.exit_code, result.stdout
 
 
+@pytest.mark.spark_full
 def test_totals_json_balances_and_splits_by_method(workspace: Path) -> None:
     code, output = run(workspace, "report", "totals", "--period", "2026-10", "--format", "json")
     assert code == 0
@@ -91,6 +92,7 @@ def test_totals_json_balances_and_splits_by_method(workspace: Path) -> None:
     assert report["quarantined_rows"] == {}
 
 
+@pytest.mark.spark_full
 def test_statements_round_so_lines_add_up(workspace: Path) -> None:
     code, output = run(
         workspace, "report", "statements", "-p", "2026-10", "--by", "use_case", "-f", "json"
@@ -107,6 +109,7 @@ def test_statements_round_so_lines_add_up(workspace: Path) -> None:
     assert sum(lines.values()) == Decimal(report["totals"][0]["BilledCost"]) == Decimal("33.34")
 
 
+@pytest.mark.spark_full
 def test_statements_csv_and_table(workspace: Path) -> None:
     code, output = run(
         workspace,
@@ -150,6 +153,7 @@ def test_export_focus_with_allocated_columns(workspace: Path, tmp_path: Path) ->
         assert f'"{column}"' in header
 
 
+@pytest.mark.spark_full
 def test_usage_errors_exit_2_with_one_message(workspace: Path, tmp_path: Path) -> None:
     bad = tmp_path / "bad.csv"
     bad.write_text("a,b\n1,2\n", encoding="utf-8")
@@ -162,12 +166,14 @@ def test_usage_errors_exit_2_with_one_message(workspace: Path, tmp_path: Path) -
     assert run(tmp_path / "nowhere", "allocate", "-p", "2026-10")[0] == 2
 
 
+@pytest.mark.spark_full
 def test_workspace_from_environment(workspace: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("APPORTION_WORKSPACE", str(workspace))
     result = CliRunner().invoke(app, ["report", "totals", "-p", "2026-10", "-f", "json"])
     assert result.exit_code == 0 and json.loads(result.stdout)["balanced"]
 
 
+@pytest.mark.spark_full
 def test_forbidden_rule_expression_is_refused_and_totals_stay(workspace: Path) -> None:
     _, before = run(workspace, "report", "totals", "-p", "2026-10", "-f", "json")
     config = workspace / "apportion.yaml"

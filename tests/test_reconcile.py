@@ -116,6 +116,7 @@ def test_reconciliation_finds_the_known_gaps(tmp_path: Path) -> None:
     assert "proj_support" not in [g.account for g in wider.outside]
 
 
+@pytest.mark.spark_full
 def test_by_month_and_usage_without_a_price(tmp_path: Path) -> None:
     ws = make_workspace(
         tmp_path / "ws",
@@ -176,6 +177,7 @@ def _openai_invoice(tmp_path: Path) -> Path:
     )  # fmt: skip
 
 
+@pytest.mark.spark_full
 def test_gateway_usage_is_compared_by_its_reported_spend(tmp_path: Path) -> None:
     ws = make_workspace(tmp_path / "ws", extra=GATEWAY_POLICY)
     ingest(ws, _openai_invoice(tmp_path), LITELLM)
@@ -206,6 +208,7 @@ def test_gateway_usage_is_compared_by_its_reported_spend(tmp_path: Path) -> None
     assert not result.invoice_without_usage
 
 
+@pytest.mark.spark_full
 def test_a_clouds_ai_lines_are_compared_without_its_virtual_machines(tmp_path: Path) -> None:
     # one Bedrock request through the gateway on 5 March, against the CUR 2.0 fixture, which
     # bills EC2 the same day beside Amazon Bedrock's 0.345678909
@@ -233,6 +236,7 @@ def test_a_clouds_ai_lines_are_compared_without_its_virtual_machines(tmp_path: P
     assert [(g.when, g.invoiced) for g in result.invoice_without_usage] == [("2024-03-01", D(-25))]
 
 
+@pytest.mark.spark_full
 def test_auto_prefers_the_providers_own_usage_report(tmp_path: Path) -> None:
     ws = make_workspace(tmp_path / "ws", extra=GATEWAY_POLICY)
     ingest(ws, *BILLS, *USAGE, LITELLM)
@@ -266,6 +270,7 @@ def test_reconcile_command_names_whose_usage_it_compared(tmp_path: Path) -> None
     assert "use_case=support-bot" in shown.output
 
 
+@pytest.mark.spark_full
 def test_ai_lines_in_another_currency_are_counted_not_compared(tmp_path: Path) -> None:
     log = tmp_path / "azure.csv"
     log.write_text(

@@ -3,6 +3,7 @@ could not be done now (exit code 1), gathered in one place."""
 
 from __future__ import annotations
 
+from apportion.access.tokens import AccessError
 from apportion.allocate.run import AllocationError
 from apportion.config.loader import ConfigError
 from apportion.engine import StorageError, StoreError
@@ -22,6 +23,7 @@ from apportion.tags.documents import DocumentError
 from apportion.workspace import WorkspaceError
 
 USAGE_ERRORS: tuple[type[Exception], ...] = (
+    AccessError,
     AllocationError,
     CloseRefusedError,
     ConfigError,

@@ -59,6 +59,7 @@ def _month(tmp_path: Path) -> tuple[Path, Path, Path]:
     return bill, by_use_case, by_cost_centre
 
 
+@pytest.mark.spark_full
 def test_loads_record_the_keys_each_driver_file_carries(tmp_path: Path) -> None:
     ws = make_workspace(tmp_path / "ws", GPU_RULES, extra=DIMENSIONS)
     bill, by_use_case, by_cost_centre = _month(tmp_path)
@@ -73,6 +74,7 @@ def test_loads_record_the_keys_each_driver_file_carries(tmp_path: Path) -> None:
     assert carried_keys(ws.data, "drivers") == {"use_case", "cost_centre"}
 
 
+@pytest.mark.spark_full
 def test_keys_no_file_carries_are_null_targets_as_when_every_key_is_read(tmp_path: Path) -> None:
     ws = make_workspace(tmp_path / "ws", GPU_RULES, extra=DIMENSIONS)
     bill, by_use_case, by_cost_centre = _month(tmp_path)
@@ -104,6 +106,7 @@ def test_keys_no_file_carries_are_null_targets_as_when_every_key_is_read(tmp_pat
     assert billed_by(ws, "environment") == {t.UNALLOCATED: Decimal("100.00")}
 
 
+@pytest.mark.spark_full
 def test_loads_from_before_the_record_mean_any_key_may_be_present(tmp_path: Path) -> None:
     ws = make_workspace(tmp_path / "ws", GPU_RULES, extra=DIMENSIONS)
     bill, by_use_case, _ = _month(tmp_path)
@@ -138,6 +141,7 @@ DIRECT = """rules:
 """
 
 
+@pytest.mark.spark_full
 def test_bills_record_their_tag_keys(tmp_path: Path) -> None:
     ws = make_workspace(tmp_path / "ws", DIRECT, extra=DIMENSIONS)
     bill = write_focus(

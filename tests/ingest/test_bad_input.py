@@ -85,6 +85,7 @@ def test_unknown_currency_code_is_quarantined(tmp_path: Path) -> None:
     assert lines[0]["BillingCurrency"] == "USD"  # casing folded
 
 
+@pytest.mark.spark_full
 def test_file_with_no_focus_columns_is_refused(tmp_path: Path, loaded: Workspace) -> None:
     other = tmp_path / "sales.csv"
     other.write_text("region,revenue\nnorth,10\n", encoding="utf-8")
@@ -170,6 +171,7 @@ def test_json_lines_numbers_keep_every_digit(tmp_path: Path) -> None:
     assert [dict(r["dimensions"])["use_case"] for r in rows] == ["42", "bot"]
 
 
+@pytest.mark.spark_full
 def test_the_same_content_is_never_counted_twice(tmp_path: Path) -> None:
     ws = make_workspace(tmp_path / "ws")
     bill = write_focus(tmp_path / "oct.csv", [{"BilledCost": "100"}])

@@ -54,6 +54,7 @@ BAD_SPEC_ROWS = {
 
 
 @pytest.mark.parametrize("path", SPEC_EXAMPLES, ids=lambda p: p.stem)
+@pytest.mark.spark_full
 def test_every_spec_example_loads(tmp_path: Path, path: Path) -> None:
     ws = make_workspace(tmp_path / "ws")
     [result] = ingest(ws, path)

@@ -66,6 +66,7 @@ def _shared_project(tmp_path: Path, logs: Path, rule: str = "") -> dict[str, D]:
     return billed_by(ws, "use_case")
 
 
+@pytest.mark.spark_full
 def test_a_shared_project_is_split_by_gateway_spend(tmp_path: Path) -> None:
     # 1 October: 0.0012 to 0.0008 of spend; 2 October: 0.0010 named, 0.0020 naming no use case
     assert _shared_project(tmp_path, LOGS) == {
@@ -75,6 +76,7 @@ def test_a_shared_project_is_split_by_gateway_spend(tmp_path: Path) -> None:
     }
 
 
+@pytest.mark.spark_full
 def test_spend_written_with_float_noise_is_a_weight_rounded_to_12_places(tmp_path: Path) -> None:
     lines = LOGS.read_text(encoding="utf-8").splitlines()
     noisy = lines[1].replace(",0.0012,", ",0.00030849999999999996,")
@@ -140,6 +142,7 @@ def test_every_request_a_provider_answered_is_gateway_usage(tmp_path: Path) -> N
     assert dict(rows[0][t.EXTENSIONS])["x_request_id"] == "chatcmpl-1"
 
 
+@pytest.mark.spark_full
 def test_a_shared_project_is_split_by_its_own_model_groups_traffic(tmp_path: Path) -> None:
     # the gateway also carried an Anthropic request for fraud on 1 October: it is not the
     # OpenAI project's traffic, so driver_resource leaves it out of the split
@@ -182,6 +185,7 @@ def test_a_gateway_log_may_not_share_a_source_with_a_usage_report(tmp_path: Path
     assert ws.data.scalar(ws.data.table(t.USAGE).count()) == 7  # the report's rows stay
 
 
+@pytest.mark.spark_full
 def test_a_log_loaded_before_logs_gave_usage_loads_its_usage(tmp_path: Path) -> None:
     ws = make_workspace(tmp_path / "ws", extra=POLICY)
     ingest(ws, LOGS)

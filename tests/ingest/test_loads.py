@@ -13,6 +13,7 @@ from tests.helpers import FOCUS_SAMPLE, ingest, make_workspace, write_focus
 pytestmark = pytest.mark.usefixtures("engine")
 
 
+@pytest.mark.spark_full
 def test_loading_the_same_file_twice_changes_nothing(tmp_path: Path) -> None:
     ws = make_workspace(tmp_path / "ws")
     [first] = ingest(ws, FOCUS_SAMPLE)
@@ -60,6 +61,7 @@ def test_restated_bill_replaces_its_partition_and_reports_the_difference(tmp_pat
     assert totals == {"2026-10": Decimal("12.5"), "2026-11": Decimal(7)}  # November untouched
 
 
+@pytest.mark.spark_full
 def test_sources_do_not_replace_each_other(tmp_path: Path) -> None:
     ws = make_workspace(tmp_path / "ws")
     ingest(ws, write_focus(tmp_path / "a.csv", [{"BilledCost": "1"}]))
@@ -68,6 +70,7 @@ def test_sources_do_not_replace_each_other(tmp_path: Path) -> None:
     assert ws.data.scalar(lines.BilledCost.sum()) == Decimal(3)
 
 
+@pytest.mark.spark_full
 def test_two_files_for_one_partition_in_one_call_both_load(tmp_path: Path) -> None:
     ws = make_workspace(tmp_path / "ws")
     part1 = write_focus(tmp_path / "p1.csv", [{"BilledCost": "1"}])
@@ -81,6 +84,7 @@ def test_two_files_for_one_partition_in_one_call_both_load(tmp_path: Path) -> No
     assert ws.data.scalar(lines.BilledCost.sum()) == Decimal(3)
 
 
+@pytest.mark.spark_full
 def test_an_unchanged_file_is_read_again_when_its_partition_is_rebuilt(tmp_path: Path) -> None:
     ws = make_workspace(tmp_path / "ws")
     part1 = write_focus(tmp_path / "p1.csv", [{"BilledCost": "1"}])

@@ -121,6 +121,7 @@ def test_a_cur_with_a_broken_row_is_refused_whole(tmp_path: Path) -> None:
 EA = FIXTURES / "native-billing" / "azure-ea" / "sample-anonymous-ea-export-dataset.csv"
 
 
+@pytest.mark.spark_full
 def test_the_azure_ea_sample_keeps_its_totals(tmp_path: Path) -> None:
     ws = make_workspace(tmp_path / "ws")
     [result] = ingest(ws, EA)
@@ -147,6 +148,7 @@ def test_the_azure_ea_sample_keeps_its_totals(tmp_path: Path) -> None:
 OCI_REPORT = FIXTURES / "native-billing" / "oci" / "reports_cost-csv_0000000030000269.csv"
 
 
+@pytest.mark.spark_full
 def test_the_oci_sample_keeps_its_totals(tmp_path: Path) -> None:
     ws = make_workspace(tmp_path / "ws")
     [result] = ingest(ws, OCI_REPORT)
@@ -389,6 +391,7 @@ def test_the_gcp_export_keeps_its_totals(tmp_path: Path) -> None:
     assert _quarantined(ws) == [(7, "BilledCost: '-0.5 USD' is not a valid money", "-0.5 USD")]
 
 
+@pytest.mark.spark_full
 def test_a_gcp_export_saved_as_one_json_array_reads_the_same(tmp_path: Path) -> None:
     saved = tmp_path / "gcp.json"  # what bq query --format=json prints
     rows = GCP_EXPORT.read_text(encoding="utf-8").splitlines()

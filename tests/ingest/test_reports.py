@@ -69,6 +69,7 @@ def test_openai_costs_pages_are_read_exactly_as_dollars(tmp_path: Path) -> None:
     assert "(no amount in the report)" in str(bad[1]["reason"])
 
 
+@pytest.mark.spark_full
 def test_anthropic_cost_report_amounts_are_cents(tmp_path: Path) -> None:
     ws = make_workspace(tmp_path / "ws")
     [result] = ingest(ws, ANTHROPIC)
@@ -101,6 +102,7 @@ def test_pages_as_json_lines_and_an_unchanged_reingest(tmp_path: Path) -> None:
     assert again.status == "unchanged"
 
 
+@pytest.mark.spark_full
 def test_a_project_mapping_table_owns_the_openai_bill(tmp_path: Path) -> None:
     (tmp_path / "ws").mkdir()
     (tmp_path / "ws" / "projects.csv").write_text(
@@ -141,6 +143,7 @@ def test_ingest_command_reads_a_report(tmp_path: Path) -> None:
     assert "read as Anthropic cost report pages (anthropic-costs)" in result.output
 
 
+@pytest.mark.spark_full
 def test_audio_tokens_are_read_and_negative_counts_and_nan_are_refused(tmp_path: Path) -> None:
     page = json.loads((FIXTURES / "openai-usage.json").read_text())[0]
     results = page["data"][0]["results"]
@@ -164,6 +167,7 @@ def test_audio_tokens_are_read_and_negative_counts_and_nan_are_refused(tmp_path:
         ingest(ws, nan, fmt="openai-costs")
 
 
+@pytest.mark.spark_full
 def test_a_report_without_results_loads_nothing(tmp_path: Path) -> None:
     empty = tmp_path / "quiet.json"
     empty.write_text('{"object": "page", "data": [], "has_more": false, "next_page": null}')

@@ -48,6 +48,7 @@ def _pool_sources(ws: Any) -> dict[tuple[str | None, ...], dict[str, str]]:
 
 
 @pytest.mark.usefixtures("engine")
+@pytest.mark.spark_full
 def test_own_tags_are_read_under_any_spelling_and_spelled_as_the_catalogue(
     tmp_path: Path,
 ) -> None:
@@ -84,6 +85,7 @@ def test_own_tags_are_read_under_any_spelling_and_spelled_as_the_catalogue(
 
 
 @pytest.mark.usefixtures("engine")
+@pytest.mark.spark_full
 def test_values_are_inherited_from_a_mapping_table_by_account_and_date(tmp_path: Path) -> None:
     (tmp_path / "ws").mkdir()
     (tmp_path / "ws" / "accounts.csv").write_text(
@@ -210,6 +212,7 @@ def test_first_matching_mapping_rule_sets_what_tags_leave_open(tmp_path: Path) -
 
 
 @pytest.mark.usefixtures("engine")
+@pytest.mark.spark_full
 def test_a_rule_matches_derived_values_and_tags_under_any_key_spelling(tmp_path: Path) -> None:
     (tmp_path / "ws").mkdir()
     (tmp_path / "ws" / "projects.csv").write_text("x_ProjectId,use_case\nproj_1,Doc Search\n")

@@ -78,6 +78,7 @@ def test_a_key_metered_for_a_quarter_of_its_tokens_is_found_with_its_gap(
 
 
 @pytest.mark.usefixtures("engine")
+@pytest.mark.spark_full
 def test_a_key_metered_for_most_of_its_tokens_is_not_found(tmp_path: Path) -> None:
     ws = make_workspace(tmp_path / "ws", RULES)
     drivers = write_drivers(

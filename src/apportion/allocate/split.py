@@ -46,13 +46,25 @@ def round_to_total(amounts: Sequence[Decimal], places: int) -> list[Decimal]:
     """Round each amount to ``places`` so the rounded amounts sum to the rounded total
     (largest remainder, rounding the total half-even)."""
     with localcontext(EXACT):
-        quantum = Decimal(1).scaleb(-places)
-        total = sum(amounts, Decimal(0)).quantize(quantum)
+        total = sum(amounts, Decimal(0)).quantize(Decimal(1).scaleb(-places))
+    return round_to(amounts, places, total)
+
+
+def round_to(amounts: Sequence[Decimal], places: int, total: Decimal) -> list[Decimal]:
+    """Round each amount to ``places`` so the rounded amounts sum to ``total`` exactly: a
+    breakdown of a figure the statements already rounded (a use case's cost by model, whose
+    category total is the sum of its rounded statement lines). Largest remainder; a total
+    further from the exact sum than one unit per amount moves every amount alike first."""
+    if not amounts:
+        return []
+    with localcontext(EXACT):
         units = [to_units(a, MONEY_SCALE) for a in amounts]
         step = 10 ** (MONEY_SCALE - places)
         floors = [u // step for u in units]
         remainders = [u - f * step for u, f in zip(units, floors, strict=True)]
         leftover = to_units(total, places) - sum(floors)
+        every, leftover = divmod(leftover, len(units))
+        floors = [f + every for f in floors]
         for index in sorted(range(len(units)), key=lambda i: (-remainders[i], i))[:leftover]:
             floors[index] += 1
         return [from_units(f, places) for f in floors]

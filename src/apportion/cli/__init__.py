@@ -17,6 +17,7 @@ import typer
 from rich.markup import escape
 
 from apportion import __version__
+from apportion.cli import access as access_commands
 from apportion.cli import ledger as ledger_commands
 from apportion.cli.common import (
     CheckFormat,
@@ -58,6 +59,7 @@ app.add_typer(report_app, name="report")
 app.add_typer(export_app, name="export")
 app.add_typer(tags_app, name="tags")
 ledger_commands.register(app)
+access_commands.register(app)
 
 
 class IngestFormat(StrEnum):

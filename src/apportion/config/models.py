@@ -352,6 +352,10 @@ class Config(_Strict):
     pricing: PricingConfig = PricingConfig()
     ledger: LedgerConfig = LedgerConfig()
 
+    def rule(self, name: str) -> Rule | None:
+        """The allocation rule of that name, if there is one."""
+        return next((rule for rule in self.rules if rule.name == name), None)
+
     @field_validator("default_currency")
     @classmethod
     def _iso_currency(cls, value: str) -> str:

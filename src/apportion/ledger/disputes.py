@@ -7,6 +7,7 @@ functions."""
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -298,8 +299,12 @@ def listing(
     period: str | None = None,
     state: str | None = None,
     payer: str | None = None,
+    payers: Collection[str] | None = None,
 ) -> list[DisputeView]:
+    """``payers``: only the disputes of these cost centres (a consumer's)."""
     query = select(Dispute).order_by(Dispute.id)
+    if payers is not None:
+        query = query.where(Dispute.payer.in_(sorted(payers)))
     if period:
         query = query.where(Dispute.period == period)
     if state:

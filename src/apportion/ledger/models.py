@@ -209,3 +209,42 @@ class AuditEntry(Base):
     action: Mapped[str] = mapped_column(String(64))
     subject: Mapped[str] = mapped_column(String(200))
     details: Mapped[Any] = mapped_column(JSON, nullable=True)
+
+
+class ApiToken(Base):
+    """Who may call the REST API and open the web UI. Only a hash of the secret is kept: the
+    token itself is shown once, when it is created."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    role: Mapped[str] = mapped_column(String(16))  # admin | analyst | consumer
+    secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_by: Mapped[str] = mapped_column(String(200))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class TokenGrant(Base):
+    """A cost centre (a value of the ledger's payer dimension) a consumer token may read and
+    dispute."""
+
+    __tablename__ = "token_grants"
+    __table_args__ = (UniqueConstraint("token_id", "payer"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    token_id: Mapped[int] = mapped_column(Integer, ForeignKey("api_tokens.id"), index=True)
+    payer: Mapped[str] = mapped_column(Text)
+
+
+class WebSession(Base):
+    """A browser signed in with a token. The cookie holds the session's secret; only its hash
+    is kept, so a copy of the database opens no sessions."""
+
+    __tablename__ = "web_sessions"
+
+    secret_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    token_id: Mapped[int] = mapped_column(Integer, ForeignKey("api_tokens.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

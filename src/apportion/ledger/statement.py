@@ -259,16 +259,16 @@ def _totals(lines: Sequence[Line], before: Sequence[Line]) -> list[CurrencyTotal
         totals.append(
             CurrencyTotal(
                 currency=currency,
-                chargeback=_sum(currency, (x.amount for x in mine if x.mode == CHARGEBACK)),
-                showback=_sum(currency, (x.amount for x in mine if x.mode != CHARGEBACK)),
-                total=_sum(currency, (x.amount for x in mine)),
-                previous=_sum(currency, earlier) if earlier else None,
+                chargeback=currency_sum(currency, (x.amount for x in mine if x.mode == CHARGEBACK)),
+                showback=currency_sum(currency, (x.amount for x in mine if x.mode != CHARGEBACK)),
+                total=currency_sum(currency, (x.amount for x in mine)),
+                previous=currency_sum(currency, earlier) if earlier else None,
             )
         )
     return totals
 
 
-def _sum(currency: str, amounts: Iterable[Decimal]) -> Decimal:
+def currency_sum(currency: str, amounts: Iterable[Decimal]) -> Decimal:
     """At the currency's minor unit, like the lines, so a total of no lines reads 0.00, not 0
     (the lines are rounded there already: this never rounds)."""
     return EXACT.quantize(exact_sum(amounts), Decimal(1).scaleb(-minor_units(currency)))

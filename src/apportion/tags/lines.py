@@ -38,7 +38,8 @@ class TaggedLines:
             self.present[d] = value.notnull()
             if policy.allowed.get(d):
                 allowed = [v for v in self.distinct(column(d)) if policy.is_valid(d, v)]
-                valid = value.isin(allowed) if allowed else ibis.literal(False)
+                # no value is allowed: false on every line (column-shaped, so it sums)
+                valid = value.isin(allowed) if allowed else value.notnull() & ibis.literal(False)
                 self.valid[d] = valid.fill_null(False)  # a missing value is not a valid one
             else:
                 self.valid[d] = self.present[d]

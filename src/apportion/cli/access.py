@@ -1,0 +1,121 @@
+"""`apportion token ...` and `apportion serve`: who may use the REST API and web UI, and the
+server itself."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from typing import Annotated
+
+import typer
+
+from apportion.cli.common import (
+    FormatOption,
+    OutputFormat,
+    err,
+    guard,
+    open_workspace,
+    out,
+    print_table,
+    state,
+    write_csv,
+)
+
+token_app = typer.Typer(
+    help="API tokens for the REST API and web UI: admin, analyst or consumer.",
+    no_args_is_help=True,
+)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(token_app, name="token")
+    app.command("serve")(serve)
+
+
+def _actor() -> str:
+    from apportion.ledger.audit import current_actor
+
+    return current_actor()
+
+
+@token_app.command("create")
+def token_create(
+    role: Annotated[str, typer.Option(help="admin, analyst or consumer.")],
+    cost_centre: Annotated[
+        list[str] | None,
+        typer.Option("--cost-centre", help="A cost centre a consumer may see (repeat for more)."),
+    ] = None,
+    name: Annotated[
+        str | None, typer.Option(help="How the audit log names the token's holder.")
+    ] = None,
+) -> None:
+    """Create a token and print it once: only its hash is kept."""
+    from apportion.access import tokens
+
+    granted = cost_centre or []
+    chosen = name or "-".join([role, *granted])[:60] + "-" + secrets.token_hex(2)
+    with guard():
+        workspace = open_workspace()
+        try:
+            secret = tokens.create(workspace.control, chosen, role, granted, _actor())
+        finally:
+            workspace.close()
+    out.print(secret, markup=False, highlight=False)
+    scope = f"cost centres {', '.join(granted)}" if granted else "every cost centre"
+    err.print(
+        f"token {chosen!r} ({role}, {scope}): store it now, it is not shown again",
+        markup=False,
+        highlight=False,
+    )
+
+
+@token_app.command("list")
+def token_list(fmt: FormatOption = OutputFormat.table) -> None:
+    """Every token: name, role, cost centres, who created it and whether it is revoked."""
+    from apportion.access import tokens
+
+    with guard():
+        workspace = open_workspace()
+        try:
+            found = tokens.listing(workspace.control)
+        finally:
+            workspace.close()
+    rows = [token.as_dict() for token in found]
+    if fmt is OutputFormat.json:
+        out.print_json(json.dumps(rows))
+        return
+    flat = [{**row, "cost_centres": " ".join(row["cost_centres"])} for row in rows]  # type: ignore[arg-type]
+    if fmt is OutputFormat.csv:
+        write_csv(flat)
+    else:
+        print_table("tokens", flat)
+
+
+@token_app.command("revoke")
+def token_revoke(name: Annotated[str, typer.Argument(help="The token's name.")]) -> None:
+    """Revoke a token: its requests and browser sessions stop working at once."""
+    from apportion.access import tokens
+
+    with guard():
+        workspace = open_workspace()
+        try:
+            tokens.revoke(workspace.control, name, _actor())
+        finally:
+            workspace.close()
+    err.print(f"revoked token {name!r}", markup=False, highlight=False)
+
+
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+) -> None:
+    """Serve the REST API (/api/v1, OpenAPI at /openapi.json) and the web UI over the
+    workspace."""
+    import uvicorn
+
+    from apportion.api.app import create_app
+
+    with guard():
+        app = create_app(state.root)
+    err.print(f"apportion serving {state.root} on http://{host}:{port}/", markup=False)
+    uvicorn.run(app, host=host, port=port, log_level="warning")

@@ -1,0 +1,113 @@
+"""What a caller may see of a period's allocation: the final allocations to the cost centres
+granted to it, the pools they came from, and the pools those were filled from, back to the
+bill lines. Expressed as filters and semi-joins, so the engine never reads the rest."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import ibis
+import ibis.expr.types as ir
+
+from apportion.access import Caller
+from apportion.periods import Period
+from apportion.report.published import NotAllocatedError, final_allocations
+from apportion.schema import tables as t
+from apportion.workspace import Workspace
+
+NONE = "(none)"  # a dimension an allocation has no value for, as statements show it
+
+
+class NotFoundError(LookupError):
+    """Not there, or not for this caller: the two are one answer, so an id tells nothing."""
+
+
+@dataclass(frozen=True)
+class Scoped:
+    """One period's allocation as a caller may see it."""
+
+    workspace: Workspace
+    period: str
+    caller: Caller
+    run_id: str
+
+    @property
+    def payer(self) -> str:
+        return self.workspace.config.ledger.payer
+
+    def dimension(self, table: ir.Table, name: str) -> ir.StringValue:
+        return self.workspace.data.map_value(table.dimensions, name).fill_null(NONE)
+
+    def final(self) -> ir.Table:
+        """The final allocations this caller may see."""
+        final = final_allocations(self.workspace, Period.parse(self.period))
+        if self.caller.payers is None:
+            return final
+        return final.filter(self.dimension(final, self.payer).isin(sorted(self.caller.payers)))
+
+    def allocations(self) -> ir.Table:
+        allocations = self.workspace.data.table(t.ALLOCATIONS)
+        return allocations.filter(allocations[t.BILLING_PERIOD] == self.period)
+
+    def pools(self) -> ir.Table:
+        pools = self.workspace.data.table(t.POOLS)
+        return pools.filter(pools[t.BILLING_PERIOD] == self.period)
+
+    def members(self) -> ir.Table:
+        members = self.workspace.data.table(t.POOL_MEMBERS)
+        return members.filter(members[t.BILLING_PERIOD] == self.period)
+
+    def visible_pool_ids(self) -> ir.Table | None:
+        """The ids of the pools whose cost reached this caller's cost centres, through any
+        number of rules; None when the caller sees every pool."""
+        if self.caller.payers is None:
+            return None
+        found = self.final().select("pool_id").distinct()
+        frontier = found
+        # a pool of a later generation was filled by allocations of earlier pools: walk up
+        # until no pool is left whose members are allocations (generations are few: rules)
+        for _ in range(len(self.workspace.config.rules) + 1):
+            pools = self.pools()
+            upstream = pools.filter(pools.generation > 0).semi_join(frontier, "pool_id")
+            members = self.members().semi_join(upstream.select("pool_id"), "pool_id")
+            allocations = self.allocations()
+            parents = (
+                allocations.semi_join(
+                    members.select(allocation_id=members.member_id), "allocation_id"
+                )
+                .select("pool_id")
+                .distinct()
+            )
+            if self.workspace.data.scalar(parents.count()) == 0:
+                break
+            found = found.union(parents, distinct=True)
+            frontier = parents
+        return self.workspace.data.materialise(found)
+
+    def visible_pools(self) -> ir.Table:
+        pools = self.pools()
+        visible = self.visible_pool_ids()
+        return pools if visible is None else pools.semi_join(visible, "pool_id")
+
+    def visible_bill_line_ids(self) -> ir.Table | None:
+        """The ids of the bill lines in pools this caller may see; None for every line."""
+        visible = self.visible_pool_ids()
+        if visible is None:
+            return None
+        members = self.members().semi_join(visible, "pool_id")
+        return members.select(line_id=members.member_id).distinct()
+
+
+def scoped(workspace: Workspace, period: str, caller: Caller) -> Scoped:
+    Period.parse(period)
+    run = workspace.control.published_run(period)
+    if run is None:
+        raise NotAllocatedError(
+            f"period {period} has no published allocation: run `apportion allocate --period "
+            f"{period}` first"
+        )
+    return Scoped(workspace, period, caller, run.run_id)
+
+
+def literal_ids(ids: list[str]) -> ir.Table:
+    return ibis.memtable({"id": ids}, schema={"id": "string"})

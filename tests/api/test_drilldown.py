@@ -1,0 +1,132 @@
+"""The drill-down's figures and what each caller sees in them: from a cx line to its
+allocations, pools, bill lines and driver rows, with ops's cost nowhere in a cx consumer's
+answers (not in lists, searches, filters or exports)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from tests.api.conftest import Server
+from tests.api.ids import BASE, look_up
+
+
+def test_overview_adds_up_the_statement_lines(reader: Server) -> None:
+    found = reader.get("analyst", f"{BASE}/overview").json()
+    [totals] = found["totals"]
+    assert totals == {
+        "currency": "USD",
+        "total": "113.34",
+        "chargeback": "10.01",
+        "showback": "103.33",
+        "unallocated": "1.00",
+    }
+    by_method = {row["method"]: row["amount"] for row in found["by_method"]}
+    assert by_method == {
+        "activity": "90.00",
+        "direct": "13.34",
+        "proportional": "9.00",
+        "unallocated": "1.00",
+    }
+    by_centre = {row["cost_centre"]: row["amount"] for row in found["by_cost_centre"]}
+    assert by_centre == {"cx": "76.01", "ops": "36.33", "__unallocated__": "1.00"}
+
+
+def test_a_consumer_overview_is_its_own_cost_only(reader: Server) -> None:
+    found = reader.get("cx", f"{BASE}/overview").json()
+    assert found["totals"][0]["total"] == "76.01"
+    assert found["totals"][0]["unallocated"] == "0.00"
+    assert [row["cost_centre"] for row in found["by_cost_centre"]] == ["cx"]
+    assert reader.get("cx", f"{BASE}/cost-centres").json() == ["cx"]
+
+
+def test_a_line_lists_the_allocations_behind_it_with_their_shares(reader: Server) -> None:
+    ids = look_up(reader)
+    found = reader.get("cx", f"{BASE}/lines/{ids.lines[('cx', 'gpu')]}").json()
+    assert found["line"]["amount"] == "6.00"
+    [allocation] = found["allocations"]
+    assert allocation["method"] == "proportional"
+    assert allocation["driver"] == "gpu_seconds"
+    assert (allocation["quantity"], allocation["pool_quantity"]) == (
+        "2.000000000000",
+        "3.000000000000",
+    )
+    assert allocation["share"] == "0.666667"
+    assert Decimal(allocation["amount"]) == Decimal(6)
+    assert found["exact_total"] == "6.000000000000000000"
+
+
+def test_a_cascaded_line_walks_back_to_the_platform_bill(reader: Server) -> None:
+    ids = look_up(reader)
+    line = ids.lines[("cx", "shared-services")]
+    pool = reader.get("cx", f"{BASE}/pools/{ids.pools[('cx', 'shared-services')]}").json()
+    assert pool["members_are"] == "allocations"
+    assert [p["pool_id"] for p in pool["filled_by"]] == [ids.platform_pool]
+    # the consumer sees its own allocation of the shared pool, not ops's
+    assert [a["dimensions"]["cost_centre"] for a in pool["allocations"]] == ["cx"]
+    bills = reader.get("cx", f"{BASE}/bill-lines", line=line).json()
+    assert [row["x_LineId"] for row in bills["rows"]] == [ids.bill_lines[5]]
+    assert bills["rows"][0]["ServiceName"] == "Databricks Platform"
+
+
+def test_driver_rows_are_the_callers_targets_only(reader: Server) -> None:
+    ids = look_up(reader)
+    url = f"{BASE}/pools/{ids.pools[('cx', 'gpu')]}/drivers"
+    mine = reader.get("cx", url).json()
+    assert [(r["quantity"], r["dimensions"]["cost_centre"]) for r in mine["rows"]] == [
+        ("2.000000000000", "cx")
+    ]
+    every = reader.get("analyst", url).json()
+    assert sorted(r["dimensions"]["cost_centre"] for r in every["rows"]) == ["cx", "ops"]
+    assert (every["driver"], every["window"], every["resource"]) == ("gpu_seconds", "day", "gpu-1")
+
+
+def test_bill_lines_search_filter_and_export_stay_in_scope(reader: Server) -> None:
+    ids = look_up(reader)
+    listed = reader.get("cx", f"{BASE}/bill-lines").json()
+    assert sorted(row["x_LineId"] for row in listed["rows"]) == sorted(
+        ids.bill_lines[n] for n in (2, 4, 5)
+    )
+    assert listed["page"]["total"] == 3
+    # ops's line and the unallocated one cannot be found by searching or filtering for them
+    for params in ({"q": "etl-cluster"}, {"ResourceId": "stray"}, {"q": "STRAY"}):
+        assert reader.get("cx", f"{BASE}/bill-lines", **params).json()["rows"] == []
+    assert len(reader.get("analyst", f"{BASE}/bill-lines", q="STRAY").json()["rows"]) == 1
+    exported = reader.get("cx", f"{BASE}/bill-lines", format="csv")
+    assert exported.headers["content-type"].startswith("text/csv")
+    assert "etl-cluster" not in exported.text and "stray" not in exported.text
+    assert len(exported.text.strip().splitlines()) == 1 + 3
+
+
+def test_bill_lines_sort_and_paginate_on_the_server(reader: Server) -> None:
+    pages = [
+        reader.get(
+            "analyst", f"{BASE}/bill-lines", sort="BilledCost", desc="true", limit=2, offset=n
+        ).json()
+        for n in (0, 2, 4)
+    ]
+    costs = [Decimal(row["BilledCost"]) for page in pages for row in page["rows"]]
+    assert costs == [Decimal(90), Decimal("10.005"), Decimal(9), Decimal("3.333"), Decimal(1)]
+    assert pages[0]["page"] == {"offset": 0, "limit": 2, "total": 5}
+
+
+def test_bad_parameters_are_422_with_the_reason(reader: Server) -> None:
+    for url, params in [
+        (f"{BASE}/bill-lines", {"sort": "DROP TABLE"}),
+        (f"{BASE}/bill-lines", {"limit": 0}),
+        (f"{BASE}/bill-lines", {"limit": 10_000}),
+        (f"{BASE}/bill-lines", {"offset": -1}),
+        (f"{BASE}/bill-lines", {"line": "not-a-line"}),
+        ("/api/v1/periods/2026-13/overview", {}),
+        (f"{BASE}/lines/xyz", {}),
+    ]:
+        answer = reader.get("analyst", url, **params)
+        assert answer.status_code == 422, (url, params, answer.text)
+        assert answer.json()["detail"]
+
+
+def test_a_period_without_allocation_is_404_with_what_to_do(reader: Server) -> None:
+    answer = reader.get("analyst", "/api/v1/periods/2025-01/lines/0123456789abcdef")
+    assert answer.status_code == 404
+    answer = reader.get("analyst", "/api/v1/periods/2025-01/bill-lines")
+    assert answer.status_code == 404
+    assert "apportion allocate --period 2025-01" in answer.json()["detail"]
