@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck check clean
+.PHONY: demo test test-engines lint typecheck check clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,6 +19,10 @@ test: $(STAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -n 2 -q
+
+# every engine-facing test on Spark too, not only the parity core (tests/engines.py)
+test-engines: $(STAMP)
+	APPORTION_TEST_SPARK=full $(BIN)/python -m pytest -n 2 -q -m spark
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench

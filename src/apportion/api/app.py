@@ -4,12 +4,18 @@ workspace. Library errors become HTTP answers here, once: not found (or not the 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI, Request, Response
+from fastapi.exception_handlers import (
+    http_exception_handler,
+    request_validation_exception_handler,
+)
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from apportion import __version__
 from apportion.api import v1
@@ -44,12 +50,16 @@ def create_app(root: Path) -> FastAPI:
         version=__version__,
         description="AI cost allocation: statements, drill-down to bill lines, disputes.",
         lifespan=lifespan,
+        # Swagger UI and ReDoc load their scripts from a CDN: the schema is at /openapi.json
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.workspace = workspace
     app.state.jobs = jobs
     app.include_router(v1.router)
     _errors(app)
     app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)
+    app.middleware("http")(_security_headers)
     from apportion.web import pages
 
     pages.mount(app)
@@ -59,7 +69,7 @@ def create_app(root: Path) -> FastAPI:
 def _errors(app: FastAPI) -> None:
     def answer(status: int) -> Callable[[Request, Exception], Awaitable[Response]]:
         async def handler(request: Request, exc: Exception) -> Response:
-            return JSONResponse({"detail": str(exc)}, status_code=status)
+            return _error(request, status, str(exc))
 
         return handler
 
@@ -70,3 +80,60 @@ def _errors(app: FastAPI) -> None:
     }
     for kind, status in statuses.items():
         app.add_exception_handler(kind, answer(status))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        if _is_api(request):
+            return await http_exception_handler(request, exc)
+        return _error(request, exc.status_code, str(exc.detail), exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
+        if _is_api(request):
+            return await request_validation_exception_handler(request, exc)
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'][1:])}: {e['msg']}" for e in exc.errors()
+        )
+        return _error(request, 422, problems)
+
+
+def _is_api(request: Request) -> bool:
+    return request.url.path.startswith("/api/")
+
+
+def _error(
+    request: Request, status: int, detail: str, headers: Mapping[str, str] | None = None
+) -> Response:
+    """JSON for the API; for a page, the same message on a page."""
+    if _is_api(request):
+        return JSONResponse({"detail": detail}, status_code=status, headers=headers)
+    from apportion.web.render import render
+
+    titles = {401: "Sign in", 403: "Not allowed", 404: "Not found", 409: "Refused"}
+    found = getattr(request.state, "authenticated", None)
+    return render(
+        request,
+        "error.html",
+        {"status": status, "title": titles.get(status, "Cannot show this"), "detail": detail},
+        caller=found.caller if found else None,
+        status=status,
+    )
+
+
+# scripts and styles from this server only; pygal's SVG and htmx's swaps style inline
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
+)
+
+
+async def _security_headers(
+    request: Request, call_next: Callable[[Request], Awaitable[Response]]
+) -> Response:
+    response = await call_next(request)
+    response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    if not _is_api(request) and response.headers.get("content-type", "").startswith("text/html"):
+        response.headers.setdefault("Cache-Control", "no-store")  # pages show private cost
+    return response

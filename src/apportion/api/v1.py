@@ -299,11 +299,14 @@ def decide(
     )
 
 
+DisputeAction = Literal["review", "accept", "reject", "withdraw"]
+
+
 @router.post("/disputes/{number}/{action}", summary="Review, accept, reject or withdraw")
 def dispute_decide(
     request: Request,
     number: DisputePath,
-    action: Literal["review", "accept", "reject", "withdraw"],
+    action: DisputeAction,
     caller: AnyCaller,
     body: Annotated[Decision, Body()],
 ) -> dict[str, Any]:

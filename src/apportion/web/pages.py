@@ -1,38 +1,83 @@
-"""The pages. Each one calls the same library function as its JSON twin in apportion.api.v1
-and renders the result; scoping happened in that function's queries."""
+"""The pages. Each calls the same library function as its JSON twin in apportion.api.v1 (and
+links to it) and renders the result; scoping happened in that function's queries. Signed-out
+visitors are sent to /login; forms carry the session's CSRF token."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from decimal import Decimal
+from typing import Annotated, Any
+from urllib.parse import urlencode
 
-from fastapi import APIRouter, FastAPI, Form, Request
+from fastapi import APIRouter, Depends, FastAPI, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
 
+from apportion.access import Caller
 from apportion.access.sessions import LIFETIME, close_session, open_session
-from apportion.api.auth import COOKIE, authenticated
+from apportion.api import v1
+from apportion.api.auth import COOKIE, Authenticated, authenticated, current
+from apportion.explore import drill, overview, views
+from apportion.explore.drill import Page
+from apportion.ledger import disputes, periods
+from apportion.ledger.statement import payers
+from apportion.web import charts
 from apportion.web.render import render
+from apportion.web.tables import Table
 
 router = APIRouter(include_in_schema=False)
 
 
+class SignInFirst(Exception):
+    """A page asked for without a session: the visitor goes to /login, then back."""
+
+    def __init__(self, back: str) -> None:
+        self.back = back
+
+
+async def page_caller(request: Request) -> Caller:
+    if authenticated(request) is None:
+        raise SignInFirst(str(request.url.path))
+    found: Authenticated = await current(request)
+    return found.caller
+
+
+PageCaller = Annotated[Caller, Depends(page_caller)]
+
+
 def mount(app: FastAPI) -> None:
+    from importlib import resources
+
+    static = resources.files("apportion.web").joinpath("static")
+    app.mount("/static", StaticFiles(directory=str(static)), name="static")
     app.include_router(router)
 
+    @app.exception_handler(SignInFirst)
+    async def _sign_in(request: Request, exc: SignInFirst) -> Response:
+        return RedirectResponse("/login?" + urlencode({"next": exc.back}), status_code=303)
 
+
+def _workspace(request: Request) -> Any:
+    return request.app.state.workspace
+
+
+# -- signing in and out ----------------------------------------------------------------------
 @router.get("/login", response_class=HTMLResponse)
-def login_form(request: Request, error: str | None = None) -> Response:
-    return render(request, "login.html", {"error": error}, caller=None)
+def login_form(request: Request, next: Annotated[str, Query(max_length=500)] = "/") -> Response:
+    return render(request, "login.html", {"error": None, "next": _local(next)}, caller=None)
 
 
 @router.post("/login")
-def login(request: Request, token: Annotated[str, Form(max_length=200)]) -> Response:
-    opened = open_session(request.app.state.workspace.control, token.strip())
+def login(
+    request: Request,
+    token: Annotated[str, Form(max_length=200)],
+    next: Annotated[str, Form(max_length=500)] = "/",
+) -> Response:
+    opened = open_session(_workspace(request).control, token.strip())
     if opened is None:
-        return render(
-            request, "login.html", {"error": "unknown or revoked token"}, caller=None, status=401
-        )
+        context = {"error": "unknown or revoked token", "next": _local(next)}
+        return render(request, "login.html", context, caller=None, status=401)
     secret, _ = opened
-    response = RedirectResponse("/", status_code=303)
+    response = RedirectResponse(_local(next), status_code=303)
     response.set_cookie(
         COOKIE,
         secret,
@@ -46,16 +91,345 @@ def login(request: Request, token: Annotated[str, Form(max_length=200)]) -> Resp
 
 
 @router.post("/logout")
-def logout(request: Request) -> Response:
-    found = authenticated(request)
-    if found is not None and found.session_secret is not None:
-        close_session(request.app.state.workspace.control, found.session_secret, found.caller)
+async def logout(request: Request, found: Annotated[Authenticated, Depends(current)]) -> Response:
+    if found.session_secret is not None:
+        close_session(_workspace(request).control, found.session_secret, found.caller)
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(COOKIE, path="/")
     return response
+
+
+def _local(target: str) -> str:
+    """Only a path on this site: /login?next= must not send anyone elsewhere."""
+    return target if target.startswith("/") and not target.startswith("//") else "/"
 
 
 def _https(request: Request) -> bool:
     """Behind TLS, directly or through a proxy that says so, the cookie is Secure."""
     forwarded = request.headers.get("x-forwarded-proto", "")
     return request.url.scheme == "https" or forwarded.lower() == "https"
+
+
+# -- overview, cost centres, use cases -------------------------------------------------------
+@router.get("/", response_class=HTMLResponse)
+def home(request: Request, caller: PageCaller) -> Response:
+    """The newest period with a statement."""
+    workspace = _workspace(request)
+    listed = [s for s in periods.listing(workspace) if s.run_id is not None]
+    if not listed:
+        return render(request, "empty.html", {}, caller=caller)
+    return RedirectResponse(f"/periods/{listed[-1].period}", status_code=303)
+
+
+@router.get("/periods", response_class=HTMLResponse)
+def period_pick(
+    request: Request, caller: PageCaller, period: Annotated[str, Query(pattern=v1.PERIOD)]
+) -> Response:
+    """The period picker's target: htmx is told where to go, a plain form is redirected."""
+    target = f"/periods/{period}"
+    if request.headers.get("hx-request"):
+        return Response(status_code=204, headers={"HX-Redirect": target})
+    return RedirectResponse(target, status_code=303)
+
+
+@router.get("/periods/{period}", response_class=HTMLResponse)
+def period_page(request: Request, period: v1.PeriodPath, caller: PageCaller) -> Response:
+    workspace = _workspace(request)
+    found = overview.overview(workspace, period, caller)
+    centres = caller.visible(payers(workspace, period)) if found["has_statement"] else []
+    return render(
+        request,
+        "overview.html",
+        {
+            "o": found,
+            "centres": centres,
+            "periods": [s.period for s in periods.listing(workspace)],
+            "charts": _overview_charts(found),
+        },
+        caller=caller,
+        twin=f"/api/v1/periods/{period}/overview",
+    )
+
+
+def _overview_charts(found: dict[str, Any]) -> list[Any]:
+    drawn = []
+    for total in found["totals"]:
+        currency = total["currency"]
+        for key, title in (("by_category", "category"), ("by_cost_centre", "cost_centre")):
+            rows = [row for row in found[key] if row["currency"] == currency]
+            drawn.append(
+                charts.horizontal_bars(
+                    f"{currency} by {title.replace('_', ' ')}",
+                    [row[title] for row in rows],
+                    [Decimal(row["amount"]) for row in rows],
+                )
+            )
+    trend = found["trend"]
+    if trend:
+        months = sorted({row["period"] for row in trend})
+        series: dict[str, list[Decimal | None]] = {}
+        for currency in sorted({row["currency"] for row in trend}):
+            amounts = {r["period"]: Decimal(r["total"]) for r in trend if r["currency"] == currency}
+            series[currency] = [amounts.get(month) for month in months]
+        drawn.append(charts.lines("Total by period", months, series))
+    return drawn
+
+
+@router.get("/periods/{period}/cost-centres/{name}", response_class=HTMLResponse)
+def cost_centre_page(
+    request: Request,
+    period: v1.PeriodPath,
+    name: v1.NamePath,
+    caller: PageCaller,
+    sort: Annotated[str, Query(max_length=40)] = "",
+    desc: bool = False,
+    q: Annotated[str, Query(max_length=200)] = "",
+) -> Response:
+    found = views.cost_centre(_workspace(request), period, name, caller)
+    table = Table(
+        found["lines"],
+        columns=("workload", "category", "rule", "method", "mode", "amount", "change"),
+        numeric=("amount", "change"),
+        sort=sort,
+        descending=desc,
+        search=q,
+    )
+    return render(
+        request,
+        "cost_centre.html",
+        {"s": found, "table": table, "period": period},
+        caller=caller,
+        twin=f"/api/v1/periods/{period}/cost-centres/{name}",
+    )
+
+
+@router.get("/periods/{period}/use-cases/{name}", response_class=HTMLResponse)
+def use_case_page(
+    request: Request, period: v1.PeriodPath, name: v1.NamePath, caller: PageCaller
+) -> Response:
+    found = views.use_case(_workspace(request), period, name, caller)
+    drawn = []
+    for currency in sorted({row["currency"] for row in found["history"]}):
+        rows = [row for row in found["history"] if row["currency"] == currency]
+        months = sorted({row["period"] for row in rows})
+        series: dict[str, list[Decimal | None]] = {}
+        for category in sorted({row["key"] for row in rows}):
+            amounts = {r["period"]: Decimal(r["amount"]) for r in rows if r["key"] == category}
+            series[category] = [amounts.get(month) for month in months]
+        drawn.append(charts.stacked_bars(f"{currency} by category and period", months, series))
+    return render(
+        request,
+        "use_case.html",
+        {"u": found, "charts": drawn, "period": period},
+        caller=caller,
+        twin=f"/api/v1/periods/{period}/use-cases/{name}",
+    )
+
+
+# -- drill-down ------------------------------------------------------------------------------
+@router.get("/periods/{period}/lines/{line_id}", response_class=HTMLResponse)
+def line_page(
+    request: Request,
+    period: v1.PeriodPath,
+    line_id: v1.LinePath,
+    caller: PageCaller,
+    offset: v1.Offset = 0,
+    limit: v1.Limit = 50,
+) -> Response:
+    found = drill.line_detail(_workspace(request), period, line_id, caller, Page(offset, limit))
+    return render(
+        request,
+        "line.html",
+        {"d": found, "period": period, "may_dispute": caller.role != "analyst"},
+        caller=caller,
+        twin=f"/api/v1/periods/{period}/lines/{line_id}",
+    )
+
+
+@router.post("/periods/{period}/lines/{line_id}/disputes")
+def dispute_line(
+    request: Request,
+    period: v1.PeriodPath,
+    line_id: v1.LinePath,
+    caller: PageCaller,
+    reason: Annotated[str, Form(min_length=1, max_length=4000)],
+    claimed_amount: Annotated[str, Form(max_length=40)] = "",
+    evidence: Annotated[str, Form(max_length=4000)] = "",
+) -> Response:
+    body = v1.DisputeRequest(
+        reason=reason,
+        evidence=evidence or None,
+        claimed_amount=Decimal(claimed_amount) if claimed_amount.strip() else None,
+    )
+    opened = v1.open_dispute(_workspace(request), period, line_id, caller, body)
+    return RedirectResponse(f"/disputes/{opened.id}", status_code=303)
+
+
+@router.get("/periods/{period}/pools/{pool_id}", response_class=HTMLResponse)
+def pool_page(
+    request: Request,
+    period: v1.PeriodPath,
+    pool_id: v1.PoolPath,
+    caller: PageCaller,
+    offset: v1.Offset = 0,
+    limit: v1.Limit = 50,
+) -> Response:
+    found = drill.pool_detail(_workspace(request), period, pool_id, caller, Page(offset, limit))
+    return render(
+        request,
+        "pool.html",
+        {"p": found, "period": period},
+        caller=caller,
+        twin=f"/api/v1/periods/{period}/pools/{pool_id}",
+    )
+
+
+@router.get("/periods/{period}/pools/{pool_id}/drivers", response_class=HTMLResponse)
+def drivers_page(
+    request: Request,
+    period: v1.PeriodPath,
+    pool_id: v1.PoolPath,
+    caller: PageCaller,
+    allocation_id: Annotated[str | None, Query(max_length=100)] = None,
+    offset: v1.Offset = 0,
+    limit: v1.Limit = 50,
+) -> Response:
+    found = drill.driver_rows(
+        _workspace(request),
+        period,
+        pool_id,
+        caller,
+        allocation_id=allocation_id,
+        page=Page(offset, limit),
+    )
+    query = urlencode({"allocation_id": allocation_id} if allocation_id else {})
+    return render(
+        request,
+        "drivers.html",
+        {"r": found, "period": period, "allocation_id": allocation_id},
+        caller=caller,
+        twin=f"/api/v1/periods/{period}/pools/{pool_id}/drivers" + (f"?{query}" if query else ""),
+    )
+
+
+@router.get("/periods/{period}/bill-lines", response_class=HTMLResponse)
+def bill_lines_page(
+    request: Request,
+    period: v1.PeriodPath,
+    caller: PageCaller,
+    query: Annotated[v1.BillLineQuery, Query()],
+) -> Response:
+    found = v1.bill_line_listing(_workspace(request), period, caller, query)
+    kept = {k: v for k, v in query.model_dump().items() if v not in (None, "", False)}
+    kept.pop("format", None)
+    return render(
+        request,
+        "bill_lines.html",
+        {
+            "b": found,
+            "period": period,
+            "query": query,
+            "kept": kept,
+            "sorts": drill.BILL_LINE_SORTS,
+            "filters": drill.BILL_LINE_FILTERS,
+        },
+        caller=caller,
+        twin=f"/api/v1/periods/{period}/bill-lines?{urlencode(kept)}",
+    )
+
+
+@router.get("/periods/{period}/bill-lines/{bill_line_id}", response_class=HTMLResponse)
+def bill_line_page(
+    request: Request, period: v1.PeriodPath, bill_line_id: v1.BillLinePath, caller: PageCaller
+) -> Response:
+    found = drill.bill_line(_workspace(request), period, bill_line_id, caller)
+    return render(
+        request,
+        "bill_line.html",
+        {"b": found, "period": period},
+        caller=caller,
+        twin=f"/api/v1/periods/{period}/bill-lines/{bill_line_id}",
+    )
+
+
+# -- disputes --------------------------------------------------------------------------------
+@router.get("/disputes", response_class=HTMLResponse)
+def disputes_page(
+    request: Request,
+    caller: PageCaller,
+    period: Annotated[str | None, Query(pattern=v1.PERIOD)] = None,
+    state: v1.DisputeState | None = None,
+) -> Response:
+    found = disputes.listing(
+        _workspace(request).control, period=period, state=state, payers=caller.payers
+    )
+    query = urlencode({k: v for k, v in {"period": period, "state": state}.items() if v})
+    return render(
+        request,
+        "disputes.html",
+        {"disputes": found, "period": period, "state": state, "aging": disputes.aging(found)},
+        caller=caller,
+        twin="/api/v1/disputes" + (f"?{query}" if query else ""),
+    )
+
+
+@router.get("/disputes/{number}", response_class=HTMLResponse)
+def dispute_page(request: Request, number: v1.DisputePath, caller: PageCaller) -> Response:
+    found = v1.visible_dispute(_workspace(request), number, caller)
+    return render(
+        request,
+        "dispute.html",
+        {"d": found, "unresolved": found.state in disputes.UNRESOLVED},
+        caller=caller,
+        twin=f"/api/v1/disputes/{number}",
+    )
+
+
+@router.post("/disputes/{number}/{action}")
+def dispute_action(
+    request: Request,
+    number: v1.DisputePath,
+    action: v1.DisputeAction,
+    caller: PageCaller,
+    reason: Annotated[str, Form(max_length=4000)] = "",
+    amount: Annotated[str, Form(max_length=40)] = "",
+    reassign_to: Annotated[str, Form(max_length=200)] = "",
+) -> Response:
+    body = v1.Decision(
+        reason=reason or None,
+        amount=Decimal(amount) if amount.strip() else None,
+        reassign_to=reassign_to or None,
+    )
+    v1.decide(_workspace(request), number, action, caller, body)
+    return RedirectResponse(f"/disputes/{number}", status_code=303)
+
+
+# -- rules and coverage ----------------------------------------------------------------------
+@router.get("/rules", response_class=HTMLResponse)
+def rules_page(request: Request, caller: PageCaller) -> Response:
+    config = _workspace(request).config
+    return render(
+        request,
+        "rules.html",
+        {"rules": [rule.model_dump(mode="json") for rule in config.rules]},
+        caller=caller,
+        twin="/api/v1/rules",
+    )
+
+
+@router.get("/periods/{period}/coverage", response_class=HTMLResponse)
+def coverage_page(request: Request, period: v1.PeriodPath, caller: PageCaller) -> Response:
+    if caller.role not in ("admin", "analyst"):
+        raise HTTPException(403, "tag coverage is for admins and analysts")
+    from apportion.periods import Period
+    from apportion.tags.coverage import coverage_tables, tag_coverage
+
+    found = tag_coverage(_workspace(request), Period.parse(period))
+    tables = coverage_tables(found, _workspace(request).config.ledger.metric)
+    return render(
+        request,
+        "coverage.html",
+        {"period": period, "tables": tables, "required": found.required},
+        caller=caller,
+        twin=f"/api/v1/periods/{period}/tag-coverage",
+    )

@@ -13,6 +13,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from apportion.access import Caller
 from apportion.ledger.render import money, signed
+from apportion.schema.currency import minor_units
 
 ENVIRONMENT = Environment(
     loader=PackageLoader("apportion.web", "templates"),
@@ -36,6 +37,27 @@ def _signed(amount: str | Decimal | None, currency: str) -> str:
     return signed(Decimal(amount), currency)
 
 
+def _exact(amount: str | Decimal | None, currency: str | None = None) -> str:
+    """An exact amount (an allocation, a bill line) with every digit it has and no trailing
+    zeros beyond the currency's minor unit: 6,145.00 or 1,042.170280556476413336. Nothing is
+    rounded; a quantity (no currency) keeps the digits it has: 10, 6724.632."""
+    if amount is None or amount == "":
+        return ""
+    value = Decimal(amount)
+    places = minor_units(currency) if currency else 0
+    exponent = value.normalize().as_tuple().exponent
+    shown = max(places, -exponent if isinstance(exponent, int) else 0)
+    return f"{value:,.{shown}f}"
+
+
+def _merge(params: dict[str, Any], **more: Any) -> dict[str, Any]:
+    """A page's query parameters with some replaced (a pager's offset, a header's sort)."""
+    merged = {**params, **more}
+    return {key: value for key, value in merged.items() if value not in (None, "")}
+
+
+ENVIRONMENT.filters["merge"] = _merge
+ENVIRONMENT.filters["exact"] = _exact
 ENVIRONMENT.filters["money"] = _money
 ENVIRONMENT.filters["signed"] = _signed
 
