@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -56,3 +58,24 @@ def _spark_for_small_data() -> Iterator[None]:
 
         spark_session("local[1]", SMALL_DATA_CONF)
     yield
+
+
+# -- the demo organisation -------------------------------------------------------------------
+@dataclass(frozen=True)
+class BuiltDemo:
+    root: Path
+    summary: list[str]
+
+
+@pytest.fixture(scope="session")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> BuiltDemo:
+    """The demo's monthly cycle on a smaller month, built once per test process: the tests that
+    use it share an xdist group, so CI builds it once. Tests that change it work on a copy."""
+    from apportion.demo import run_demo
+
+    root = tmp_path_factory.mktemp("demo") / "demo"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.delenv("APPORTION_ENGINE_TYPE", raising=False)
+        patch.delenv("APPORTION_CONTROL_PLANE", raising=False)
+        summary = run_demo(root, driver_rows=20_000)
+    return BuiltDemo(root, summary)

@@ -3,21 +3,23 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from pathlib import Path
+
+import pytest
 
 from apportion.allocate import Period
-from apportion.demo import run_demo
 from apportion.ledger.close import verify
 from apportion.ledger.journal import imbalances, posted
 from apportion.ledger.periods import status
 from apportion.report import statements, totals
 from apportion.workspace import Workspace
+from tests.conftest import BuiltDemo
 
 
-def test_demo_runs_the_whole_cycle_and_balances(tmp_path: Path) -> None:
-    summary = run_demo(tmp_path / "demo", driver_rows=20_000)
+@pytest.mark.xdist_group("demo")
+def test_demo_runs_the_whole_cycle_and_balances(demo: BuiltDemo) -> None:
+    summary = demo.summary
     assert any("0 rows quarantined" in line for line in summary)
-    ws = Workspace.open(tmp_path / "demo")
+    ws = Workspace.open(demo.root)
     report = totals(ws, Period.parse("2026-10"))
     assert report.balanced
     billed = next(m for m in report.metrics if m.metric == "BilledCost")

@@ -542,7 +542,10 @@ def demo(
     period: Annotated[str, typer.Option(help="Month to synthesise.")] = "2026-10",
     seed: Annotated[int, typer.Option(help="Random seed; same seed, same organisation.")] = 7,
     driver_rows: Annotated[int, typer.Option(help="Driver rows to generate.")] = 1_200_000,
-    serve: Annotated[bool, typer.Option(help="Serve the web UI afterwards.")] = False,
+    serve: Annotated[
+        bool, typer.Option(help="Serve the web UI afterwards, with sign-in tokens printed.")
+    ] = False,
+    port: Annotated[int, typer.Option(help="Port to serve on.")] = 8000,
 ) -> None:
     """Build a realistic synthetic organisation, ingest, allocate and print the results."""
     from apportion.demo import run_demo
@@ -558,10 +561,9 @@ def demo(
     report_statements(period=period, by="category", fmt=OutputFormat.table)
     report_totals(period=period, fmt=OutputFormat.table)
     if serve:
-        err.print(
-            "the web UI is not built yet (it arrives with the drill-down issue); the demo "
-            f"workspace is ready in {directory}"
-        )
+        from apportion.cli.access import serve_demo
+
+        serve_demo(directory, port)
 
 
 def _totals_row(metric: dict[str, Any]) -> dict[str, Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import secrets
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -111,11 +112,41 @@ def serve(
 ) -> None:
     """Serve the REST API (/api/v1, OpenAPI at /openapi.json) and the web UI over the
     workspace."""
+    _serve(state.root, host, port)
+
+
+def _serve(root: Path, host: str, port: int) -> None:
     import uvicorn
 
     from apportion.api.app import create_app
 
     with guard():
-        app = create_app(state.root)
-    err.print(f"apportion serving {state.root} on http://{host}:{port}/", markup=False)
+        app = create_app(root)
+    err.print(f"apportion serving {root} on http://{host}:{port}/ (Ctrl+C stops)", markup=False)
     uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
+def serve_demo(root: Path, port: int) -> None:
+    """The demo served, with a token for each kind of user printed to sign in with."""
+    from apportion.access import tokens
+    from apportion.workspace import Workspace
+
+    workspace = Workspace.open(root)
+    try:
+        made = [
+            ("admin", "demo-admin", []),
+            ("analyst", "demo-analyst", []),
+            ("consumer", "demo-fraud-ops", ["fraud-ops"]),
+        ]
+        signed = [
+            (name, role, tokens.create(workspace.control, name, role, granted, "demo"))
+            for role, name, granted in made
+        ]
+    finally:
+        workspace.close()
+    out.print(
+        f"\nopen http://127.0.0.1:{port}/ and sign in with one of these tokens:", markup=False
+    )
+    for name, role, secret in signed:
+        out.print(f"  {role:<9} {name:<15} {secret}", markup=False, highlight=False)
+    _serve(root, "127.0.0.1", port)
