@@ -6,7 +6,7 @@ from __future__ import annotations
 from apportion.access.tokens import AccessError
 from apportion.allocate.run import AllocationError
 from apportion.config.loader import ConfigError
-from apportion.engine import StorageError, StoreError
+from apportion.engine import EngineBusyError, StorageError, StoreError
 from apportion.engine.dataplane import FileError
 from apportion.export.focus import ExportError
 from apportion.ledger.close import CloseRefusedError
@@ -45,4 +45,9 @@ USAGE_ERRORS: tuple[type[Exception], ...] = (
 
 # the work failed for a reason outside the input: running it again may succeed
 # (someone else changed the same period or dispute first)
-WORK_ERRORS: tuple[type[Exception], ...] = (ConcurrentChangeError, PullError, StoreError)
+WORK_ERRORS: tuple[type[Exception], ...] = (
+    ConcurrentChangeError,
+    EngineBusyError,
+    PullError,
+    StoreError,
+)

@@ -115,3 +115,17 @@ def test_pages_carry_a_content_security_policy(server: Server) -> None:
     answer = server.client.get(PAGES)
     assert "script-src 'self'" in answer.headers["content-security-policy"]
     assert answer.headers["cache-control"] == "no-store"
+
+
+def test_a_form_amount_that_is_not_a_number_is_422_not_a_crash(server: Server) -> None:
+    ids = look_up(server)
+    sign_in(server, "cx")
+    line_url = ids.url(PAGES + "/lines/{line_cx_gpu}")
+    token = server.client.get("/api/v1/me").json()["csrf_token"]
+    for amount in ("abc", "NaN", "1e999999"):
+        answer = server.client.post(
+            f"{line_url}/disputes",
+            data={"reason": "x", "claimed_amount": amount, "csrf_token": token},
+        )
+        assert answer.status_code == 422, (amount, answer.text)
+    assert server.client.get("/api/v1/disputes").json() == []

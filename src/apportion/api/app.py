@@ -22,6 +22,7 @@ from apportion.api import v1
 from apportion.api.jobs import Jobs
 from apportion.api.limits import BodyLimit
 from apportion.api.served import ServedWorkspace
+from apportion.engine import EngineBusyError
 from apportion.errors import USAGE_ERRORS, WORK_ERRORS
 from apportion.explore.scope import NotFoundError
 from apportion.ledger.close import CloseRefusedError
@@ -81,6 +82,11 @@ def _errors(app: FastAPI) -> None:
     for kind, status in statuses.items():
         app.add_exception_handler(kind, answer(status))
 
+    @app.exception_handler(EngineBusyError)
+    async def _busy(request: Request, exc: EngineBusyError) -> Response:
+        # another process (a CLI allocation) holds DuckDB's file: try again shortly
+        return _error(request, 503, str(exc), {"Retry-After": "30"})
+
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         if _is_api(request):
@@ -92,9 +98,18 @@ def _errors(app: FastAPI) -> None:
         if _is_api(request):
             return await request_validation_exception_handler(request, exc)
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'][1:])}: {e['msg']}" for e in exc.errors()
+            f"{'.'.join(str(p) for p in e['loc'][1:])}: {HINTS.get(str(e['loc'][-1]), e['msg'])}"
+            for e in exc.errors()
         )
         return _error(request, 422, problems)
+
+
+# what a page says of a bad parameter, where the schema's own words are a regular expression
+HINTS = {
+    "period": "a billing month is YYYY-MM, 2026-10 say",
+    "line_id": "a statement line's id is 16 hexadecimal characters (or adj-N)",
+    "pool_id": "a pool's id is hexadecimal",
+}
 
 
 def _is_api(request: Request) -> bool:

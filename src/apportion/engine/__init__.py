@@ -7,9 +7,22 @@ from pathlib import Path
 from apportion.config.loader import ConfigError
 from apportion.config.models import EngineConfig
 from apportion.engine.dataplane import DataPlane, FileError
-from apportion.engine.store import MANIFEST, ParquetStore, StorageError, StoreError
+from apportion.engine.store import (
+    MANIFEST,
+    EngineBusyError,
+    ParquetStore,
+    StorageError,
+    StoreError,
+)
 
-__all__ = ["DataPlane", "FileError", "StorageError", "StoreError", "open_dataplane"]
+__all__ = [
+    "DataPlane",
+    "EngineBusyError",
+    "FileError",
+    "StorageError",
+    "StoreError",
+    "open_dataplane",
+]
 
 DEFAULT_STORE = "tables"  # where a Spark workspace keeps its tables when storage is not set
 

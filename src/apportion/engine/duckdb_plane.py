@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
@@ -15,7 +16,7 @@ from ibis.backends.sql.datatypes import DuckDBType
 
 from apportion.engine import functions, staging
 from apportion.engine.dataplane import DataPlane, Tables, Where
-from apportion.engine.store import ParquetStore, Part
+from apportion.engine.store import EngineBusyError, ParquetStore, Part
 from apportion.engine.stored import StoredTables
 from apportion.engine.tables import SCHEMAS
 
@@ -32,7 +33,17 @@ class DuckDBPlane(DataPlane):
         threads: int | None = None,
     ) -> None:
         self.path = str(path)
-        self.con = ibis.duckdb.connect(self.path)
+        try:
+            self.con = ibis.duckdb.connect(self.path)
+        except duckdb.IOException as exc:
+            if "lock" not in str(exc).lower():
+                raise
+            raise EngineBusyError(
+                f"another process has the workspace's DuckDB file {self.path} open, and DuckDB "
+                f"lets one process at a time use it ({exc}). If that is `apportion serve`, "
+                "stop it or allocate through it (POST /api/v1/periods/{period}/allocate); "
+                "otherwise run this again when that command is done"
+            ) from None
         # timestamps are stored as naive UTC; conversions must not depend on the host's zone
         self._raw("SET TimeZone = 'UTC'")
         if memory_limit:

@@ -83,6 +83,11 @@ class StoreError(RuntimeError):
     """The store changed under a commit, or its manifest is unreadable."""
 
 
+class EngineBusyError(RuntimeError):
+    """Another process holds the engine's database (DuckDB lets one process open its file):
+    running again once it is done may succeed."""
+
+
 class StorageError(ValueError):
     """The configured storage cannot serve this workspace: an unusable location, or a store
     that does not hold the workspace's data."""

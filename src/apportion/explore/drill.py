@@ -265,7 +265,7 @@ def bill_lines(
         "period": period,
         "columns": list(BILL_LINE_COLUMNS),
         "rows": [_plain(row) for row in rows],
-        "page": (page or Page(0, MAX_PAGE)).as_dict(total) if page else {"total": total},
+        "page": page.as_dict(total) if page else {"total": total},
     }
 
 
@@ -298,7 +298,7 @@ def _ids(ids: list[str]) -> ir.Table:
 def _source_ids(scope: Scoped, pools: ir.Table) -> ir.Table:
     """The bill lines the given pools were filled from, through earlier pools if need be."""
     plane = scope.workspace.data
-    frontier = plane.materialise(pools.select("pool_id").distinct())
+    frontier = pools.select("pool_id").distinct()
     sources = []
     for _ in range(len(scope.workspace.config.rules) + 1):
         members = scope.members().semi_join(frontier, "pool_id")
@@ -312,7 +312,7 @@ def _source_ids(scope: Scoped, pools: ir.Table) -> ir.Table:
         allocations = scope.allocations().semi_join(
             later_members.select(allocation_id=later_members.member_id), "allocation_id"
         )
-        frontier = plane.materialise(allocations.select("pool_id").distinct())
+        frontier = allocations.select("pool_id").distinct()
     union = sources[0] if len(sources) == 1 else ibis.union(*sources, distinct=True)
     return union.select(**{t.LINE_ID: union.member_id})
 

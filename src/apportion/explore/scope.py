@@ -5,8 +5,8 @@ bill lines. Expressed as filters and semi-joins, so the engine never reads the r
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
-import ibis
 import ibis.expr.types as ir
 
 from apportion.access import Caller
@@ -60,6 +60,11 @@ class Scoped:
     def visible_pool_ids(self) -> ir.Table | None:
         """The ids of the pools whose cost reached this caller's cost centres, through any
         number of rules; None when the caller sees every pool."""
+        return self._visible_pool_ids
+
+    @cached_property
+    def _visible_pool_ids(self) -> ir.Table | None:
+        # worked out once per request: the walk up the generations runs a query per step
         if self.caller.payers is None:
             return None
         found = self.final().select("pool_id").distinct()
@@ -82,7 +87,9 @@ class Scoped:
                 break
             found = found.union(parents, distinct=True)
             frontier = parents
-        return self.workspace.data.materialise(found)
+        # an expression, not a temporary table: a server's connections live long, and what a
+        # request leaves behind would pile up in them
+        return found
 
     def visible_pools(self) -> ir.Table:
         pools = self.pools()
@@ -94,7 +101,9 @@ class Scoped:
         visible = self.visible_pool_ids()
         if visible is None:
             return None
-        members = self.members().semi_join(visible, "pool_id")
+        pools = self.pools()
+        first = pools.filter(pools.generation == 0).semi_join(visible, "pool_id")
+        members = self.members().semi_join(first.select("pool_id"), "pool_id")
         return members.select(line_id=members.member_id).distinct()
 
 
@@ -107,7 +116,3 @@ def scoped(workspace: Workspace, period: str, caller: Caller) -> Scoped:
             f"{period}` first"
         )
     return Scoped(workspace, period, caller, run.run_id)
-
-
-def literal_ids(ids: list[str]) -> ir.Table:
-    return ibis.memtable({"id": ids}, schema={"id": "string"})

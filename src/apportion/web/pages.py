@@ -4,7 +4,7 @@ visitors are sent to /login; forms carry the session's CSRF token."""
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -36,7 +36,8 @@ class SignInFirst(Exception):
 
 async def page_caller(request: Request) -> Caller:
     if authenticated(request) is None:
-        raise SignInFirst(str(request.url.path))
+        query = request.url.query
+        raise SignInFirst(request.url.path + (f"?{query}" if query else ""))
     found: Authenticated = await current(request)
     return found.caller
 
@@ -259,7 +260,7 @@ def dispute_line(
     body = v1.DisputeRequest(
         reason=reason,
         evidence=evidence or None,
-        claimed_amount=Decimal(claimed_amount) if claimed_amount.strip() else None,
+        claimed_amount=_amount(claimed_amount, "claimed_amount"),
     )
     opened = v1.open_dispute(_workspace(request), period, line_id, caller, body)
     return RedirectResponse(f"/disputes/{opened.id}", status_code=303)
@@ -352,6 +353,19 @@ def bill_line_page(
     )
 
 
+DISPUTE_COLUMNS = (
+    "id",
+    "period",
+    "payer",
+    "workload",
+    "category",
+    "line_amount",
+    "state",
+    "opened_by",
+    "age_days",
+)
+
+
 # -- disputes --------------------------------------------------------------------------------
 @router.get("/disputes", response_class=HTMLResponse)
 def disputes_page(
@@ -359,15 +373,33 @@ def disputes_page(
     caller: PageCaller,
     period: Annotated[str | None, Query(pattern=v1.PERIOD)] = None,
     state: v1.DisputeState | None = None,
+    sort: Annotated[str, Query(max_length=40)] = "id",
+    desc: bool = False,
+    q: Annotated[str, Query(max_length=200)] = "",
 ) -> Response:
     found = disputes.listing(
         _workspace(request).control, period=period, state=state, payers=caller.payers
     )
-    query = urlencode({k: v for k, v in {"period": period, "state": state}.items() if v})
+    table = Table(
+        [dispute.as_dict() for dispute in found],
+        columns=DISPUTE_COLUMNS,
+        numeric=("id", "line_amount", "age_days"),
+        sort=sort,
+        descending=desc,
+        search=q,
+    )
+    filters = {"period": period, "state": state}
+    query = urlencode({k: v for k, v in filters.items() if v})
     return render(
         request,
         "disputes.html",
-        {"disputes": found, "period": period, "state": state, "aging": disputes.aging(found)},
+        {
+            "table": table,
+            "period": period,
+            "state": state,
+            "params": {k: v for k, v in {**filters, "q": q}.items() if v},
+            "aging": disputes.aging(found),
+        },
         caller=caller,
         twin="/api/v1/disputes" + (f"?{query}" if query else ""),
     )
@@ -397,11 +429,24 @@ def dispute_action(
 ) -> Response:
     body = v1.Decision(
         reason=reason or None,
-        amount=Decimal(amount) if amount.strip() else None,
+        amount=_amount(amount, "amount"),
         reassign_to=reassign_to or None,
     )
     v1.decide(_workspace(request), number, action, caller, body)
     return RedirectResponse(f"/disputes/{number}", status_code=303)
+
+
+def _amount(text: str, field: str) -> Decimal | None:
+    """A form's amount: blank is none; anything but a number is the form's mistake (422)."""
+    if not text.strip():
+        return None
+    try:
+        value = Decimal(text.strip().replace(",", ""))
+    except InvalidOperation:
+        raise HTTPException(422, f"{field}: {text!r} is not an amount") from None
+    if not value.is_finite():
+        raise HTTPException(422, f"{field}: {text!r} is not an amount")
+    return value
 
 
 # -- rules and coverage ----------------------------------------------------------------------
