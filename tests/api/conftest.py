@@ -4,6 +4,7 @@ client over it, and a token per role."""
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -48,6 +49,15 @@ class Server:
 
     def headers(self, who: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.tokens[who]}"} if who in self.tokens else {}
+
+    def login(self, token: str, next: str | None = None, **headers: str) -> Any:
+        """Sign in through the form as a browser would: fetch it (its CSRF cookie and field),
+        then post it; the redirect is returned, not followed."""
+        form = self.client.get("/login", headers=headers).text
+        nonce = re.search(r'name="login_csrf" value="([^"]+)"', form)
+        assert nonce, "the sign-in form carries its CSRF token"
+        data = {"token": token, "login_csrf": nonce.group(1), **({"next": next} if next else {})}
+        return self.client.post("/login", data=data, headers=headers, follow_redirects=False)
 
     def get(self, who: str, url: str, **params: object) -> Any:
         return self.client.get(url, headers=self.headers(who), params=params or None)

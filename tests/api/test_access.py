@@ -50,7 +50,7 @@ def test_a_revoked_token_stops_working_and_so_do_its_sessions(server: Server) ->
     secret = tokens.create(control, "dave", "analyst", [], "alice")
     bearer = {"Authorization": f"Bearer {secret}"}
     assert server.client.get("/api/v1/me", headers=bearer).status_code == 200
-    signed_in = server.client.post("/login", data={"token": secret}, follow_redirects=False)
+    signed_in = server.login(secret)
     assert signed_in.status_code == 303
     assert server.client.get("/api/v1/me").json()["name"] == "dave"  # by cookie
     tokens.revoke(control, "dave", "alice")
@@ -61,9 +61,7 @@ def test_a_revoked_token_stops_working_and_so_do_its_sessions(server: Server) ->
 
 
 def test_a_session_cookie_is_http_only_and_changes_need_the_csrf_token(server: Server) -> None:
-    signed_in = server.client.post(
-        "/login", data={"token": server.tokens["cx"]}, follow_redirects=False
-    )
+    signed_in = server.login(server.tokens["cx"])
     cookie = signed_in.headers["set-cookie"]
     assert "HttpOnly" in cookie and "SameSite=lax" in cookie
     url = look_up(server).url("{base}/lines/{line_cx_gpu}/disputes")
@@ -76,20 +74,28 @@ def test_a_session_cookie_is_http_only_and_changes_need_the_csrf_token(server: S
     assert server.client.post(url, json=body, headers={"X-CSRF-Token": token}).status_code == 201
 
 
-def test_over_https_the_cookie_is_secure(server: Server) -> None:
-    signed_in = server.client.post(
-        "/login",
-        data={"token": server.tokens["cx"]},
-        headers={"X-Forwarded-Proto": "https"},
-        follow_redirects=False,
+def test_a_sign_in_posted_from_elsewhere_is_refused(server: Server) -> None:
+    """Login CSRF: a form on another site cannot sign a visitor in with someone's token."""
+    forged = server.client.post(
+        "/login", data={"token": server.tokens["cx"]}, follow_redirects=False
     )
+    assert forged.status_code == 403
+    assert (
+        "set-cookie" not in forged.headers
+        or "apportion_session" not in forged.headers["set-cookie"]
+    )
+    assert server.client.get("/api/v1/me").status_code == 401
+
+
+def test_over_https_the_cookie_is_secure(server: Server) -> None:
+    signed_in = server.login(server.tokens["cx"], **{"X-Forwarded-Proto": "https"})
     assert "Secure" in signed_in.headers["set-cookie"]
 
 
 def test_a_wrong_token_at_sign_in_is_401_and_opens_nothing(server: Server) -> None:
-    answer = server.client.post("/login", data={"token": "apt_nope"}, follow_redirects=False)
+    answer = server.login("apt_nope")
     assert answer.status_code == 401
-    assert "set-cookie" not in answer.headers
+    assert "apportion_session" not in answer.headers.get("set-cookie", "")
     assert "unknown or revoked token" in answer.text
 
 

@@ -15,9 +15,7 @@ PAGES = f"/periods/{BASE.rsplit('/', 1)[1]}"
 
 
 def sign_in(server: Server, who: str) -> None:
-    answer = server.client.post(
-        "/login", data={"token": server.tokens[who]}, follow_redirects=False
-    )
+    answer = server.login(server.tokens[who])
     assert answer.status_code == 303
 
 
@@ -25,17 +23,9 @@ def test_signed_out_visitors_are_sent_to_sign_in_and_back(server: Server) -> Non
     answer = server.client.get(f"{PAGES}/cost-centres/cx", follow_redirects=False)
     assert answer.status_code == 303
     assert answer.headers["location"] == "/login?next=%2Fperiods%2F2026-10%2Fcost-centres%2Fcx"
-    back = server.client.post(
-        "/login",
-        data={"token": server.tokens["cx"], "next": f"{PAGES}/cost-centres/cx"},
-        follow_redirects=False,
-    )
+    back = server.login(server.tokens["cx"], next=f"{PAGES}/cost-centres/cx")
     assert back.headers["location"] == f"{PAGES}/cost-centres/cx"
-    elsewhere = server.client.post(
-        "/login",
-        data={"token": server.tokens["cx"], "next": "//evil.example"},
-        follow_redirects=False,
-    )
+    elsewhere = server.login(server.tokens["cx"], next="//evil.example")
     assert elsewhere.headers["location"] == "/"
 
 

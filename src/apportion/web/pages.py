@@ -4,6 +4,8 @@ visitors are sent to /login; forms carry the session's CSRF token."""
 
 from __future__ import annotations
 
+import hmac
+import secrets
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -62,23 +64,49 @@ def _workspace(request: Request) -> Any:
 
 
 # -- signing in and out ----------------------------------------------------------------------
+LOGIN_COOKIE = "apportion_login"  # the sign-in form's own CSRF token (double submit)
+
+
 @router.get("/login", response_class=HTMLResponse)
 def login_form(request: Request, next: Annotated[str, Query(max_length=500)] = "/") -> Response:
-    return render(request, "login.html", {"error": None, "next": _local(next)}, caller=None)
+    return _login_page(request, _local(next), None, 200)
+
+
+def _login_page(request: Request, next: str, error: str | None, status: int) -> Response:
+    """The form, with a fresh token in a cookie and in the form: another site can post a
+    form here but cannot read the cookie, so it cannot sign a visitor in as someone else."""
+    nonce = secrets.token_urlsafe(24)
+    context = {"error": error, "next": next, "login_csrf": nonce}
+    response = render(request, "login.html", context, caller=None, status=status)
+    response.set_cookie(
+        LOGIN_COOKIE,
+        nonce,
+        max_age=3600,
+        httponly=True,
+        samesite="strict",
+        secure=_https(request),
+        path="/login",
+    )
+    return response
 
 
 @router.post("/login")
 def login(
     request: Request,
     token: Annotated[str, Form(max_length=200)],
+    login_csrf: Annotated[str, Form(max_length=100)] = "",
     next: Annotated[str, Form(max_length=500)] = "/",
 ) -> Response:
+    expected = request.cookies.get(LOGIN_COOKIE, "")
+    if not expected or not hmac.compare_digest(expected, login_csrf):
+        error = "the sign-in form expired or came from elsewhere: sign in again here"
+        return _login_page(request, _local(next), error, 403)
     opened = open_session(_workspace(request).control, token.strip())
     if opened is None:
-        context = {"error": "unknown or revoked token", "next": _local(next)}
-        return render(request, "login.html", context, caller=None, status=401)
+        return _login_page(request, _local(next), "unknown or revoked token", 401)
     secret, _ = opened
     response = RedirectResponse(_local(next), status_code=303)
+    response.delete_cookie(LOGIN_COOKIE, path="/login")
     response.set_cookie(
         COOKIE,
         secret,
