@@ -5,9 +5,18 @@ answers (not in lists, searches, filters or exports)."""
 from __future__ import annotations
 
 from decimal import Decimal
+from pathlib import Path
 
+from fastapi.testclient import TestClient
+
+from apportion.access import tokens
+from apportion.api.app import create_app
 from tests.api.conftest import Server
 from tests.api.ids import BASE, look_up
+from tests.helpers import allocate, ingest, make_workspace, write_drivers, write_focus
+
+GPU = {"timestamp": "2026-10-03T10:00:00Z", "driver": "gpu_seconds", "resource_id": "gpu-1"}
+REQUESTS = {"timestamp": "2026-10-05T00:00:00Z", "driver": "requests"}
 
 
 def test_overview_adds_up_the_statement_lines(reader: Server) -> None:
@@ -118,6 +127,10 @@ def test_bad_parameters_are_422_with_the_reason(reader: Server) -> None:
         (f"{BASE}/bill-lines", {"line": "not-a-line"}),
         ("/api/v1/periods/2026-13/overview", {}),
         (f"{BASE}/lines/xyz", {}),
+        # a NUL would reach the engine's SQL as a literal it cannot parse
+        (f"{BASE}/bill-lines", {"q": "\x00"}),
+        (f"{BASE}/bill-lines", {"ProviderName": "a\x00b", "format": "csv"}),
+        (f"{BASE}/pools/abc/drivers", {"allocation_id": "\x00"}),
     ]:
         answer = reader.get("analyst", url, **params)
         assert answer.status_code == 422, (url, params, answer.text)
@@ -130,3 +143,54 @@ def test_a_period_without_allocation_is_404_with_what_to_do(reader: Server) -> N
     answer = reader.get("analyst", "/api/v1/periods/2025-01/bill-lines")
     assert answer.status_code == 404
     assert "apportion allocate --period 2025-01" in answer.json()["detail"]
+
+
+CASCADE = """rules:
+  - name: gpu
+    match: "ResourceId = 'gpu-1'"
+    method: proportional
+    driver: gpu_seconds
+    window: day
+  - name: platform-svc
+    match: "use_case = 'platform-svc'"
+    method: activity
+    driver: requests
+    window: month
+"""
+
+
+def test_an_earlier_split_to_another_cost_centre_is_not_shown(tmp_path: Path) -> None:
+    """The gpu pool goes to cx/bot, to ops/etl and to ops's platform-svc, which a later rule
+    splits again (some of it to cx): cx sees the pool and its own share, not ops's."""
+    workspace = make_workspace(tmp_path / "ws", CASCADE)
+    bill = write_focus(
+        tmp_path / "b.csv", [{"BilledCost": "8", "EffectiveCost": "8", "ResourceId": "gpu-1"}]
+    )
+    drivers = write_drivers(
+        tmp_path / "d.csv",
+        [
+            {**GPU, "quantity": "2", "use_case": "bot", "cost_centre": "cx"},
+            {**GPU, "quantity": "1", "use_case": "platform-svc", "cost_centre": "ops"},
+            {**GPU, "quantity": "1", "use_case": "etl", "cost_centre": "ops"},
+            {**REQUESTS, "quantity": "1", "use_case": "bot", "cost_centre": "cx"},
+            {**REQUESTS, "quantity": "1", "use_case": "etl", "cost_centre": "ops"},
+        ],
+    )
+    ingest(workspace, bill, drivers)
+    allocate(workspace, "2026-10")
+    secret = tokens.create(workspace.control, "cx", "consumer", ["cx"], "test")
+    workspace.close()
+    headers = {"Authorization": f"Bearer {secret}"}
+    with TestClient(create_app(tmp_path / "ws")) as client:
+        statement = client.get(f"{BASE}/cost-centres/cx", headers=headers).json()
+        lines = {line["rule"]: line for line in statement["lines"]}
+        assert {rule: line["amount"] for rule, line in lines.items()} == {
+            "gpu": "4.00",
+            "platform-svc": "1.00",
+        }
+        behind = client.get(f"{BASE}/lines/{lines['gpu']['line_id']}", headers=headers).json()
+        gpu_pool = behind["allocations"][0]["pool_id"]
+        pool = client.get(f"{BASE}/pools/{gpu_pool}", headers=headers).json()
+        assert [a["dimensions"]["cost_centre"] for a in pool["allocations"]] == ["cx"]
+        rows = client.get(f"{BASE}/pools/{gpu_pool}/drivers", headers=headers).json()["rows"]
+        assert [row["dimensions"]["cost_centre"] for row in rows] == ["cx"]

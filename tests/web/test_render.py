@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from apportion.web.charts import horizontal_bars
 from apportion.web.render import ENVIRONMENT
 from apportion.web.tables import Table
 
@@ -45,3 +46,8 @@ def test_a_table_sorts_numbers_as_numbers_and_blanks_last_both_ways() -> None:
     assert [r["name"] for r in searched.shown] == ["a"]
     unknown = Table(rows, columns=("name",), sort="DROP TABLE")
     assert unknown.sort == "" and len(unknown.shown) == 3
+
+
+def test_a_chart_label_with_a_control_character_still_draws() -> None:
+    drawn = horizontal_bars("USD by cost centre", ["te\x0bam", "ops"], [Decimal(3), Decimal(1)])
+    assert "<svg" in drawn and "te\ufffdam" in drawn and "<script" not in drawn

@@ -68,4 +68,5 @@ def csrf_token(secret: str) -> str:
 
 
 def csrf_valid(secret: str, sent: str | None) -> bool:
-    return sent is not None and hmac.compare_digest(csrf_token(secret), sent)
+    # as bytes: compare_digest refuses str with characters beyond ASCII, which anyone can send
+    return sent is not None and hmac.compare_digest(csrf_token(secret).encode(), sent.encode())

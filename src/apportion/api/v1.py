@@ -26,6 +26,8 @@ LINE_ID = r"^([0-9a-f]{16}|adj-\d{1,12})$"
 NAME = r"^[^\x00-\x1f/]{1,200}$"  # a cost centre or use case: any text, no control characters
 POOL_ID = r"^[0-9a-f]{1,64}$"
 BILL_LINE_ID = r"^[0-9a-zA-Z:_-]{1,80}$"
+ALLOCATION_ID = r"^[0-9a-f]{1,64}:\d{1,12}$"
+TEXT = r"^[^\x00-\x1f]*$"  # searched or matched text: no control characters (no NUL in SQL)
 
 PeriodPath = Annotated[str, Path(pattern=PERIOD, description="Billing month, YYYY-MM.")]
 LinePath = Annotated[str, Path(pattern=LINE_ID, description="A statement line's id.")]
@@ -35,7 +37,6 @@ BillLinePath = Annotated[str, Path(pattern=BILL_LINE_ID, description="A bill lin
 DisputePath = Annotated[int, Path(ge=1, le=2**31 - 1, description="The dispute's number.")]
 Offset = Annotated[int, Query(ge=0, le=10**9)]
 Limit = Annotated[int, Query(ge=1, le=drill.MAX_PAGE)]
-Text = Annotated[str | None, Query(max_length=200)]
 
 router = APIRouter(prefix="/api/v1")
 
@@ -112,7 +113,7 @@ def pool_drivers(
     period: PeriodPath,
     pool_id: PoolPath,
     caller: AnyCaller,
-    allocation_id: Annotated[str | None, Query(max_length=100)] = None,
+    allocation_id: Annotated[str | None, Query(pattern=ALLOCATION_ID)] = None,
     offset: Offset = 0,
     limit: Limit = 50,
 ) -> dict[str, Any]:
@@ -132,12 +133,12 @@ class BillLineQuery(BaseModel):
 
     pool: str | None = Field(default=None, pattern=POOL_ID)
     line: str | None = Field(default=None, pattern=LINE_ID)
-    q: str | None = Field(default=None, max_length=200)
-    ProviderName: str | None = Field(default=None, max_length=200)
-    ServiceName: str | None = Field(default=None, max_length=200)
-    ChargeCategory: str | None = Field(default=None, max_length=200)
-    ResourceId: str | None = Field(default=None, max_length=1000)
-    x_Category: str | None = Field(default=None, max_length=200)
+    q: str | None = Field(default=None, max_length=200, pattern=TEXT)
+    ProviderName: str | None = Field(default=None, max_length=200, pattern=TEXT)
+    ServiceName: str | None = Field(default=None, max_length=200, pattern=TEXT)
+    ChargeCategory: str | None = Field(default=None, max_length=200, pattern=TEXT)
+    ResourceId: str | None = Field(default=None, max_length=1000, pattern=TEXT)
+    x_Category: str | None = Field(default=None, max_length=200, pattern=TEXT)
     sort: Literal[BILL_LINE_SORTS] = "ChargePeriodStart"  # type: ignore[valid-type]
     desc: bool = False
     offset: int = Field(default=0, ge=0, le=10**9)
@@ -274,7 +275,7 @@ class Decision(BaseModel):
 def decide(
     workspace: Workspace, number: int, action: str, caller: Caller, body: Decision
 ) -> disputes.DisputeView:
-    """An admin's move on a dispute; a consumer may only withdraw its own."""
+    """An admin's move on a dispute; the disputed cost centre's consumers may withdraw it."""
     found = visible_dispute(workspace, number, caller)
     control = workspace.control
     if action == "withdraw":

@@ -198,6 +198,10 @@ def _visible_allocations(scope: Scoped) -> ir.Table:
     feeding = allocations.filter(~allocations.is_final).semi_join(
         members.select(allocation_id=members.member_id), "allocation_id"
     )
+    # an earlier split's allocation to another cost centre is that cost centre's: shown are
+    # those to nobody yet (__unallocated__, split again later) and the caller's own
+    payer = scope.dimension(feeding, scope.payer)
+    feeding = feeding.filter(payer.isin([UNALLOCATED, NONE, *sorted(scope.caller.payers or ())]))
     mine = scope.final()
     return mine.union(feeding)
 

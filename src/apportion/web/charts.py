@@ -4,6 +4,7 @@ table beside the chart, exact and formatted like the statements."""
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
@@ -28,9 +29,18 @@ _STYLE = Style(
 )
 
 
+# characters XML 1.0 does not allow (control characters other than tab and newlines); a
+# dimension value from a driver file may hold one, and the SVG must still parse
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def _text(label: str) -> str:
+    return _NOT_XML.sub("\ufffd", label)
+
+
 def _config(title: str, height: int) -> pygal.Config:
     return pygal.Config(
-        title=title,
+        title=_text(title),
         style=_STYLE,
         js=[],  # pygal's tooltips load a script from its site: none here
         disable_xml_declaration=True,
@@ -49,7 +59,7 @@ def _config(title: str, height: int) -> pygal.Config:
 def horizontal_bars(title: str, labels: Sequence[str], amounts: Sequence[Decimal]) -> Markup:
     """One bar per label: a breakdown of one currency's total."""
     chart = pygal.HorizontalBar(_config(title, 80 + 28 * max(len(labels), 1)), show_legend=False)
-    chart.x_labels = list(labels)
+    chart.x_labels = [_text(label) for label in labels]
     chart.add(title, [float(amount) for amount in amounts])
     return _inline(chart, title)
 
@@ -59,9 +69,9 @@ def lines(
 ) -> Markup:
     """One line per series over the periods (None where a period has no figure)."""
     chart = pygal.Line(_config(title, 300), x_label_rotation=0, show_dots=True)
-    chart.x_labels = list(x_labels)
+    chart.x_labels = [_text(label) for label in x_labels]
     for name, values in series.items():
-        chart.add(name, [None if v is None else float(v) for v in values])
+        chart.add(_text(name), [None if v is None else float(v) for v in values])
     return _inline(chart, title)
 
 
@@ -69,9 +79,9 @@ def stacked_bars(
     title: str, x_labels: Sequence[str], series: Mapping[str, Sequence[Decimal | None]]
 ) -> Markup:
     chart = pygal.StackedBar(_config(title, 320))
-    chart.x_labels = list(x_labels)
+    chart.x_labels = [_text(label) for label in x_labels]
     for name, values in series.items():
-        chart.add(name, [None if v is None else float(v) for v in values])
+        chart.add(_text(name), [None if v is None else float(v) for v in values])
     return _inline(chart, title)
 
 
@@ -86,5 +96,5 @@ def _inline(chart: pygal.graph.graph.Graph, title: str) -> Markup:
             if child.tag in (f"{{{SVG}}}script", "script"):
                 parent.remove(child)
     root.set("role", "img")
-    root.set("aria-label", title)
+    root.set("aria-label", _text(title))
     return Markup(ET.tostring(root, encoding="unicode"))  # noqa: S704 - serialised by ElementTree

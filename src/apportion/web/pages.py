@@ -98,7 +98,7 @@ def login(
     next: Annotated[str, Form(max_length=500)] = "/",
 ) -> Response:
     expected = request.cookies.get(LOGIN_COOKIE, "")
-    if not expected or not hmac.compare_digest(expected, login_csrf):
+    if not expected or not hmac.compare_digest(expected.encode(), login_csrf.encode()):
         error = "the sign-in form expired or came from elsewhere: sign in again here"
         return _login_page(request, _local(next), error, 403)
     opened = open_session(_workspace(request).control, token.strip())
@@ -319,7 +319,7 @@ def drivers_page(
     period: v1.PeriodPath,
     pool_id: v1.PoolPath,
     caller: PageCaller,
-    allocation_id: Annotated[str | None, Query(max_length=100)] = None,
+    allocation_id: Annotated[str | None, Query(pattern=v1.ALLOCATION_ID)] = None,
     offset: v1.Offset = 0,
     limit: v1.Limit = 50,
 ) -> Response:
