@@ -1,0 +1,42 @@
+"""Read-only pages: the allocation rules, and tag coverage for admins and analysts."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import HTMLResponse, Response
+
+from apportion.api import v1
+from apportion.web.pages.common import PageCaller, workspace_of
+from apportion.web.render import render
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/rules", response_class=HTMLResponse)
+def rules_page(request: Request, caller: PageCaller) -> Response:
+    config = workspace_of(request).config
+    return render(
+        request,
+        "rules.html",
+        {"rules": [rule.model_dump(mode="json") for rule in config.rules]},
+        caller=caller,
+        twin="/api/v1/rules",
+    )
+
+
+@router.get("/periods/{period}/coverage", response_class=HTMLResponse)
+def coverage_page(request: Request, period: v1.PeriodPath, caller: PageCaller) -> Response:
+    if caller.role not in ("admin", "analyst"):
+        raise HTTPException(403, "tag coverage is for admins and analysts")
+    from apportion.periods import Period
+    from apportion.tags.coverage import coverage_tables, tag_coverage
+
+    found = tag_coverage(workspace_of(request), Period.parse(period))
+    tables = coverage_tables(found, workspace_of(request).config.ledger.metric)
+    return render(
+        request,
+        "coverage.html",
+        {"period": period, "tables": tables, "required": found.required},
+        caller=caller,
+        twin=f"/api/v1/periods/{period}/tag-coverage",
+    )
