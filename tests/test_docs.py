@@ -40,7 +40,9 @@ def test_readme_tag_policy_example_is_a_valid_configuration() -> None:
 def test_readme_mapping_tables_and_rules_are_read_as_shown(tmp_path: Path) -> None:
     blocks = re.findall(r"```yaml\n(.*?)```", README, flags=re.S)
     [_, mapping] = [block for block in blocks if block.startswith("tags:")]
-    [table] = re.findall(r"```csv\n(.*?)```", README, flags=re.S)
+    [table] = [
+        b for b in re.findall(r"```csv\n(.*?)```", README, flags=re.S) if "SubAccountId" in b
+    ]
     (tmp_path / "accounts.csv").write_text(table, encoding="utf-8")
     (tmp_path / "projects.csv").write_text("x_ProjectId,use_case\nproj_1,support-bot\n")
     derivation = Derivation.of_config(parse_config(mapping), tmp_path)
@@ -89,3 +91,17 @@ def test_readme_ledger_example_is_a_valid_configuration() -> None:
     assert ledger.mode("self_hosted_compute", "fraud-ops", "2027-01") == "chargeback"
     assert ledger.accounts.expense_for("ml-platform") == "6425"
     assert ledger.accounts.expense_for("fraud-ops") == "6420"
+
+
+def test_readme_business_metrics_example_loads_as_described(tmp_path: Path) -> None:
+    from apportion.engine.tables import BUSINESS_METRICS
+    from tests.helpers import ingest, make_workspace
+
+    [example] = [b for b in re.findall(r"```csv\n(.*?)```", README, flags=re.S) if "decisions" in b]
+    path = tmp_path / "metrics.csv"
+    path.write_text(example, encoding="utf-8")
+    workspace = make_workspace(tmp_path / "ws")
+    [result] = ingest(workspace, path)
+    assert (result.kind, result.rows, result.quarantined) == ("metrics", 2, 0)
+    table = workspace.data.table("business_metrics")
+    assert set(workspace.data.to_arrow(table).column_names) == set(BUSINESS_METRICS.names)

@@ -83,6 +83,7 @@ class IngestFormat(StrEnum):
     oci = "oci"
     litellm = "litellm"
     otel = "otel"
+    metrics = "metrics"
 
 
 def _version(value: bool) -> None:

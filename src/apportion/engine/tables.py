@@ -187,6 +187,27 @@ USAGE = ibis.schema(
     }
 )
 
+# What each use case delivered in a period, beside what it cost (MISSION R5): decisions served
+# in the use case's own unit, users, and the value side (revenue, cost saved, a quality
+# score, the price of the feature per user per month). Money is in ``currency``.
+BUSINESS_METRICS = ibis.schema(
+    {
+        t.SOURCE: "string",
+        t.FILE_HASH: "string",
+        t.ROW_NUMBER: "int64",
+        t.BILLING_PERIOD: "string",
+        "workload": "string",  # a value of the ledger's workload dimension (use_case)
+        "decisions": t.QUANTITY_TYPE,
+        "decision_unit": "string",  # what one decision is: "requests answered", ...
+        "users": t.QUANTITY_TYPE,
+        "revenue": t.MONEY_TYPE,
+        "cost_saved": t.MONEY_TYPE,
+        "quality_score": t.QUANTITY_TYPE,
+        "feature_price": t.MONEY_TYPE,  # per user per month
+        "currency": "string",
+    }
+)
+
 SCHEMAS: dict[str, sch.Schema] = {
     t.COST_LINES: COST_LINES,
     t.DRIVERS: DRIVERS,
@@ -196,4 +217,5 @@ SCHEMAS: dict[str, sch.Schema] = {
     t.POOLS: POOLS,
     t.POOL_MEMBERS: POOL_MEMBERS,
     t.USAGE: USAGE,
+    t.BUSINESS_METRICS: BUSINESS_METRICS,
 }

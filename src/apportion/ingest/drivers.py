@@ -14,6 +14,7 @@ import ibis.expr.types as ir
 from apportion.engine.dataplane import DataPlane, FileError
 from apportion.ingest import values
 from apportion.ingest.quarantine import quarantine_rows
+from apportion.ingest.roles import by_role
 from apportion.schema import tables as t
 
 _ALIASES = {
@@ -59,16 +60,7 @@ def normalise(
 ) -> Normalised:
     """Parse once into one materialised table; the rows to load and the rows to quarantine
     are filters over it."""
-    columns: dict[str, str] = {}
-    ignored: list[str] = []
-    for column, header in headers.items():
-        role = _role(header, dimensions)
-        if role is None:
-            ignored.append(header)
-        elif role in columns:
-            raise FileError(f"{file_name}: more than one column gives {role.removeprefix('dim:')}")
-        else:
-            columns[role] = column
+    columns, ignored = by_role(headers, lambda header: _role(header, dimensions), file_name)
     missing = [name for name in REQUIRED if name not in columns]
     if missing:
         raise FileError(

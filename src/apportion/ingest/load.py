@@ -22,9 +22,10 @@ import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
 
+from apportion.config import Config
 from apportion.engine.dataplane import DataPlane, FileError, staged_column
 from apportion.engine.tables import LOADS
-from apportion.ingest import anthropic, drivers, focus, litellm, openai, otel, usage
+from apportion.ingest import anthropic, drivers, focus, litellm, metrics, openai, otel, usage
 from apportion.ingest.categories import categoriser
 from apportion.ingest.gcp import GCP
 from apportion.ingest.native import EXPORTS, Native, native_table
@@ -54,6 +55,7 @@ Format = Literal[
     "oci",
     "litellm",
     "otel",
+    "metrics",
 ]
 # provider reports, by their --format name: cost reports read as FOCUS cost lines, usage
 # reports as token usage
@@ -63,8 +65,18 @@ REPORTS: dict[str, Report] = {
 # native cloud exports mapped to FOCUS cost lines, by their --format name
 NATIVES: dict[str, Native] = {native.name: native for native in (*EXPORTS, GCP)}
 # the table each kind of file loads into, and the kind its quarantined rows are recorded as
-_TABLES = {"focus": t.COST_LINES, "drivers": t.DRIVERS, "usage": t.USAGE}
-_QUARANTINE_KINDS = {t.COST_LINES: "cost", t.DRIVERS: "driver", t.USAGE: "usage"}
+_TABLES = {
+    "focus": t.COST_LINES,
+    "drivers": t.DRIVERS,
+    "usage": t.USAGE,
+    "metrics": t.BUSINESS_METRICS,
+}
+_QUARANTINE_KINDS = {
+    t.COST_LINES: "cost",
+    t.DRIVERS: "driver",
+    t.USAGE: "usage",
+    t.BUSINESS_METRICS: "metrics",
+}
 # whose usage a gateway log's or span export's companion rows are
 _ORIGINS = {"litellm": "gateway", "otel": "telemetry"}
 
@@ -92,7 +104,7 @@ class Difference:
 class IngestResult:
     file: str
     source: str
-    kind: str  # focus | drivers | usage
+    kind: str  # focus | drivers | usage | metrics
     file_hash: str
     status: str = "loaded"  # loaded | replaced | unchanged
     rows: int = 0
@@ -323,7 +335,7 @@ def _stage(
 
     config = workspace.config
     report = reader if isinstance(reader, Report) else None
-    kind: str = report.kind if report else _kind(list(named.values()), fmt, config.dimensions, path)
+    kind: str = report.kind if report else _kind(list(named.values()), fmt, config, path)
     result = IngestResult(file=path.name, source=name, kind=kind, file_hash=file_hash)
     result.notes += notes
     if report is not None:
@@ -351,6 +363,20 @@ def _stage(
         if not any(h.strip().lower() == "billingcurrency" for h in named.values()):
             result.notes.append(f"no BillingCurrency column: read as {config.default_currency}")
         rows, quarantine, table = normalised.lines, normalised.quarantine, t.COST_LINES
+    elif kind == "metrics":
+        delivered = metrics.normalise(
+            raw,
+            named,
+            workload=config.ledger.workload,
+            default_currency=config.default_currency,
+            source=name,
+            file_hash=file_hash,
+            file_name=path.name,
+            plane=plane,
+        )
+        if delivered.ignored_columns:
+            result.notes.append(f"ignored columns: {', '.join(delivered.ignored_columns)}")
+        rows, quarantine, table = delivered.rows, delivered.quarantine, t.BUSINESS_METRICS
     else:
         found = drivers.normalise(
             raw,
@@ -452,14 +478,17 @@ def _counts(plane: DataPlane, rows: ir.Table, quarantine: ir.Table) -> tuple[int
     return loaded, refused, sorted(periods)
 
 
-def _kind(headers: list[str], fmt: Format, dimensions: list[str], path: Path) -> str:
+def _kind(headers: list[str], fmt: Format, config: Config, path: Path) -> str:
     if fmt == "focus" or (fmt == "auto" and focus.recognise(headers)):
         return "focus"
-    if fmt == "drivers" or (fmt == "auto" and drivers.recognise(headers, dimensions)):
+    if fmt == "drivers" or (fmt == "auto" and drivers.recognise(headers, config.dimensions)):
         return "drivers"
+    if fmt == "metrics" or (fmt == "auto" and metrics.recognise(headers, config.ledger.workload)):
+        return "metrics"
     raise FileError(
         f"{path.name}: no recognisable schema: neither FOCUS cost columns (BilledCost, "
-        "BillingPeriodStart, ...) nor driver columns (timestamp, driver, quantity)"
+        "BillingPeriodStart, ...), driver columns (timestamp, driver, quantity) nor business "
+        f"metrics (period, {config.ledger.workload}, decisions, ...)"
     )
 
 
@@ -482,9 +511,7 @@ def _holders(plane: DataPlane, file_hash: str) -> tuple[set[str], set[str]]:
     says it is current), in one query: each is a job on Spark."""
     found = [
         table.filter(table[t.FILE_HASH] == file_hash).select(t.SOURCE, empty=ibis.literal(False))
-        for table in (
-            plane.table(name) for name in (t.COST_LINES, t.DRIVERS, t.USAGE, t.QUARANTINE)
-        )
+        for table in (plane.table(name) for name in (*_TABLES.values(), t.QUARANTINE))
     ]
     loads = plane.table(t.LOADS)
     found.append(

@@ -19,6 +19,7 @@ ALLOCATIONS: Final = "allocations"
 POOLS: Final = "pools"
 POOL_MEMBERS: Final = "pool_members"
 USAGE: Final = "usage"  # token usage from the providers' usage reports
+BUSINESS_METRICS: Final = "business_metrics"  # decisions, users, revenue... per use case
 
 # Bookkeeping columns every cost line carries beside its FOCUS columns.
 LINE_ID: Final = "x_LineId"  # "<file hash prefix>:<data row number>", stable across re-ingests
