@@ -105,3 +105,10 @@ def test_readme_business_metrics_example_loads_as_described(tmp_path: Path) -> N
     assert (result.kind, result.rows, result.quarantined) == ("metrics", 2, 0)
     table = workspace.data.table("business_metrics")
     assert set(workspace.data.to_arrow(table).column_names) == set(BUSINESS_METRICS.names)
+
+
+def test_readme_unit_economics_example_is_a_valid_configuration() -> None:
+    blocks = re.findall(r"```yaml\n(.*?)```", README, flags=re.S)
+    [block] = [b for b in blocks if b.startswith("unit_economics:")]
+    config = parse_config(block).unit_economics
+    assert (str(config.high_total), str(config.high_cost_per_decision)) == ("10000", "0.05")

@@ -53,3 +53,11 @@ def plain(amount: Decimal) -> str:
     """An exact amount as people read it, without trailing zeros: 12.500000000000000000 ->
     12.5, and never in exponent form."""
     return format(EXACT.normalize(amount), "f") if amount else "0"
+
+
+def at_least(amount: Decimal, places: int, grouped: bool = False) -> str:
+    """Every digit the amount has, and at least ``places`` decimals (a currency's minor unit):
+    6145.000000000000000000 -> 6145.00, 1042.170280556 stays. Never rounds."""
+    exponent = amount.normalize().as_tuple().exponent
+    shown = max(places, -exponent if isinstance(exponent, int) else 0)
+    return f"{amount:{',' if grouped else ''}.{shown}f}"

@@ -67,6 +67,7 @@ READS: dict[str, tuple[str, dict[str, int]]] = {
     "disputes": ("/api/v1/disputes", EVERYONE),
     "rules": ("/api/v1/rules", EVERYONE),
     "tag coverage": ("{base}/tag-coverage", STAFF),
+    "unit economics": ("{base}/unit-economics", STAFF),
     "audit log": ("/api/v1/audit", ADMIN),
 }
 

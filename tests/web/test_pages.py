@@ -67,6 +67,7 @@ def test_a_consumer_gets_404_pages_for_other_cost_centres(server: Server) -> Non
     listing = server.client.get(f"{PAGES}/bill-lines", params={"q": "etl"}).text
     assert "etl-cluster" not in listing and "no bill line matches" in listing
     assert server.client.get(f"{PAGES}/coverage").status_code == 403
+    assert server.client.get(f"{PAGES}/unit-economics").status_code == 403
 
 
 def test_a_dispute_opened_from_a_page_needs_the_forms_csrf_token(server: Server) -> None:
@@ -104,6 +105,8 @@ def test_pages_carry_a_content_security_policy(server: Server) -> None:
     sign_in(server, "analyst")
     answer = server.client.get(PAGES)
     assert "script-src 'self'" in answer.headers["content-security-policy"]
+    portfolio = server.client.get(f"{PAGES}/unit-economics")
+    assert portfolio.status_code == 200 and 'id="unit-economics"' in portfolio.text
     assert answer.headers["cache-control"] == "no-store"
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from apportion.web.charts import horizontal_bars
+from apportion.charts import horizontal_bars
 from apportion.web.render import ENVIRONMENT
 from apportion.web.tables import Table
 

@@ -329,6 +329,16 @@ def tag_coverage(request: Request, period: PeriodPath, caller: AnalystCaller) ->
     return found
 
 
+@router.get(
+    "/periods/{period}/unit-economics",
+    summary="Cost per decision per use case beside its value; the portfolio (admin, analyst)",
+)
+def unit_economics(request: Request, period: PeriodPath, caller: AnalystCaller) -> dict[str, Any]:
+    from apportion.analyse.unit_economics import unit_economics as compute
+
+    return compute(workspace_of(request), period).as_dict()
+
+
 @router.post("/periods/{period}/review", summary="Put an allocated period in review (admin)")
 def period_review(request: Request, period: PeriodPath, caller: AdminCaller) -> dict[str, Any]:
     return periods.review(workspace_of(request).control, period, caller.actor).as_dict()

@@ -18,6 +18,7 @@ from rich.markup import escape
 
 from apportion import __version__
 from apportion.cli import access as access_commands
+from apportion.cli import analyse as analyse_commands
 from apportion.cli import ledger as ledger_commands
 from apportion.cli.common import (
     CheckFormat,
@@ -60,6 +61,7 @@ app.add_typer(export_app, name="export")
 app.add_typer(tags_app, name="tags")
 ledger_commands.register(app)
 access_commands.register(app)
+analyse_commands.register(report_app)
 
 
 class IngestFormat(StrEnum):

@@ -336,6 +336,14 @@ class PricingConfig(_Strict):
         return value
 
 
+class UnitEconomicsConfig(_Strict):
+    """Where "high" starts on the two axes of the portfolio view (per currency); unset, each
+    is the median of the portfolio's own use cases."""
+
+    high_total: Decimal | None = Field(default=None, gt=0)
+    high_cost_per_decision: Decimal | None = Field(default=None, gt=0)
+
+
 class Config(_Strict):
     version: Literal[1] = 1
     engine: EngineConfig = EngineConfig()
@@ -351,6 +359,7 @@ class Config(_Strict):
     tags: TagPolicyConfig = TagPolicyConfig()
     pricing: PricingConfig = PricingConfig()
     ledger: LedgerConfig = LedgerConfig()
+    unit_economics: UnitEconomicsConfig = UnitEconomicsConfig()
 
     def rule(self, name: str) -> Rule | None:
         """The allocation rule of that name, if there is one."""

@@ -13,6 +13,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from apportion.access import Caller
 from apportion.ledger.render import money, signed
+from apportion.money import at_least
 from apportion.schema.currency import minor_units
 
 ENVIRONMENT = Environment(
@@ -43,11 +44,7 @@ def _exact(amount: str | Decimal | None, currency: str | None = None) -> str:
     rounded; a quantity (no currency) keeps the digits it has: 10, 6724.632."""
     if amount is None or amount == "":
         return ""
-    value = Decimal(amount)
-    places = minor_units(currency) if currency else 0
-    exponent = value.normalize().as_tuple().exponent
-    shown = max(places, -exponent if isinstance(exponent, int) else 0)
-    return f"{value:,.{shown}f}"
+    return at_least(Decimal(amount), minor_units(currency) if currency else 0, grouped=True)
 
 
 def _merge(params: dict[str, Any], **more: Any) -> dict[str, Any]:

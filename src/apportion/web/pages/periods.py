@@ -8,11 +8,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from apportion import charts
 from apportion.api import v1
 from apportion.explore import overview, views
 from apportion.ledger import periods
 from apportion.ledger.statement import payers
-from apportion.web import charts
 from apportion.web.pages.common import PageCaller, workspace_of
 from apportion.web.render import render
 from apportion.web.tables import Table

@@ -40,3 +40,23 @@ def coverage_page(request: Request, period: v1.PeriodPath, caller: PageCaller) -
         caller=caller,
         twin=f"/api/v1/periods/{period}/tag-coverage",
     )
+
+
+@router.get("/periods/{period}/unit-economics", response_class=HTMLResponse)
+def unit_economics_page(request: Request, period: v1.PeriodPath, caller: PageCaller) -> Response:
+    if caller.role not in ("admin", "analyst"):
+        raise HTTPException(403, "the portfolio spans every cost centre: admins and analysts")
+    from apportion import charts
+    from apportion.analyse.unit_economics import unit_economics
+
+    portfolio = unit_economics(workspace_of(request), period)
+    points = portfolio.points()
+    chart = charts.portfolio(f"Portfolio {period}", points) if points else None
+    found = portfolio.as_dict()
+    return render(
+        request,
+        "unit_economics.html",
+        {"u": found, "period": period, "chart": chart},
+        caller=caller,
+        twin=f"/api/v1/periods/{period}/unit-economics",
+    )

@@ -85,6 +85,23 @@ def stacked_bars(
     return _inline(chart, title)
 
 
+def portfolio(title: str, points: Mapping[str, Sequence[tuple[str, Decimal, Decimal]]]) -> Markup:
+    """A scatter on log axes: x the total cost, y the cost per decision; one series per
+    class, each point labelled with its use case. Only positive figures can sit on log axes."""
+    chart = pygal.XY(_config(title, 420), logarithmic=True, stroke=False, dots_size=5)
+    chart.x_title, chart.y_title = "total cost", "cost per decision"
+    for name, members in points.items():
+        chart.add(
+            _text(name),
+            [
+                {"value": (float(total), float(per)), "label": _text(label)}
+                for label, total, per in members
+                if total > 0 and per > 0
+            ],
+        )
+    return _inline(chart, title)
+
+
 def _inline(chart: pygal.graph.graph.Graph, title: str) -> Markup:
     """The SVG without the script pygal puts in it (its tooltip settings, which would carry
     labels, cost centre names included, into a script): parsed as the XML it is, so nothing a
