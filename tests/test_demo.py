@@ -46,4 +46,10 @@ def test_demo_runs_the_whole_cycle_and_balances(demo: BuiltDemo) -> None:
     assert {category for _, category in charged} == {"foundation_model_api", "self_hosted_compute"}
     assert ("marketing", "foundation_model_api") not in charged
     assert any("closed 2026-10" in line for line in summary)
+    # the business metrics give cost per decision, and the portfolio has both corners filled
+    assert any(line.startswith("unit economics: ") for line in summary)
+    assert any("re-architecture or retirement candidate: " in line for line in summary)
+    assert any(
+        "possibly unrecognised value: " in line and "fraud-scorer" in line for line in summary
+    )
     ws.close()

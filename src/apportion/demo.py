@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 from apportion.allocate import allocate_period
+from apportion.analyse.unit_economics import RETIRE, UNRECOGNISED, unit_economics
 from apportion.ingest import ingest_files
 from apportion.ledger.close import close_period, verify
 from apportion.ledger.journal import posted
@@ -45,12 +46,15 @@ def run_demo(
         bills = ingest_files(workspace, list(data.cost_files), progress=say)
         say("ingesting drivers")
         drivers = ingest_files(workspace, list(data.driver_files), progress=say)
+        say("ingesting business metrics")
+        metrics = ingest_files(workspace, list(data.metrics_files), progress=say)
         result = allocate_period(workspace, period, progress=say)
         ledger = _review_and_close(workspace, period, say) if result.published else []
+        economics = _unit_economics(workspace, period) if result.published else []
     finally:
         workspace.close()
     elapsed = time.perf_counter() - started
-    quarantined = sum(r.quarantined for r in [*bills, *drivers])
+    quarantined = sum(r.quarantined for r in [*bills, *drivers, *metrics])
     return [
         f"demo workspace: {directory}",
         f"ingested {sum(r.rows for r in bills):,} cost lines from {len(bills)} bills and "
@@ -58,8 +62,26 @@ def run_demo(
         f"allocated {period}: run {result.run_id}, {result.pools:,} pools, "
         f"{result.allocations:,} allocations" + ("" if result.published else " (NOT published)"),
         *ledger,
+        *economics,
         f"finished in {elapsed:.1f} s",
     ]
+
+
+def _unit_economics(workspace: Workspace, period: str) -> list[str]:
+    """Where the portfolio's corners are, from the cost per decision."""
+    found = unit_economics(workspace, period)
+    per_class: dict[str, list[str]] = {}
+    for use_case in found.use_cases:
+        if use_case.verdict:
+            per_class.setdefault(use_case.verdict, []).append(use_case.workload)
+    lines = [
+        f"unit economics: {sum(map(len, per_class.values()))} use cases with a cost per decision "
+        f"(apportion -w {workspace.root} report unit-economics --period {period})"
+    ]
+    for verdict in (RETIRE, UNRECOGNISED):
+        if per_class.get(verdict):
+            lines.append(f"  {verdict}: {', '.join(per_class[verdict])}")
+    return lines
 
 
 def _review_and_close(workspace: Workspace, period: str, say: Progress) -> list[str]:

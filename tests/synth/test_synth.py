@@ -34,7 +34,7 @@ def out(tmp_path_factory: pytest.TempPathFactory) -> SynthOutput:
 
 
 def _digests(result: SynthOutput, root: Path) -> dict[str, str]:
-    files = (*result.cost_files, *result.driver_files)
+    files = (*result.cost_files, *result.driver_files, *result.metrics_files)
     return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
 
 

@@ -1,8 +1,9 @@
 """A seeded, deterministic month of a realistic organisation's AI cost data.
 
 ``generate`` writes FOCUS cost CSVs (one per provider bill) under ``out_dir/costs``, Parquet
-driver files under ``out_dir/drivers`` and the OpenAI project mapping table under
-``out_dir/mappings``, and returns the demo's allocation rules. The
+driver files under ``out_dir/drivers``, the business metrics under ``out_dir/metrics`` and the
+OpenAI project mapping table under ``out_dir/mappings``, and returns the demo's allocation
+rules. The
 same seed, period and row count always give byte-identical files.
 """
 
@@ -16,6 +17,7 @@ import numpy as np
 from apportion.synth.bills import FOCUS_HEADER, write_bills, write_openai_projects
 from apportion.synth.demo_config import PROJECTS_FILE, demo_config_yaml
 from apportion.synth.drivers import DRIVER_SCHEMA, minimum_driver_rows, write_drivers
+from apportion.synth.metrics import write_business_metrics
 from apportion.synth.organisation import ORGANISATION, Organisation, Period, parse_period
 
 DEFAULT_DRIVER_ROWS = 1_200_000
@@ -25,6 +27,7 @@ DEFAULT_DRIVER_ROWS = 1_200_000
 class SynthOutput:
     cost_files: tuple[Path, ...]  # FOCUS CSV files, one per provider/bill
     driver_files: tuple[Path, ...]  # Parquet driver files
+    metrics_files: tuple[Path, ...]  # business metrics: decisions and value per use case
     config_yaml: str  # the `dimensions:`, `tags:`, `rules:` and `ledger:` YAML of apportion.yaml
     # mapping tables the configuration names (tags.inherit), to copy into the workspace
     mapping_files: tuple[Path, ...]
@@ -48,9 +51,14 @@ def generate(
     driver_files, written = write_drivers(
         out_dir / "drivers", ORGANISATION, month, drivers_rng, driver_rows
     )
+    # its own stream, so adding it changed no bill or driver row
+    metrics = write_business_metrics(
+        out_dir / "metrics", ORGANISATION, month, np.random.default_rng([seed, 3])
+    )
     return SynthOutput(
         cost_files=cost_files,
         driver_files=driver_files,
+        metrics_files=(metrics,),
         config_yaml=demo_config_yaml(month.label),
         mapping_files=(write_openai_projects(out_dir / "mappings" / PROJECTS_FILE, ORGANISATION),),
         driver_rows=written,
