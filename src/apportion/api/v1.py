@@ -339,6 +339,39 @@ def unit_economics(request: Request, period: PeriodPath, caller: AnalystCaller) 
     return compute(workspace_of(request), period).as_dict()
 
 
+class MetricsRow(BaseModel):
+    """One use case's figures for a period, as a business metrics file row
+    (apportion.ingest.metrics); numbers as JSON numbers or exact decimal text."""
+
+    period: str = Field(max_length=10)
+    use_case: str = Field(max_length=200)
+    decisions: Decimal | str | None = None
+    unit: str | None = Field(default=None, max_length=200)
+    users: Decimal | str | None = None
+    revenue: Decimal | str | None = None
+    cost_saved: Decimal | str | None = None
+    quality_score: Decimal | str | None = None
+    feature_price: Decimal | str | None = None
+    currency: str | None = Field(default=None, max_length=3)
+
+
+class MetricsUpload(BaseModel):
+    source: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+    rows: list[MetricsRow] = Field(min_length=1, max_length=10_000)
+
+
+@router.post(
+    "/business-metrics",
+    summary="Ingest business metrics rows under a source (admin); bad rows are quarantined",
+)
+def business_metrics(
+    request: Request, caller: AdminCaller, body: Annotated[MetricsUpload, Body()]
+) -> dict[str, Any]:
+    from apportion.api.uploads import ingest_metrics
+
+    return ingest_metrics(workspace_of(request), body.source, body.rows, caller.actor)
+
+
 @router.post("/periods/{period}/review", summary="Put an allocated period in review (admin)")
 def period_review(request: Request, period: PeriodPath, caller: AdminCaller) -> dict[str, Any]:
     return periods.review(workspace_of(request).control, period, caller.actor).as_dict()
