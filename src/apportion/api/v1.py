@@ -41,6 +41,14 @@ Limit = Annotated[int, Query(ge=1, le=drill.MAX_PAGE)]
 router = APIRouter(prefix="/api/v1")
 
 
+def paged(offset: Offset = 0, limit: Limit = 50) -> Page:
+    """A long list's page, from ``offset`` and ``limit`` (the API and the pages alike)."""
+    return Page(offset, limit)
+
+
+Paged = Annotated[Page, Depends(paged)]
+
+
 def workspace_of(request: Request) -> Workspace:
     found: Workspace = request.app.state.workspace
     return found
@@ -89,10 +97,9 @@ def statement_line(
     period: PeriodPath,
     line_id: LinePath,
     caller: AnyCaller,
-    offset: Offset = 0,
-    limit: Limit = 50,
+    page: Paged,
 ) -> dict[str, Any]:
-    return drill.line_detail(workspace_of(request), period, line_id, caller, Page(offset, limit))
+    return drill.line_detail(workspace_of(request), period, line_id, caller, page)
 
 
 @router.get("/periods/{period}/pools/{pool_id}", summary="A pool: its rule, sources and split")
@@ -101,10 +108,9 @@ def pool(
     period: PeriodPath,
     pool_id: PoolPath,
     caller: AnyCaller,
-    offset: Offset = 0,
-    limit: Limit = 50,
+    page: Paged,
 ) -> dict[str, Any]:
-    return drill.pool_detail(workspace_of(request), period, pool_id, caller, Page(offset, limit))
+    return drill.pool_detail(workspace_of(request), period, pool_id, caller, page)
 
 
 @router.get("/periods/{period}/pools/{pool_id}/drivers", summary="The driver rows behind shares")
@@ -113,9 +119,8 @@ def pool_drivers(
     period: PeriodPath,
     pool_id: PoolPath,
     caller: AnyCaller,
+    page: Paged,
     allocation_id: Annotated[str | None, Query(pattern=ALLOCATION_ID)] = None,
-    offset: Offset = 0,
-    limit: Limit = 50,
 ) -> dict[str, Any]:
     return drill.driver_rows(
         workspace_of(request),
@@ -123,7 +128,7 @@ def pool_drivers(
         pool_id,
         caller,
         allocation_id=allocation_id,
-        page=Page(offset, limit),
+        page=page,
     )
 
 

@@ -55,16 +55,19 @@ def overview(workspace: Workspace, period: str, caller: Caller) -> dict[str, Any
         "by_category": _breakdown(lines, "category", lambda x: x.category),
         "by_cost_centre": _breakdown(lines, "cost_centre", lambda x: x.payer),
         "by_method": _breakdown(lines, "method", lambda x: x.method),
-        "trend": trend(workspace, period, caller),
+        "trend": trend(workspace, period, caller, lines),
     }
 
 
-def trend(workspace: Workspace, period: str, caller: Caller) -> list[dict[str, str]]:
-    """Totals per currency of this period and the ones before it that have a statement."""
+def trend(
+    workspace: Workspace, period: str, caller: Caller, current: list[Line]
+) -> list[dict[str, str]]:
+    """Totals per currency of this period (``current``, its lines already read) and the ones
+    before it that have a statement."""
     found = []
     month = Period.parse(period)
     for _ in range(TREND_PERIODS):
-        lines = visible_lines(workspace, str(month), caller)
+        lines = current if str(month) == period else visible_lines(workspace, str(month), caller)
         for currency, group in _by(lines or [], lambda x: x.currency).items():
             found.append(
                 {

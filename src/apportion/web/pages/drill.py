@@ -11,7 +11,6 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from apportion.api import v1
 from apportion.explore import drill
-from apportion.explore.drill import Page
 from apportion.web.pages.common import PageCaller, workspace_of
 from apportion.web.pages.forms import amount
 from apportion.web.render import render
@@ -25,10 +24,9 @@ def line_page(
     period: v1.PeriodPath,
     line_id: v1.LinePath,
     caller: PageCaller,
-    offset: v1.Offset = 0,
-    limit: v1.Limit = 50,
+    page: v1.Paged,
 ) -> Response:
-    found = drill.line_detail(workspace_of(request), period, line_id, caller, Page(offset, limit))
+    found = drill.line_detail(workspace_of(request), period, line_id, caller, page)
     return render(
         request,
         "line.html",
@@ -63,10 +61,9 @@ def pool_page(
     period: v1.PeriodPath,
     pool_id: v1.PoolPath,
     caller: PageCaller,
-    offset: v1.Offset = 0,
-    limit: v1.Limit = 50,
+    page: v1.Paged,
 ) -> Response:
-    found = drill.pool_detail(workspace_of(request), period, pool_id, caller, Page(offset, limit))
+    found = drill.pool_detail(workspace_of(request), period, pool_id, caller, page)
     return render(
         request,
         "pool.html",
@@ -82,9 +79,8 @@ def drivers_page(
     period: v1.PeriodPath,
     pool_id: v1.PoolPath,
     caller: PageCaller,
+    page: v1.Paged,
     allocation_id: Annotated[str | None, Query(pattern=v1.ALLOCATION_ID)] = None,
-    offset: v1.Offset = 0,
-    limit: v1.Limit = 50,
 ) -> Response:
     found = drill.driver_rows(
         workspace_of(request),
@@ -92,7 +88,7 @@ def drivers_page(
         pool_id,
         caller,
         allocation_id=allocation_id,
-        page=Page(offset, limit),
+        page=page,
     )
     query = urlencode({"allocation_id": allocation_id} if allocation_id else {})
     return render(

@@ -12,7 +12,6 @@ from apportion import charts
 from apportion.api import v1
 from apportion.explore import overview, views
 from apportion.ledger import periods
-from apportion.ledger.statement import payers
 from apportion.web.pages.common import PageCaller, workspace_of
 from apportion.web.render import render
 from apportion.web.tables import Table
@@ -45,13 +44,11 @@ def period_pick(
 def period_page(request: Request, period: v1.PeriodPath, caller: PageCaller) -> Response:
     workspace = workspace_of(request)
     found = overview.overview(workspace, period, caller)
-    centres = caller.visible(payers(workspace, period)) if found["has_statement"] else []
     return render(
         request,
         "overview.html",
         {
             "o": found,
-            "centres": centres,
             "periods": [s.period for s in periods.listing(workspace)],
             "charts": _overview_charts(found),
         },
