@@ -5,6 +5,10 @@ from __future__ import annotations
 
 from apportion.access.tokens import AccessError
 from apportion.allocate.run import AllocationError
+from apportion.analyse.commitment_records import CommitmentError
+from apportion.analyse.explanations import ExplanationError
+from apportion.analyse.forecast_input import ForecastError
+from apportion.analyse.projections import ProjectionError
 from apportion.config.loader import ConfigError
 from apportion.engine import EngineBusyError, StorageError, StoreError
 from apportion.engine.dataplane import FileError
@@ -26,16 +30,20 @@ USAGE_ERRORS: tuple[type[Exception], ...] = (
     AccessError,
     AllocationError,
     CloseRefusedError,
+    CommitmentError,
     ConfigError,
     DisputeError,
     DocumentError,
+    ExplanationError,
     ExportError,
     FileError,
+    ForecastError,
     JournalError,
     MatchError,
     NotAllocatedError,
     PeriodError,
     PeriodStateError,
+    ProjectionError,
     PullSetupError,
     StatementError,
     StatementNotFoundError,

@@ -8,8 +8,9 @@ Every sum or scaling of amounts goes through this context.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from decimal import Context, Decimal, InvalidOperation, localcontext
+from decimal import ROUND_HALF_EVEN, Context, Decimal, InvalidOperation, localcontext
 
+from apportion.schema.currency import minor_units
 from apportion.schema.tables import MONEY_SCALE
 
 EXACT = Context(prec=96)  # far beyond any DECIMAL(38, s) value or product of two
@@ -22,6 +23,22 @@ def exact_sum(values: Iterable[Decimal | None]) -> Decimal:
 
 def add(a: Decimal, b: Decimal) -> Decimal:
     return EXACT.add(a, b)
+
+
+def to_minor(amount: Decimal, currency: str) -> Decimal:
+    """``amount`` rounded (half to even) to the currency's minor unit: cents, yen, fils. For
+    one figure shown or stored on its own; lines that must add up to a total are rounded
+    together by largest remainder instead (apportion.allocate.split.round_to)."""
+    unit = Decimal(1).scaleb(-minor_units(currency))
+    return amount.quantize(unit, rounding=ROUND_HALF_EVEN, context=EXACT)
+
+
+def ratio(amount: Decimal | None, over: Decimal | None) -> Decimal | None:
+    """``amount / over`` exactly (to the context's 96 digits); None when either is missing or
+    ``over`` is zero: a share of nothing is no number."""
+    if amount is None or not over:
+        return None
+    return EXACT.divide(amount, over)
 
 
 def to_units(amount: Decimal, scale: int = MONEY_SCALE) -> int:

@@ -31,3 +31,19 @@ def test_allocation_with_the_control_plane_on_either_database(ws: Workspace) -> 
     # the run records the input partitions it read: 2026-10 has only oct.csv's cost lines
     assert published.inputs is not None
     assert list(published.inputs) == ["cost_lines/oct"]
+
+
+def test_an_audit_subject_of_long_names_fits_its_column(control_url: str) -> None:
+    """Explanations, forecasts and the like name their subject by cost centre and use case,
+    each up to 200 characters: PostgreSQL refuses a subject longer than its column, so it is
+    shortened there and the details keep the names in full."""
+    from apportion.analyse.explanations import record as explain
+    from apportion.ledger import audit
+
+    control = ControlPlane(control_url)
+    long = "c" * 200
+    explain(control, "2026-10", (long, "u" * 200, "*", "USD"), "why", "ann")
+    [entry] = audit.entries(control)
+    assert len(entry.subject) == audit.SUBJECT_LENGTH and entry.subject.endswith("…")
+    assert entry.details and entry.details["cost_centre"] == long
+    control.dispose()

@@ -23,11 +23,11 @@ from statistics import median
 from typing import Any
 
 from apportion.analyse.delivered import Delivered, delivered
-from apportion.ledger.lines import Line, period_lines
+from apportion.ledger.lines import Line, stated_lines
 from apportion.money import EXACT, add, at_least, exact_sum
 from apportion.periods import Period
 from apportion.schema.currency import minor_units
-from apportion.schema.tables import UNALLOCATED
+from apportion.schema.tables import IDLE, UNALLOCATED
 from apportion.workspace import Workspace
 
 TREND_PERIODS = 6
@@ -138,7 +138,7 @@ class Portfolio:
 
 def unit_economics(workspace: Workspace, period: str) -> Portfolio:
     Period.parse(period)
-    lines = period_lines(workspace, period) or []
+    lines = stated_lines(workspace, period) or []
     metrics = delivered(workspace, period)
     found = _costs(lines, metrics)
     notes = [
@@ -163,7 +163,7 @@ def _costs(lines: list[Line], metrics: dict[str, Delivered]) -> list[UseCaseEcon
         lambda: dict.fromkeys(("direct", "shared", "overhead", "adjustments"), Decimal(0))
     )
     for line in lines:
-        if line.workload == UNALLOCATED:
+        if line.workload in (UNALLOCATED, IDLE):  # neither is a use case with decisions
             continue
         parts = grouped[(line.workload, line.currency)]
         part = PARTS.get(line.method, "adjustments")
@@ -213,7 +213,7 @@ def _trends(workspace: Workspace, period: str, found: list[UseCaseEconomics]) ->
     history: list[tuple[str, list[UseCaseEconomics]]] = []
     for _ in range(TREND_PERIODS):
         label = str(month)
-        lines = period_lines(workspace, label) if label != period else None
+        lines = stated_lines(workspace, label) if label != period else None
         earlier = found if label == period else _costs(lines or [], delivered(workspace, label))
         history.append((label, earlier))
         month = month.previous

@@ -18,7 +18,8 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from apportion import __version__
-from apportion.api import v1
+from apportion.api import anomalies as anomaly_routes
+from apportion.api import commitments, forecasts, playbooks, projections, review, v1
 from apportion.api.jobs import Jobs
 from apportion.api.limits import BodyLimit
 from apportion.api.served import ServedWorkspace
@@ -58,6 +59,12 @@ def create_app(root: Path) -> FastAPI:
     app.state.workspace = workspace
     app.state.jobs = jobs
     app.include_router(v1.router)
+    app.include_router(anomaly_routes.router)
+    app.include_router(commitments.router)
+    app.include_router(forecasts.router)
+    app.include_router(playbooks.router)
+    app.include_router(review.router)
+    app.include_router(projections.router)
     _errors(app)
     app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)
     app.middleware("http")(_security_headers)

@@ -344,6 +344,16 @@ def unit_economics(request: Request, period: PeriodPath, caller: AnalystCaller) 
     return compute(workspace_of(request), period).as_dict()
 
 
+@router.get(
+    "/periods/{period}/maturity",
+    summary="Crawl, walk or run, the figures behind it and the next step (admin, analyst)",
+)
+def maturity(request: Request, period: PeriodPath, caller: AnalystCaller) -> dict[str, Any]:
+    from apportion.analyse.maturity import maturity as compute
+
+    return compute(workspace_of(request), period).as_dict()
+
+
 class MetricsRow(BaseModel):
     """One use case's figures for a period, as a business metrics file row
     (apportion.ingest.metrics); numbers as JSON numbers or exact decimal text."""

@@ -19,7 +19,13 @@ from rich.markup import escape
 from apportion import __version__
 from apportion.cli import access as access_commands
 from apportion.cli import analyse as analyse_commands
+from apportion.cli import anomalies as anomaly_commands
+from apportion.cli import commitments as commitment_commands
+from apportion.cli import forecasts as forecast_commands
 from apportion.cli import ledger as ledger_commands
+from apportion.cli import playbooks as playbook_commands
+from apportion.cli import projections as projection_commands
+from apportion.cli import review as review_commands
 from apportion.cli.common import (
     CheckFormat,
     ConfigOption,
@@ -62,6 +68,12 @@ app.add_typer(tags_app, name="tags")
 ledger_commands.register(app)
 access_commands.register(app)
 analyse_commands.register(report_app)
+anomaly_commands.register(report_app)
+commitment_commands.register(app, report_app)
+forecast_commands.register(app, report_app)
+playbook_commands.register(report_app)
+projection_commands.register(app)
+review_commands.register(app, report_app)
 
 
 class IngestFormat(StrEnum):

@@ -1,4 +1,5 @@
-"""Analysis commands: unit economics (cost per decision beside value, the portfolio view)."""
+"""Analysis commands: unit economics (cost per decision beside value, the portfolio view) and
+maturity (crawl, walk or run, and the next step)."""
 
 from __future__ import annotations
 
@@ -37,6 +38,7 @@ COLUMNS = (
 
 def register(report_app: typer.Typer) -> None:
     report_app.command("unit-economics")(unit_economics)
+    report_app.command("maturity")(maturity)
 
 
 def unit_economics(
@@ -79,3 +81,41 @@ def unit_economics(
         title = f"Portfolio {period}: total cost against cost per decision"
         chart.write_text(str(draw(title, portfolio.points())), encoding="utf-8")
         err.print(f"wrote the portfolio chart to {chart}", markup=False)
+
+
+def maturity(period: PeriodOption, fmt: FormatOption = OutputFormat.table) -> None:
+    """Crawl, walk or run: the share of cost allocated (and by which method), tag coverage,
+    forecast variance, commitment utilisation and chargeback, each placed on its scale; the
+    organisation is as mature as its weakest practice, and the next step is named."""
+    from apportion.analyse.maturity import maturity as compute
+
+    with guard():
+        workspace = open_workspace()
+        try:
+            found = compute(workspace, period)
+        finally:
+            workspace.close()
+    payload = found.as_dict()
+    if fmt is OutputFormat.json:
+        out.print_json(json.dumps(payload))
+        return
+    rows = [
+        {
+            "practice": p["practice"],
+            "figure": p["figure"],
+            "stage": p["stage"],
+            "crawl": p["scale"]["crawl"],
+            "walk": p["scale"]["walk"],
+            "run": p["scale"]["run"],
+            "next_step": p["next_step"],
+        }
+        for p in payload["practices"]
+    ]
+    if fmt is OutputFormat.csv:
+        write_csv(rows)
+        return
+    print_table(f"Maturity {period} ({payload['metric']})", rows)
+    weakest = f" (weakest: {payload['weakest']})" if payload["weakest"] else ""
+    out.print(f"stage: {payload['stage']}{weakest}", markup=False, highlight=False)
+    if payload["next_step"]:
+        out.print(f"next step: {payload['next_step']}", markup=False, highlight=False)

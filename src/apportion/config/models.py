@@ -10,8 +10,12 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from apportion.config.anomalies import AnomaliesConfig
 from apportion.config.categories import CATEGORIES, DEFAULT_CATEGORY_RULES
+from apportion.config.forecasts import ForecastsConfig
 from apportion.config.ledger import ALL_CATEGORIES, LedgerConfig
+from apportion.config.playbooks import PlaybooksConfig
+from apportion.config.review import ReviewConfig
 from apportion.money import exact_sum
 from apportion.rules.columns import check_names
 from apportion.rules.expr import MatchError, parse_match, referenced_columns
@@ -360,6 +364,10 @@ class Config(_Strict):
     pricing: PricingConfig = PricingConfig()
     ledger: LedgerConfig = LedgerConfig()
     unit_economics: UnitEconomicsConfig = UnitEconomicsConfig()
+    anomalies: AnomaliesConfig = AnomaliesConfig()
+    playbooks: PlaybooksConfig = PlaybooksConfig()
+    review: ReviewConfig = ReviewConfig()
+    forecasts: ForecastsConfig = ForecastsConfig()
 
     def rule(self, name: str) -> Rule | None:
         """The allocation rule of that name, if there is one."""
@@ -461,6 +469,12 @@ class Config(_Strict):
                 raise ValueError(
                     f"ledger.modes names the category {mode.category!r}; choose from "
                     f"{', '.join(sorted(known))} or *"
+                )
+        for threshold in self.review.thresholds:
+            if threshold.category != ALL_CATEGORIES and threshold.category not in known:
+                raise ValueError(
+                    f"review.thresholds names the category {threshold.category!r}; choose "
+                    f"from {', '.join(sorted(known))} or *"
                 )
         return self
 

@@ -45,7 +45,9 @@ TOKENS = "llm_tokens"
 SPEND = "llm_spend"
 _SIGNATURE = {"request_id", "spend", "starttime", "total_tokens"}
 # request columns kept with each usage row as x_ columns, to find the request again
-_KEPT = ("request_id", "team_id", "end_user", "model_group", "call_type", "status")
+# cache_key: the hash LiteLLM keys its response cache with, the response-caching playbook's
+# evidence of repeated identical requests
+_KEPT = ("request_id", "team_id", "end_user", "model_group", "call_type", "status", "cache_key")
 
 
 def recognise(header: list[str]) -> bool:

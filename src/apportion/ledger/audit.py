@@ -30,7 +30,14 @@ def current_actor() -> str:
         return "unknown"
 
 
+SUBJECT_LENGTH = 200  # AuditEntry.subject's column; PostgreSQL refuses a longer one
+
+
 def record(session: Session, actor: str, action: str, subject: str, **details: Any) -> None:
+    """Append an entry. A subject built from long names is shortened to fit its column (with
+    an ellipsis): the details keep every name in full."""
+    if len(subject) > SUBJECT_LENGTH:
+        subject = subject[: SUBJECT_LENGTH - 1] + "…"
     session.add(
         AuditEntry(
             at=datetime.now(UTC),

@@ -163,7 +163,19 @@ def record(period: str, line: Line) -> StatementLineRecord:
 
 def period_lines(workspace: Workspace, period: str) -> list[Line] | None:
     """The period's statement lines: frozen if closed, else drawn from its published
-    allocation with the adjustments posted to it; None if it has no published allocation."""
+    allocation with the adjustments posted to it; a period with no published allocation has
+    only its adjustments, and None if it has none."""
+    return _lines(workspace, period, adjustments_alone=True)
+
+
+def stated_lines(workspace: Workspace, period: str) -> list[Line] | None:
+    """As period_lines, but None unless the period has a statement (it is closed, or has a
+    published allocation): what an analysis compares, where adjustments posted ahead of an
+    allocation are not yet the month's cost."""
+    return _lines(workspace, period, adjustments_alone=False)
+
+
+def _lines(workspace: Workspace, period: str, *, adjustments_alone: bool) -> list[Line] | None:
     control = workspace.control
     with control.reading() as session:
         closed = frozen_lines(session, period)
@@ -171,5 +183,5 @@ def period_lines(workspace: Workspace, period: str) -> list[Line] | None:
             return closed
         adjustments = adjustment_lines(session, workspace.config, period)
     if control.published_run(period) is None:
-        return adjustments or None
+        return (adjustments or None) if adjustments_alone else None
     return allocated_lines(workspace, period) + adjustments

@@ -7,13 +7,14 @@ goes through a float), and statements are hashed from exactly what is stored.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     Boolean,
+    Date,
     DateTime,
     Dialect,
     ForeignKey,
@@ -248,3 +249,83 @@ class WebSession(Base):
     token_id: Mapped[int] = mapped_column(Integer, ForeignKey("api_tokens.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Explanation(Base):
+    """Why a line of the monthly review moved beyond its threshold, in its owner's words. A
+    later explanation of the same line supersedes the earlier ones, which are kept."""
+
+    __tablename__ = "explanations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    period: Mapped[str] = mapped_column(String(7), index=True)
+    payer: Mapped[str] = mapped_column(Text)
+    workload: Mapped[str] = mapped_column(Text)
+    category: Mapped[str] = mapped_column(Text)  # a cost category, or * for the use case's total
+    currency: Mapped[str] = mapped_column(String(3))
+    text: Mapped[str] = mapped_column(Text)
+    explained_by: Mapped[str] = mapped_column(String(200))
+    explained_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Forecast(Base):
+    """What a cost centre expects a use case to cost in a period: a forecast or a budget
+    submitted by people, or the statistical baseline saved by apportion. A resubmission of the
+    same kind, period, cost centre, use case and currency replaces the amount (the audit log
+    keeps what it replaced)."""
+
+    __tablename__ = "forecasts"
+    __table_args__ = (UniqueConstraint("kind", "period", "payer", "workload", "currency"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(16))  # forecast | budget | baseline
+    period: Mapped[str] = mapped_column(String(7), index=True)
+    payer: Mapped[str] = mapped_column(Text)
+    workload: Mapped[str] = mapped_column(Text)
+    currency: Mapped[str] = mapped_column(String(3))
+    amount: Mapped[Decimal] = mapped_column(Money)
+    owner: Mapped[str] = mapped_column(String(200))  # whose accuracy it counts in
+    submitted_by: Mapped[str] = mapped_column(String(200))
+    submitted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    source: Mapped[str] = mapped_column(String(200))  # the file, "api" or "baseline"
+
+
+class Projection(Base):
+    """A proposed workload's projected cost, saved at architecture review to be compared with
+    actuals once it runs (apportion.analyse.projections). Saving the same name again keeps the
+    earlier ones; the latest is compared."""
+
+    __tablename__ = "projections"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(Text, index=True)  # the use case it will run as
+    start: Mapped[str] = mapped_column(String(7))
+    horizon: Mapped[int] = mapped_column(Integer)
+    currency: Mapped[str] = mapped_column(String(3))
+    total: Mapped[Decimal] = mapped_column(Money)  # over the horizon
+    proposal: Mapped[Any] = mapped_column(JSON)  # the proposal as validated
+    result: Mapped[Any] = mapped_column(JSON)  # its months and scenarios, amounts as text
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_by: Mapped[str] = mapped_column(String(200))
+
+
+class Commitment(Base):
+    """A vendor commitment: reserved capacity, a committed-use contract, prepaid credit or an
+    enterprise discount (apportion.analyse.commitments). ``end`` is the term's last day;
+    ``scope`` is a match expression over cost lines, ``commitment_id`` the bills'
+    CommitmentDiscountId."""
+
+    __tablename__ = "commitments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    provider: Mapped[str] = mapped_column(String(200))
+    amount: Mapped[Decimal] = mapped_column(Money)
+    currency: Mapped[str] = mapped_column(String(3))
+    start: Mapped[date] = mapped_column(Date)
+    end: Mapped[date] = mapped_column(Date)
+    scope: Mapped[str | None] = mapped_column(Text, nullable=True)
+    commitment_id: Mapped[str | None] = mapped_column(String(400), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_by: Mapped[str] = mapped_column(String(200))

@@ -31,4 +31,6 @@ CATEGORY: Final = "x_Category"
 EXTENSIONS: Final = "x_Extensions"  # map of columns that are neither FOCUS nor known
 
 UNALLOCATED: Final = "__unallocated__"
+# the use case unused commitment cost is allocated to (README: Commitments): not a workload
+IDLE: Final = "__idle__"
 UNCATEGORISED: Final = "uncategorised"

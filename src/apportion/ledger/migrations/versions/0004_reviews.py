@@ -6,8 +6,8 @@ Revises: 0003
 
 from __future__ import annotations
 
-import sqlalchemy as sa  # noqa: F401
-from alembic import op  # noqa: F401
+import sqlalchemy as sa
+from alembic import op
 
 revision = "0004"
 down_revision = "0003"
@@ -16,8 +16,20 @@ depends_on = None
 
 
 def upgrade() -> None:
-    pass
+    op.create_table(
+        "explanations",
+        sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+        sa.Column("period", sa.String(7), nullable=False),
+        sa.Column("payer", sa.Text(), nullable=False),
+        sa.Column("workload", sa.Text(), nullable=False),
+        sa.Column("category", sa.Text(), nullable=False),
+        sa.Column("currency", sa.String(3), nullable=False),
+        sa.Column("text", sa.Text(), nullable=False),
+        sa.Column("explained_by", sa.String(200), nullable=False),
+        sa.Column("explained_at", sa.DateTime(timezone=True), nullable=False),
+    )
+    op.create_index("ix_explanations_period", "explanations", ["period"])
 
 
 def downgrade() -> None:
-    pass
+    op.drop_table("explanations")

@@ -1,0 +1,357 @@
+"""Where the organisation stands (MISSION R8): crawl, walk or run, on the figures behind each
+practice, and the next concrete step.
+
+Each practice is placed on its own figure for the period; the organisation is as mature as its
+weakest measured practice (a practice that does not apply, such as commitments when none are
+recorded, is shown but not counted):
+
+=====================  =====================================  ========  ========  ========
+practice               figure                                 crawl     walk      run
+=====================  =====================================  ========  ========  ========
+allocation             share of the cost allocated            >= 50%    >= 80%    > 90%
+tagging                share of the line-by-line cost whose   >= 50%    >= 80%    > 90%
+                       line named its owner
+forecasting            forecast variance (WAPE)               <= 20%    <= 15%    <= 12%
+commitments            utilisation of committed cost          >= 60%    >= 80%    >= 95%
+chargeback             share of the allocated cost on         > 0%      >= 50%    >= 80%
+                       chargeback
+=====================  =====================================  ========  ========  ========
+
+Allocation and forecast variance follow the FinOps Framework's maturity figures; tagging is held
+to the allocation's, commitment utilisation and chargeback are apportion's own defaults.
+Line-by-line cost is what direct rules claimed plus what no rule claimed: its owner comes from
+the line (tags, an inherited mapping, a mapping rule) or nowhere. Shared cost split by drivers
+needs no workload tag and is left out of the tagging figure; the coverage of every required
+dimension over all cost is shown beside it.
+Amounts are in the ledger's metric (``ledger.metric``); with several currencies each figure is
+the worst currency's, since shares compare across currencies and amounts never add up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from apportion.config.ledger import CHARGEBACK, NOT_CHARGED
+from apportion.ledger.lines import Line, stated_lines
+from apportion.money import EXACT, add, at_least, ratio
+from apportion.periods import Period
+from apportion.report.published import NotAllocatedError
+from apportion.report.totals import MetricTotals
+from apportion.schema.currency import minor_units
+from apportion.workspace import Workspace
+
+STAGES = ("not yet crawling", "crawl", "walk", "run")
+NOT_MEASURED = "not measured"
+NOT_APPLICABLE = "not applicable"
+PERCENT = Decimal("0.01")
+
+
+@dataclass(frozen=True)
+class Scale:
+    """Where crawl, walk and run start on a figure (a fraction); ``higher`` says which way is
+    better, ``strict`` whether the boundary itself is still below it (run > 90%)."""
+
+    crawl: Decimal
+    walk: Decimal
+    run: Decimal
+    higher: bool = True
+    strict_run: bool = False
+
+    def stage(self, figure: Decimal) -> str:
+        def reaches(limit: Decimal, strict: bool = False) -> bool:
+            if self.higher:
+                return figure > limit if strict else figure >= limit
+            return figure <= limit
+
+        if reaches(self.run, self.strict_run):
+            return STAGES[3]
+        if reaches(self.walk):
+            return STAGES[2]
+        if reaches(self.crawl):
+            return STAGES[1]
+        return STAGES[0]
+
+    def as_dict(self) -> dict[str, str]:
+        sign = ">=" if self.higher else "<="
+        run_sign = ">" if self.strict_run else sign
+        return {
+            "crawl": f"{sign} {_percent(self.crawl)}%",
+            "walk": f"{sign} {_percent(self.walk)}%",
+            "run": f"{run_sign} {_percent(self.run)}%",
+        }
+
+
+ALLOCATION = Scale(Decimal("0.5"), Decimal("0.8"), Decimal("0.9"), strict_run=True)
+TAGGING = ALLOCATION
+FORECASTING = Scale(Decimal("0.2"), Decimal("0.15"), Decimal("0.12"), higher=False)
+COMMITMENTS = Scale(Decimal("0.6"), Decimal("0.8"), Decimal("0.95"))
+# any chargeback at all is a first step beyond showback
+CHARGEBACK_SCALE = Scale(Decimal("0.0000000001"), Decimal("0.5"), Decimal("0.8"))
+
+
+@dataclass(frozen=True)
+class Practice:
+    name: str
+    figure: Decimal | None  # a fraction; None when not measured or not applicable
+    stage: str  # one of STAGES, NOT_MEASURED or NOT_APPLICABLE
+    scale: Scale
+    details: dict[str, Any] = field(default_factory=dict)
+    next_step: str | None = None
+
+    @property
+    def counts(self) -> bool:
+        return self.stage != NOT_APPLICABLE
+
+    @property
+    def rank(self) -> int:
+        """Its place on the scale; not measured ranks below not yet crawling."""
+        return STAGES.index(self.stage) if self.stage in STAGES else -1
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "practice": self.name,
+            "figure": None if self.figure is None else f"{_percent(self.figure)}%",
+            "stage": self.stage,
+            "scale": self.scale.as_dict(),
+            "details": self.details,
+            "next_step": self.next_step,
+        }
+
+
+@dataclass(frozen=True)
+class Maturity:
+    period: str
+    metric: str
+    practices: tuple[Practice, ...]
+
+    @property
+    def weakest(self) -> Practice | None:
+        counted = [p for p in self.practices if p.counts]
+        return min(counted, key=lambda p: p.rank) if counted else None
+
+    @property
+    def stage(self) -> str:
+        weakest = self.weakest
+        if weakest is None:
+            return NOT_MEASURED
+        return STAGES[max(weakest.rank, 0)]
+
+    @property
+    def next_step(self) -> str | None:
+        weakest = self.weakest
+        return weakest.next_step if weakest else None
+
+    def as_dict(self) -> dict[str, Any]:
+        weakest = self.weakest
+        return {
+            "period": self.period,
+            "metric": self.metric,
+            "stage": self.stage,
+            "weakest": weakest.name if weakest else None,
+            "next_step": self.next_step,
+            "practices": [p.as_dict() for p in self.practices],
+        }
+
+
+def maturity(workspace: Workspace, period: str) -> Maturity:
+    from apportion.report.totals import totals
+
+    Period.parse(period)
+    lines = stated_lines(workspace, period)
+    if lines is None:
+        raise NotAllocatedError(
+            f"period {period} has no published allocation: run `apportion allocate --period "
+            f"{period}` first"
+        )
+    metric = workspace.config.ledger.metric
+    found = [m for m in totals(workspace, Period.parse(period)).metrics if m.metric == metric]
+    practices: list[Callable[[], Practice]] = [
+        lambda: _allocation(found),
+        lambda: _tagging(workspace, period, found),
+        lambda: _forecasting(workspace, period),
+        lambda: _commitments(workspace, period),
+        lambda: _chargeback(lines),
+    ]
+    return Maturity(period, metric, tuple(measure() for measure in practices))
+
+
+# -- the practices -----------------------------------------------------------------------------
+def _worst(shares: dict[str, Decimal | None]) -> tuple[str, Decimal] | None:
+    """The currency with the lowest share, and the share; None if none could be measured."""
+    measured = {c: s for c, s in shares.items() if s is not None}
+    if not measured:
+        return None
+    currency = min(measured, key=lambda c: measured[c])
+    return currency, measured[currency]
+
+
+def _allocation(found: list[MetricTotals]) -> Practice:
+    from apportion.report.totals import METHODS
+
+    worst = _worst({m.currency: ratio(m.allocated_total, m.ingested) for m in found})
+    if worst is None:
+        return Practice("allocation", None, NOT_MEASURED, ALLOCATION, next_step=_NO_COST)
+    currency, share = worst
+    totals = next(m for m in found if m.currency == currency)
+    unallocated = at_least(totals.unallocated, minor_units(currency))
+    by_method = {
+        method: f"{_percent(ratio(totals.allocated[method], totals.ingested))}%"
+        for method in METHODS
+    }
+    step = None
+    if share <= ALLOCATION.run:
+        step = (
+            f"{unallocated} {currency} of {totals.metric} is unallocated: tag it, or add a rule "
+            "that claims it (`apportion report totals` gives it by reason)"
+        )
+    return Practice(
+        "allocation",
+        share,
+        ALLOCATION.stage(share),
+        ALLOCATION,
+        {"currency": currency, "by_method": by_method, "unallocated": unallocated},
+        step,
+    )
+
+
+def _tagging(workspace: Workspace, period: str, found: list[MetricTotals]) -> Practice:
+    """Of the cost meant to find its owner line by line (what direct rules claimed, and what
+    no rule claimed), the share whose line named it: by its tags, an inherited mapping or a
+    mapping rule. Shared cost split by drivers needs no workload tag, so it is left out; the
+    coverage of every required dimension over all cost is shown beside it."""
+    from apportion.tags.coverage import ALL, tag_coverage
+
+    def attributable(totals: MetricTotals) -> Decimal:
+        return add(totals.allocated["direct"], totals.unallocated)
+
+    worst = _worst({m.currency: ratio(m.allocated["direct"], attributable(m)) for m in found})
+    if worst is None:
+        return Practice("tagging", None, NOT_MEASURED, TAGGING, next_step=_NO_COST)
+    currency, share = worst
+    totals = next(m for m in found if m.currency == currency)
+    coverage = tag_coverage(workspace, Period.parse(period), months=1, top=1)
+    covered = coverage.overall.get(currency)
+    every = covered.share(ALL, totals.metric) if covered else None
+    step = None
+    if share <= TAGGING.run:
+        step = (
+            f"{at_least(totals.unallocated, minor_units(currency))} {currency} of line-by-line "
+            "cost names no owner: tag those resources at provisioning (`apportion tags "
+            "check`), or map their accounts (tags.inherit)"
+        )
+    return Practice(
+        "tagging",
+        share,
+        TAGGING.stage(share),
+        TAGGING,
+        {
+            "currency": currency,
+            "attributable": at_least(attributable(totals), minor_units(currency)),
+            "required": coverage.required,
+            "every_required_dimension_on_all_cost": None
+            if every is None
+            else f"{_percent(every)}%",
+        },
+        step,
+    )
+
+
+def _forecasting(workspace: Workspace, period: str) -> Practice:
+    from apportion.analyse.forecasts import accuracy
+
+    wape = accuracy(workspace, period)
+    if wape is None:
+        return Practice(
+            "forecasting",
+            None,
+            NOT_MEASURED,
+            FORECASTING,
+            next_step=(
+                "submit forecasts per cost centre and use case (`apportion forecast submit`), "
+                "starting from the statistical baseline (`apportion forecast baseline`)"
+            ),
+        )
+    step = None
+    if wape > FORECASTING.run:
+        step = (
+            f"forecast variance is {_percent(wape)}%: look at the owners with the largest "
+            "error and persistent bias in `apportion report forecast`"
+        )
+    return Practice(
+        "forecasting", wape, FORECASTING.stage(wape), FORECASTING, {"wape": str(wape)}, step
+    )
+
+
+def _commitments(workspace: Workspace, period: str) -> Practice:
+    from apportion.analyse.commitments import portfolio_figures
+
+    coverage, utilisation = portfolio_figures(workspace, period)
+    details = {
+        "coverage": None if coverage is None else f"{_percent(coverage)}%",
+        "utilisation": None if utilisation is None else f"{_percent(utilisation)}%",
+    }
+    if utilisation is None:
+        return Practice("commitments", None, NOT_APPLICABLE, COMMITMENTS, details)
+    step = None
+    if utilisation < COMMITMENTS.run:
+        step = (
+            f"commitment utilisation is {_percent(utilisation)}%: what was committed is not "
+            "all drawn; move eligible spend onto it, or commit less at renewal (`apportion "
+            "report commitments` shows each one's burn-down and projected shortfall)"
+        )
+    return Practice(
+        "commitments", utilisation, COMMITMENTS.stage(utilisation), COMMITMENTS, details, step
+    )
+
+
+def _chargeback(lines: list[Line]) -> Practice:
+    by_currency: dict[str, dict[str, Decimal]] = {}
+    showback: dict[tuple[str, str], Decimal] = {}
+    for line in lines:
+        if line.mode == NOT_CHARGED:
+            continue
+        totals = by_currency.setdefault(line.currency, {"all": Decimal(0), CHARGEBACK: Decimal(0)})
+        totals["all"] = add(totals["all"], line.amount)
+        if line.mode == CHARGEBACK:
+            totals[CHARGEBACK] = add(totals[CHARGEBACK], line.amount)
+        else:
+            key = (line.currency, line.category)
+            showback[key] = add(showback.get(key, Decimal(0)), line.amount)
+    worst = _worst({c: ratio(t[CHARGEBACK], t["all"]) for c, t in by_currency.items()})
+    charged = sorted({line.category for line in lines if line.mode == CHARGEBACK})
+    if worst is None:
+        return Practice("chargeback", None, NOT_MEASURED, CHARGEBACK_SCALE, next_step=_NO_COST)
+    currency, share = worst
+    step = None
+    largest = max(
+        ((category, amount) for (c, category), amount in showback.items() if c == currency),
+        key=lambda found: found[1],
+        default=None,
+    )
+    if share < CHARGEBACK_SCALE.run and largest is not None:
+        category, amount = largest
+        step = (
+            f"charge back {category} ({at_least(amount, minor_units(currency))} {currency} "
+            "shown back this period) once its consumers trust its allocation: a ledger.modes "
+            "entry from the next period"
+        )
+    return Practice(
+        "chargeback",
+        share,
+        CHARGEBACK_SCALE.stage(share),
+        CHARGEBACK_SCALE,
+        {"currency": currency, "categories_on_chargeback": charged},
+        step,
+    )
+
+
+_NO_COST = "ingest the period's bills and allocate them"
+
+
+def _percent(fraction: Decimal | None) -> str:
+    if fraction is None:
+        return "-"
+    return f"{(fraction * 100).quantize(PERCENT, context=EXACT):f}"

@@ -1,0 +1,66 @@
+"""Optimisation playbooks: where caching, routing and trimmed context would save money."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import typer
+
+from apportion.cli.common import (
+    FormatOption,
+    OutputFormat,
+    PeriodOption,
+    err,
+    guard,
+    open_workspace,
+    out,
+    print_table,
+    write_csv,
+)
+
+
+def register(report_app: typer.Typer) -> None:
+    report_app.command("playbooks")(report_playbooks)
+
+
+def report_playbooks(period: PeriodOption, fmt: FormatOption = OutputFormat.table) -> None:
+    """Prompt caching, response caching, routing to smaller models and retrieval
+    optimisation: per use case and model, the evidence and the estimated monthly saving,
+    priced as the bills are reconciled."""
+    from apportion.analyse.playbooks import playbooks
+
+    with guard():
+        workspace = open_workspace()
+        try:
+            report = playbooks(workspace, period)
+        finally:
+            workspace.close()
+    payload = report.as_dict()
+    rows = [_row(finding) for finding in payload["findings"]]
+    if fmt is OutputFormat.json:
+        out.print_json(json.dumps(payload))
+        return
+    if fmt is OutputFormat.csv:
+        write_csv(rows)
+    else:
+        print_table(f"Optimisation playbooks {period} ({payload['currency']})", rows)
+    for line in payload["not_checked"]:
+        err.print(f"not checked: {line}", markup=False, highlight=False)
+    for note in payload["notes"]:
+        err.print(f"note: {note}", markup=False, highlight=False)
+
+
+def _row(finding: dict[str, Any]) -> dict[str, Any]:
+    """One flat row: the finding, its evidence as key=value pairs, how it was sized."""
+    evidence = "; ".join(f"{key}={value}" for key, value in finding["evidence"].items())
+    return {
+        "playbook": finding["playbook"],
+        "use_case": finding["use_case"],
+        "provider": finding["provider"],
+        "model": finding["model"],
+        "currency": finding["currency"],
+        "monthly_saving": finding["monthly_saving"],
+        "evidence": evidence,
+        "method": finding["method"],
+    }
