@@ -53,3 +53,47 @@ def test_demo_runs_the_whole_cycle_and_balances(demo: BuiltDemo) -> None:
         "possibly unrecognised value: " in line and "fraud-scorer" in line for line in summary
     )
     ws.close()
+
+
+@pytest.mark.xdist_group("demo")
+def test_demo_runs_the_operating_cycle_over_two_months(demo: BuiltDemo) -> None:
+    """September closed on showback; October reviewed against it (the support bot's surge
+    explained), forecast to actual, its anomalies (the surge found on its day), the playbooks,
+    the commitment and the maturity stage, each in the summary with its command."""
+    from apportion.analyse.anomalies import anomalies
+    from apportion.analyse.commitments import commitment_report
+    from apportion.analyse.forecasts import accuracy
+    from apportion.analyse.review import EXPLAINED, review
+
+    summary = demo.summary
+    ws = Workspace.open(demo.root)
+    try:
+        assert status(ws.control, "2026-09").state == "closed"
+        assert not posted(ws.control, "2026-09")  # all shown back: nothing charged
+        explained = [i for i in review(ws, "2026-10").items if i.status == EXPLAINED]
+        assert [(i.workload, i.category) for i in explained] == [
+            ("support-bot", "foundation_model_api")
+        ]
+        wape = accuracy(ws, "2026-10")
+        assert wape is not None and Decimal(0) < wape < Decimal("0.2")
+        surge = [
+            a
+            for a in anomalies(ws, "2026-10").anomalies
+            if (a.series.use_case, a.series.provider) == ("support-bot", "OpenAI")
+        ]
+        assert [(str(a.start), a.direction) for a in surge] == [("2026-10-21", "spike")]
+        [commitment] = commitment_report(ws, "2026-10").commitments
+        assert commitment.shortfall is not None and commitment.shortfall > 0
+    finally:
+        ws.close()
+    for start in (
+        "reviewed 2026-10: ",
+        "forecast to actual 2026-10: ",
+        "anomalies 2026-10: ",
+        "playbooks 2026-10: ",
+        "commitment openai-committed-spend: ",
+        "maturity: ",
+    ):
+        assert any(line.startswith(start) for line in summary), start
+    assert any("1 explained" in line for line in summary)
+    assert any("prompt-caching for support-bot" in line for line in summary)

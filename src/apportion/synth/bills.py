@@ -98,6 +98,10 @@ _BEDROCK_PUBLISHERS = {
     "cohere": "Cohere",
 }
 _KINDS = ("input", "cached input", "output")
+# A provider's token meters as billed: (use case, model, day of the month from 0, meter) ->
+# tokens, the meter one of _KINDS ("input" is the uncached input): what the OpenAI usage
+# export (apportion.synth.usage) is drawn from, so that it reconciles with the bill.
+BilledTokens = dict[tuple[str, str, int, str], int]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -196,9 +200,19 @@ class _Bill:
         self.rows.append(tuple(row.get(column, "") for column in FOCUS_HEADER))
 
 
+@dataclass(frozen=True)
+class Surge:
+    """One day (0-based in the month) on which a use case's token traffic is ``factor`` times
+    what it would have been: a retry loop, a launch, a scraper."""
+
+    day: int
+    factor: float
+
+
 class _Calendar:
-    def __init__(self, period: Period) -> None:
+    def __init__(self, period: Period, surges: Mapping[str, Surge] | None = None) -> None:
         self.period = period
+        self.surges = dict(surges or {})
         days = [period.start + timedelta(days=d) for d in range(period.days + 1)]
         hours = [period.start + timedelta(hours=h) for h in range(period.hours + 1)]
         self.day = [_ts(d) for d in days]
@@ -210,6 +224,13 @@ class _Calendar:
         factor = np.where(self.weekend, weekend, 1.0) * rng.lognormal(0.0, 0.12, self.period.days)
         values = np.maximum(np.rint(base * factor), 0).astype(np.int64)
         return [int(v) for v in values]
+
+    def surged(self, use_case: str, series: list[int]) -> list[int]:
+        """``series`` with the use case's surge, if it has one this month, applied."""
+        surge = self.surges.get(use_case)
+        if surge is None or not 0 <= surge.day < len(series):
+            return series
+        return [round(v * surge.factor) if d == surge.day else v for d, v in enumerate(series)]
 
     def day_fields(self, d: int) -> dict[str, str]:
         return {"ChargePeriodStart": self.day[d], "ChargePeriodEnd": self.day[d + 1]}
@@ -230,11 +251,18 @@ def _base(period: Period, **fields: str) -> dict[str, str]:
 
 
 def _token_series(
-    rng: np.random.Generator, cal: _Calendar, mtok: float, has_cached: bool, has_output: bool
+    rng: np.random.Generator,
+    cal: _Calendar,
+    mtok: float,
+    has_cached: bool,
+    has_output: bool,
+    cached: tuple[float, float] = (0.15, 0.45),
 ) -> dict[str, list[int]]:
-    """Daily input / cached input / output token counts for one model."""
+    """Daily input (uncached) / cached input / output token counts for one model; ``cached``:
+    the range of each day's cached tokens per uncached one (drawn as many numbers whatever
+    the range, so a use case's own range changes no other line)."""
     uncached = cal.daily(rng, mtok * 1_000_000)
-    cached_share = rng.uniform(0.15, 0.45, cal.period.days)
+    cached_share = rng.uniform(*cached, cal.period.days)
     output_share = rng.uniform(0.12, 0.35, cal.period.days)
     series = {"input": uncached}
     if has_cached:
@@ -262,9 +290,11 @@ def _direct_token_bill(
     q_scale: int,
     resource: Mapping[str, str],
     tagged: bool = True,
+    billed: BilledTokens | None = None,
 ) -> None:
     """Per-workload keys: one row per day x workload x model x token meter; ``tagged``: the
-    line carries its workload's tags (an export without tags names only the project)."""
+    line carries its workload's tags (an export without tags names only the project);
+    ``billed``: where to record every row's tokens."""
     for use_case in org.use_cases:
         models: tuple[str, ...] = getattr(use_case, models_of)
         mtok: int = getattr(use_case, f"{models_of}_mtok")
@@ -272,7 +302,12 @@ def _direct_token_bill(
             input_price, cached_price, output_price = prices[model]
             tiny = use_case.environment == "research" and model.startswith("text-embedding")
             series = _token_series(
-                rng, cal, mtok * share, cached_price is not None, output_price is not None
+                rng,
+                cal,
+                mtok * share,
+                cached_price is not None,
+                output_price is not None,
+                use_case.cached_input,
             )
             if tiny:  # a handful of tokens a day: costs at the 1e-7 USD scale
                 series = {"input": [int(v) for v in rng.integers(1, 60, cal.period.days)]}
@@ -282,6 +317,7 @@ def _direct_token_bill(
                 "output": output_price,
             }
             fields = {k: v.format(uc=use_case.name, model=model) for k, v in resource.items()}
+            series = {kind: cal.surged(use_case.name, values) for kind, values in series.items()}
             for kind in _KINDS:
                 if kind not in series:
                     continue
@@ -291,6 +327,8 @@ def _direct_token_bill(
                 for d, tokens in enumerate(series[kind]):
                     if tokens <= 0:
                         continue
+                    if billed is not None:
+                        billed[(use_case.name, model, d, kind)] = tokens
                     bill.add(
                         **cal.day_fields(d),
                         **fields,
@@ -316,7 +354,13 @@ def _per_token(
     return priced
 
 
-def _openai(org: Organisation, period: Period, cal: _Calendar, rng: np.random.Generator) -> _Bill:
+def _openai(
+    org: Organisation,
+    period: Period,
+    cal: _Calendar,
+    rng: np.random.Generator,
+    billed: BilledTokens,
+) -> _Bill:
     bill = _Bill(
         "openai",
         _base(
@@ -349,6 +393,7 @@ def _openai(org: Organisation, period: Period, cal: _Calendar, rng: np.random.Ge
             "ResourceName": "{uc}",
         },
         tagged=False,  # OpenAI's cost export names the project, never tags: see below
+        billed=billed,
     )
     for d, name, amount, description in (
         (4, "eval-harness", "500", "Research programme credit"),
@@ -989,13 +1034,27 @@ def write_openai_projects(path: Path, org: Organisation) -> Path:
     return path
 
 
+@dataclass(frozen=True)
+class WrittenBills:
+    files: tuple[Path, ...]  # one FOCUS CSV per bill
+    rows: int  # data rows of all of them
+    openai_tokens: BilledTokens  # the OpenAI bill's token meters, row by row
+
+
 def write_bills(
-    out_dir: Path, org: Organisation, period: Period, rng: np.random.Generator
-) -> tuple[tuple[Path, ...], int]:
-    """Write every bill of ``period`` under ``out_dir``; return the files and data-row count."""
-    cal = _Calendar(period)
+    out_dir: Path,
+    org: Organisation,
+    period: Period,
+    rng: np.random.Generator,
+    surges: Mapping[str, Surge] | None = None,
+) -> WrittenBills:
+    """Write every bill of ``period`` under ``out_dir``; return the files, the data-row count
+    and the OpenAI bill's tokens. ``surges``: use cases whose per-token traffic jumps on one
+    day (an incident to find)."""
+    cal = _Calendar(period, surges)
+    openai_tokens: BilledTokens = {}
     bills = [
-        _openai(org, period, cal, rng),
+        _openai(org, period, cal, rng, openai_tokens),
         _anthropic(org, period, cal, rng),
         _azure(org, period, cal, rng),
         _aws(org, period, cal, rng),
@@ -1014,12 +1073,15 @@ def write_bills(
             writer.writerow(FOCUS_HEADER)
             writer.writerows(bill.rows)
         paths.append(path)
-    return tuple(paths), sum(len(b.rows) for b in bills)
+    return WrittenBills(tuple(paths), sum(len(b.rows) for b in bills), openai_tokens)
 
 
 __all__ = [
     "AMOUNT_SCALE",
     "FOCUS_HEADER",
+    "BilledTokens",
+    "Surge",
+    "WrittenBills",
     "fmt",
     "scaled",
     "write_bills",

@@ -91,6 +91,16 @@ ledger:
 """
 
 
+# The monthly review: model spend moves a few percent a month with traffic, so its lines are
+# asked about from 12% (and 2,000 USD); everything else from 20% (and 1,000 USD).
+DEMO_REVIEW_YAML = """\
+review:
+  thresholds:
+    - {category: "*", absolute: 1000, percent: 20}
+    - {category: foundation_model_api, absolute: 2000, percent: 12}
+"""
+
+
 def demo_config_yaml(period: str = "2026-10") -> str:
-    """The demo's ``dimensions:``, ``tags:``, ``rules:`` and ``ledger:`` YAML text."""
-    return DEMO_RULES_YAML + DEMO_LEDGER_YAML.format(period=period)
+    """The demo's ``dimensions:``, ``tags:``, ``rules:``, ``ledger:`` and ``review:`` YAML."""
+    return DEMO_RULES_YAML + DEMO_LEDGER_YAML.format(period=period) + DEMO_REVIEW_YAML
