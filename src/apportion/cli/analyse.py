@@ -14,8 +14,8 @@ from apportion.cli.common import (
     OutputFormat,
     PeriodOption,
     err,
-    guard,
-    open_workspace,
+    note,
+    opened_workspace,
     out,
     print_table,
     write_csv,
@@ -52,12 +52,8 @@ def unit_economics(
     the portfolio (total cost against cost per decision)."""
     from apportion.analyse.unit_economics import unit_economics as compute
 
-    with guard():
-        workspace = open_workspace()
-        try:
-            portfolio = compute(workspace, period)
-        finally:
-            workspace.close()
+    with opened_workspace() as workspace:
+        portfolio = compute(workspace, period)
     payload = portfolio.as_dict()
     rows = [{key: row[key] for key in COLUMNS} for row in payload["use_cases"]]
     if fmt is OutputFormat.json:
@@ -73,8 +69,8 @@ def unit_economics(
                 markup=False,
                 highlight=False,
             )
-    for note in portfolio.notes:
-        err.print(f"note: {note}", markup=False, highlight=False)
+    for remark in portfolio.notes:
+        note(remark)
     if chart is not None:
         from apportion.charts import portfolio as draw
 
@@ -89,12 +85,8 @@ def maturity(period: PeriodOption, fmt: FormatOption = OutputFormat.table) -> No
     organisation is as mature as its weakest practice, and the next step is named."""
     from apportion.analyse.maturity import maturity as compute
 
-    with guard():
-        workspace = open_workspace()
-        try:
-            found = compute(workspace, period)
-        finally:
-            workspace.close()
+    with opened_workspace() as workspace:
+        found = compute(workspace, period)
     payload = found.as_dict()
     if fmt is OutputFormat.json:
         out.print_json(json.dumps(payload))

@@ -11,9 +11,8 @@ from apportion.cli.common import (
     FormatOption,
     OutputFormat,
     PeriodOption,
-    err,
-    guard,
-    open_workspace,
+    note,
+    opened_workspace,
     out,
     print_table,
     write_csv,
@@ -43,12 +42,8 @@ def report_anomalies(period: PeriodOption, fmt: FormatOption = OutputFormat.tabl
     factors, rolling median and MAD): each anomaly's dates, size in money and bill lines."""
     from apportion.analyse.anomalies import anomalies
 
-    with guard():
-        workspace = open_workspace()
-        try:
-            report = anomalies(workspace, period)
-        finally:
-            workspace.close()
+    with opened_workspace() as workspace:
+        report = anomalies(workspace, period)
     payload = report.as_dict()
     rows = [_row(found) for found in payload["anomalies"]]
     if fmt is OutputFormat.json:
@@ -57,8 +52,8 @@ def report_anomalies(period: PeriodOption, fmt: FormatOption = OutputFormat.tabl
         write_csv(rows)
     else:
         _print_tables(payload, rows)
-    for note in report.notes:
-        err.print(f"note: {note}", markup=False, highlight=False)
+    for remark in report.notes:
+        note(remark)
 
 
 def _row(found: dict[str, Any]) -> dict[str, Any]:

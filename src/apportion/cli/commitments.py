@@ -3,10 +3,9 @@ coverage and burn-down for a period (apportion.analyse.commitments)."""
 
 from __future__ import annotations
 
-import json
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -15,12 +14,11 @@ from apportion.cli.common import (
     OutputFormat,
     PeriodOption,
     decimal_option,
-    err,
-    guard,
-    open_workspace,
+    emit,
+    note,
+    opened_workspace,
     out,
     print_table,
-    write_csv,
 )
 
 commitment_app = typer.Typer(
@@ -104,24 +102,20 @@ def commitment_add(
     from apportion.ledger.audit import current_actor
 
     value = decimal_option(amount.strip(), "--amount")
-    with guard():
-        workspace = open_workspace()
-        try:
-            found = add_commitment(
-                workspace,
-                name=name,
-                kind=kind.value,
-                provider=provider,
-                amount=value,
-                currency=currency,
-                start=_day(start),
-                end=_day(end),
-                actor=current_actor(),
-                scope=scope,
-                commitment_id=commitment_id,
-            )
-        finally:
-            workspace.close()
+    with opened_workspace() as workspace:
+        found = add_commitment(
+            workspace,
+            name=name,
+            kind=kind.value,
+            provider=provider,
+            amount=value,
+            currency=currency,
+            start=_day(start),
+            end=_day(end),
+            actor=current_actor(),
+            scope=scope,
+            commitment_id=commitment_id,
+        )
     out.print(
         f"commitment {found.name} recorded: {found.amount:f} {found.currency} with "
         f"{found.provider}, {found.start} to {found.end}",
@@ -135,14 +129,10 @@ def commitment_list(fmt: FormatOption = OutputFormat.table) -> None:
     """Every recorded commitment."""
     from apportion.analyse.commitment_records import commitments
 
-    with guard():
-        workspace = open_workspace()
-        try:
-            found = [c.as_dict() for c in commitments(workspace)]
-        finally:
-            workspace.close()
+    with opened_workspace() as workspace:
+        found = [c.as_dict() for c in commitments(workspace)]
     rows = [{key: row[key] for key in LIST_COLUMNS} for row in found]
-    _emit(fmt, "Commitments", found, rows)
+    emit(fmt, "Commitments", found, rows)
 
 
 def report_commitments(period: PeriodOption, fmt: FormatOption = OutputFormat.table) -> None:
@@ -150,15 +140,11 @@ def report_commitments(period: PeriodOption, fmt: FormatOption = OutputFormat.ta
     shortfall or overage at the term's end."""
     from apportion.analyse.commitments import commitment_report
 
-    with guard():
-        workspace = open_workspace()
-        try:
-            report = commitment_report(workspace, period)
-        finally:
-            workspace.close()
+    with opened_workspace() as workspace:
+        report = commitment_report(workspace, period)
     payload = report.as_dict()
     rows = [{key: row[key] for key in REPORT_COLUMNS} for row in payload["commitments"]]
-    _emit(fmt, f"Commitments {payload['period']}", payload, rows)
+    emit(fmt, f"Commitments {payload['period']}", payload, rows)
     if fmt is OutputFormat.table:
         print_table(
             f"Unused commitment cost {payload['period']} ({payload['metric']})", payload["idle"]
@@ -169,17 +155,8 @@ def report_commitments(period: PeriodOption, fmt: FormatOption = OutputFormat.ta
             markup=False,
             highlight=False,
         )
-    for note in report.notes:
-        err.print(f"note: {note}", markup=False, highlight=False)
-
-
-def _emit(fmt: OutputFormat, title: str, payload: Any, rows: list[dict[str, Any]]) -> None:
-    if fmt is OutputFormat.json:
-        out.print_json(json.dumps(payload))
-    elif fmt is OutputFormat.csv:
-        write_csv(rows)
-    else:
-        print_table(title, rows)
+    for remark in report.notes:
+        note(remark)
 
 
 def _day(moment: datetime) -> date:

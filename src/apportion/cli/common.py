@@ -85,6 +85,33 @@ def open_workspace() -> Workspace:
     return Workspace.open(state.root)
 
 
+@contextmanager
+def opened_workspace() -> Iterator[Workspace]:
+    """The workspace for one command: opened, closed after it, and the library's errors in it
+    turned into one clear line and an exit code (guard)."""
+    with guard():
+        workspace = open_workspace()
+        try:
+            yield workspace
+        finally:
+            workspace.close()
+
+
+def emit(fmt: OutputFormat, title: str, payload: Any, rows: list[dict[str, Any]]) -> None:
+    """A report in the asked format: the whole payload as JSON, or its rows as CSV or a table."""
+    if fmt is OutputFormat.json:
+        out.print_json(json.dumps(payload))
+    elif fmt is OutputFormat.csv:
+        write_csv(rows)
+    else:
+        print_table(title, rows)
+
+
+def note(text: str, label: str = "note") -> None:
+    """A remark beside a report, on stderr, printed as written (no markup)."""
+    err.print(f"{label}: {text}", markup=False, highlight=False)
+
+
 def decimal_option(text: str, name: str) -> Decimal:
     try:
         value = Decimal(text)

@@ -15,8 +15,8 @@ from apportion.cli.common import (
     OutputFormat,
     PeriodOption,
     err,
-    guard,
-    open_workspace,
+    note,
+    opened_workspace,
     out,
     print_table,
     write_csv,
@@ -80,12 +80,8 @@ def submit(
     from apportion.analyse.forecasts import submit_file
     from apportion.ledger.audit import current_actor
 
-    with guard():
-        workspace = open_workspace()
-        try:
-            done = submit_file(workspace, file, current_actor())
-        finally:
-            workspace.close()
+    with opened_workspace() as workspace:
+        done = submit_file(workspace, file, current_actor())
     out.print(
         f"{file}: {done.created} new, {done.replaced} replaced, {done.unchanged} unchanged "
         f"({', '.join(done.periods)})",
@@ -109,15 +105,11 @@ def baseline(
     from apportion.analyse.forecast_baseline import save_baseline
     from apportion.ledger.audit import current_actor
 
-    with guard():
-        workspace = open_workspace()
-        try:
-            if save:
-                result, done = save_baseline(workspace, period, current_actor())
-            else:
-                result, done = compute(workspace, period), None
-        finally:
-            workspace.close()
+    with opened_workspace() as workspace:
+        if save:
+            result, done = save_baseline(workspace, period, current_actor())
+        else:
+            result, done = compute(workspace, period), None
     payload = result.as_dict()
     rows = payload["baselines"]
     if fmt is OutputFormat.json:
@@ -146,12 +138,8 @@ def report_forecast(
     accuracy (WAPE, MAPE) per owner, and persistent over- or under-forecasting flagged."""
     from apportion.analyse.forecasts import forecast_report
 
-    with guard():
-        workspace = open_workspace()
-        try:
-            report = forecast_report(workspace, period, kind.value)
-        finally:
-            workspace.close()
+    with opened_workspace() as workspace:
+        report = forecast_report(workspace, period, kind.value)
     payload = report.as_dict()
     lines = _columns(payload["lines"], LINE_COLUMNS)
     if fmt is OutputFormat.json:
@@ -170,5 +158,5 @@ def _columns(rows: list[dict[str, Any]], columns: tuple[str, ...]) -> list[dict[
 
 
 def _notes(notes: list[str]) -> None:
-    for note in notes:
-        err.print(f"note: {note}", markup=False, highlight=False)
+    for remark in notes:
+        note(remark)

@@ -18,6 +18,7 @@ from apportion.cli.common import (
     PeriodOption,
     csv_text,
     decimal_option,
+    emit,
     err,
     guard,
     open_workspace,
@@ -63,15 +64,6 @@ def _actor() -> str:
     return current_actor()
 
 
-def _emit(fmt: OutputFormat, title: str, payload: Any, rows: list[dict[str, Any]]) -> None:
-    if fmt is OutputFormat.json:
-        out.print_json(json.dumps(payload))
-    elif fmt is OutputFormat.csv:
-        write_csv(rows)
-    else:
-        print_table(title, rows)
-
-
 # -- periods ------------------------------------------------------------------------------------
 @period_app.command("list")
 def period_list(fmt: FormatOption = OutputFormat.table) -> None:
@@ -81,7 +73,7 @@ def period_list(fmt: FormatOption = OutputFormat.table) -> None:
     with guard():
         found = listing(open_workspace())
     rows = [status.as_dict() for status in found]
-    _emit(fmt, "Periods", rows, rows)
+    emit(fmt, "Periods", rows, rows)
 
 
 @period_app.command("review")
@@ -135,7 +127,7 @@ def period_adjust(period: PeriodArgument, fmt: FormatOption = OutputFormat.table
     if fmt is OutputFormat.table and not rows:
         out.print(f"nothing to adjust: the restated {period} allocates as it closed")
         return
-    _emit(fmt, f"Adjustments for {period} (run {result.run_id})", result.as_dict(), rows)
+    emit(fmt, f"Adjustments for {period} (run {result.run_id})", result.as_dict(), rows)
 
 
 # -- the ledger and its journal -----------------------------------------------------------------
@@ -472,7 +464,7 @@ def audit_log(
     rows = [
         {**row, "details": json.dumps(row["details"]) if row["details"] else ""} for row in payload
     ]
-    _emit(fmt, "Audit log", payload, rows)
+    emit(fmt, "Audit log", payload, rows)
 
 
 # -- helpers ----------------------------------------------------------------------------------

@@ -11,9 +11,8 @@ from apportion.cli.common import (
     FormatOption,
     OutputFormat,
     PeriodOption,
-    err,
-    guard,
-    open_workspace,
+    note,
+    opened_workspace,
     out,
     print_table,
     write_csv,
@@ -30,12 +29,8 @@ def report_playbooks(period: PeriodOption, fmt: FormatOption = OutputFormat.tabl
     priced as the bills are reconciled."""
     from apportion.analyse.playbooks import playbooks
 
-    with guard():
-        workspace = open_workspace()
-        try:
-            report = playbooks(workspace, period)
-        finally:
-            workspace.close()
+    with opened_workspace() as workspace:
+        report = playbooks(workspace, period)
     payload = report.as_dict()
     rows = [_row(finding) for finding in payload["findings"]]
     if fmt is OutputFormat.json:
@@ -46,9 +41,9 @@ def report_playbooks(period: PeriodOption, fmt: FormatOption = OutputFormat.tabl
     else:
         print_table(f"Optimisation playbooks {period} ({payload['currency']})", rows)
     for line in payload["not_checked"]:
-        err.print(f"not checked: {line}", markup=False, highlight=False)
-    for note in payload["notes"]:
-        err.print(f"note: {note}", markup=False, highlight=False)
+        note(line, "not checked")
+    for remark in payload["notes"]:
+        note(remark)
 
 
 def _row(finding: dict[str, Any]) -> dict[str, Any]:

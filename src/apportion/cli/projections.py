@@ -20,7 +20,9 @@ from apportion.cli.common import (
     PeriodOption,
     err,
     guard,
+    note,
     open_workspace,
+    opened_workspace,
     out,
     print_table,
     write_csv,
@@ -203,12 +205,8 @@ def list_projections(fmt: FormatOption = OutputFormat.table) -> None:
     """The saved projections, oldest first (compare uses a name's latest)."""
     from apportion.analyse.projections import saved
 
-    with guard():
-        workspace = open_workspace()
-        try:
-            found = [projection.as_dict() for projection in saved(workspace)]
-        finally:
-            workspace.close()
+    with opened_workspace() as workspace:
+        found = [projection.as_dict() for projection in saved(workspace)]
     if fmt is OutputFormat.json:
         out.print_json(json.dumps(found))
     elif fmt is OutputFormat.csv:
@@ -228,12 +226,8 @@ def compare(
     decision projected and actual."""
     from apportion.analyse.projections import compare as run_compare
 
-    with guard():
-        workspace = open_workspace()
-        try:
-            found = run_compare(workspace, name, period)
-        finally:
-            workspace.close()
+    with opened_workspace() as workspace:
+        found = run_compare(workspace, name, period)
     _print_comparison(found, fmt)
 
 
@@ -254,5 +248,5 @@ def _print_comparison(found: Comparison, fmt: OutputFormat) -> None:
         ]
         if categories:
             print_table("Actual cost by category", categories)
-    for note in found.notes:
-        err.print(f"note: {note}", markup=False, highlight=False)
+    for remark in found.notes:
+        note(remark)

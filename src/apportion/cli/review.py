@@ -13,8 +13,7 @@ from apportion.cli.common import (
     OutputFormat,
     PeriodOption,
     err,
-    guard,
-    open_workspace,
+    opened_workspace,
     out,
     print_table,
     write_csv,
@@ -51,12 +50,8 @@ def review_report(
     whom."""
     from apportion.analyse.review import review
 
-    with guard():
-        workspace = open_workspace()
-        try:
-            found = review(workspace, period, cost_centre or None)
-        finally:
-            workspace.close()
+    with opened_workspace() as workspace:
+        found = review(workspace, period, cost_centre or None)
     payload = found.as_dict()
     if fmt is OutputFormat.json:
         out.print_json(json.dumps(payload))
@@ -112,18 +107,14 @@ def explain(
     from apportion.analyse.review import explain as record
     from apportion.ledger.audit import current_actor
 
-    with guard():
-        workspace = open_workspace()
-        try:
-            found = record(
-                workspace,
-                period,
-                Subject(cost_centre, use_case, category, currency),
-                text,
-                current_actor(),
-            )
-        finally:
-            workspace.close()
+    with opened_workspace() as workspace:
+        found = record(
+            workspace,
+            period,
+            Subject(cost_centre, use_case, category, currency),
+            text,
+            current_actor(),
+        )
     _say(
         f"explained {period} {found.payer} / {found.workload} / {found.category} "
         f"({found.currency}) as {current_actor()}"
@@ -141,12 +132,8 @@ def thresholds_review(
     configured ones that no longer fit (fired on most periods, or never)."""
     from apportion.analyse.thresholds import thresholds_review as compute
 
-    with guard():
-        workspace = open_workspace()
-        try:
-            found = compute(workspace, until, periods)
-        finally:
-            workspace.close()
+    with opened_workspace() as workspace:
+        found = compute(workspace, until, periods)
     payload = found.as_dict()
     if fmt is OutputFormat.json:
         out.print_json(json.dumps(payload))
