@@ -1,6 +1,7 @@
 """A consumer walks the demo in Debian's chromium (Playwright, never a downloaded browser):
 overview -> its cost centre -> a statement line -> the bill lines behind it -> opens a
-dispute, and finds another cost centre's page is not there. Screenshots of each step are kept
+dispute, explains a line of its monthly review, and finds another cost centre's page is not
+there. Screenshots of each step are kept
 in test-artifacts/ (APPORTION_TEST_ARTIFACTS)."""
 
 from __future__ import annotations
@@ -128,6 +129,16 @@ def test_a_consumer_walks_down_to_the_bill_lines_and_disputes(
         expect(page.locator("#dispute-state")).to_have_text("open")
         expect(page.locator("dl.facts")).to_contain_text("our GPU jobs were paused that week")
         page.screenshot(path=str(ARTIFACTS / "5-dispute.png"), full_page=True)
+
+        # the monthly review: the consumer explains the first of its lines that moved
+        page.goto(f"{base}/periods/{PERIOD}/cost-review")
+        form = page.locator("#review form").first
+        expect(form).to_be_visible()
+        form.locator("input[name=text]").fill("new fraud model rolled out on the 12th")
+        form.locator("button").click()
+        expect(page.locator("#review")).to_contain_text("new fraud model rolled out on the 12th")
+        expect(page.locator("#review")).to_contain_text("token:fraud-analyst")
+        page.screenshot(path=str(ARTIFACTS / "6-review.png"), full_page=True)
 
         assert problems == []  # no script error, no missing asset on the way
         # another cost centre is not there for this consumer

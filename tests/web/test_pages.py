@@ -122,3 +122,23 @@ def test_a_form_amount_that_is_not_a_number_is_422_not_a_crash(server: Server) -
         )
         assert answer.status_code == 422, (amount, answer.text)
     assert server.client.get("/api/v1/disputes").json() == []
+
+
+def test_the_operating_cycles_pages_show_their_twins_figures(server: Server) -> None:
+    """One month and no forecasts: nothing forecast, every series too new to check, and the
+    maturity stage with its next step; consumers see their own forecasts page only."""
+    sign_in(server, "analyst")
+    forecast = server.client.get(f"{PAGES}/forecast")
+    assert forecast.status_code == 200
+    assert "nothing was forecast for 2026-10" in forecast.text
+    anomalies = server.client.get(f"{PAGES}/anomalies").text
+    twin = server.client.get(f"/api/v1{PAGES}/anomalies").json()
+    assert f"{twin['series_checked']} daily series checked" in anomalies
+    assert f"{len(twin['not_checked'])} series with too little history" in anomalies
+    maturity = server.client.get(f"{PAGES}/maturity").text
+    stage = server.client.get(f"/api/v1{PAGES}/maturity").json()["stage"]
+    assert f'id="maturity-stage">{stage}<' in maturity and 'id="next-step"' in maturity
+    sign_in(server, "cx")
+    assert server.client.get(f"{PAGES}/forecast").status_code == 200
+    assert server.client.get(f"{PAGES}/anomalies").status_code == 403
+    assert server.client.get(f"{PAGES}/maturity").status_code == 403

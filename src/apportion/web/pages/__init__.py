@@ -11,14 +11,14 @@ from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from apportion.web.pages import disputes, drill, periods, reference, review, signin
+from apportion.web.pages import disputes, drill, operating, periods, reference, review, signin
 from apportion.web.pages.common import SignInFirst
 
 
 def mount(app: FastAPI) -> None:
     static = resources.files("apportion.web").joinpath("static")
     app.mount("/static", StaticFiles(directory=str(static)), name="static")
-    for module in (signin, periods, drill, disputes, review, reference):
+    for module in (signin, periods, drill, disputes, review, operating, reference):
         app.include_router(module.router)
 
     @app.exception_handler(SignInFirst)

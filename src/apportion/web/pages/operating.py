@@ -1,0 +1,71 @@
+"""The operating cycle's reports as pages: forecast to actual (the caller's cost centres),
+anomalies and maturity (admins and analysts). Each renders what its JSON twin returns."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import HTMLResponse, Response
+
+from apportion.access import Caller
+from apportion.api import v1
+from apportion.web.pages.common import PageCaller, workspace_of
+from apportion.web.render import render
+
+router = APIRouter(include_in_schema=False)
+
+
+def _staff_only(caller: Caller, what: str) -> None:
+    if caller.role not in ("admin", "analyst"):
+        raise HTTPException(403, f"{what} span every cost centre: admins and analysts")
+
+
+@router.get("/periods/{period}/forecast", response_class=HTMLResponse)
+def forecast_page(
+    request: Request,
+    period: v1.PeriodPath,
+    caller: PageCaller,
+    kind: Literal["forecast", "budget", "baseline"] = "forecast",
+) -> Response:
+    from apportion.analyse.forecasts import forecast_report
+
+    visible = None if caller.sees_everything() else caller.may_see
+    found = forecast_report(workspace_of(request), period, kind, visible).as_dict()
+    return render(
+        request,
+        "forecast.html",
+        {"f": found, "period": period},
+        caller=caller,
+        twin=f"/api/v1/periods/{period}/forecast?kind={kind}",
+    )
+
+
+@router.get("/periods/{period}/anomalies", response_class=HTMLResponse)
+def anomalies_page(request: Request, period: v1.PeriodPath, caller: PageCaller) -> Response:
+    _staff_only(caller, "anomalies")
+    from apportion.analyse.anomalies import anomalies
+
+    found = anomalies(workspace_of(request), period).as_dict()
+    return render(
+        request,
+        "anomalies.html",
+        {"a": found, "period": period},
+        caller=caller,
+        twin=f"/api/v1/periods/{period}/anomalies",
+    )
+
+
+@router.get("/periods/{period}/maturity", response_class=HTMLResponse)
+def maturity_page(request: Request, period: v1.PeriodPath, caller: PageCaller) -> Response:
+    _staff_only(caller, "maturity figures")
+    from apportion.analyse.maturity import maturity
+
+    found = maturity(workspace_of(request), period).as_dict()
+    return render(
+        request,
+        "maturity.html",
+        {"m": found, "period": period},
+        caller=caller,
+        twin=f"/api/v1/periods/{period}/maturity",
+    )
