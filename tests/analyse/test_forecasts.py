@@ -300,6 +300,7 @@ def test_submitted_by_kind_and_a_resubmission_replaces_with_an_audit(
 
 BAD_FILES = [
     ("period,cost_centre,use_case,amount\n", "line 1: no currency column"),
+    ("period,cost_centre,use_case,amount,currency\n2026-10,x,*,1,USD\n", "use_case '\\*' is no"),
     ("period,cost_centre,use_case,amount,currency,colour\n", "unknown column 'colour'"),
     ("period,cost_centre,use_case,amount,currency\n", "has a header but no rows"),
     ("period,cost_centre,use_case,amount,currency\n2026-13,x,a,1,USD\n", "line 2: period"),

@@ -190,6 +190,10 @@ def _name(text: str | None, column: str, where: str) -> str:
         raise ForecastError(f"{where}: {column} is longer than {MAX_NAME} characters")
     if any(ord(char) < 32 or ord(char) == 127 for char in name):
         raise ForecastError(f"{where}: {column} contains a control character")
+    if name == "*":
+        # the monthly review's name for a use case's total: a forecast names one cost centre
+        # and one use case, or it would be compared with the actual of neither
+        raise ForecastError(f"{where}: {column} '*' is no name: forecast each one")
     return name
 
 
