@@ -554,15 +554,20 @@ def demo(
     directory: Annotated[Path, typer.Option("--dir", help="Where to build the demo.")] = Path(
         "demo-workspace"
     ),
-    period: Annotated[str, typer.Option(help="Month to synthesise.")] = "2026-10",
+    period: Annotated[
+        str, typer.Option(help="The demo month (the month before it is synthesised too).")
+    ] = "2026-10",
     seed: Annotated[int, typer.Option(help="Random seed; same seed, same organisation.")] = 7,
-    driver_rows: Annotated[int, typer.Option(help="Driver rows to generate.")] = 1_200_000,
+    driver_rows: Annotated[
+        int, typer.Option(help="Driver rows of the demo month (a quarter of it the month before).")
+    ] = 1_200_000,
     serve: Annotated[
         bool, typer.Option(help="Serve the web UI afterwards, with sign-in tokens printed.")
     ] = False,
     port: Annotated[int, typer.Option(help="Port to serve on.")] = 8000,
 ) -> None:
-    """Build a realistic synthetic organisation, ingest, allocate and print the results."""
+    """Run two months of a realistic synthetic organisation's operating cycle (ingest,
+    allocate, review, forecast, anomalies, commitments, close) and print the summary."""
     from apportion.demo import run_demo
 
     state.root = directory  # the reports below read the demo workspace
