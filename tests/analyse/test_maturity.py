@@ -162,3 +162,42 @@ def test_the_cli_prints_the_stage_and_next_step(tmp_path: Path) -> None:
     assert json.loads(as_json.stdout)["stage"] == "walk"
     missing = runner.invoke(app, ["--workspace", root, "report", "maturity", "-p", "2026-09"])
     assert missing.exit_code == 2 and "no published allocation" in missing.output
+
+
+def test_shared_cost_without_driver_data_is_no_tagging_gap(tmp_path: Path) -> None:
+    """600 tagged and billed directly; a GPU bill of 400 whose proportional rule found no
+    gpu_seconds stays unallocated (allocation 60%: crawl), but its line was never meant to
+    name a use case: tagging is 600 of 600."""
+    rules = (
+        RULES
+        + """  - name: gpu
+    match: "ResourceId = 'gpu-1'"
+    method: proportional
+    driver: gpu_seconds
+"""
+    )
+    workspace = make_workspace(tmp_path / "ws", rules, extra=EXTRA)
+    bills = write_focus(
+        tmp_path / "bills.csv",
+        [
+            {
+                "BilledCost": "600",
+                "EffectiveCost": "600",
+                "ProviderName": "OpenAI",
+                "Tags": {"cost_centre": "x", "use_case": "a"},
+            },
+            {"BilledCost": "400", "EffectiveCost": "400", "ResourceId": "gpu-1"},
+        ],
+    )
+    ingest(workspace, bills)
+    allocate(workspace, "2026-10")
+    found = {p.name: (p.figure, p.stage) for p in mt.maturity(workspace, "2026-10").practices}
+    workspace.close()
+    assert found["allocation"] == (Decimal("0.6"), "crawl")
+    assert found["tagging"] == (Decimal(1), "run")
+
+
+def test_a_share_credits_leave_nothing_to_take_of_is_not_measured() -> None:
+    assert mt._share(Decimal(1000), Decimal(100)) is None  # a credit below the allocated
+    assert mt._share(Decimal(5), Decimal(-10)) is None  # a refund-only currency
+    assert mt._share(Decimal(50), Decimal(100)) == Decimal("0.5")

@@ -264,3 +264,49 @@ def test_totals_against_forecast_and_budget_by_hand(reviewed: Workspace, tmp_pat
     assert totals[("y", "d")].status == rv.WITHIN
     explained = rv.explain(reviewed, "2026-10", rv.Subject("x", "a", "*"), "launch", "ann")
     assert (explained.category, explained.status) == (rv.TOTAL, rv.EXPLAINED)
+
+
+def test_a_plan_with_no_cost_against_it_is_reviewed(reviewed: Workspace, tmp_path: Path) -> None:
+    """y / e was forecast 800 and cost nothing: -800 (-100%), flagged; a consumer of x does not
+    see it."""
+    from apportion.analyse.forecasts import submit_file
+
+    plans = tmp_path / "plans.csv"
+    plans.write_text("period,cost_centre,use_case,amount,currency\n2026-10,y,e,800,USD\n")
+    submit_file(reviewed, plans, "ann")
+    [unspent] = [i for i in rv.review(reviewed, "2026-10").items if i.workload == "e"]
+    [comparison] = unspent.comparisons
+    assert (unspent.actual, comparison.change, comparison.shown_percent, unspent.status) == (
+        Decimal(0),
+        Decimal(-800),
+        "-100.00",
+        rv.UNEXPLAINED,
+    )
+    assert all(i.payer == "x" for i in rv.review(reviewed, "2026-10", payers={"x"}).items)
+
+
+def test_an_explanation_of_an_earlier_amount_no_longer_counts(tmp_path: Path) -> None:
+    """y / d is explained at 120; October is billed again (a restated 200) and allocated: the
+    line moved since, so it needs an explanation again, the old one shown beside it."""
+    rows = [bill("2026-10", "y", "d", "120", "OpenAI")]
+    workspace = organisation(tmp_path, rows, ["2026-10"])
+    rv.explain(workspace, "2026-10", rv.Subject("y", "d"), "pilot", "ann")
+    restated = write_focus(tmp_path / "bills.csv", [bill("2026-10", "y", "d", "200", "OpenAI")])
+    ingest(workspace, restated)
+    allocate(workspace, "2026-10")
+    [item] = rv.review(workspace, "2026-10").items
+    shown = item.as_dict()
+    assert (item.status, shown["explanation_outdated"], shown["explanation"]["actual"]) == (
+        rv.UNEXPLAINED,
+        True,
+        "120.00",
+    )
+    workspace.close()
+
+
+def test_percent_labels_say_new_only_for_a_new_line() -> None:
+    threshold = rv.Threshold(absolute=Decimal(1), percent=Decimal(1))
+    new = rv._compare(rv.PREVIOUS, Decimal(5), Decimal(0), threshold)
+    unmoved = rv._compare(rv.PREVIOUS, Decimal(0), Decimal(0), threshold)
+    no_plan = rv._compare(rv.FORECAST, Decimal(5), Decimal(0), threshold)
+    assert [c.shown_percent for c in (new, unmoved, no_plan)] == ["new", "-", "-"]

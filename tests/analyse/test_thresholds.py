@@ -67,6 +67,7 @@ def test_proposals_and_misfits_by_hand(history: Path) -> None:
     by_category = {fit.category: fit.as_dict() for fit in found.categories}
     assert by_category[MODEL] == {
         "category": MODEL,
+        "currency": "USD",
         "configured_for": "*",
         "configured": {"absolute": "100", "percent": "10"},
         "lines": 3,
@@ -87,14 +88,36 @@ def test_periods_without_an_allocation_are_named_not_judged(history: Path) -> No
 
     workspace = Workspace.open(history)
     found = th.thresholds_review(workspace, periods=6)  # the latest allocated is 2026-10
-    assert found.periods == ("2026-07", "2026-08", "2026-09", "2026-10")
+    assert found.periods == ("2026-08", "2026-09", "2026-10")
+    # 2026-07 has nothing before it: every line would be new, its whole amount a change
     assert found.notes == (
         "2026-05: no published allocation, not judged",
         "2026-06: no published allocation, not judged",
+        "2026-07: 2026-06 has no statement to compare with, not judged",
     )
-    # 2026-07 against a month with nothing: every line new, judged on the absolute alone
-    assert {fit.category: fit.lines for fit in found.categories} == {MODEL: 4, OBSERVABILITY: 4}
+    assert {fit.category: fit.lines for fit in found.categories} == {MODEL: 3, OBSERVABILITY: 3}
     workspace.close()
+
+
+def test_each_currency_is_judged_on_its_own(tmp_path: Path) -> None:
+    """Model spend in USD moves by 100s, in JPY by 10,000s: one distribution would propose a
+    threshold that fits neither."""
+    rows = [
+        {**bill(period, "x", "a", usd, "OpenAI")}
+        for period, usd in (("2026-08", "1000"), ("2026-09", "1100"), ("2026-10", "1300"))
+    ] + [
+        {**bill(period, "y", "b", jpy, "OpenAI"), "BillingCurrency": "JPY"}
+        for period, jpy in (("2026-08", "100000"), ("2026-09", "150000"), ("2026-10", "120000"))
+    ]
+    workspace = organisation(tmp_path, rows, ["2026-08", "2026-09", "2026-10"])
+    found = th.thresholds_review(workspace, "2026-10", periods=2)
+    workspace.close()
+    proposed = {fit.currency: fit.as_dict()["proposed"] for fit in found.categories}
+    # USD +100, +200: the larger; JPY +50000, -30000: the larger
+    assert proposed == {
+        "JPY": {"absolute": "50000", "percent": "50"},
+        "USD": {"absolute": "200", "percent": "19"},
+    }
 
 
 def test_a_threshold_that_fires_now_and_then_fits(tmp_path: Path) -> None:

@@ -109,6 +109,10 @@ def test_the_review_page_records_an_explanation_with_its_csrf_token(reviewing: S
 def test_thresholds_review_is_for_staff(reviewing: Server) -> None:
     url = "/api/v1/thresholds/review"
     found = reviewing.get("analyst", url, periods=1).json()
-    assert found["periods"] == ["2026-10"]
+    # 2026-10 is the only month allocated: nothing before it to measure movement against
+    assert (found["periods"], found["notes"]) == (
+        [],
+        ["2026-10: 2026-09 has no statement to compare with, not judged"],
+    )
     assert reviewing.get("cx", url).status_code == 403
     assert reviewing.get("analyst", url, periods=0).status_code == 422

@@ -3,6 +3,8 @@ fixture, tests/ledger/conftest.py)."""
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from apportion.allocate import allocate_period
 from apportion.ledger import ControlPlane
 from apportion.workspace import Workspace
@@ -42,7 +44,7 @@ def test_an_audit_subject_of_long_names_fits_its_column(control_url: str) -> Non
 
     control = ControlPlane(control_url)
     long = "c" * 200
-    explain(control, "2026-10", (long, "u" * 200, "*", "USD"), "why", "ann")
+    explain(control, "2026-10", (long, "u" * 200, "*", "USD"), Decimal("1.00"), "why", "ann")
     [entry] = audit.entries(control)
     assert len(entry.subject) == audit.SUBJECT_LENGTH and entry.subject.endswith("…")
     assert entry.details and entry.details["cost_centre"] == long

@@ -62,6 +62,10 @@ from apportion.workspace import Workspace
 
 UNALLOCATED = t.UNALLOCATED
 
+# why a pool stays unallocated when its line named no owner (what tagging would have fixed)
+NO_RULE = "no rule matched"
+NO_OWNER = "no owner: no tag, mapping table or mapping rule gave a value"
+
 
 class AllocationError(ValueError):
     """The rules cannot be applied as written (e.g. a cycle); a configuration problem."""
@@ -505,10 +509,10 @@ def _targets(
     for index, pool in enumerate(pools):
         rule = rules.get(pool["rule"]) if pool["rule"] else None
         if rule is None:
-            reasons[index] = "no rule matched"
+            reasons[index] = NO_RULE
         elif isinstance(rule, DirectRule):
             if all(value is None for value in pool["owner"]):
-                reasons[index] = "no owner: no tag, mapping table or mapping rule gave a value"
+                reasons[index] = NO_OWNER
             else:
                 targets.add(index, pool["owner"], _ONE, measured=False)
         elif isinstance(rule, ProportionalRule) and pool["ResourceId"] is None:

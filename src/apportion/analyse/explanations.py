@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
@@ -30,6 +31,7 @@ class ExplanationError(ValueError):
 
 @dataclass(frozen=True)
 class ExplanationView:
+    actual: Decimal  # the line's amount when it was explained
     text: str
     explained_by: str
     explained_at: datetime
@@ -37,6 +39,7 @@ class ExplanationView:
 
     def as_dict(self) -> dict[str, Any]:
         return {
+            "actual": f"{self.actual:f}",
             "text": self.text,
             "explained_by": self.explained_by,
             "explained_at": self.explained_at.isoformat(),
@@ -44,9 +47,12 @@ class ExplanationView:
         }
 
 
-def record(control: ControlPlane, period: str, key: ItemKey, text: str, actor: str) -> None:
-    """Keep ``text`` as the explanation of the line ``key`` of ``period``, and say so in the
-    audit log. The caller checks that the line is one of the period's review lines."""
+def record(
+    control: ControlPlane, period: str, key: ItemKey, actual: Decimal, text: str, actor: str
+) -> None:
+    """Keep ``text`` as the explanation of the line ``key`` of ``period`` as it stands at
+    ``actual``, and say so in the audit log. The caller checks that the line is one of the
+    period's review lines."""
     Period.parse(period)
     text = _checked(text)
     payer, workload, category, currency = key
@@ -58,6 +64,7 @@ def record(control: ControlPlane, period: str, key: ItemKey, text: str, actor: s
                 workload=workload,
                 category=category,
                 currency=currency,
+                actual=actual,
                 text=text,
                 explained_by=actor,
                 explained_at=datetime.now(UTC),
@@ -72,6 +79,7 @@ def record(control: ControlPlane, period: str, key: ItemKey, text: str, actor: s
             use_case=workload,
             category=category,
             currency=currency,
+            actual=f"{actual:f}",
             text=text,
         )
 
@@ -85,6 +93,7 @@ def latest(control: ControlPlane, period: str) -> dict[ItemKey, ExplanationView]
             key = (row.payer, row.workload, row.category, row.currency)
             before = found.get(key)
             found[key] = ExplanationView(
+                actual=row.actual,
                 text=row.text,
                 explained_by=row.explained_by,
                 explained_at=audit.aware(row.explained_at),

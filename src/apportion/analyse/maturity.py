@@ -2,8 +2,8 @@
 practice, and the next concrete step.
 
 Each practice is placed on its own figure for the period; the organisation is as mature as its
-weakest measured practice (a practice that does not apply, such as commitments when none are
-recorded, is shown but not counted):
+weakest practice. One with nothing to measure (no forecasts submitted) ranks below crawl; one
+that does not apply (no commitments recorded) is shown but not counted:
 
 =====================  =====================================  ========  ========  ========
 practice               figure                                 crawl     walk      run
@@ -52,13 +52,14 @@ PERCENT = Decimal("0.01")
 @dataclass(frozen=True)
 class Scale:
     """Where crawl, walk and run start on a figure (a fraction); ``higher`` says which way is
-    better, ``strict`` whether the boundary itself is still below it (run > 90%)."""
+    better, ``strict_*`` whether the boundary itself is still below it (run > 90%)."""
 
     crawl: Decimal
     walk: Decimal
     run: Decimal
     higher: bool = True
     strict_run: bool = False
+    strict_crawl: bool = False
 
     def stage(self, figure: Decimal) -> str:
         def reaches(limit: Decimal, strict: bool = False) -> bool:
@@ -70,15 +71,16 @@ class Scale:
             return STAGES[3]
         if reaches(self.walk):
             return STAGES[2]
-        if reaches(self.crawl):
+        if reaches(self.crawl, self.strict_crawl):
             return STAGES[1]
         return STAGES[0]
 
     def as_dict(self) -> dict[str, str]:
         sign = ">=" if self.higher else "<="
         run_sign = ">" if self.strict_run else sign
+        crawl_sign = ">" if self.strict_crawl else sign
         return {
-            "crawl": f"{sign} {_percent(self.crawl)}%",
+            "crawl": f"{crawl_sign} {_percent(self.crawl)}%",
             "walk": f"{sign} {_percent(self.walk)}%",
             "run": f"{run_sign} {_percent(self.run)}%",
         }
@@ -89,7 +91,7 @@ TAGGING = ALLOCATION
 FORECASTING = Scale(Decimal("0.2"), Decimal("0.15"), Decimal("0.12"), higher=False)
 COMMITMENTS = Scale(Decimal("0.6"), Decimal("0.8"), Decimal("0.95"))
 # any chargeback at all is a first step beyond showback
-CHARGEBACK_SCALE = Scale(Decimal("0.0000000001"), Decimal("0.5"), Decimal("0.8"))
+CHARGEBACK_SCALE = Scale(Decimal(0), Decimal("0.5"), Decimal("0.8"), strict_crawl=True)
 
 
 @dataclass(frozen=True)
@@ -191,7 +193,7 @@ def _worst(shares: dict[str, Decimal | None]) -> tuple[str, Decimal] | None:
 def _allocation(found: list[MetricTotals]) -> Practice:
     from apportion.report.totals import METHODS
 
-    worst = _worst({m.currency: ratio(m.allocated_total, m.ingested) for m in found})
+    worst = _worst({m.currency: _share(m.allocated_total, m.ingested) for m in found})
     if worst is None:
         return Practice("allocation", None, NOT_MEASURED, ALLOCATION, next_step=_NO_COST)
     currency, share = worst
@@ -219,28 +221,31 @@ def _allocation(found: list[MetricTotals]) -> Practice:
 
 def _tagging(workspace: Workspace, period: str, found: list[MetricTotals]) -> Practice:
     """Of the cost meant to find its owner line by line (what direct rules claimed, and what
-    no rule claimed), the share whose line named it: by its tags, an inherited mapping or a
-    mapping rule. Shared cost split by drivers needs no workload tag, so it is left out; the
-    coverage of every required dimension over all cost is shown beside it."""
+    stayed unallocated because its line named no owner), the share whose line named it: by
+    its tags, an inherited mapping or a mapping rule. Shared cost split by drivers needs no
+    workload tag, so it is left out, and so is shared cost left unallocated for want of
+    driver data; the coverage of every required dimension over all cost is shown beside it."""
     from apportion.tags.coverage import ALL, tag_coverage
 
-    def attributable(totals: MetricTotals) -> Decimal:
-        return add(totals.allocated["direct"], totals.unallocated)
-
-    worst = _worst({m.currency: ratio(m.allocated["direct"], attributable(m)) for m in found})
+    ownerless = _ownerless(workspace, period, found[0].metric) if found else {}
+    direct = {m.currency: m.allocated["direct"] for m in found}
+    attributable = {c: add(d, ownerless.get(c, Decimal(0))) for c, d in direct.items()}
+    worst = _worst({c: _share(direct[c], attributable[c]) for c in direct})
     if worst is None:
         return Practice("tagging", None, NOT_MEASURED, TAGGING, next_step=_NO_COST)
     currency, share = worst
-    totals = next(m for m in found if m.currency == currency)
+    metric = found[0].metric
     coverage = tag_coverage(workspace, Period.parse(period), months=1, top=1)
     covered = coverage.overall.get(currency)
-    every = covered.share(ALL, totals.metric) if covered else None
+    every = covered.share(ALL, metric) if covered else None
+    places = minor_units(currency)
     step = None
     if share <= TAGGING.run:
         step = (
-            f"{at_least(totals.unallocated, minor_units(currency))} {currency} of line-by-line "
-            "cost names no owner: tag those resources at provisioning (`apportion tags "
-            "check`), or map their accounts (tags.inherit)"
+            f"{at_least(ownerless.get(currency, Decimal(0)), places)} {currency} of "
+            f"{metric} was billed on lines that name no owner: tag those resources at "
+            "provisioning (`apportion tags check`), or map their accounts (tags.inherit); "
+            "`apportion tags coverage` lists the largest"
         )
     return Practice(
         "tagging",
@@ -249,7 +254,7 @@ def _tagging(workspace: Workspace, period: str, found: list[MetricTotals]) -> Pr
         TAGGING,
         {
             "currency": currency,
-            "attributable": at_least(attributable(totals), minor_units(currency)),
+            "attributable": at_least(attributable[currency], places),
             "required": coverage.required,
             "every_required_dimension_on_all_cost": None
             if every is None
@@ -257,6 +262,29 @@ def _tagging(workspace: Workspace, period: str, found: list[MetricTotals]) -> Pr
         },
         step,
     )
+
+
+def _ownerless(workspace: Workspace, period: str, metric: str) -> dict[str, Decimal]:
+    """Per currency, the unallocated cost whose line named no owner (no rule claimed it, or a
+    direct rule found no value): what tags would have placed."""
+    from apportion.allocate.run import NO_OWNER, NO_RULE
+    from apportion.report.published import final_allocations
+
+    final = final_allocations(workspace, Period.parse(period))
+    chosen = final.filter((final.method == "unallocated") & final.reason.isin([NO_RULE, NO_OWNER]))
+    grouped = chosen.group_by("BillingCurrency").aggregate(cost=chosen[metric].sum())
+    return {
+        row["BillingCurrency"]: row["cost"] or Decimal(0)
+        for row in workspace.data.to_arrow(grouped).to_pylist()
+    }
+
+
+def _share(part: Decimal, whole: Decimal) -> Decimal | None:
+    """part / whole where that is a share: None when credits leave nothing (or less than the
+    part) to take it of, so a refund-only currency neither reads as 1000% nor decides."""
+    if whole <= 0 or part > whole or part < 0:
+        return None
+    return ratio(part, whole)
 
 
 def _forecasting(workspace: Workspace, period: str) -> Practice:
@@ -320,7 +348,7 @@ def _chargeback(lines: list[Line]) -> Practice:
         else:
             key = (line.currency, line.category)
             showback[key] = add(showback.get(key, Decimal(0)), line.amount)
-    worst = _worst({c: ratio(t[CHARGEBACK], t["all"]) for c, t in by_currency.items()})
+    worst = _worst({c: _share(t[CHARGEBACK], t["all"]) for c, t in by_currency.items()})
     charged = sorted({line.category for line in lines if line.mode == CHARGEBACK})
     if worst is None:
         return Practice("chargeback", None, NOT_MEASURED, CHARGEBACK_SCALE, next_step=_NO_COST)

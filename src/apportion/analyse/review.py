@@ -51,6 +51,15 @@ class Comparison:
             PERCENT_PLACES, context=EXACT
         )
 
+    @property
+    def shown_percent(self) -> str:
+        """The percent as a report shows it: "new" for a line the previous period did not
+        have, "-" where there is nothing to take a percent of (a plan of 0)."""
+        percent = self.percent
+        if percent is not None:
+            return f"{percent:f}"
+        return "new" if self.against == PREVIOUS and self.change else "-"
+
     def as_dict(self) -> dict[str, Any]:
         percent = self.percent
         return {
@@ -82,10 +91,16 @@ class ReviewItem:
         return any(c.exceeded for c in self.comparisons)
 
     @property
+    def explained(self) -> bool:
+        """Explained as it stands: an explanation given before the line changed (a rerun, an
+        adjustment) explains another amount, and is shown but no longer counts."""
+        return self.explanation is not None and self.explanation.actual == self.actual
+
+    @property
     def status(self) -> str:
         if not self.needs_explanation:
             return WITHIN
-        return EXPLAINED if self.explanation else UNEXPLAINED
+        return EXPLAINED if self.explained else UNEXPLAINED
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -102,6 +117,7 @@ class ReviewItem:
             },
             "status": self.status,
             "explanation": self.explanation.as_dict() if self.explanation else None,
+            "explanation_outdated": self.explanation is not None and not self.explained,
         }
 
 
@@ -110,6 +126,7 @@ class Review:
     period: str
     previous: str
     items: tuple[ReviewItem, ...]
+    previous_allocated: bool = True  # False: every line is new, nothing to compare with
 
     def counts(self) -> dict[str, int]:
         return {s: sum(1 for i in self.items if i.status == s) for s in (EXPLAINED, UNEXPLAINED)}
@@ -125,6 +142,7 @@ class Review:
         return {
             "period": self.period,
             "previous_period": self.previous,
+            "previous_allocated": self.previous_allocated,
             "needs_explanation": len(self.flagged()),
             "explained": counts[EXPLAINED],
             "unexplained": counts[UNEXPLAINED],
@@ -141,18 +159,28 @@ def review(workspace: Workspace, period: str, payers: Collection[str] | None = N
             f"period {period} has no published allocation: run `apportion allocate --period "
             f"{period}` first"
         )
-    before = stated_lines(workspace, previous) or []
+    stated_before = stated_lines(workspace, previous)
+    before = stated_before or []
     if payers is not None:
         current = [line for line in current if line.payer in payers]
         before = [line for line in before if line.payer in payers]
     config = workspace.config.review
     explained = latest_explanations(workspace.control, period)
+    planned = {
+        kind: {key: amount for key, amount in amounts.items() if payers is None or key[0] in payers}
+        for kind, amounts in _planned(workspace, period).items()
+    }
     items = [
         *category_items(config, current, before),
-        *total_items(config, current, _planned(workspace, period)),
+        *total_items(config, current, planned),
     ]
     items = [replace(item, explanation=explained.get(item.key)) for item in items]
-    return Review(period=period, previous=previous, items=tuple(sorted(items, key=_order)))
+    return Review(
+        period=period,
+        previous=previous,
+        items=tuple(sorted(items, key=_order)),
+        previous_allocated=stated_before is not None,
+    )
 
 
 @dataclass(frozen=True)
@@ -185,7 +213,7 @@ def explain(
     ``payers`` only, when given); left open, category and currency are those of the one line
     that needs an explanation."""
     found = _one(review(workspace, period, payers), subject)
-    record_explanation(workspace.control, period, found.key, text, actor)
+    record_explanation(workspace.control, period, found.key, found.actual, text, actor)
     explained = review(workspace, period, payers).item(found.key)
     assert explained is not None
     return explained
@@ -233,8 +261,13 @@ def total_items(
     """Per cost centre and use case: the total against each plan (forecast, budget) that has
     an amount for it."""
     threshold = config.threshold(TOTAL)
+    actuals = _by_total(current)
+    # a plan with no cost against it moved by all of it: an underspend is reviewed too
+    for amounts in planned.values():
+        for payer, workload, currency in amounts:
+            actuals.setdefault((payer, workload, TOTAL, currency), Decimal(0))
     items = []
-    for key, actual in sorted(_by_total(current).items()):
+    for key, actual in sorted(actuals.items()):
         payer, workload, _, currency = key
         comparisons = tuple(
             _compare(kind, actual, amounts[(payer, workload, currency)], threshold)

@@ -44,6 +44,7 @@ class Change:
 @dataclass(frozen=True)
 class CategoryFit:
     category: str
+    currency: str  # the absolute amounts' (configured thresholds apply in every currency)
     threshold: Threshold  # the one in force (the category's own, or the * entry)
     own: bool  # whether the category names its own threshold
     lines: int  # review lines over the periods with a change
@@ -60,6 +61,7 @@ class CategoryFit:
 
         return {
             "category": self.category,
+            "currency": self.currency,
             "configured_for": self.threshold.category,
             "configured": shown(self.threshold),
             "lines": self.lines,
@@ -101,28 +103,35 @@ def thresholds_review(
     lines = {str(p): stated_lines(workspace, str(p)) for p in window}
     config = workspace.config.review
     judged, notes = [], []
-    changes: dict[str, list[Change]] = defaultdict(list)
+    # per category and currency: amounts in two currencies are no one distribution
+    changes: dict[tuple[str, str], list[Change]] = defaultdict(list)
     for before, period in pairwise(window):
-        current = lines[str(period)]
+        current, earlier = lines[str(period)], lines[str(before)]
         if current is None:
             notes.append(f"{period}: no published allocation, not judged")
             continue
+        if earlier is None:
+            # every line would be new, its whole amount a change: no measure of movement
+            notes.append(f"{period}: {before} has no statement to compare with, not judged")
+            continue
         judged.append(str(period))
-        for item in category_items(config, current, lines[str(before)] or []):
+        for item in category_items(config, current, earlier):
             comparison = item.comparisons[0]
             if comparison.change:
                 percent = None if comparison.percent is None else abs(comparison.percent)
-                changes[item.category].append(
+                changes[(item.category, item.currency)].append(
                     Change(str(period), abs(comparison.change), percent, comparison.exceeded)
                 )
     fits = tuple(
-        _fit(category, config.threshold(category), found, len(judged))
-        for category, found in sorted(changes.items())
+        _fit(category, currency, config.threshold(category), found, len(judged))
+        for (category, currency), found in sorted(changes.items())
     )
     return ThresholdReview(tuple(judged), fits, tuple(notes))
 
 
-def _fit(category: str, threshold: Threshold, changes: list[Change], judged: int) -> CategoryFit:
+def _fit(
+    category: str, currency: str, threshold: Threshold, changes: list[Change], judged: int
+) -> CategoryFit:
     fired = [c for c in changes if c.exceeded]
     periods_fired = len({c.period for c in fired})
     percents = [c.percent for c in changes if c.percent is not None]
@@ -142,6 +151,7 @@ def _fit(category: str, threshold: Threshold, changes: list[Change], judged: int
         verdict = NEVER_FIRES
     return CategoryFit(
         category=category,
+        currency=currency,
         threshold=threshold,
         own=threshold.category == category,
         lines=len(changes),

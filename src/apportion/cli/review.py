@@ -62,6 +62,8 @@ def review_report(
         write_csv(rows)
         return
     print_table(f"Monthly review {period} (against {found.previous})", rows)
+    if not found.previous_allocated:
+        _say(f"note: {found.previous} has no statement: every line of {period} is new")
     _say(
         f"{payload['needs_explanation']} lines need an explanation: {payload['explained']} "
         f"explained, {payload['unexplained']} not yet"
@@ -70,7 +72,6 @@ def review_report(
 
 def _row(item: dict[str, Any], comparison: Any) -> dict[str, Any]:
     explanation = item["explanation"] or {}
-    percent = comparison.percent
     return {
         "cost_centre": item["cost_centre"],
         "use_case": item["use_case"],
@@ -80,7 +81,7 @@ def _row(item: dict[str, Any], comparison: Any) -> dict[str, Any]:
         "against": comparison.against,
         "compared": f"{comparison.amount:f}",
         "change": f"{comparison.change:f}",
-        "percent": "new" if percent is None else f"{percent:f}",
+        "percent": comparison.shown_percent,
         "status": item["status"],
         "explanation": explanation.get("text"),
         "explained_by": explanation.get("explained_by"),
@@ -153,6 +154,7 @@ def _fit_row(fit: dict[str, Any]) -> dict[str, Any]:
     configured, proposed = fit["configured"], fit["proposed"] or {}
     return {
         "category": fit["category"],
+        "currency": fit["currency"],
         "configured_for": fit["configured_for"],
         "absolute": configured["absolute"],
         "percent": configured["percent"],

@@ -263,6 +263,7 @@ class Explanation(Base):
     workload: Mapped[str] = mapped_column(Text)
     category: Mapped[str] = mapped_column(Text)  # a cost category, or * for the use case's total
     currency: Mapped[str] = mapped_column(String(3))
+    actual: Mapped[Decimal] = mapped_column(Money)  # the line as it stood when explained
     text: Mapped[str] = mapped_column(Text)
     explained_by: Mapped[str] = mapped_column(String(200))
     explained_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -24,6 +24,7 @@ def upgrade() -> None:
         sa.Column("workload", sa.Text(), nullable=False),
         sa.Column("category", sa.Text(), nullable=False),
         sa.Column("currency", sa.String(3), nullable=False),
+        sa.Column("actual", sa.String(64), nullable=False),
         sa.Column("text", sa.Text(), nullable=False),
         sa.Column("explained_by", sa.String(200), nullable=False),
         sa.Column("explained_at", sa.DateTime(timezone=True), nullable=False),
