@@ -310,3 +310,13 @@ def test_percent_labels_say_new_only_for_a_new_line() -> None:
     unmoved = rv._compare(rv.PREVIOUS, Decimal(0), Decimal(0), threshold)
     no_plan = rv._compare(rv.FORECAST, Decimal(5), Decimal(0), threshold)
     assert [c.shown_percent for c in (new, unmoved, no_plan)] == ["new", "-", "-"]
+
+
+def test_closing_says_how_many_lines_are_still_unexplained(reviewed: Workspace) -> None:
+    root = str(reviewed.root)
+    reviewed.close()
+    runner = CliRunner()
+    assert runner.invoke(app, ["--workspace", root, "period", "review", "2026-10"]).exit_code == 0
+    closed = runner.invoke(app, ["--workspace", root, "period", "close", "2026-10"])
+    assert closed.exit_code == 0, closed.output
+    assert "4 lines of the monthly review still need an explanation" in closed.stderr

@@ -21,6 +21,7 @@ from apportion.cli.common import (
     emit,
     err,
     guard,
+    note,
     open_workspace,
     out,
     print_table,
@@ -31,6 +32,7 @@ from apportion.cli.common import (
 
 if TYPE_CHECKING:
     from apportion.ledger.statement import CurrencyTotal, Statement
+    from apportion.workspace import Workspace
 
 period_app = typer.Typer(
     help="Periods: open -> allocated -> in_review -> closed.", no_args_is_help=True
@@ -103,12 +105,24 @@ def period_close(
         workspace = open_workspace()
         with progress(f"closing {period}"):
             closed = close_period(workspace, _period(period), _actor(), force=force, reason=reason)
+        unexplained = _unexplained(workspace, closed.period)
     out.print(
         f"period {closed.period} closed: run {closed.run_id}, {closed.lines} statement lines, "
         f"{closed.journal_lines} journal lines, ledger hash {closed.chain_hash[:16]}"
         + (" (forced)" if closed.forced else ""),
         highlight=False,
     )
+    if unexplained:
+        note(
+            f"{unexplained} lines of the monthly review still need an explanation (`apportion "
+            f"report review --period {closed.period}`; owners may still give them)"
+        )
+
+
+def _unexplained(workspace: Workspace, period: str) -> int:
+    from apportion.analyse.review import UNEXPLAINED, review
+
+    return review(workspace, period).counts()[UNEXPLAINED]
 
 
 @period_app.command("adjust")
@@ -122,8 +136,8 @@ def period_adjust(period: PeriodArgument, fmt: FormatOption = OutputFormat.table
         with progress(f"restating {period}") as say:
             result = adjust_restated(workspace, _period(period), _actor(), say)
     rows = result.adjustments
-    for note in result.notes:
-        err.print(f"note: {note}", highlight=False, markup=False)
+    for remark in result.notes:
+        note(remark)
     if fmt is OutputFormat.table and not rows:
         out.print(f"nothing to adjust: the restated {period} allocates as it closed")
         return
@@ -241,8 +255,8 @@ def statement(
         print_table(title, [_statement_row(one, e.as_dict(), table=True) for e in one.entries])
         for total in one.totals:
             out.print(_total_line(total), highlight=False, markup=False)
-        for note in one.notes:
-            err.print(f"note: {note}", highlight=False, markup=False)
+        for remark in one.notes:
+            note(remark)
 
 
 def _total_line(total: CurrencyTotal) -> str:
