@@ -68,6 +68,6 @@ def _quality(rows: list[dict[str, object]]) -> Decimal | None:
     weighted = [r for r in scored if isinstance(r["decisions"], Decimal) and r["decisions"] > 0]
     if weighted:
         weight = exact_sum(r["decisions"] for r in weighted)  # type: ignore[misc]
-        score = exact_sum(r["quality_score"] * r["decisions"] for r in weighted)  # type: ignore[operator]
+        score = exact_sum(EXACT.multiply(r["quality_score"], r["decisions"]) for r in weighted)  # type: ignore[arg-type]
         return EXACT.divide(score, weight)
     return EXACT.divide(exact_sum(r["quality_score"] for r in scored), Decimal(len(scored)))  # type: ignore[misc]

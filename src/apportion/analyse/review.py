@@ -47,7 +47,7 @@ class Comparison:
         """The change in percent of the compared amount; None when that is zero."""
         if not self.amount:
             return None
-        return EXACT.divide(self.change * 100, abs(self.amount)).quantize(
+        return EXACT.divide(EXACT.multiply(self.change, Decimal(100)), abs(self.amount)).quantize(
             PERCENT_PLACES, context=EXACT
         )
 
@@ -246,7 +246,7 @@ def category_items(
     """Per cost centre, use case, category and currency: the change against the previous
     period's lines ``before``."""
     items = []
-    for key, (actual, before_amount) in _paired(_by_category(current), _by_category(before)):
+    for key, (actual, before_amount) in _paired(_summed(current), _summed(before)):
         threshold = config.threshold(key[2])
         comparison = _compare(PREVIOUS, actual, before_amount, threshold)
         items.append(ReviewItem(*key, actual, (comparison,), threshold, None))
@@ -261,7 +261,7 @@ def total_items(
     """Per cost centre and use case: the total against each plan (forecast, budget) that has
     an amount for it."""
     threshold = config.threshold(TOTAL)
-    actuals = _by_total(current)
+    actuals = _summed(current, totals=True)
     # a plan with no cost against it moved by all of it: an underspend is reviewed too
     for amounts in planned.values():
         for payer, workload, currency in amounts:
@@ -291,18 +291,11 @@ def _compare(against: str, actual: Decimal, amount: Decimal, limit: Threshold) -
     )
 
 
-def _by_category(lines: Iterable[Line]) -> dict[ItemKey, Decimal]:
+def _summed(lines: Iterable[Line], *, totals: bool = False) -> dict[ItemKey, Decimal]:
+    """The lines' amounts per review line: per category, or per use case (category ``*``)."""
     found: dict[ItemKey, Decimal] = {}
     for line in lines:
-        key = (line.payer, line.workload, line.category, line.currency)
-        found[key] = add(found.get(key, Decimal(0)), line.amount)
-    return found
-
-
-def _by_total(lines: Iterable[Line]) -> dict[ItemKey, Decimal]:
-    found: dict[ItemKey, Decimal] = {}
-    for line in lines:
-        key = (line.payer, line.workload, TOTAL, line.currency)
+        key = (line.payer, line.workload, TOTAL if totals else line.category, line.currency)
         found[key] = add(found.get(key, Decimal(0)), line.amount)
     return found
 

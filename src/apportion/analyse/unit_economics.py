@@ -24,7 +24,7 @@ from typing import Any
 
 from apportion.analyse.delivered import Delivered, delivered
 from apportion.ledger.lines import Line, stated_lines
-from apportion.money import EXACT, add, at_least, exact_sum
+from apportion.money import EXACT, add, at_least, exact_sum, ratio
 from apportion.periods import Period
 from apportion.schema.currency import minor_units
 from apportion.schema.tables import IDLE, UNALLOCATED
@@ -239,9 +239,8 @@ def _trends(workspace: Workspace, period: str, found: list[UseCaseEconomics]) ->
 
 
 def _ratio(amount: Decimal | None, over: Decimal | None) -> Decimal | None:
-    if amount is None or not over:
-        return None
-    return EXACT.divide(amount, over).quantize(PLACES, context=EXACT)
+    found = ratio(amount, over)
+    return None if found is None else found.quantize(PLACES, context=EXACT)
 
 
 def _text(value: Decimal | None) -> str | None:

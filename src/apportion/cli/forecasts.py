@@ -3,7 +3,6 @@ to actual report."""
 
 from __future__ import annotations
 
-import json
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -14,12 +13,12 @@ from apportion.cli.common import (
     FormatOption,
     OutputFormat,
     PeriodOption,
+    emit,
     err,
     note,
     opened_workspace,
     out,
     print_table,
-    write_csv,
 )
 
 forecast_app = typer.Typer(
@@ -112,14 +111,9 @@ def baseline(
             result, done = compute(workspace, period), None
     payload = result.as_dict()
     rows = payload["baselines"]
-    if fmt is OutputFormat.json:
-        out.print_json(json.dumps(payload))
-    elif fmt is OutputFormat.csv:
-        write_csv(rows)
-    else:
-        print_table(f"Baseline {period}", rows)
-        if result.history:
-            out.print(f"history: {result.history[0]} to {result.history[-1]}", highlight=False)
+    emit(fmt, f"Baseline {period}", payload, rows)
+    if fmt is OutputFormat.table and result.history:
+        out.print(f"history: {result.history[0]} to {result.history[-1]}", highlight=False)
     _notes(result.notes)
     if done is not None:
         err.print(
@@ -142,12 +136,8 @@ def report_forecast(
         report = forecast_report(workspace, period, kind.value)
     payload = report.as_dict()
     lines = _columns(payload["lines"], LINE_COLUMNS)
-    if fmt is OutputFormat.json:
-        out.print_json(json.dumps(payload))
-    elif fmt is OutputFormat.csv:
-        write_csv(lines)
-    else:
-        print_table(f"{kind.value.capitalize()} to actual {period}", lines)
+    emit(fmt, f"{kind.value.capitalize()} to actual {period}", payload, lines)
+    if fmt is OutputFormat.table:
         print_table(f"Accuracy per owner {period}", _columns(payload["owners"], OWNER_COLUMNS))
         print_table(f"Accuracy per currency {period}", payload["totals"])
     _notes(report.notes)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import typer
@@ -11,11 +10,9 @@ from apportion.cli.common import (
     FormatOption,
     OutputFormat,
     PeriodOption,
+    emit,
     note,
     opened_workspace,
-    out,
-    print_table,
-    write_csv,
 )
 
 
@@ -33,13 +30,9 @@ def report_playbooks(period: PeriodOption, fmt: FormatOption = OutputFormat.tabl
         report = playbooks(workspace, period)
     payload = report.as_dict()
     rows = [_row(finding) for finding in payload["findings"]]
+    emit(fmt, f"Optimisation playbooks {period} ({payload['currency']})", payload, rows)
     if fmt is OutputFormat.json:
-        out.print_json(json.dumps(payload))
         return
-    if fmt is OutputFormat.csv:
-        write_csv(rows)
-    else:
-        print_table(f"Optimisation playbooks {period} ({payload['currency']})", rows)
     for line in payload["not_checked"]:
         note(line, "not checked")
     for remark in payload["notes"]:

@@ -21,7 +21,6 @@ from apportion.cli.common import (
     err,
     guard,
     note,
-    open_workspace,
     opened_workspace,
     out,
     print_table,
@@ -107,12 +106,9 @@ def run(
         raw, source = _proposal(file, model, quick)
         raw.update({key: value for key, value in overrides.items() if value is not None})
         proposal = projections.proposal_of(raw, source)
-        workspace = open_workspace()
-        try:
-            projected = projections.project_in(workspace, proposal)
-            kept = projections.save(workspace, projected, current_actor()) if save else None
-        finally:
-            workspace.close()
+    with opened_workspace() as workspace:
+        projected = projections.project_in(workspace, proposal)
+        kept = projections.save(workspace, projected, current_actor()) if save else None
     _print_projection(projected, fmt)
     if kept is not None:
         err.print(f"saved as projection {kept.id} of {kept.name}", markup=False, highlight=False)

@@ -13,6 +13,7 @@ from apportion.cli.common import (
     OutputFormat,
     PeriodOption,
     err,
+    note,
     opened_workspace,
     out,
     print_table,
@@ -63,7 +64,7 @@ def review_report(
         return
     print_table(f"Monthly review {period} (against {found.previous})", rows)
     if not found.previous_allocated:
-        _say(f"note: {found.previous} has no statement: every line of {period} is new")
+        note(f"{found.previous} has no statement: every line of {period} is new")
     _say(
         f"{payload['needs_explanation']} lines need an explanation: {payload['explained']} "
         f"explained, {payload['unexplained']} not yet"
@@ -146,8 +147,8 @@ def thresholds_review(
         print_table(f"Review thresholds over {', '.join(found.periods) or 'no periods'}", rows)
         for fit in found.misfits():
             _say(f"{fit.category}: the threshold for {fit.threshold.category} {fit.verdict}")
-    for note in found.notes:
-        _say(f"note: {note}")
+    for remark in found.notes:
+        note(remark)
 
 
 def _fit_row(fit: dict[str, Any]) -> dict[str, Any]:

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, HTTPException, Request
 
-from apportion.access import Caller
+from apportion.access import ADMIN, ANALYST, Caller
 from apportion.api.auth import Authenticated, authenticated, current
 
 
@@ -27,6 +27,17 @@ async def page_caller(request: Request) -> Caller:
 
 
 PageCaller = Annotated[Caller, Depends(page_caller)]
+
+
+async def staff_page_caller(found: PageCaller) -> Caller:
+    """A page that spans every cost centre (coverage, the portfolio, anomalies, maturity):
+    admins and analysts; a consumer gets 403, as the page's JSON twin answers."""
+    if found.role not in (ADMIN, ANALYST):
+        raise HTTPException(403, "this page spans every cost centre: admins and analysts")
+    return found
+
+
+StaffPageCaller = Annotated[Caller, Depends(staff_page_caller)]
 
 
 def workspace_of(request: Request) -> Any:

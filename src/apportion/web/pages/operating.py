@@ -5,20 +5,14 @@ from __future__ import annotations
 
 from typing import Literal
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from apportion.access import Caller
 from apportion.api import v1
-from apportion.web.pages.common import PageCaller, workspace_of
+from apportion.web.pages.common import PageCaller, StaffPageCaller, workspace_of
 from apportion.web.render import render
 
 router = APIRouter(include_in_schema=False)
-
-
-def _staff_only(caller: Caller, what: str) -> None:
-    if caller.role not in ("admin", "analyst"):
-        raise HTTPException(403, f"{what} span every cost centre: admins and analysts")
 
 
 @router.get("/periods/{period}/forecast", response_class=HTMLResponse)
@@ -42,8 +36,7 @@ def forecast_page(
 
 
 @router.get("/periods/{period}/anomalies", response_class=HTMLResponse)
-def anomalies_page(request: Request, period: v1.PeriodPath, caller: PageCaller) -> Response:
-    _staff_only(caller, "anomalies")
+def anomalies_page(request: Request, period: v1.PeriodPath, caller: StaffPageCaller) -> Response:
     from apportion.analyse.anomalies import anomalies
 
     found = anomalies(workspace_of(request), period).as_dict()
@@ -57,8 +50,7 @@ def anomalies_page(request: Request, period: v1.PeriodPath, caller: PageCaller) 
 
 
 @router.get("/periods/{period}/maturity", response_class=HTMLResponse)
-def maturity_page(request: Request, period: v1.PeriodPath, caller: PageCaller) -> Response:
-    _staff_only(caller, "maturity figures")
+def maturity_page(request: Request, period: v1.PeriodPath, caller: StaffPageCaller) -> Response:
     from apportion.analyse.maturity import maturity
 
     found = maturity(workspace_of(request), period).as_dict()

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from apportion.api import v1
-from apportion.web.pages.common import PageCaller, workspace_of
+from apportion.web.pages.common import PageCaller, StaffPageCaller, workspace_of
 from apportion.web.render import render
 
 router = APIRouter(include_in_schema=False)
@@ -25,9 +25,7 @@ def rules_page(request: Request, caller: PageCaller) -> Response:
 
 
 @router.get("/periods/{period}/coverage", response_class=HTMLResponse)
-def coverage_page(request: Request, period: v1.PeriodPath, caller: PageCaller) -> Response:
-    if caller.role not in ("admin", "analyst"):
-        raise HTTPException(403, "tag coverage is for admins and analysts")
+def coverage_page(request: Request, period: v1.PeriodPath, caller: StaffPageCaller) -> Response:
     from apportion.periods import Period
     from apportion.tags.coverage import coverage_tables, tag_coverage
 
@@ -43,9 +41,9 @@ def coverage_page(request: Request, period: v1.PeriodPath, caller: PageCaller) -
 
 
 @router.get("/periods/{period}/unit-economics", response_class=HTMLResponse)
-def unit_economics_page(request: Request, period: v1.PeriodPath, caller: PageCaller) -> Response:
-    if caller.role not in ("admin", "analyst"):
-        raise HTTPException(403, "the portfolio spans every cost centre: admins and analysts")
+def unit_economics_page(
+    request: Request, period: v1.PeriodPath, caller: StaffPageCaller
+) -> Response:
     from apportion import charts
     from apportion.analyse.unit_economics import unit_economics
 
