@@ -42,9 +42,11 @@ def test_the_aws_cur_sample_keeps_its_totals(tmp_path: Path) -> None:
     ).to_pylist()
     found = {row["ChargeCategory"]: (row["n"], row["billed"], row["listed"]) for row in sums}
     # lineItem/UnblendedCost: 1.68230869740 in all, 0.08 of it tax; ListCost is the public
-    # on-demand cost of the usage lines and the billed cost of the tax lines
+    # on-demand rate x lineItem/UsageAmount of the usage lines (FOCUS: ListUnitPrice x
+    # PricingQuantity; AWS's rounded pricing/publicOnDemandCost sums to 3.35617269490) and the
+    # billed cost of the tax lines
     assert found == {
-        "Usage": (1269, D("1.60230869740"), D("3.35617269490")),
+        "Usage": (1269, D("1.60230869740"), D("3.356172697771288")),
         "Tax": (12, D("0.08"), D("0.08")),
     }
     [first] = ws.data.to_arrow(lines.order_by(t.ROW_NUMBER).limit(1)).to_pylist()
@@ -195,7 +197,10 @@ def _by_category(ws: Workspace) -> dict[str, tuple[int, D, D]]:
 
 
 def _lines(ws: Workspace) -> list[dict[str, Any]]:
-    return ws.data.to_arrow(ws.data.table(t.COST_LINES).order_by(t.ROW_NUMBER)).to_pylist()
+    lines: list[dict[str, Any]] = ws.data.to_arrow(
+        ws.data.table(t.COST_LINES).order_by(t.ROW_NUMBER)
+    ).to_pylist()
+    return lines
 
 
 def _quarantined(ws: Workspace) -> list[tuple[int, str, str]]:
@@ -218,14 +223,18 @@ def test_the_aws_cur2_export_keeps_its_totals(tmp_path: Path) -> None:
     # Effective: the reserved usage at reservation_effective_cost 7.25, the RIFee at its
     # unused 1.50 + 0.75, the upfront Fee at 0, the Savings Plan usage at 2.38, its negation at
     # 0, its fee at 72.00 - 70.00 used: 10.06 + 0.345678909 + 7.25 + 2.25 + 0 + 2.38 + 0 + 2.00
-    # - 25.00 + 14.20 - 1.01 = 12.475678909. List: usage at pricing_public_on_demand_cost
-    # (10.06, 0.345678909, 9.216, 3.40), the rest unblended: 1279.811678909.
+    # - 25.00 + 14.20 - 1.01 = 12.475678909. List: usage at pricing_public_on_demand_rate x
+    # line_item_usage_amount (10.06, 0.345678909, 9.216, 3.40), the Savings Plan negation at 0
+    # (it takes back the billed cost of the covered usage, not its list cost), the rest
+    # unblended: 1270.595678909 + 3.40 = 1283.211678909. Contracted: unblended, the negation
+    # at 0 likewise: 1273.995678909. (The negation's -3.40 in both, as before, made the covered
+    # usage's savings negative: not FOCUS.)
     assert _totals(ws) == {
         "2024-03": (
             D("1270.595678909"),
             D("12.475678909"),
-            D("1279.811678909"),
-            D("1270.595678909"),
+            D("1283.211678909"),
+            D("1273.995678909"),
         )
     }
     assert _by_category(ws) == {
@@ -294,11 +303,14 @@ def test_the_azure_mca_actual_export_keeps_its_totals(tmp_path: Path) -> None:
         "2024-04-01 00:00:00",  # the day after 03/31/2024
     )
     assert dict(first[t.EXTENSIONS])["x_InvoiceSectionId"] == "WXYZ-1234-PJA-PGB"
-    # Azure OpenAI is an AI service (reconcile compares gateway usage with it); a VM is not
-    # given a category apportion would have to guess
-    categories = {line["ServiceName"]: line["ServiceCategory"] for line in lines}
-    assert categories["Foundry Models"] == "AI and Machine Learning"
-    assert categories["Virtual Machines"] is None
+    # Azure OpenAI is an AI service (reconcile compares gateway usage with it); every line has
+    # the FOCUS category of its meter category (a null one, as before, is not FOCUS)
+    categories = {
+        line["ServiceName"]: (line["ServiceCategory"], line["ServiceSubcategory"]) for line in lines
+    }
+    assert categories["Foundry Models"] == ("AI and Machine Learning", "Generative AI")
+    assert categories["Virtual Machines"] == ("Compute", "Virtual Machines")
+    assert categories["Microsoft.Capacity"] == ("Other", "Other (Other)")
     # a cost written with a decimal comma is not guessed at
     assert _quarantined(ws) == [(4, "BilledCost: '4,05' is not a valid money", "4,05")]
 

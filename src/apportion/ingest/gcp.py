@@ -17,6 +17,10 @@ write the export's nested columns as CSV. Each row becomes one FOCUS cost line:
   Tax, adjustment and rounding_error Adjustment (an adjustment is a correction, ChargeClass
   Correction). A commitment's fee is regular usage, PricingCategory Committed, as is usage a
   committed use discount covers, named by the discount's credit.
+- PricingQuantity and PricingUnit are ``usage.amount_in_pricing_units`` and
+  ``usage.pricing_unit`` (``gibibyte month`` written as FOCUS's ``GiB-Months``), where the
+  row has both; ServiceCategory and ServiceSubcategory come from the service's description
+  (apportion.ingest.services). A commitment's fee is Recurring, other usage Usage-Based.
 - The project is the sub-account. Tags are the resource's ``labels`` over its project's
   ``project.labels``, which every line of the project inherits (a resource's own label wins
   on the same key); ``system_labels`` (Google's, such as a machine type) are kept in
@@ -34,8 +38,11 @@ from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from apportion.ingest import services
+from apportion.ingest.conform import charge_frequency, pricing, pricing_unit
 from apportion.ingest.native import Native
-from apportion.ingest.reports import NO_AMOUNT, FocusRow, ai_category, billing_month, nested, text
+from apportion.ingest.reports import NO_AMOUNT, FocusRow, billing_month, nested, text
+from apportion.ingest.services import ai_service, lookup, service_columns
 from apportion.money import rounded_text
 from apportion.schema.tables import MONEY_SCALE
 
@@ -153,20 +160,28 @@ def _commitment(row: Mapping[str, Any]) -> Mapping[str, Any]:
 def _pricing_category(row: Mapping[str, Any], committed: bool) -> str | None:
     if _cost_type(row) != "regular":
         return None
-    sku = text(nested(row, "sku", "description")) or ""
-    return "Committed" if committed or sku.startswith("Commitment") else "Standard"
+    return "Committed" if committed or _commitment_fee(row) else "Standard"
+
+
+def _commitment_fee(row: Mapping[str, Any]) -> bool:
+    """A committed use discount's monthly fee, which Google bills as regular usage."""
+    return (text(nested(row, "sku", "description")) or "").startswith("Commitment")
 
 
 def _period_columns(row: Mapping[str, Any]) -> FocusRow:
     start, end = _invoice_month(nested(row, "invoice", "month"))
     adjustment = row.get("adjustment_info")
+    category = _CHARGE_CATEGORY.get(_cost_type(row), "Adjustment")
     return {
         "BillingPeriodStart": start,
         "BillingPeriodEnd": end,
         "ChargePeriodStart": _time(row.get("usage_start_time")),
         "ChargePeriodEnd": _time(row.get("usage_end_time")),
-        "ChargeCategory": _CHARGE_CATEGORY.get(_cost_type(row), "Adjustment"),
+        "ChargeCategory": category,
         "ChargeClass": "Correction" if isinstance(adjustment, dict) and adjustment else None,
+        "ChargeFrequency": charge_frequency(
+            category, "Recurring" if _commitment_fee(row) else None
+        ),
     }
 
 
@@ -179,7 +194,10 @@ def _cost_columns(row: Mapping[str, Any]) -> FocusRow:
         "EffectiveCost": net,
         "ListCost": _as_money(row.get("cost_at_list")) or cost,
         "ContractedCost": cost,
-        "ContractedUnitPrice": text(nested(row, "price", "effective_price")),
+        # tax has no unit price in FOCUS
+        "ContractedUnitPrice": (
+            text(nested(row, "price", "effective_price")) if _cost_type(row) != "tax" else None
+        ),
     }
 
 
@@ -188,8 +206,11 @@ def _usage_columns(row: Mapping[str, Any]) -> FocusRow:
     return {
         "ConsumedQuantity": text(nested(row, "usage", "amount")) if usage else None,
         "ConsumedUnit": text(nested(row, "usage", "unit")) if usage else None,
-        "PricingQuantity": text(nested(row, "usage", "amount_in_pricing_units")),
-        "PricingUnit": text(nested(row, "usage", "pricing_unit")),
+        **pricing(
+            _CHARGE_CATEGORY.get(_cost_type(row), "Adjustment"),
+            text(nested(row, "usage", "amount_in_pricing_units")),
+            pricing_unit(text(nested(row, "usage", "pricing_unit"))),
+        ),
     }
 
 
@@ -197,6 +218,7 @@ def _gcp_row(row: Mapping[str, Any]) -> FocusRow:
     cud = _commitment(row)
     # Marketplace sales (THIRD_PARTY_RESELLER, _AGENCY) are published by their seller
     third_party = row.get("transaction_type") not in (None, "GOOGLE")
+    service = text(nested(row, "service", "description"))
     return {
         "ProviderName": PROVIDER,
         "PublisherName": (text(row.get("seller_name")) if third_party else None) or PROVIDER,
@@ -212,8 +234,8 @@ def _gcp_row(row: Mapping[str, Any]) -> FocusRow:
         "CommitmentDiscountCategory": _COMMITMENT_CREDITS.get(str(cud.get("type"))),
         "CommitmentDiscountId": text(cud.get("id")),
         "CommitmentDiscountName": text(cud.get("full_name") or cud.get("name")),
-        "ServiceName": text(nested(row, "service", "description")),
-        "ServiceCategory": ai_category(text(nested(row, "service", "description"))),
+        "ServiceName": service,
+        **service_columns(lookup(services.GCP, service), ai_service(service)),
         "SkuId": text(nested(row, "sku", "id")),
         "RegionId": text(nested(row, "location", "region")),
         "AvailabilityZone": text(nested(row, "location", "zone")),

@@ -10,6 +10,21 @@ quarantine and categories as a FOCUS file. Amounts are added and subtracted as e
 The mapping is done row by row in Python: fine for the millions of rows a month of a large
 account has, slower than reading a FOCUS export, which AWS Data Exports write directly.
 
+The lines are FOCUS 1.2 as far as the export allows (tests/ingest/test_focus_validity.py runs
+the FinOps Foundation's validator on them): every line has a ServiceCategory and
+ServiceSubcategory from its provider's table (apportion.ingest.services, ``Other`` for a
+service not named there), a ChargeFrequency, and PricingQuantity and PricingUnit where the
+export gives both (not on tax; units in FOCUS's format: apportion.ingest.conform). Where a
+line has a list unit price and a quantity, its ListCost is their product, and its
+ContractedCost likewise with the contracted unit price.
+
+A CUR's list cost is the public on-demand rate x the usage amount, as the FinOps Foundation's
+converter has it (AWS's ``pricing/publicOnDemandCost`` is rounded), or the cost where there is
+no rate. A Savings Plan negation takes back the billed cost of the usage the plan covered,
+which keeps its list and contracted cost: the negation's are 0, so it does not take back the
+savings too. OCI's cost report has no list price (``cost/unitPrice`` is the price the tenancy
+pays, its contracted unit price): its list cost is its cost.
+
 CUR 2.0 is the legacy report under other names (``line_item_unblended_cost`` for
 ``lineItem/UnblendedCost``), its tags one JSON column: it is read through the legacy mapping.
 
@@ -20,10 +35,10 @@ commitment purchases are billed when bought and usage they cover costs nothing, 
 effective cost is its billed cost (nothing is amortised); in the amortized export, usage a
 reservation or savings plan covers, and the commitment's unused part, carry the amortised cost
 as effective cost and bill nothing (the purchase, billed, is in the actual export only).
-Pay-as-you-go cost (``paygCostInBillingCurrency``, or price x quantity) is the list cost, the
-negotiated unit price x quantity the contracted cost, each the cost where the export has
-neither. A file whose rows show it is the other export is refused whole, so a commitment is
-never counted twice or not at all.
+The pay-as-you-go price x quantity is the list cost (``paygCostInBillingCurrency`` where there
+is no price), the negotiated unit price x quantity the contracted cost, each the cost where
+the export has neither. A file whose rows show it is the other export is refused whole, so a
+commitment is never counted twice or not at all.
 
 The row number of a quarantined row is its line in the file.
 """
@@ -44,16 +59,18 @@ from typing import Any, Literal, Protocol
 import pyarrow as pa
 
 from apportion.engine.dataplane import FileError
+from apportion.ingest import services
+from apportion.ingest.conform import charge_frequency, pricing, pricing_unit
 from apportion.ingest.reports import (
     NO_AMOUNT,
     FocusRow,
-    ai_category,
     billing_month,
     bounded_text,
     csv_records,
     exact_json,
     text_table,
 )
+from apportion.ingest.services import ai_service, lookup, service_columns
 from apportion.money import EXACT, rounded_text
 
 Row = Mapping[str, str]
@@ -188,23 +205,55 @@ def _json_members(text: str) -> dict[str, str] | None:
 
 
 # -- AWS Cost and Usage Report (legacy) -----------------------------------------------------
-# LineItemType -> FOCUS ChargeCategory
-_AWS_CHARGE_CATEGORY = {
-    "Usage": "Usage",
-    "DiscountedUsage": "Usage",
-    "SavingsPlanCoveredUsage": "Usage",
-    "Tax": "Tax",
-    "Credit": "Credit",
-    "Refund": "Credit",
-    "BundledDiscount": "Credit",
-    "EdpDiscount": "Credit",
-    "PrivateRateDiscount": "Credit",
-    "SavingsPlanNegation": "Credit",
-    "Fee": "Purchase",
-    "RIFee": "Purchase",
-    "SavingsPlanRecurringFee": "Purchase",
-    "SavingsPlanUpfrontFee": "Purchase",
+# LineItemType -> FOCUS ChargeCategory and ChargeFrequency
+_AWS_LINE_ITEMS: dict[str, tuple[str, str]] = {
+    "Usage": ("Usage", "Usage-Based"),
+    "DiscountedUsage": ("Usage", "Usage-Based"),
+    "SavingsPlanCoveredUsage": ("Usage", "Usage-Based"),
+    "Tax": ("Tax", "Usage-Based"),
+    "Credit": ("Credit", "One-Time"),
+    "Refund": ("Credit", "One-Time"),
+    # discounts on the usage they follow
+    "BundledDiscount": ("Credit", "Usage-Based"),
+    "EdpDiscount": ("Credit", "Usage-Based"),
+    "PrivateRateDiscount": ("Credit", "Usage-Based"),
+    "SavingsPlanNegation": ("Credit", "Usage-Based"),
+    "Fee": ("Purchase", "One-Time"),
+    "RIFee": ("Purchase", "Recurring"),
+    "SavingsPlanRecurringFee": ("Purchase", "Recurring"),
+    "SavingsPlanUpfrontFee": ("Purchase", "One-Time"),
 }
+_AWS_OTHER_LINE = ("Adjustment", "One-Time")
+# lines that take back the on-demand cost of usage a Savings Plan covered: the covered line
+# keeps its list and contracted cost, so these have none (the spec's ListCost of a negation),
+# or the savings of covered usage would be taken back with it
+_AWS_NEGATIONS = {"SavingsPlanNegation"}
+
+
+def _aws_prices(row: Cells, kind: str) -> FocusRow:
+    """Unit price, quantity and unit, and the list and contracted cost they make. The list
+    cost is the public on-demand rate x the quantity, as the FinOps Foundation's converter
+    has it (AWS rounds ``pricing/publicOnDemandCost``, so it is not that product); where there
+    is no rate, the public on-demand cost of usage, and the cost itself for the rest."""
+    category = _AWS_LINE_ITEMS.get(kind, _AWS_OTHER_LINE)[0]
+    unblended = _cost(row.get("lineItem/UnblendedCost", ""))
+    priced = category in ("Usage", "Purchase")
+    rate = _or(row.get("pricing/publicOnDemandRate", "")) if priced else None
+    negation = kind in _AWS_NEGATIONS
+    quantities = pricing(
+        category,
+        None if negation else row.get("lineItem/UsageAmount", ""),  # it has no usage of its own
+        pricing_unit(row.get("pricing/unit", "")),
+    )
+    quantity = quantities["PricingQuantity"]
+    on_demand = _or(row.get("pricing/publicOnDemandCost", "")) if category == "Usage" else None
+    listed = (_times(quantity, rate) if rate and quantity else None) or on_demand or unblended
+    return {
+        "ListUnitPrice": rate,
+        **quantities,
+        "ListCost": "0" if negation else listed,
+        "ContractedCost": "0" if negation else unblended,
+    }
 
 
 def _aws_effective_cost(row: Cells) -> str:
@@ -250,13 +299,18 @@ def _aws_line(row: Cells, tags: str | None) -> FocusRow:
     """A CUR row, read by its legacy column names, with its tags as a JSON object."""
     unblended = _cost(row.get("lineItem/UnblendedCost", ""))
     kind = row.get("lineItem/LineItemType", "")
-    usage = _AWS_CHARGE_CATEGORY.get(kind) == "Usage"
+    category, frequency = _AWS_LINE_ITEMS.get(kind, _AWS_OTHER_LINE)
+    usage = category == "Usage"
+    product_code = row.get("lineItem/ProductCode", "")
+    product_name = row.get("product/ProductName", "")
     return {
         "ProviderName": "AWS",
-        "PublisherName": _or(row.get("bill/BillingEntity", "")),
-        "InvoiceIssuerName": _or(row.get("bill/InvoicingEntity", "")),
+        "PublisherName": _or(row.get("bill/BillingEntity", "")) or "AWS",
+        "InvoiceIssuerName": _or(row.get("bill/InvoicingEntity", "")) or "AWS",
         "InvoiceId": _or(row.get("bill/InvoiceId", "")),
-        "BillingAccountId": _or(row.get("bill/PayerAccountId", "")),
+        "BillingAccountId": _or(
+            row.get("bill/PayerAccountId", ""), row.get("lineItem/UsageAccountId", "")
+        ),
         "BillingAccountName": _or(row.get("bill/PayerAccountName", "")),
         "SubAccountId": _or(row.get("lineItem/UsageAccountId", "")),
         "SubAccountName": _or(row.get("lineItem/UsageAccountName", "")),
@@ -264,27 +318,23 @@ def _aws_line(row: Cells, tags: str | None) -> FocusRow:
         "BillingPeriodEnd": _or(row.get("bill/BillingPeriodEndDate", "")),
         "ChargePeriodStart": _or(row.get("lineItem/UsageStartDate", "")),
         "ChargePeriodEnd": _or(row.get("lineItem/UsageEndDate", "")),
-        "ChargeCategory": _AWS_CHARGE_CATEGORY.get(kind, "Adjustment"),
+        "ChargeCategory": category,
+        "ChargeFrequency": frequency,
         "ChargeDescription": _or(row.get("lineItem/LineItemDescription", "")),
         "BillingCurrency": _or(row.get("lineItem/CurrencyCode", "")),
         "BilledCost": unblended,
         "EffectiveCost": _aws_effective_cost(row),
-        # usage at the public on-demand price; tax, fees and credits have no list price
-        "ListCost": (_or(row.get("pricing/publicOnDemandCost", "")) if usage else None)
-        or unblended,
-        "ContractedCost": unblended,
-        "ServiceName": _or(row.get("product/ProductName", ""), row.get("lineItem/ProductCode", "")),
-        "ServiceCategory": ai_category(
-            row.get("lineItem/ProductCode", ""), row.get("product/ProductName", "")
+        **_aws_prices(row, kind),
+        "ServiceName": _or(product_name, product_code),
+        **service_columns(
+            lookup(services.AWS, product_code), ai_service(product_code, product_name)
         ),
         "ResourceId": _or(row.get("lineItem/ResourceId", "")),
         "RegionId": _or(row.get("product/regionCode", ""), row.get("product/region", "")),
         "AvailabilityZone": _or(row.get("lineItem/AvailabilityZone", "")),
         "SkuId": _or(row.get("product/sku", "")),
-        "ListUnitPrice": _or(row.get("pricing/publicOnDemandRate", "")),
-        "PricingUnit": _or(row.get("pricing/unit", "")),
         "ConsumedQuantity": _or(row.get("lineItem/UsageAmount", "")) if usage else None,
-        "ConsumedUnit": _or(row.get("pricing/unit", "")) if usage else None,
+        "ConsumedUnit": pricing_unit(row.get("pricing/unit", "")) if usage else None,
         "Tags": tags,
         "x_LineItemType": kind or None,
         "x_UsageType": _or(row.get("lineItem/UsageType", "")),
@@ -445,26 +495,37 @@ def _azure_commitment(cell: _AnyCase) -> bool:
 
 
 def _azure_costs(cell: _AnyCase, *, amortized: bool) -> FocusRow:
-    """The four cost metrics of a row (see the module docstring for the two exports)."""
+    """The four cost metrics of a row (see the module docstring for the two exports), and
+    the unit prices and quantity its list and contracted cost are the product of."""
     cost = _cost(cell("CostInBillingCurrency"))
     kind = cell("ChargeType")
+    category = _AZURE_CHARGE_CATEGORY.get(kind, "Adjustment")
     commitment = _azure_commitment(cell)
     covered = amortized and commitment and kind in ("Usage", *_UNUSED_COMMITMENT)
     bought = amortized and commitment and kind == "Purchase"
-    quantity, rate = cell("Quantity"), cell("exchangeRatePricingToBilling")
-    listed = cell("paygCostInBillingCurrency") or _times(quantity, cell("PayGPrice"), rate)
+    quantity = cell("Quantity")
+    prices = _azure_prices(cell, category)
+    listed, contracted = (
+        _times(quantity, price) if price else None
+        for price in (prices["ListUnitPrice"], prices["ContractedUnitPrice"])
+    )
     return {
         "BilledCost": "0" if covered else cost,  # billed as the purchase, in the actual export
         "EffectiveCost": "0" if bought else cost,  # amortised into the usage it covers
         # pay-as-you-go price for the list, the agreement's price for the contract
-        "ListCost": listed or cost,
-        "ContractedCost": _times(quantity, cell("UnitPrice"), rate) or cost,
+        "ListCost": listed or cell("paygCostInBillingCurrency") or cost,
+        "ContractedCost": contracted or cost,
+        **prices,
+        **pricing(category, quantity, pricing_unit(cell("UnitOfMeasure"))),
     }
 
 
-def _azure_prices(cell: _AnyCase) -> FocusRow:
+def _azure_prices(cell: _AnyCase, category: str) -> FocusRow:
     """Unit prices in the billing currency; an MCA export's prices are in its pricing
-    currency (USD for a EUR bill), kept as FOCUS's PricingCurrency columns too."""
+    currency (USD for a EUR bill), kept as FOCUS's PricingCurrency columns too. Tax has no
+    unit price in FOCUS."""
+    if category == "Tax":
+        return dict.fromkeys(_AZURE_PRICES)
     rate, priced = cell("exchangeRatePricingToBilling"), cell("PricingCurrency")
     return {
         "ListUnitPrice": _times("1", cell("PayGPrice"), rate),
@@ -475,12 +536,23 @@ def _azure_prices(cell: _AnyCase) -> FocusRow:
     }
 
 
+_AZURE_PRICES = (
+    "ListUnitPrice",
+    "ContractedUnitPrice",
+    "PricingCurrency",
+    "PricingCurrencyListUnitPrice",
+    "PricingCurrencyContractedUnitPrice",
+)
+
+
 def _azure_line(cell: _AnyCase, *, amortized: bool) -> FocusRow:
     kind = cell("ChargeType")
-    usage = _AZURE_CHARGE_CATEGORY.get(kind) == "Usage"
+    category = _AZURE_CHARGE_CATEGORY.get(kind, "Adjustment")
+    usage = category == "Usage"
+    meter, consumed, family = cell("MeterCategory"), cell("ConsumedService"), cell("ServiceFamily")
     return {
         "ProviderName": "Microsoft",
-        "PublisherName": _or(cell("PublisherName", "PublisherType")),
+        "PublisherName": _or(cell("PublisherName", "PublisherType")) or "Microsoft",
         "InvoiceIssuerName": cell("PartnerName") or "Microsoft",
         "InvoiceId": _or(cell("InvoiceId")),
         "BillingAccountId": _or(cell("BillingAccountId")),
@@ -491,15 +563,18 @@ def _azure_line(cell: _AnyCase, *, amortized: bool) -> FocusRow:
         "BillingPeriodEnd": _us_date(cell("BillingPeriodEndDate"), days_after=1),
         "ChargePeriodStart": _us_date(cell("Date")),
         "ChargePeriodEnd": _us_date(cell("Date"), days_after=1),
-        "ChargeCategory": _AZURE_CHARGE_CATEGORY.get(kind, "Adjustment"),
-        "ChargeFrequency": _or(cell("Frequency")),
+        "ChargeCategory": category,
+        "ChargeFrequency": charge_frequency(category, cell("Frequency")),
         "PricingCategory": _or(cell("PricingModel")),
         "BillingCurrency": _or(cell("BillingCurrencyCode", "BillingCurrency")),
         **_azure_costs(cell, amortized=amortized),
-        **_azure_prices(cell),
-        "ServiceName": _or(cell("MeterCategory", "ConsumedService")),
-        "ServiceCategory": ai_category(
-            cell("ServiceFamily"), cell("MeterCategory"), cell("ConsumedService")
+        # a rounding adjustment names no service: its product is the adjustment
+        "ServiceName": _or(cell("MeterCategory", "ConsumedService", "ProductName")),
+        **service_columns(
+            lookup(services.AZURE_METERS, meter),
+            lookup(services.AZURE_PROVIDERS, consumed),
+            ai_service(family, meter, consumed),
+            lookup(services.AZURE_FAMILIES, family),
         ),
         "ChargeDescription": _or(cell("ProductName")),
         "ResourceId": _or(cell("ResourceId")),
@@ -508,9 +583,8 @@ def _azure_line(cell: _AnyCase, *, amortized: bool) -> FocusRow:
         "AvailabilityZone": _or(cell("AvailabilityZone")),
         "SkuId": _or(cell("PartNumber", "ProductId", "MeterId")),
         "SkuMeter": _or(cell("MeterName")),
-        "PricingUnit": _or(cell("UnitOfMeasure")),
         "ConsumedQuantity": _or(cell("Quantity")) if usage else None,
-        "ConsumedUnit": _or(cell("UnitOfMeasure")) if usage else None,
+        "ConsumedUnit": pricing_unit(cell("UnitOfMeasure")) if usage else None,
         "CommitmentDiscountId": _or(cell("ReservationId", "benefitId")),
         "CommitmentDiscountName": _or(cell("ReservationName", "benefitName")),
         "Tags": _azure_tags(cell("Tags")),
@@ -615,6 +689,37 @@ def _oci_tags(row: Row) -> str | None:
     return json.dumps(tags, sort_keys=True) if tags else None
 
 
+# cost/billingUnitReadable is "<quantity> <size> <time> <what>" ("1 GiB MONTHS STORAGE_SIZE",
+# "1 NONE HOURS OCPUS", "1000000 NONE NONE DATAPOINTS"), NONE where a part does not apply
+_OCI_UNIT = re.compile(r"^(\d+) (\S+) (\S+) (\S+)$")
+_OCI_SIZES = {"B", "KB", "MB", "GB", "TB", "PB", "KiB", "MiB", "GiB", "TiB", "PiB"}
+_OCI_TIMES = {
+    "SECONDS": "Seconds",
+    "MINUTES": "Minutes",
+    "HOURS": "Hours",
+    "DAYS": "Days",
+    "MONTHS": "Months",
+    "YEARS": "Years",
+}
+_OCI_THINGS = {"OCPUS": "OCPUs", "ECPUS": "ECPUs", "GPUS": "GPUs"}
+
+
+def _oci_unit(text: str) -> str | None:
+    """An OCI billing unit in FOCUS's unit format (``GiB-Months``, ``OCPUS-Hours``,
+    ``1000000 Datapoints``); one it cannot put so passes as written."""
+    found = _OCI_UNIT.match(text.strip())
+    if not found:
+        return _or(text)
+    count, size, time, what = found.groups()
+    if (size != "NONE" and size not in _OCI_SIZES) or (time != "NONE" and time not in _OCI_TIMES):
+        return text.strip()
+    thing = _OCI_THINGS.get(what) or what.replace("_", " ").title().replace(" ", "")
+    base = size if size in _OCI_SIZES else thing
+    if time != "NONE":  # FOCUS writes no block size before a unit of time
+        return f"{base}-{_OCI_TIMES[time]}" if count == "1" else text.strip()
+    return base if count == "1" else f"{count} {base}"
+
+
 def _oci_row(row: Row) -> FocusRow:
     cost = _cost(row.get("cost/myCost", ""))
     overage = _number(row.get("cost/myCostOverage", ""))
@@ -625,6 +730,8 @@ def _oci_row(row: Row) -> FocusRow:
     # OCI reports have no billing period: the calendar month of the usage
     period_start, period_end = billing_month(start)
     correction = row.get("lineItem/isCorrection", "").strip().lower() == "true"
+    category = "Adjustment" if correction else "Usage"
+    service = row.get("product/service", "")
     return {
         "ProviderName": "Oracle",
         "PublisherName": "Oracle",
@@ -636,23 +743,30 @@ def _oci_row(row: Row) -> FocusRow:
         "BillingPeriodEnd": period_end,
         "ChargePeriodStart": start,
         "ChargePeriodEnd": _oci_time(row.get("lineItem/intervalUsageEnd", "")),
-        "ChargeCategory": "Adjustment" if correction else "Usage",
+        "ChargeCategory": category,
+        "ChargeFrequency": "Usage-Based",  # the report holds usage and its corrections
         "BillingCurrency": _or(row.get("cost/currencyCode", "")),
         "BilledCost": cost,
         "EffectiveCost": cost,
+        # the report has no list price: cost/unitPrice is the price the tenancy pays
         "ListCost": cost,
         "ContractedCost": cost,
-        "ListUnitPrice": _or(row.get("cost/unitPrice", "")),
-        "ServiceName": _or(row.get("product/service", "")),
-        "ServiceCategory": ai_category(row.get("product/service")),
+        "ContractedUnitPrice": _or(row.get("cost/unitPrice", "")),
+        **pricing(
+            category,
+            row.get("usage/billedQuantity", ""),
+            _oci_unit(row.get("cost/billingUnitReadable", "")),
+        ),
+        "ServiceName": _or(service),
+        **service_columns(lookup(services.OCI, service), ai_service(service)),
         "ChargeDescription": _or(row.get("product/Description", "")),
         "ResourceId": _or(row.get("product/resourceId", "")),
         "RegionId": _or(row.get("product/region", "")),
         "AvailabilityZone": _or(row.get("product/availabilityDomain", "")),
         "SkuId": _or(row.get("cost/productSku", "")),
-        "PricingUnit": _or(row.get("cost/billingUnitReadable", "")),
-        "ConsumedQuantity": _or(row.get("usage/billedQuantity", "")),
-        "ConsumedUnit": _or(row.get("cost/skuUnitDescription", "")),
+        # FOCUS: a consumed quantity is usage's, not a correction's
+        "ConsumedQuantity": _or(row.get("usage/billedQuantity", "")) if not correction else None,
+        "ConsumedUnit": _or(row.get("cost/skuUnitDescription", "")) if not correction else None,
         "Tags": _oci_tags(row),
         "x_ReferenceNo": _or(row.get("lineItem/referenceNo", "")),
         "x_SubscriptionId": _or(row.get("cost/subscriptionId", "")),

@@ -255,7 +255,8 @@ def charge(
 ) -> FocusRow:
     """The columns every provider report row shares: the provider, the charge's period and
     month, and its cost (billed = effective = list = contracted: the report shows no
-    discount)."""
+    discount). The reports give an amount per line without a quantity or unit price, so a
+    line has no PricingQuantity, PricingUnit or unit prices."""
     period_start, period_end = billing_month(start)
     # a result without an amount is quarantined, not read as no cost
     amount = amount if amount is not None else NO_AMOUNT
@@ -264,7 +265,9 @@ def charge(
         "PublisherName": provider,
         "InvoiceIssuerName": provider,
         "ServiceCategory": AI_SERVICE_CATEGORY,
+        "ServiceSubcategory": "Generative AI",  # the providers' model APIs
         "ChargeCategory": "Usage",
+        "ChargeFrequency": "Usage-Based",
         "BillingPeriodStart": period_start,
         "BillingPeriodEnd": period_end,
         "ChargePeriodStart": start,
