@@ -97,3 +97,79 @@ def test_demo_runs_the_operating_cycle_over_two_months(demo: BuiltDemo) -> None:
         assert any(line.startswith(start) for line in summary), start
     assert any("1 explained" in line for line in summary)
     assert any("prompt-caching for support-bot" in line for line in summary)
+
+
+@pytest.mark.xdist_group("demo")
+def test_demo_figures_agree_with_the_bill_in_every_view(demo: BuiltDemo) -> None:
+    """Issue 22 on the demo: October by provider and service is the bill's own figures (it
+    showed Databricks 36,000.00 against a bill of 24,000.00); no cost centre is unallocated
+    but what truly has no owner (uncategorised SaaS, the day without feature-store metering);
+    each cost centre and category is one figure in the statements, the ledger's lines, the
+    overview and the closed statement; unallocated is one figure in totals and the overview."""
+    from decimal import ROUND_HALF_UP
+
+    from apportion.access import Caller
+    from apportion.analyse.maturity import maturity
+    from apportion.explore.overview import overview
+    from apportion.ledger.lines import period_lines
+    from apportion.ledger.statement import statement
+    from apportion.schema import tables as t
+
+    october = Period.parse("2026-10")
+    ws = Workspace.open(demo.root)
+    try:
+        metric = ws.config.ledger.metric
+        lines = ws.data.table(t.COST_LINES)
+        lines = lines.filter(lines[t.BILLING_PERIOD] == "2026-10")
+        bill = ws.data.to_arrow(
+            lines.group_by(["ProviderName", "ServiceName"]).aggregate(cost=lines[metric].sum())
+        ).to_pylist()
+        stated, _ = statements(ws, october, ["provider", "service"])
+        assert {(x.keys["provider"], x.keys["service"]): x.amounts[metric] for x in stated} == {
+            (row["ProviderName"], row["ServiceName"]): row["cost"].quantize(
+                Decimal("0.01"), rounding=ROUND_HALF_UP
+            )
+            for row in bill
+        }
+        assert len(bill) >= 15 and "Anthropic" not in {
+            x.keys["provider"] for x in stated if x.keys["service"] == "Azure OpenAI Service"
+        }
+
+        report = totals(ws, october)
+        assert set(report.unallocated_by_reason["USD"][metric]) == {
+            "no rule matched",
+            "no feature_reads quantity",
+        }
+        # personnel (labelling, red team) reaches each use case's cost centre: the catalogue
+        by_payer_category, _ = statements(ws, october, ["cost_centre", "category"])
+        personnel = {
+            x.keys["cost_centre"]: x.amounts[metric]
+            for x in by_payer_category
+            if x.keys["category"] == "personnel"
+        }
+        assert t.UNALLOCATED not in personnel and personnel.get("fraud-ops", Decimal(0)) > 0
+
+        by_payer, [total] = statements(ws, october, ["cost_centre"])
+        figures = {x.keys["cost_centre"]: x.amounts[metric] for x in by_payer}
+        frozen = period_lines(ws, "2026-10") or []
+        staff = Caller(None, "test", "admin", None)
+        seen = overview(ws, "2026-10", staff)
+        for payer, amount in figures.items():
+            ledger = sum((x.amount for x in frozen if x.payer == payer), Decimal(0))
+            assert ledger == amount, payer
+            on_page = next(r for r in seen["by_cost_centre"] if r["cost_centre"] == payer)
+            assert Decimal(on_page["amount"]) == amount, payer
+            if payer != t.UNALLOCATED:
+                [closed] = statement(ws, "2026-10", payer).totals
+                assert closed.total == amount, payer
+        [metric_totals] = [m for m in report.metrics if m.metric == metric]
+        [summary] = seen["totals"]
+        assert Decimal(summary["unallocated"]) == metric_totals.stated["unallocated"]
+        assert metric_totals.stated["unallocated"] == figures[t.UNALLOCATED]
+        assert Decimal(summary["total"]) == total.amounts[metric]
+        # maturity measures allocation by what reaches a payer
+        [allocation] = [p for p in maturity(ws, "2026-10").practices if p.name == "allocation"]
+        reached = metric_totals.allocated_total / metric_totals.ingested
+        assert allocation.figure is not None and abs(allocation.figure - reached) < Decimal("1e-9")
+    finally:
+        ws.close()

@@ -5,12 +5,14 @@ bill posted as exactly its difference; the printable HTML; bad usage; an edit af
 found by `ledger verify`; and a payer billed in three currencies (apportion.ledger.statement
 called directly).
 
-2026-10 (source ``bill``), EffectiveCost in USD, rounded once to cents by largest remainder:
+2026-10 (source ``bill``), EffectiveCost in USD, rounded once to cents with the bill as the
+anchor (each provider's service is its own sum rounded half away from zero, and its lines
+add up to it by largest remainder):
 
 ===============  ========  ====================  ========  =======  ===========
 cost centre      use case  category              exact     line     mode
 ===============  ========  ====================  ========  =======  ===========
-cx               bot       foundation_model_api    10.005    10.00  chargeback
+cx               bot       foundation_model_api    10.005    10.01  chargeback
 cx               bot       uncategorised            5.5       5.50  showback
 cx               search    foundation_model_api     3.333     3.33  chargeback
 ops              etl       foundation_model_api  1234.567  1234.57  chargeback
@@ -18,16 +20,17 @@ r&d <lab>        lab       uncategorised            2         2.00  showback
 __unallocated__  (none)    uncategorised            3.336     3.34  unallocated
 ===============  ========  ====================  ========  =======  ===========
 
-The exact total 1258.741 rounds to 1258.74; the floors add up to 1258.72 and the two cents go
-to the largest remainders, ops (0.007) and __unallocated__ (0.006): cx/bot's 10.005 stays
-10.00 although it would round to 10.01 alone. cx: chargeback 13.33, showback 5.50, total
-18.83. Bob disputes cx/bot; 2.50 of it is accepted, which credits cx and charges
-__unallocated__ in 2026-11.
+OpenAI's API is 1247.905, which rounds to 1247.91; its floors add up to 1247.89 and the two
+cents go to the largest remainders, ops (0.007) and cx/bot (0.005). The other lines are the
+default service's (AWS EC2), 10.836 -> 10.84: floors 10.83, the cent to __unallocated__
+(0.006). The month is the bill's parts, 1258.75 (the exact 1258.741). cx: chargeback 13.34,
+showback 5.50, total 18.84. Bob disputes cx/bot; 2.50 of it is accepted, which credits cx and
+charges __unallocated__ in 2026-11.
 
 2026-11 (source ``nov``): cx/bot foundation 12.004 -> 12.00, cx/bot uncategorised 5.5 ->
-5.50, cx/triage foundation 0.996 -> 1.00 (the one cent left: 19.5 exact, floors 19.49),
+5.50, cx/triage foundation 0.996 -> 1.00 (OpenAI's 13.000: floors 12.99, the cent to triage),
 untagged 1 -> 1.00. cx: 12.00 + 1.00 - 2.50 chargeback = 10.50, showback 5.50, total 16.00
-against 18.83 in 2026-10: -2.83.
+against 18.84 in 2026-10: -2.84.
 
 The restated 2026-10 bill charges cx/search 4.333 instead of 3.333: its line becomes 4.33
 (the other lines round as before), so 1.00 is posted to 2026-11.
@@ -91,16 +94,16 @@ DISPUTE_REASON = "a quarter of it was load testing"
 
 # (workload, category, method, rule, mode, amount) of cx's 2026-10 lines, in statement order
 CX_OCTOBER = [
-    ("bot", FMA, "direct", "tagged", "chargeback", "10.00"),
+    ("bot", FMA, "direct", "tagged", "chargeback", "10.01"),
     ("bot", UNCATEGORISED, "direct", "tagged", "showback", "5.50"),
     ("search", FMA, "direct", "tagged", "chargeback", "3.33"),
 ]
 CX_OCTOBER_TOTALS = [
     {
         "currency": "USD",
-        "chargeback": "13.33",
+        "chargeback": "13.34",
         "showback": "5.50",
-        "total": "18.83",
+        "total": "18.84",
         "previous": None,
         "change": None,
     }
@@ -346,7 +349,7 @@ def test_an_open_dispute_holds_the_close(october: Ledger) -> None:
     opened = october["dispute open"]
     assert opened.code == 0, opened.stderr
     assert opened.stdout.strip() == (
-        f"dispute #1 opened on 2026-10 line {bot} (cx bot foundation_model_api, 10.00 USD)"
+        f"dispute #1 opened on 2026-10 line {bot} (cx bot foundation_model_api, 10.01 USD)"
     )
     disputed = october["disputed"].json()
     assert disputed["unresolved_disputes"] == 1
@@ -401,14 +404,14 @@ def test_every_payer_statement_and_its_modes(october: Ledger) -> None:
     assert shape(by_payer[UNALLOCATED]) == [
         (UNALLOCATED, UNCATEGORISED, "unallocated", "(none)", "unallocated", "3.34")
     ]
-    # the rounded lines add up to the rounded total of the exact month, 1258.741
+    # the rounded lines add up to the bill's rounded parts: 1247.91 + 10.84
     amounts = [Decimal(ln["amount"]) for d in documents for ln in d["lines"]]
-    assert sum(amounts) == Decimal("1258.74")
+    assert sum(amounts) == Decimal("1258.75")
     [ops_total] = by_payer["ops"]["totals"]
     assert (ops_total["chargeback"], ops_total["showback"]) == ("1234.57", "0.00")
     rows = list(csv.DictReader(io.StringIO(october["closed csv"].stdout)))
     assert [(r["cost_centre"], r["use_case"], r["amount"]) for r in rows] == [
-        ("cx", "bot", "10.00"),
+        ("cx", "bot", "10.01"),
         ("cx", "bot", "5.50"),
         ("cx", "search", "3.33"),
         ("ops", "etl", "1234.57"),
@@ -436,9 +439,9 @@ def test_journal_is_balanced_chargeback_only_and_stable(october: Ledger) -> None
     from_json = exported["lines"]
     assert sorted(map(_journal_tuple, from_json)) == sorted(
         [
-            ("cx", "6410", "bot", FMA, Decimal("10.00"), Decimal(0)),
+            ("cx", "6410", "bot", FMA, Decimal("10.01"), Decimal(0)),
             ("cx", "6410", "search", FMA, Decimal("3.33"), Decimal(0)),
-            ("cx", "4900", None, None, Decimal(0), Decimal("13.33")),
+            ("cx", "4900", None, None, Decimal(0), Decimal("13.34")),
             ("ops", "6400", "etl", FMA, Decimal("1234.57"), Decimal(0)),
             ("ops", "4900", None, None, Decimal(0), Decimal("1234.57")),
         ]
@@ -512,7 +515,7 @@ def test_next_period_carries_the_adjustment_and_the_change(november: Ledger) -> 
     assert document["state"] == "allocated"
     lines = [fields(ln, *CHANGES) for ln in document["lines"]]
     assert lines == [
-        ("bot", FMA, "direct", "chargeback", "12.00", "10.00", "2.00"),
+        ("bot", FMA, "direct", "chargeback", "12.00", "10.01", "1.99"),
         ("bot", UNCATEGORISED, "direct", "showback", "5.50", "5.50", "0.00"),
         ("triage", FMA, "direct", "chargeback", "1.00", None, None),
         ("bot", FMA, "adjustment", "chargeback", "-2.50", None, None),
@@ -528,13 +531,13 @@ def test_next_period_carries_the_adjustment_and_the_change(november: Ledger) -> 
             "chargeback": "10.50",
             "showback": "5.50",
             "total": "16.00",
-            "previous": "18.83",
-            "change": "-2.83",
+            "previous": "18.84",
+            "change": "-2.84",
         }
     ]
     table = november["nov cx table"]
     assert table.code == 0
-    assert "USD: chargeback 10.50, showback 5.50, total 16.00, change -2.83" in table.stdout
+    assert "USD: chargeback 10.50, showback 5.50, total 16.00, change -2.84" in table.stdout
     assert "note: 2026-11 is allocated, not yet reviewed: figures may change" in table.stderr
 
 
@@ -597,7 +600,7 @@ def test_restatement_posts_exactly_the_difference(restated: Ledger) -> None:
         f"corrects 2026-10: restated bill for 2026-10 (run {adjusted['run_id']})"
     )
     [total] = document["totals"]
-    assert (total["chargeback"], total["total"], total["change"]) == ("11.50", "17.00", "-1.83")
+    assert (total["chargeback"], total["total"], total["change"]) == ("11.50", "17.00", "-1.84")
     audited = [e["action"] for e in restated["restated audit"].json()]
     assert audited.count("period.restated") == 1 and audited.count("adjustment.restatement") == 1
 
@@ -627,7 +630,7 @@ def test_html_page_has_every_payer_escaped_and_nothing_external(
             assert f'<td class="hash">{line["line_id"]}</td>' in page
     assert page.count('<td class="num">1,234.57</td>') == 3  # the line, chargeback, total
     assert "1234.57" not in page
-    for amount in ("10.00", "5.50", "3.33", "2.00", "3.34", "13.33", "18.83"):
+    for amount in ("10.01", "5.50", "3.33", "2.00", "3.34", "13.34", "18.84"):
         assert f'<td class="num">{amount}</td>' in page
     for mode in ("chargeback", "showback", "unallocated"):
         assert f'<span class="mode {mode}">{mode}</span>' in page
@@ -828,10 +831,11 @@ CURRENCY_ROWS = [
 def currencies(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
     """cx billed in EUR, JPY and USD in 2026-10, and in EUR and USD in 2026-11.
 
-    EUR 2026-10: 7.125 + 2.5 = 9.625 rounds (half even) to 9.62, and the floors 7.12 + 2.50
-    already make it. JPY: 1234.5 rounds to 1234 (no minor unit). USD: 3.333 + 3.333 + 3.334
-    = 10.000; the floors make 9.99 and the cent goes to the largest remainder, the unallocated
-    3.334. 2026-11: EUR 8.004 -> 8.00, USD 2.00."""
+    Each provider's service rounds on its own, half away from zero. EUR 2026-10: OpenAI's
+    7.125 is 7.13, the default service's 2.5 is 2.50 (9.63). JPY: 1234.5 is 1235 (no minor
+    unit). USD: OpenAI's 3.333 + 3.333 = 6.666 is 6.67; the floors make 6.66 and the cent goes
+    to the earlier of the equal remainders, bot; the default service's unallocated 3.334 is
+    3.33. 2026-11: EUR 8.004 -> 8.00, USD 2.00."""
     base = tmp_path_factory.mktemp("currencies")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("APPORTION_ENGINE_TYPE", "duckdb")
@@ -862,55 +866,55 @@ def _lines(entries: Sequence[Any]) -> list[tuple[Any, ...]]:
 def test_totals_per_currency_each_at_its_own_minor_unit(currencies: Workspace) -> None:
     found = statement(currencies, "2026-10", "cx")
     assert _lines(found.entries) == [
-        ("EUR", "bot", FMA, "chargeback", Decimal("7.12"), None, None),
+        ("EUR", "bot", FMA, "chargeback", Decimal("7.13"), None, None),
         ("EUR", "bot", UNCATEGORISED, "showback", Decimal("2.50"), None, None),
-        ("JPY", "bot", FMA, "chargeback", Decimal("1234"), None, None),
-        ("USD", "bot", FMA, "chargeback", Decimal("3.33"), None, None),
+        ("JPY", "bot", FMA, "chargeback", Decimal("1235"), None, None),
+        ("USD", "bot", FMA, "chargeback", Decimal("3.34"), None, None),
         ("USD", "search", FMA, "chargeback", Decimal("3.33"), None, None),
     ]
     assert [total.as_dict() for total in found.totals] == [
         {
             "currency": "EUR",
-            "chargeback": "7.12",
+            "chargeback": "7.13",
             "showback": "2.50",
-            "total": "9.62",
+            "total": "9.63",
             "previous": None,
             "change": None,
         },
         {
             "currency": "JPY",
-            "chargeback": "1234",
+            "chargeback": "1235",
             "showback": "0",
-            "total": "1234",
+            "total": "1235",
             "previous": None,
             "change": None,
         },
         {
             "currency": "USD",
-            "chargeback": "6.66",
+            "chargeback": "6.67",
             "showback": "0.00",
-            "total": "6.66",
+            "total": "6.67",
             "previous": None,
             "change": None,
         },
     ]
     assert payers(currencies, "2026-10") == ["cx", UNALLOCATED]
     [unallocated] = statement(currencies, "2026-10", UNALLOCATED).entries
-    assert (unallocated.line.currency, unallocated.line.amount) == ("USD", Decimal("3.34"))
+    assert (unallocated.line.currency, unallocated.line.amount) == ("USD", Decimal("3.33"))
 
 
 def test_previous_period_is_compared_per_currency(currencies: Workspace) -> None:
     found = statement(currencies, "2026-11", "cx")
     assert found.previous_period == "2026-10" and found.state == "allocated"
     assert _lines(found.entries) == [
-        ("EUR", "bot", FMA, "chargeback", Decimal("8.00"), Decimal("7.12"), Decimal("0.88")),
-        ("USD", "bot", FMA, "chargeback", Decimal("2.00"), Decimal("3.33"), Decimal("-1.33")),
+        ("EUR", "bot", FMA, "chargeback", Decimal("8.00"), Decimal("7.13"), Decimal("0.87")),
+        ("USD", "bot", FMA, "chargeback", Decimal("2.00"), Decimal("3.34"), Decimal("-1.34")),
     ]
     # JPY was billed in October and not in November: a drop to zero, not a missing row
     assert [(t.currency, t.total, t.previous, t.change) for t in found.totals] == [
-        ("EUR", Decimal("8.00"), Decimal("9.62"), Decimal("-1.62")),
-        ("JPY", Decimal("0"), Decimal("1234"), Decimal("-1234")),
-        ("USD", Decimal("2.00"), Decimal("6.66"), Decimal("-4.66")),
+        ("EUR", Decimal("8.00"), Decimal("9.63"), Decimal("-1.63")),
+        ("JPY", Decimal("0"), Decimal("1235"), Decimal("-1235")),
+        ("USD", Decimal("2.00"), Decimal("6.67"), Decimal("-4.67")),
     ]
 
 
@@ -923,10 +927,10 @@ def test_statement_errors_name_what_to_do(currencies: Workspace) -> None:
 
 def test_html_shows_each_currency_at_its_minor_unit(currencies: Workspace) -> None:
     page = statements_html([statement(currencies, "2026-11", "cx")])
-    for cell in ("8.00", "7.12", "+0.88", "-1.33", "9.62", "-1.62", "-4.66"):
+    for cell in ("8.00", "7.13", "+0.87", "-1.34", "9.63", "-1.63", "-4.67"):
         assert f'<td class="num">{cell}</td>' in page
     october_page = statements_html([statement(currencies, "2026-10", "cx")])
-    assert '<td class="num">1,234</td>' in october_page and "1,234.00" not in october_page
+    assert '<td class="num">1,235</td>' in october_page and "1,235.00" not in october_page
     assert '<td class="num">new</td>' in october_page
     with pytest.raises(ValueError, match="no statements"):
         statements_html([])

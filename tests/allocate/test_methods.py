@@ -48,8 +48,11 @@ def test_direct_takes_owner_from_tags(tmp_path: Path) -> None:
     assert billed_by(ws, "cost_centre") == {"cs": D("12.75"), "__unallocated__": D("8.125")}
     result = period_totals(ws)
     billed = next(m for m in result.metrics if m.metric == "BilledCost")
-    assert billed.allocated["direct"] == D("19.75")
-    assert billed.unallocated == D("1.125")
+    # allocated is what reached a payer: scorer's 7 has no cost centre, so it is unallocated
+    # with the 1.125 no rule claimed (issue 22); the direct rule moved all 19.75
+    assert billed.allocated["direct"] == D("12.75")
+    assert billed.unallocated == D("8.125")
+    assert billed.moved["direct"] == D("19.75")
     assert billed.balanced
 
 
@@ -259,8 +262,20 @@ def test_cascade_reallocates_a_pool_an_earlier_rule_filled(tmp_path: Path) -> No
     drivers = write_drivers(
         tmp_path / "d.csv",
         [
-            {"timestamp": "2026-10-02", "driver": "requests", "quantity": "2", "use_case": "a"},
-            {"timestamp": "2026-10-02", "driver": "requests", "quantity": "1", "use_case": "b"},
+            {
+                "timestamp": "2026-10-02",
+                "driver": "requests",
+                "quantity": "2",
+                "use_case": "a",
+                "cost_centre": "cs",
+            },
+            {
+                "timestamp": "2026-10-02",
+                "driver": "requests",
+                "quantity": "1",
+                "use_case": "b",
+                "cost_centre": "cs",
+            },
         ],
     )
     ingest(ws, bill, drivers)
@@ -269,6 +284,8 @@ def test_cascade_reallocates_a_pool_an_earlier_rule_filled(tmp_path: Path) -> No
     billed = next(m for m in period_totals(ws).metrics if m.metric == "BilledCost")
     assert billed.allocated["activity"] == D(90)
     assert billed.allocated["fixed"] == D(0)  # intermediate allocations are not counted twice
+    # ... but each method is credited with what it moved
+    assert (billed.moved["fixed"], billed.moved["activity"]) == (D(90), D(90))
 
 
 def test_cycle_is_a_config_error_naming_the_rules(tmp_path: Path) -> None:
@@ -330,7 +347,9 @@ def test_unreachable_targets_stay_unallocated_with_reasons(tmp_path: Path) -> No
     )
     ingest(ws, bill, drivers)
     allocate(ws)
-    assert billed_by(ws, "use_case") == {"__unallocated__": D(7)}
+    # the platform's cost stays with the use case the fixed rule gave it: the daily rule that
+    # cannot split it takes nothing away (issue 22: a cascade pool keeps its upstream owner)
+    assert billed_by(ws, "use_case") == {"__unallocated__": D(5), "shared": D(2)}
     assert period_totals(ws).unallocated_reasons == {
         "no owner: no tag, mapping table or mapping rule gave a value": D(1),
         "no day window (split by an earlier rule without one)": D(2),

@@ -27,7 +27,7 @@ def test_quarantined_rows_and_cost_are_counted(tmp_path: Path) -> None:
     bill = write_focus(
         tmp_path / "b.csv",
         [
-            {"BilledCost": "5", "Tags": {"use_case": "bot"}},
+            {"BilledCost": "5", "Tags": {"use_case": "bot", "cost_centre": "cx"}},
             {"BilledCost": "7.25", "BillingCurrency": "ZZZ"},
             {"BilledCost": "2", "ChargePeriodStart": "not a time"},
         ],

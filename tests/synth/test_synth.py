@@ -204,7 +204,7 @@ def test_the_openai_bill_is_untagged_and_its_projects_are_mapped(out: SynthOutpu
     [bill] = [path for path in out.cost_files if path.name.startswith("openai")]
     rows = _rows(bill)
     assert rows and not any(row["Tags"] for row in rows)
-    [mapping] = out.mapping_files
+    [mapping] = [path for path in out.mapping_files if path.name == "openai-projects.csv"]
     with mapping.open(encoding="utf-8", newline="") as handle:
         projects = {row.pop("SubAccountId"): row for row in csv.DictReader(handle)}
     for row in rows:
@@ -253,3 +253,22 @@ def test_exact_decimal_helpers(text: str, scale: int, value: int) -> None:
     assert scaled(text, scale) == value
     assert Decimal(fmt(value, scale)) == Decimal(text)
     assert fmt(0, 10) == "0"
+
+
+def test_the_catalogue_names_each_use_case_cost_centre(out: SynthOutput) -> None:
+    """The demo's catalogue (tags.catalogue) lists every cost centre, and every use case with
+    the cost centre, environment and lifecycle stage the organisation gives it: what lets cost
+    split to use cases (labelling, red team) reach their cost centres."""
+    [catalogue] = [path for path in out.mapping_files if path.name == "catalogue.csv"]
+    with catalogue.open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    centres = {row["value"] for row in rows if row["dimension"] == "cost_centre"}
+    assert centres == ORGANISATION.cost_centre_names
+    use_cases = {row["value"]: row for row in rows if row["dimension"] == "use_case"}
+    assert set(use_cases) == ORGANISATION.use_case_names
+    for name, row in use_cases.items():
+        said = ORGANISATION.use_case(name).dims
+        assert {d: row[d] for d in ("cost_centre", "environment", "lifecycle_stage")} == {
+            d: said[d] for d in ("cost_centre", "environment", "lifecycle_stage")
+        }
+    assert "catalogue: catalogue.csv" in out.config_yaml

@@ -132,7 +132,9 @@ def test_values_are_inherited_from_a_mapping_table_by_account_and_date(tmp_path:
         "mapped": D(0),
     }
     assert billed.allocated["direct"] == D(7)
-    assert period_totals(ws).direct_missing == {"USD": {"cost_centre": D(0), "use_case": D(3)}}
+    # the 3 direct cost whose lines named no use case is unallocated in it, and says why
+    missing = period_totals(ws).unallocated_by_dimension["USD"]["BilledCost"]
+    assert missing == {"cost_centre": D(8), "use_case": D(11)}
     # the FOCUS export carries the same lineage in AllocatedMethodDetails
     export_focus(ws, Period.parse("2026-10"), tmp_path / "out.parquet")
     exported = pq.read_table(tmp_path / "out.parquet").to_pylist()

@@ -1,19 +1,29 @@
 """The first invariant: for every currency and cost metric, final allocations plus unallocated
-equal the ingested cost exactly, and every pool is split completely."""
+equal the ingested cost exactly, every pool is split completely, and summed by any of the
+bill's own columns (provider, service, account, region, charge and AI category, and the
+dimension values the bill lines themselves had) the allocations equal the bill lines."""
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
+import ibis.expr.types as ir
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from apportion.engine import DataPlane
-from apportion.money import EXACT
+from apportion.money import EXACT, add
 from apportion.periods import Period
 from apportion.schema import tables as t
 from apportion.schema.focus import COST_METRICS
+
+# (currency, each bill dimension, each origin dimension value): what the bill itself says of
+# a line, and so of every cent allocated from it
+BillKey = tuple[str | None, ...]
+Sums = dict[str, Decimal]
 
 
 class ConservationError(AssertionError):
@@ -33,44 +43,54 @@ def ingested_totals(plane: DataPlane, period: Period) -> dict[tuple[str, str], D
     return totals
 
 
+def bill_sums(
+    plane: DataPlane, items: ir.Table, origin: Sequence[str], spell: Any
+) -> dict[BillKey, Sums]:
+    """The bill lines summed by currency, every bill dimension and the values they had, in
+    one grouped scan of the lines. ``origin``: the item columns of those values; ``spell``:
+    (position, raw value) -> the value as the policy spells it, as pools spell theirs."""
+    key = ["BillingCurrency", *t.BILL_DIMENSIONS, *origin]
+    grouped = items.group_by(*key).aggregate(
+        **{metric: items[metric].sum() for metric in COST_METRICS}
+    )
+    found: dict[BillKey, Sums] = defaultdict(dict)
+    width = 1 + len(t.BILL_DIMENSIONS)
+    for row in plane.to_arrow(grouped).to_pylist():
+        values = [row[name] for name in key]
+        spelled = [
+            value if index < width or value is None else spell(index - width, value)
+            for index, value in enumerate(values)
+        ]
+        into = found[tuple(spelled)]
+        for metric in COST_METRICS:
+            into[metric] = add(into.get(metric, Decimal(0)), row[metric] or Decimal(0))
+    return dict(found)
+
+
+def pool_bill_key(pool: dict[str, Any]) -> BillKey:
+    return (pool["BillingCurrency"], *(pool[name] for name in t.BILL_DIMENSIONS), *pool["origin"])
+
+
 def check_conservation(
     plane: DataPlane,
     period: Period,
     pools: list[dict[str, Any]],
     allocations: pa.Table,
+    bill: dict[BillKey, Sums],
+    dims: Sequence[str],
 ) -> dict[tuple[str, str], Decimal]:
-    """The ingested totals the run conserves, by currency and metric; raises if it does not."""
-    problems: list[str] = []
-    sums = ["sum"] * len(COST_METRICS)
-    # grouped on the pool id's dictionary code: hashing integers, not 1.5 M strings
-    encoded = allocations.select(["pool_id", *COST_METRICS]).set_column(
-        0, "pool_id", pc.dictionary_encode(allocations["pool_id"])
-    )
-    per_pool = encoded.group_by("pool_id").aggregate(list(zip(COST_METRICS, sums, strict=True)))
-    split = {row["pool_id"]: row for row in per_pool.to_pylist()}
-    for pool in pools:
-        got = split.get(pool["pool_id"], {})
-        for metric in COST_METRICS:
-            value = got.get(f"{metric}_sum", Decimal(0))
-            if value != pool[metric]:
-                problems.append(
-                    f"pool {pool['pool_id']} (rule {pool['rule']}) {metric}: "
-                    f"pool {pool[metric]} but allocations {value}"
-                )
-    # only the columns summed: filtering the whole table would copy every column
-    final_rows = allocations.select(["BillingCurrency", *COST_METRICS]).filter(
-        allocations["is_final"]
-    )
-    per_currency = final_rows.group_by("BillingCurrency").aggregate(
-        list(zip(COST_METRICS, sums, strict=True))
-    )
-    final: dict[tuple[str, str], Decimal] = {}
-    for row in per_currency.to_pylist():
-        for metric in COST_METRICS:
-            final[(row["BillingCurrency"], metric)] = row[f"{metric}_sum"]
+    """The ingested totals the run conserves, by currency and metric; raises if it does not
+    conserve them, or any pool, or any bill dimension."""
+    problems = _unsplit_pools(pools, allocations)
+    final = _final_by_bill_key(pools, allocations)
+    problems += _dimension_problems(bill, final, dims)
+    per_currency: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
+    for key, sums in final.items():
+        for metric, value in sums.items():
+            per_currency[(str(key[0]), metric)] = add(per_currency[(str(key[0]), metric)], value)
     ingested = ingested_totals(plane, period)
-    for key in sorted(set(ingested) | set(final)):
-        expected, got_total = ingested.get(key, Decimal(0)), final.get(key, Decimal(0))
+    for key in sorted(set(ingested) | set(per_currency)):
+        expected, got_total = ingested.get(key, Decimal(0)), per_currency.get(key, Decimal(0))
         if expected != got_total:
             currency, metric = key
             problems.append(
@@ -83,3 +103,82 @@ def check_conservation(
             + "\n  ".join(problems[:20])
         )
     return ingested
+
+
+def _pool_sums(allocations: pa.Table, rows: pa.Array | None = None) -> dict[str, dict[str, Any]]:
+    """Per pool id, the allocations' sums of every metric (of the given rows only)."""
+    table = allocations.select(["pool_id", *COST_METRICS])
+    if rows is not None:
+        table = table.filter(rows)
+    # grouped on the pool id's dictionary code: hashing integers, not 1.5 M strings
+    encoded = table.set_column(0, "pool_id", pc.dictionary_encode(table["pool_id"]))
+    sums = [(metric, "sum") for metric in COST_METRICS]
+    return {row["pool_id"]: row for row in encoded.group_by("pool_id").aggregate(sums).to_pylist()}
+
+
+def _unsplit_pools(pools: list[dict[str, Any]], allocations: pa.Table) -> list[str]:
+    split = _pool_sums(allocations)
+    problems = []
+    for pool in pools:
+        got = split.get(pool["pool_id"], {})
+        for metric in COST_METRICS:
+            value = got.get(f"{metric}_sum", Decimal(0))
+            if value != pool[metric]:
+                problems.append(
+                    f"pool {pool['pool_id']} (rule {pool['rule']}) {metric}: "
+                    f"pool {pool[metric]} but allocations {value}"
+                )
+    return problems
+
+
+def _final_by_bill_key(pools: list[dict[str, Any]], allocations: pa.Table) -> dict[BillKey, Sums]:
+    """The final allocations summed by what their pools say of the bill."""
+    final = _pool_sums(allocations, allocations["is_final"])
+    found: dict[BillKey, Sums] = defaultdict(dict)
+    for pool in pools:
+        got = final.get(pool["pool_id"])
+        if got is None:
+            continue
+        into = found[pool_bill_key(pool)]
+        for metric in COST_METRICS:
+            into[metric] = add(into.get(metric, Decimal(0)), got[f"{metric}_sum"] or Decimal(0))
+    return dict(found)
+
+
+def _dimension_problems(
+    bill: dict[BillKey, Sums], final: dict[BillKey, Sums], dims: Sequence[str]
+) -> list[str]:
+    """Equal sums for every full key mean equal sums by any one dimension; where they differ,
+    say so per dimension (what a report grouped by it would show)."""
+    if all(_same(bill.get(key), final.get(key)) for key in set(bill) | set(final)):
+        return []
+    names = ["currency", *t.BILL_DIMENSIONS, *(f"origin {d}" for d in dims)]
+    problems = []
+    for position, name in enumerate(names):
+        by_bill, by_final = _by_position(bill, position), _by_position(final, position)
+        for currency, value in sorted(set(by_bill) | set(by_final), key=str):
+            for metric in COST_METRICS:
+                expected = by_bill.get((currency, value), {}).get(metric, Decimal(0))
+                got = by_final.get((currency, value), {}).get(metric, Decimal(0))
+                if expected != got:
+                    problems.append(
+                        f"{currency} {metric} by {name} {value!r}: the bill {expected} but "
+                        f"allocations {got}"
+                    )
+    return problems or ["allocations and the bill differ in a combination of bill dimensions"]
+
+
+def _by_position(sums: dict[BillKey, Sums], position: int) -> dict[Any, Sums]:
+    found: dict[Any, Sums] = defaultdict(dict)
+    for key, values in sums.items():
+        into = found[(key[0], key[position])]
+        for metric, value in values.items():
+            into[metric] = add(into.get(metric, Decimal(0)), value)
+    return found
+
+
+def _same(left: Sums | None, right: Sums | None) -> bool:
+    return all(
+        (left or {}).get(metric, Decimal(0)) == (right or {}).get(metric, Decimal(0))
+        for metric in COST_METRICS
+    )

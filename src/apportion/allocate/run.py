@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -30,10 +30,26 @@ import pyarrow.compute as pc
 
 from apportion.allocate import arrow_decimal
 from apportion.allocate import items as item_columns
-from apportion.allocate.batch import TargetRows, Targets, split_pools
-from apportion.allocate.conservation import ConservationError, check_conservation
+from apportion.allocate.batch import TargetRows, split_pools
+from apportion.allocate.conservation import (
+    BillKey,
+    ConservationError,
+    Sums,
+    bill_sums,
+    check_conservation,
+)
 from apportion.allocate.drivers import Quantities, driver_quantities
 from apportion.allocate.inputs import input_partitions
+from apportion.allocate.targets import (
+    NO_OWNER,
+    NO_RULE,
+    Implied,
+    completed,
+    dimension_maps,
+    gap_reason,
+    pool_targets,
+    sparse_maps,
+)
 from apportion.config import (
     ActivityRule,
     Config,
@@ -61,10 +77,7 @@ from apportion.tags.derived import TAG, Derivation
 from apportion.workspace import Workspace
 
 UNALLOCATED = t.UNALLOCATED
-
-# why a pool stays unallocated when its line named no owner (what tagging would have fixed)
-NO_RULE = "no rule matched"
-NO_OWNER = "no owner: no tag, mapping table or mapping rule gave a value"
+__all__ = ["NO_OWNER", "NO_RULE", "AllocationError", "RunResult", "allocate_period"]
 
 
 class AllocationError(ValueError):
@@ -91,6 +104,7 @@ class _Plan:
     claimed: set[str] = field(default_factory=set)  # allocation ids a later rule split again
     member_exprs: list[ir.Table] = field(default_factory=list)
     members: list[dict[str, str]] = field(default_factory=list)
+    bill: dict[BillKey, Sums] = field(default_factory=dict)  # what the run must conserve
 
     def allocation_table(self) -> pa.Table:
         """All allocations, ``is_final`` false where a later rule split them again."""
@@ -130,7 +144,9 @@ def allocate_period(
         plan = _plan(plane, config, derivation, rules, period, run_id, say)
         say("checking conservation")
         allocations = plan.allocation_table()
-        conserved = check_conservation(plane, period, plan.pools, allocations)
+        conserved = check_conservation(
+            plane, period, plan.pools, allocations, plan.bill, config.dimensions
+        )
     except (ConservationError, OverflowError) as exc:
         # an amount beyond DECIMAL(38, 18) cannot be kept exactly: refuse, like an imbalance
         control.finish_run(run_id, "failed", str(exc), None)
@@ -143,7 +159,7 @@ def allocate_period(
         # closed while this run planned: its allocation stands; else a close prepared on the
         # allocation this replaces is refused from here on
         claimed = None if restatement else ledger_periods.claim_for_publishing(control, str(period))
-        _publish(plane, period, plan, allocations)
+        _publish(plane, period, config.dimensions, plan, allocations)
         ledger_periods.record_published(
             control,
             run_id,
@@ -204,12 +220,20 @@ def _plan(
     lines = plane.table(t.COST_LINES)
     lines = lines.filter(lines[t.BILLING_PERIOD] == str(period))
     derived = derivation.lines(plane, lines, dims)
-    claim = _claim(rules, derived.columns(), producer=None)
+    claim = _claim(rules, derived.columns())
     sources = derived.sources if derivation.derives else None
     items = item_columns.from_lines(
         derived.table.mutate(claim=claim), dims, derived.values, sources
     )
     pooling = _Pooling(config, derivation, {rule.name: rule for rule, _ in rules}, period)
+    say("summing the bill by its dimensions")
+    spell = derivation.policy.canonical_value
+    plan.bill = bill_sums(
+        plane,
+        items,
+        [item_columns.dim_column(d) for d in dims],
+        lambda position, value: spell(dims[position], value),
+    )
     say("pooling cost lines")
     for generation in range(len(rules) + 1):
         new = _pool_and_split(plane, pooling, run_id, generation, items, plan, say)
@@ -223,14 +247,17 @@ def _plan(
 def _claim(
     rules: Sequence[tuple[Rule, Match]],
     columns: Any,
-    producer: ir.StringValue | None,
+    done: ir.StringValue | None = None,
+    done_by: dict[str, list[str]] | None = None,
 ) -> ir.StringValue:
+    """The first rule whose match is true. ``done``/``done_by``: an allocation's path, and
+    per rule the paths of cost it has already split (which it does not take back)."""
     cases = []
     for rule, match in rules:
         condition = compile_match(match, columns)
-        if producer is not None:
-            # an allocation is never claimed again by the rule that made it
-            condition = condition & (producer != rule.name)
+        already = (done_by or {}).get(rule.name)
+        if done is not None and already:
+            condition = condition & ~done.isin(already)
         cases.append((condition, rule.name))
     if not cases:
         return ibis.null("string")
@@ -255,10 +282,39 @@ def _claim_allocations(
     candidates = new.filter(pc.not_equal(new["method"], "unallocated"))
     if candidates.num_rows == 0:
         return None
+    by_name = {rule.name: rule for rule, _ in rules}
+    paths = sorted(set(candidates["path"].unique().to_pylist()) - {None})
+    done_by = {
+        rule.name: [path for path in paths if _already_split(rule, match, path, dims, by_name)]
+        for rule, match in cascading
+    }
     table = ibis.memtable(plain_arrow(candidates))
-    claim = _claim(cascading, allocation_columns(table, dims), producer=table.rule)
+    claim = _claim(cascading, allocation_columns(table, dims), table.path, done_by)
     claimed = table.mutate(claim=claim).filter(lambda s: s.claim.notnull())
     return item_columns.from_allocations(claimed, dims, sourced)
+
+
+def _already_split(
+    rule: Rule, match: Match, path: str, dims: list[str], rules: dict[str, Rule]
+) -> bool:
+    """Whether cost that went down ``path`` was split by ``rule`` and still matches it only
+    because its targets kept the values it matched on (they keep what a rule does not set):
+    no rule after it could have set one of them. Such cost is not taken back; cost that a
+    later rule sent back (a value it set matches the rule again) is a cycle."""
+    names = [name for name in path.split(" -> ") if name]
+    if rule.name not in names:
+        return False
+    after = names[len(names) - names[::-1].index(rule.name) :]
+    matched = referenced_columns(match) & set(dims)
+    return not any(_may_set(rules.get(name), matched) for name in after)
+
+
+def _may_set(rule: Rule | None, dims: Collection[str]) -> bool:
+    """Whether a rule's targets may give one of ``dims`` a value: those an even or fixed
+    rule names; any, for a rule whose driver rows may carry any."""
+    if isinstance(rule, EvenRule | FixedRule):
+        return any(d in dims for target, _ in rule.target_weights() for d in target)
+    return True
 
 
 @dataclass(frozen=True)
@@ -280,34 +336,44 @@ class _Pooling:
         """Whether items carry where their values came from (some may be inherited or mapped)."""
         return self.derivation.derives
 
-    def key(self) -> list[str]:
-        """What makes items one pool: rule, currency, charge category, cost category, the
-        driver window, the resource (proportional rules) and the owner (direct rules), with
-        where each owner value came from when that can differ."""
-        fixed = ["claim", "BillingCurrency", "ChargeCategory", t.CATEGORY, "pool_window"]
-        owner = [f"key__{d}" for d in self.dims]
-        sources = [f"key__{item_columns.source_column(d)}" for d in self.dims]
-        return [*fixed, "pool_resource", *owner, *(sources if self.sourced else [])]
+    def key(self, generation: int) -> list[str]:
+        """What makes items one pool: the rule, the currency, the bill's own columns (a pool
+        never mixes lines that differ in one), the driver window, the resource (direct and
+        proportional rules), the dimension values the items already have (with where each
+        came from, when that can differ) and, for allocations split again, the values their
+        bill lines had (on a line they are the values themselves)."""
+        fixed = ["claim", "BillingCurrency", *t.BILL_DIMENSIONS, "pool_window", "pool_resource"]
+        values = [item_columns.dim_column(d) for d in self.dims]
+        sources = [item_columns.source_column(d) for d in self.dims] if self.sourced else []
+        origin = [item_columns.origin_column(d) for d in self.dims] if generation else []
+        return [*fixed, *values, *sources, *origin]
 
-    def owner(self, key: dict[str, Any]) -> tuple[str | None, ...]:
-        """A direct pool's owner from its key, spelled as the policy spells values (``ML
-        Platform`` is ``ml-platform``): here, once per pool, rather than on every line."""
+    def values(self, key: dict[str, Any]) -> tuple[str | None, ...]:
+        """What the pool's items already say of each dimension, spelled as the policy spells
+        values (``ML Platform`` is ``ml-platform``): here, once per pool, not on every line."""
         spell = self.derivation.policy.canonical_value
-        values = [(d, key[f"key__{d}"]) for d in self.dims]
-        return tuple(None if value is None else spell(d, value) for d, value in values)
+        found = [(d, key[item_columns.dim_column(d)]) for d in self.dims]
+        return tuple(None if value is None else spell(d, value) for d, value in found)
 
-    def sources(self, key: dict[str, Any]) -> list[tuple[str, str]] | None:
-        """Where a direct pool took each owner value from (its lineage); None for others."""
-        owner = [(d, key[f"key__{d}"]) for d in self.dims]
-        if all(value is None for _, value in owner):
+    def origin(
+        self, key: dict[str, Any], generation: int, values: tuple[str | None, ...]
+    ) -> tuple[str | None, ...]:
+        """The values the pool's bill lines had: its own values in generation 0."""
+        if not generation:
+            return values
+        return tuple(key[item_columns.origin_column(d)] for d in self.dims)
+
+    def sources(
+        self, key: dict[str, Any], values: tuple[str | None, ...]
+    ) -> list[tuple[str, str]] | None:
+        """Where a pool of bill lines took each value from (its lineage); None for a pool of
+        allocations (its path names the rules) or one with no values."""
+        if all(value is None for value in values):
             return None
         if not self.sourced:
-            return [(d, TAG) for d, value in owner if value is not None]
-        return [
-            (d, source)
-            for d in self.dims
-            if (source := key[f"key__{item_columns.source_column(d)}"]) is not None
-        ]
+            return [(d, TAG) for d, value in zip(self.dims, values, strict=True) if value]
+        found = [(d, key[item_columns.source_column(d)]) for d in self.dims]
+        return [(d, source) for d, source in found if source is not None] or None
 
 
 def _pool_and_split(
@@ -325,7 +391,7 @@ def _pool_and_split(
     # than writing every item with its id (20 M cost lines: 20 s against 8 s).
     keyed = _with_pool_keys(items, pooling)
     pools, pool_keys = _aggregate_pools(plane, keyed, pooling, generation)
-    members = _members(keyed, pool_keys, pooling)
+    members = _members(keyed, pool_keys, pooling.key(generation))
     if generation == 0:
         plan.member_exprs.append(
             members.select(
@@ -351,16 +417,17 @@ def _pool_and_split(
         pool["driver"] = rule.driver if isinstance(rule, ProportionalRule | ActivityRule) else None
         pool["path"] = " -> ".join(p for p in (paths.get(pool["pool_id"], ""), pool["rule"]) if p)
     quantities = _quantities(plane, config, by_name, pools, period)
-    targets, reasons = _targets(pools, by_name, dims, quantities)
-    new = _allocation_table(pools, targets, reasons, dims)
+    targets, reasons = pool_targets(pools, by_name, dims, quantities)
+    implied = pooling.derivation.policy.implied
+    new = _allocation_table(pools, targets, reasons, by_name, dims, implied)
     plan.pools.extend(pools)
     plan.allocations.append(new)
     return new
 
 
 def _with_pool_keys(items: ir.Table, pooling: _Pooling) -> ir.Table:
-    """Add the pool key columns (:meth:`_Pooling.key`) to every item."""
-    rules, dims, period = pooling.rules, pooling.dims, pooling.period
+    """Add the window and resource of the pool key (:meth:`_Pooling.key`) to every item."""
+    rules, period = pooling.rules, pooling.period
     day = items.charge_start.truncate("D")
     month = ibis.literal(period.start).cast("timestamp")
     window_cases = [
@@ -373,15 +440,14 @@ def _with_pool_keys(items: ir.Table, pooling: _Pooling) -> ir.Table:
         if window_cases
         else (ibis.null("timestamp"))
     )
-    proportional = [name for name, rule in rules.items() if rule.method == "proportional"]
-    direct = [name for name, rule in rules.items() if rule.method == "direct"]
-    resource = ibis.ifelse(items.claim.isin(proportional or [""]), items.ResourceId, None)
-    is_direct = items.claim.isin(direct or [""])
-    owner = {f"key__{d}": items[item_columns.dim_column(d)] for d in dims}
-    if pooling.sourced:
-        owner |= {f"key__{(s := item_columns.source_column(d))}": items[s] for d in dims}
-    owner = {name: ibis.ifelse(is_direct, value, None) for name, value in owner.items()}
-    return items.mutate(pool_window=window, pool_resource=resource, **owner)
+    # a direct pool is one owner's cost of one resource: splitting it costs nothing, and
+    # its allocation then says which resource (a model, a deployment) it paid for
+    per_resource = [name for name, rule in rules.items() if rule.method in _PER_RESOURCE]
+    resource = ibis.ifelse(items.claim.isin(per_resource or [""]), items.ResourceId, None)
+    return items.mutate(pool_window=window, pool_resource=resource)
+
+
+_PER_RESOURCE = ("proportional", "direct")
 
 
 def _pool_id(generation: int, key: list[Any]) -> str:
@@ -396,12 +462,14 @@ def _aggregate_pools(
     plane: DataPlane, keyed: ir.Table, pooling: _Pooling, generation: int
 ) -> tuple[list[dict[str, Any]], pa.Table]:
     """The pools, and their keys with their ids (for finding each item's pool)."""
-    key = pooling.key()
+    key = pooling.key(generation)
     grouped = keyed.group_by(*key).aggregate(
         members=keyed.count(),
-        ResourceName=keyed.ResourceName.min(),
-        ServiceName=keyed.ServiceName.min(),
-        ProviderName=keyed.ProviderName.min(),
+        # a resource the pool is not keyed by is named only when all its items share it
+        resource_id_min=keyed.ResourceId.min(),
+        resource_id_max=keyed.ResourceId.max(),
+        resource_name_min=keyed.ResourceName.min(),
+        resource_name_max=keyed.ResourceName.max(),
         **{metric: keyed[metric].sum() for metric in COST_METRICS},
     )
     table = plane.to_arrow(grouped)
@@ -409,21 +477,21 @@ def _aggregate_pools(
     table = table.append_column("pool_id", pa.array(ids, pa.string())).sort_by("pool_id")
     pools: list[dict[str, Any]] = []
     for row in table.to_pylist():
+        values = pooling.values(row)
         pools.append(
             {
                 "pool_id": row["pool_id"],
                 "rule": row["claim"],
                 "BillingCurrency": row["BillingCurrency"],
-                "ChargeCategory": row["ChargeCategory"],
-                t.CATEGORY: row[t.CATEGORY],
+                **{name: row[name] for name in t.BILL_DIMENSIONS},
                 "window_start": row["pool_window"],
-                "ResourceId": row["pool_resource"],
-                "owner": pooling.owner(row),
-                "sources": pooling.sources(row),
+                "pool_resource": row["pool_resource"],  # what proportional drivers are read on
+                "ResourceId": row["pool_resource"] or _uniform(row, "resource_id"),
+                "ResourceName": _uniform(row, "resource_name"),
+                "values": values,
+                "origin": pooling.origin(row, generation, values),
+                "sources": pooling.sources(row, values) if not generation else None,
                 "members": row["members"],
-                "ResourceName": row["ResourceName"],
-                "ServiceName": row["ServiceName"],
-                "ProviderName": row["ProviderName"],
                 **{m: row[m] if row[m] is not None else Decimal(0) for m in COST_METRICS},
             }
         )
@@ -431,13 +499,16 @@ def _aggregate_pools(
     return pools, keys.rename_columns([f"pool__{name}" for name in keys.column_names])
 
 
-def _members(keyed: ir.Table, pool_keys: pa.Table, pooling: _Pooling) -> ir.Table:
+def _uniform(row: dict[str, Any], name: str) -> str | None:
+    low, high = row[f"{name}_min"], row[f"{name}_max"]
+    return low if low == high else None
+
+
+def _members(keyed: ir.Table, pool_keys: pa.Table, key: list[str]) -> ir.Table:
     """Every item with the id of its pool: a join on the key (NULL matches NULL) against the
     pools, a few thousand rows."""
     pools = ibis.memtable(pool_keys)
-    joined = keyed.join(
-        pools, [keyed[name].identical_to(pools[f"pool__{name}"]) for name in pooling.key()]
-    )
+    joined = keyed.join(pools, [keyed[name].identical_to(pools[f"pool__{name}"]) for name in key])
     return joined.select(
         pool_id=joined.pool__pool_id,
         member_id=joined.member_id,
@@ -493,72 +564,17 @@ def _quantities(
     return found
 
 
-_ONE = 10**t.QUANTITY_SCALE  # a weight of 1 in quantity units
-
-
-def _targets(
-    pools: list[dict[str, Any]],
-    rules: dict[str, Rule],
-    dims: list[str],
-    quantities: dict[str, Quantities],
-) -> tuple[TargetRows, dict[int, str]]:
-    """Who each pool goes to, and for pools that go nowhere, why (they stay unallocated)."""
-    targets = Targets(len(dims))
-    reasons: dict[int, str] = {}
-    spans: dict[str, list[tuple[int, tuple[int, int]]]] = {}  # rule -> (pool, driver rows)
-    for index, pool in enumerate(pools):
-        rule = rules.get(pool["rule"]) if pool["rule"] else None
-        if rule is None:
-            reasons[index] = NO_RULE
-        elif isinstance(rule, DirectRule):
-            if all(value is None for value in pool["owner"]):
-                reasons[index] = NO_OWNER
-            else:
-                targets.add(index, pool["owner"], _ONE, measured=False)
-        elif isinstance(rule, ProportionalRule) and pool["ResourceId"] is None:
-            reasons[index] = "no ResourceId to measure the driver on"
-        elif isinstance(rule, ProportionalRule | ActivityRule) and pool["window_start"] is None:
-            # cost that reached a daily rule through a cascade from a rule without windows
-            reasons[index] = f"no {rule.window} window (split by an earlier rule without one)"
-        elif isinstance(rule, ProportionalRule | ActivityRule):
-            found = quantities.get(rule.name)
-            start, end = found.span((pool["window_start"], pool["ResourceId"])) if found else (0, 0)
-            if end > start:
-                spans.setdefault(rule.name, []).append((index, (start, end)))
-            else:
-                # the pool keeps its resource and window; the reason says what was missing
-                reasons[index] = f"no {rule.driver} quantity"
-        else:
-            for value, weight in _rule_weights(rule):
-                named = tuple(value if d == _split_dimension(rule) else None for d in dims)
-                targets.add(index, named, to_units(weight, t.QUANTITY_SCALE), measured=False)
-    for name, measured in spans.items():
-        span, columns, weights = quantities[name].rows([rows for _, rows in measured])
-        pool_of_span = np.array([index for index, _ in measured], dtype=np.int64)
-        targets.add_measured(pool_of_span[span], columns, weights)
-    return targets.rows(), reasons
-
-
-def _split_dimension(rule: EvenRule | FixedRule) -> str:
-    spec = rule.targets if isinstance(rule, EvenRule) else rule.shares
-    return next(iter(spec))
-
-
-def _rule_weights(rule: EvenRule | FixedRule) -> list[tuple[str, Decimal]]:
-    if isinstance(rule, EvenRule):
-        ((_, names),) = rule.targets.items()
-        return sorted((name, Decimal(1)) for name in names)
-    ((_, shares),) = rule.shares.items()
-    return sorted(shares.items())
-
-
 def _allocation_table(
     pools: list[dict[str, Any]],
     targets: TargetRows,
     reasons: dict[int, str],
+    rules: dict[str, Rule],
     dims: list[str],
+    implied: Implied,
 ) -> pa.Table:
-    """Split rows for pools with targets, one unallocated row for each pool without."""
+    """Split rows for pools with targets, one unallocated row for each pool without; every
+    row with every dimension the rule, the pool or the catalogue gives, and why not where
+    none does."""
     split = split_pools(pools, targets)
     rows = len(targets)
     unallocated = sorted(reasons)
@@ -569,10 +585,26 @@ def _allocation_table(
         carried[p]["method"] = "unallocated"
     pool_rows = _per_pool(pa.Table.from_pylist(carried, schema=_POOL_SCHEMA), every_pool)
     index = np.r_[split.index_in_pool, np.zeros(len(unallocated), dtype=np.int64)]
-    nowhere = pa.nulls(len(unallocated), pa.string())  # shown as __unallocated__
-    dimension_maps = _dimension_maps(
-        dims, [pa.concat_arrays([column, nowhere]) for column in targets.dims]
+    nowhere = pa.nulls(len(unallocated), pa.string())  # only what the pool itself says
+    said = [
+        gap_reason(rules.get(pool["rule"]) if pool["rule"] else None, reasons.get(p))
+        for p, pool in enumerate(pools)
+    ]
+    row_reasons = pa.array(said, pa.string()).take(pa.array(every_pool, pa.int64()))
+    values, gaps = completed(
+        [pa.concat_arrays([column, nowhere]) for column in targets.dims],
+        every_pool,
+        pools,
+        dims,
+        implied,
+        row_reasons,
     )
+    origin = [
+        pa.array([pool["origin"][k] for pool in pools], pa.string()).take(
+            pa.array(every_pool, pa.int64())
+        )
+        for k in range(len(dims))
+    ]
     quantity = np.r_[targets.weight, np.zeros(len(unallocated), object)]
     pool_weight = np.r_[split.pool_weight, np.ones(len(unallocated), dtype=object)]
     mask = pa.array(~np.r_[targets.measured, np.zeros(len(unallocated), dtype=bool)])
@@ -607,14 +639,13 @@ def _allocation_table(
         "reason": reason_column,
         t.BILLING_PERIOD: pool_rows[t.BILLING_PERIOD],
         "BillingCurrency": pool_rows["BillingCurrency"],
-        "ChargeCategory": pool_rows["ChargeCategory"],
-        t.CATEGORY: pool_rows[t.CATEGORY],
+        **{name: pool_rows[name] for name in t.BILL_DIMENSIONS},
         "ResourceId": pool_rows["ResourceId"],
         "ResourceName": pool_rows["ResourceName"],
-        "ServiceName": pool_rows["ServiceName"],
-        "ProviderName": pool_rows["ProviderName"],
         "window_start": pool_rows["window_start"],
-        "dimensions": dimension_maps,
+        "dimensions": dimension_maps(dims, values, fill=UNALLOCATED),
+        "origin": sparse_maps(dims, origin),
+        "gaps": sparse_maps(dims, gaps),
         "quantity": quantity_column,
         "pool_quantity": pool_quantity_column,
         "path": pool_rows["path"],
@@ -654,12 +685,9 @@ _POOL_CARRIED = (
     "generation",
     t.BILLING_PERIOD,
     "BillingCurrency",
-    "ChargeCategory",
-    t.CATEGORY,
+    *t.BILL_DIMENSIONS,
     "ResourceId",
     "ResourceName",
-    "ServiceName",
-    "ProviderName",
     "window_start",
     "path",
 )
@@ -671,41 +699,16 @@ _POOL_SCHEMA = pa.schema(
 )
 
 
-def _dimension_maps(dims: list[str], columns: list[pa.Array]) -> pa.MapArray:
-    """One map per row, {dimension: value}, with a missing value shown as __unallocated__."""
-    rows, width = (len(columns[0]) if columns else 0), len(dims)
-    filled = [pc.fill_null(column, UNALLOCATED) for column in columns]
-    stacked = pa.concat_arrays(filled) if filled else pa.array([], pa.string())
-    # row r's value of dimension k sits at k * rows + r; a map lists a row's values together
-    interleaved = (np.arange(rows)[:, None] + np.arange(width)[None, :] * rows).ravel()
-    values = stacked.take(pa.array(interleaved, pa.int64()))
-    keys = _repeated_text(dims, rows)
-    offsets = pa.array(np.arange(rows + 1, dtype=np.int32) * width)
-    return pa.MapArray.from_arrays(offsets, keys, values)
-
-
-def _repeated_text(texts: list[str], times: int) -> pa.StringArray:
-    """The texts one after another, ``times`` over, written straight into Arrow's buffers."""
-    encoded = [text.encode() for text in texts]
-    lengths = np.tile(np.array([len(e) for e in encoded], dtype=np.int64), times)
-    offsets = np.r_[0, np.cumsum(lengths)]
-    if offsets[-1] >= 2**31:
-        raise OverflowError("too much text for one column")
-    data = b"".join(encoded) * times
-    return pa.StringArray.from_buffers(
-        len(lengths), pa.py_buffer(offsets.astype(np.int32)), pa.py_buffer(data)
-    )
-
-
 def _empty() -> pa.Table:
     return ALLOCATIONS.to_pyarrow().empty_table()
 
 
 # -- 6: publish -------------------------------------------------------------------------------
-def _publish(plane: DataPlane, period: Period, plan: _Plan, allocations: pa.Table) -> None:
+def _publish(
+    plane: DataPlane, period: Period, dims: list[str], plan: _Plan, allocations: pa.Table
+) -> None:
     pools = pa.Table.from_pylist(
-        [{name: pool.get(name) for name in POOLS.names} for pool in plan.pools],
-        schema=POOLS.to_pyarrow(),
+        [_pool_record(pool, dims) for pool in plan.pools], schema=POOLS.to_pyarrow()
     )
     with plane.transaction():
         for name in (t.ALLOCATIONS, t.POOLS, t.POOL_MEMBERS):
@@ -716,3 +719,11 @@ def _publish(plane: DataPlane, period: Period, plan: _Plan, allocations: pa.Tabl
             plane.insert(t.POOL_MEMBERS, expr)
         if plan.members:
             plane.insert(t.POOL_MEMBERS, pa.Table.from_pylist(plan.members))
+
+
+def _pool_record(pool: dict[str, Any], dims: list[str]) -> dict[str, Any]:
+    """A pool as the pools table keeps it: its values as maps of what is known."""
+    record = {name: pool.get(name) for name in POOLS.names}
+    for name, values in (("dimensions", pool["values"]), ("origin", pool["origin"])):
+        record[name] = [(d, v) for d, v in zip(dims, values, strict=True) if v is not None]
+    return record

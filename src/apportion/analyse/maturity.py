@@ -198,9 +198,11 @@ def _allocation(found: list[MetricTotals]) -> Practice:
         return Practice("allocation", None, NOT_MEASURED, ALLOCATION, next_step=_NO_COST)
     currency, share = worst
     totals = next(m for m in found if m.currency == currency)
-    unallocated = at_least(totals.unallocated, minor_units(currency))
+    # the figure the statements give: what reached no payer, summed from their rounded lines
+    unallocated = at_least(totals.stated["unallocated"], minor_units(currency))
+    # each method credited with all it split: cost split again counts under every rule
     by_method = {
-        method: f"{_percent(ratio(totals.allocated[method], totals.ingested))}%"
+        method: f"{_percent(ratio(totals.moved.get(method, Decimal(0)), totals.ingested))}%"
         for method in METHODS
     }
     step = None
@@ -265,13 +267,17 @@ def _tagging(workspace: Workspace, period: str, found: list[MetricTotals]) -> Pr
 
 
 def _ownerless(workspace: Workspace, period: str, metric: str) -> dict[str, Decimal]:
-    """Per currency, the unallocated cost whose line named no owner (no rule claimed it, or a
-    direct rule found no value): what tags would have placed."""
-    from apportion.allocate.run import NO_OWNER, NO_RULE
+    """Per currency, the unallocated cost whose line named no owner (no rule claimed it, a
+    direct rule found no value, or the values it found name no payer): what tags would have
+    placed."""
+    from apportion.allocate.targets import NO_OWNER, NO_RULE
     from apportion.report.published import final_allocations
+    from apportion.schema.tables import UNALLOCATED
 
     final = final_allocations(workspace, Period.parse(period))
-    chosen = final.filter((final.method == "unallocated") & final.reason.isin([NO_RULE, NO_OWNER]))
+    unclaimed = (final.method == "unallocated") & final.reason.isin([NO_RULE, NO_OWNER])
+    payer = final.dimensions[workspace.config.ledger.payer]
+    chosen = final.filter(unclaimed | ((final.method == "direct") & (payer == UNALLOCATED)))
     grouped = chosen.group_by("BillingCurrency").aggregate(cost=chosen[metric].sum())
     return {
         row["BillingCurrency"]: row["cost"] or Decimal(0)

@@ -215,21 +215,31 @@ def report_totals(period: PeriodOption, fmt: FormatOption = OutputFormat.table) 
     elif fmt is OutputFormat.csv:
         write_csv(rows)
     else:
-        # the table keeps to one line per metric; the owner sources follow it as text
-        narrow = [{k: v for k, v in row.items() if not k.startswith("direct_")} for row in rows]
+        # the table keeps to one line per metric, as the statements state it; the breakdowns
+        # follow it as text
+        narrow = [{k: v for k, v in row.items() if not k.startswith("exact_")} for row in rows]
         print_table(f"Totals {result.period} (run {result.run_id})", narrow)
         quarantined = ", ".join(f"{n} {k} rows" for k, n in result.quarantined_rows.items())
         out.print(f"quarantined: {quarantined or 'none'}", highlight=False)
-        for reason, amount in result.unallocated_reasons.items():
+        metric = result.metric
+        for currency, by_metric in result.unallocated_by_reason.items():
+            for reason, amount in by_metric[metric].items():
+                out.print(
+                    f"unallocated {currency} {metric}, {reason}: {plain_text(str(amount))}",
+                    highlight=False,
+                )
+        for currency, by_metric in result.unallocated_by_dimension.items():
+            found = ", ".join(f"{d} {plain(v)}" for d, v in by_metric[metric].items())
+            out.print(f"{currency} {metric} with no value for: {found}", highlight=False)
+        for totals_of in (m for m in result.metrics if m.metric == metric):
+            found = ", ".join(f"{k} {plain(v)}" for k, v in totals_of.moved.items() if v)
             out.print(
-                f"unallocated BilledCost, {reason}: {plain_text(str(amount))}", highlight=False
+                f"moved by each method ({totals_of.currency} {metric}; cost split again counts "
+                f"under every rule it passed through): {found}",
+                highlight=False,
             )
-        for metric in (m for m in result.metrics if m.metric == "BilledCost"):
-            found = ", ".join(f"{k} {plain(v)}" for k, v in metric.direct_by_source.items())
-            out.print(f"direct {metric.currency} BilledCost by owner source: {found}")
-        for currency, missing in result.direct_missing.items():
-            found = ", ".join(f"{d} {plain(v)}" for d, v in missing.items())
-            out.print(f"direct {currency} BilledCost with no value for: {found}")
+            found = ", ".join(f"{k} {plain(v)}" for k, v in totals_of.direct_by_source.items())
+            out.print(f"direct {totals_of.currency} {metric} by owner source: {found}")
         out.print("balanced" if result.balanced else "[bold red]NOT balanced[/]")
     if not result.balanced:
         raise typer.Exit(1)
@@ -241,13 +251,15 @@ def report_statements(
     by: Annotated[
         str,
         typer.Option(
-            help="Comma-separated dimensions, and/or category, provider, "
-            "service, method, rule, charge_category."
+            help="Comma-separated dimensions, and/or category, method, rule, provider, "
+            "service, service_category, sub_account, billing_account, region, "
+            "charge_category, resource, unallocated_reason."
         ),
     ] = "cost_centre,use_case",
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
-    """Allocated cost by dimensions, rounded so lines add up to the total exactly."""
+    """Allocated cost by any grouping: the same rounded lines added up, so every grouping
+    and every other view gives the same figures, and by provider and service the bill's."""
     from apportion.allocate import Period
     from apportion.report import statements
 
@@ -274,13 +286,14 @@ def export_focus_command(
     period: PeriodOption,
     out_file: Annotated[Path, typer.Option("--out", "-o", help="FILE.csv or FILE.parquet")],
 ) -> None:
-    """FOCUS 1.2 columns plus the FOCUS 1.3 Allocated* columns, one row per allocation."""
+    """FOCUS 1.3 split cost allocation: one row per bill line and allocation it reached, with
+    the line's FOCUS 1.2 columns, its share of the cost and the Allocated* columns."""
     from apportion.allocate import Period
     from apportion.export import export_focus
 
-    with guard():
-        count = export_focus(open_workspace(), Period.parse(period), out_file)
-    err.print(f"wrote {count} rows to {out_file}")
+    with guard(), progress(f"exporting {period}") as say:
+        count = export_focus(open_workspace(), Period.parse(period), out_file, progress=say)
+    err.print(f"wrote {count:,} rows to {out_file}")
 
 
 @tags_app.command("check")
@@ -587,14 +600,19 @@ def demo(
 
 
 def _totals_row(metric: dict[str, Any]) -> dict[str, Any]:
-    """One flat row: ingested, each method, unallocated, balanced (exact amounts)."""
+    """One flat row: ingested, each method, unallocated as the statements state them (sums
+    of rounded lines), the exact amounts beside, and whether it balances."""
+    stated = metric["stated"]
     return {
         "currency": metric["currency"],
         "metric": metric["metric"],
-        "ingested": plain_text(metric["ingested"]),
-        **{method: plain_text(value) for method, value in metric["allocated"].items()},
-        **{f"direct_{k}": plain_text(v) for k, v in metric["direct_by_source"].items()},
-        "unallocated": plain_text(metric["unallocated"]),
+        "ingested": plain_text(stated["ingested"]),
+        **{method: plain_text(value) for method, value in stated["allocated"].items()},
+        "unallocated": plain_text(stated["unallocated"]),
+        "exact_ingested": plain_text(metric["ingested"]),
+        **{f"exact_{k}": plain_text(v) for k, v in metric["allocated"].items()},
+        "exact_unallocated": plain_text(metric["unallocated"]),
+        **{f"exact_direct_{k}": plain_text(v) for k, v in metric["direct_by_source"].items()},
         "balanced": metric["balanced"],
     }
 

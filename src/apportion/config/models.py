@@ -83,43 +83,108 @@ class ActivityRule(_DriverRule):
     driver_resource: str | None = None
 
 
+Target = dict[str, str]  # dimension -> value: one target of an even or fixed rule
+
+
+def _check_targets(targets: list[Target]) -> list[Target]:
+    if not targets:
+        raise ValueError("list at least one target")
+    seen: set[tuple[tuple[str, str], ...]] = set()
+    for target in targets:
+        if not target or any(not str(v).strip() for v in target.values()):
+            raise ValueError("every target names at least one dimension, each with a value")
+        key = tuple(sorted(target.items()))
+        if key in seen:
+            raise ValueError(f"target {dict(key)} is listed twice")
+        seen.add(key)
+    return targets
+
+
 class EvenRule(_RuleBase):
-    """Split equally between the listed values of one dimension."""
+    """Split equally between targets: the values of one dimension (``{use_case: [a, b]}``),
+    or targets that name several dimensions each (``[{cost_centre: x, use_case: a}, ...]``).
+    A target keeps every dimension it does not name from the cost it splits."""
 
     method: Literal["even"]
-    targets: dict[str, list[str]]
+    targets: dict[str, list[str]] | list[Target]
 
     @field_validator("targets")
     @classmethod
-    def _one_dimension(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
-        if len(value) != 1:
-            raise ValueError("name exactly one dimension, e.g. {use_case: [a, b]}")
-        (values,) = value.values()
-        if not values or len(set(values)) != len(values):
-            raise ValueError("list at least one target, each once")
+    def _targets_listed(
+        cls, value: dict[str, list[str]] | list[Target]
+    ) -> dict[str, list[str]] | list[Target]:
+        if isinstance(value, dict) and len(value) != 1:
+            raise ValueError("name exactly one dimension, e.g. {use_case: [a, b]}, or list targets")
+        _check_targets(_even_targets(value))
         return value
+
+    def target_weights(self) -> list[tuple[Target, Decimal]]:
+        """Each target with its weight, in a fixed order (sorted), so a split never depends
+        on how the rule was written."""
+        return sorted(
+            ((target, Decimal(1)) for target in _even_targets(self.targets)),
+            key=lambda pair: sorted(pair[0].items()),
+        )
+
+
+def _even_targets(value: dict[str, list[str]] | list[Target]) -> list[Target]:
+    if isinstance(value, list):
+        return value
+    return [{dimension: name} for dimension, names in value.items() for name in names]
 
 
 class FixedRule(_RuleBase):
-    """Split by fixed percentages of one dimension; they must sum to 100."""
+    """Split by fixed percentages that sum to 100: of one dimension's values
+    (``{use_case: {a: 60, b: 40}}``), or of targets that name several dimensions each
+    (``[{cost_centre: x, use_case: a, share: 60}, ...]``)."""
 
     method: Literal["fixed"]
-    shares: dict[str, dict[str, Decimal]]
+    shares: dict[str, dict[str, Decimal]] | list[dict[str, str | Decimal]]
 
     @field_validator("shares")
     @classmethod
-    def _sum_to_100(cls, value: dict[str, dict[str, Decimal]]) -> dict[str, dict[str, Decimal]]:
-        if len(value) != 1:
+    def _sum_to_100(
+        cls, value: dict[str, dict[str, Decimal]] | list[dict[str, str | Decimal]]
+    ) -> dict[str, dict[str, Decimal]] | list[dict[str, str | Decimal]]:
+        if isinstance(value, dict) and len(value) != 1:
             raise ValueError("name exactly one dimension, e.g. {use_case: {a: 60, b: 40}}")
-        (shares,) = value.values()
+        shares = _fixed_targets(value)
         if not shares:
             raise ValueError("list at least one share")
-        if any(share <= 0 for share in shares.values()):
+        _check_targets([target for target, _ in shares])
+        if any(share <= 0 for _, share in shares):
             raise ValueError("every share must be positive")
-        total = exact_sum(shares.values())
+        total = exact_sum(share for _, share in shares)
         if total != 100:
             raise ValueError(f"shares must sum to 100, they sum to {total}")
         return value
+
+    def target_weights(self) -> list[tuple[Target, Decimal]]:
+        return sorted(_fixed_targets(self.shares), key=lambda pair: sorted(pair[0].items()))
+
+
+def _fixed_targets(
+    value: dict[str, dict[str, Decimal]] | list[dict[str, str | Decimal]],
+) -> list[tuple[Target, Decimal]]:
+    if isinstance(value, dict):
+        return [
+            ({dimension: name}, share)
+            for dimension, shares in value.items()
+            for name, share in shares.items()
+        ]
+    found = []
+    for entry in value:
+        share = entry.get("share")
+        if share is None:
+            raise ValueError("every target in a list of shares needs `share: <percent>`")
+        try:
+            percent = Decimal(str(share))
+        except ArithmeticError:
+            raise ValueError(f"share {share!r} is not a number") from None
+        if not percent.is_finite():
+            raise ValueError(f"share {share!r} is not a number")
+        found.append(({k: str(v) for k, v in entry.items() if k != "share"}, percent))
+    return found
 
 
 Rule = Annotated[
@@ -489,8 +554,12 @@ class Config(_Strict):
                 check_names(parse_match(rule.match), self.dimensions)
             except MatchError as exc:
                 raise ValueError(f"rule {rule.name!r}: {exc}") from exc
-            split = getattr(rule, "targets", None) or getattr(rule, "shares", None) or {}
-            for dimension in split:
+            named = (
+                {d for target, _ in rule.target_weights() for d in target}
+                if isinstance(rule, EvenRule | FixedRule)
+                else set()
+            )
+            for dimension in sorted(named):
                 if dimension not in self.dimensions:
                     raise ValueError(
                         f"rule {rule.name!r} allocates to {dimension!r}, which is not one of "

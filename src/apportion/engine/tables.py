@@ -88,14 +88,17 @@ ALLOCATIONS = ibis.schema(
         "reason": "string",
         t.BILLING_PERIOD: "string",
         "BillingCurrency": "string",
-        "ChargeCategory": "string",
-        t.CATEGORY: "string",
+        **dict.fromkeys(t.BILL_DIMENSIONS, "string"),
+        # the pool's resource where it has one (direct and proportional pools are per resource)
         "ResourceId": "string",
         "ResourceName": "string",
-        "ServiceName": "string",
-        "ProviderName": "string",
         "window_start": "timestamp",
         "dimensions": "map<string, string>",
+        # the dimension values the bill lines themselves had (tags, mappings): bill-side, like
+        # ProviderName; ``dimensions`` is where the cost went
+        "origin": "map<string, string>",
+        # why each dimension that is __unallocated__ in ``dimensions`` has no value
+        "gaps": "map<string, string>",
         "quantity": t.QUANTITY_TYPE,
         "pool_quantity": t.QUANTITY_TYPE,
         "path": "string",  # the rules this cost passed through, "platform -> shared"
@@ -113,11 +116,15 @@ POOLS = ibis.schema(
         "generation": "int64",
         t.BILLING_PERIOD: "string",
         "BillingCurrency": "string",
-        "ChargeCategory": "string",
-        t.CATEGORY: "string",
+        **dict.fromkeys(t.BILL_DIMENSIONS, "string"),
         "ResourceId": "string",
+        "ResourceName": "string",
         "window_start": "timestamp",
         "members": "int64",
+        # what the pool's cost already said of each dimension (NULL: nothing): its targets
+        # keep these unless the rule names another value
+        "dimensions": "map<string, string>",
+        "origin": "map<string, string>",  # the bill lines' own values, as in ALLOCATIONS
         # a direct pool of bill lines: where each owner value came from (apportion.tags.derived:
         # "tag", "inherited:<file>", "rule:<name>"); NULL for other pools
         "sources": "map<string, string>",

@@ -11,11 +11,12 @@ from typing import Any
 from apportion.access import Caller
 from apportion.allocate.split import round_to
 from apportion.explore.overview import TREND_PERIODS, visible_lines
-from apportion.explore.scope import NONE, NotFoundError, scoped
+from apportion.explore.scope import NotFoundError
 from apportion.ledger.lines import ADJUSTMENT, Line
 from apportion.ledger.statement import currency_sum, statement
+from apportion.money import exact_sum
 from apportion.periods import Period
-from apportion.schema import tables as t
+from apportion.report.statements import StatementLine, statement_grain, summed
 from apportion.schema.currency import minor_units
 from apportion.workspace import Workspace
 
@@ -76,21 +77,21 @@ def _totals(lines: list[Line], key: Any) -> list[dict[str, str]]:
 def _by_model(
     workspace: Workspace, period: str, name: str, caller: Caller, lines: list[Line]
 ) -> list[dict[str, str]]:
-    """This period's cost by category, provider and model, each category's parts rounded to
-    add up to its statement total."""
-    scope = scoped(workspace, period, caller)
-    metric = workspace.config.ledger.metric
-    final = scope.final()
-    mine = final.filter(scope.dimension(final, workspace.config.ledger.workload) == name)
-    grouped = mine.group_by(
-        currency=mine.BillingCurrency,
-        category=mine[t.CATEGORY].fill_null(NONE),
-        provider=mine.ProviderName.fill_null(NONE),
-        model=mine.ResourceName.fill_null(NONE),
-    ).aggregate(amount=mine[metric].sum())
-    rows = workspace.data.to_arrow(
-        grouped.order_by(["currency", "category", "provider", "model"])
-    ).to_pylist()
+    """This period's cost by category, provider and model: the statements' own rounded
+    lines (apportion.report.statements) of the use case in the caller's cost centres, added
+    up, so each category's parts add up to its statement total. A closed period whose
+    statement a restatement has since changed keeps its frozen total: its parts are rounded
+    to add up to it."""
+    if workspace.control.published_run(period) is None:
+        return []  # only adjustments: corrections have no model
+    ledger = workspace.config.ledger
+    metric = ledger.metric
+    grain = [
+        line
+        for line in statement_grain(workspace, Period.parse(period))
+        if line.keys[ledger.workload] == name and caller.may_see(line.keys[ledger.payer])
+    ]
+    parts, _ = summed(grain, ["category", "provider", "resource"])
     totals = {
         (currency, category): Decimal(amount)
         for currency, category, amount in (
@@ -99,25 +100,25 @@ def _by_model(
             for row in _totals([x for x in lines if x.method != ADJUSTMENT], lambda x: x.category)
         )
     }
-    groups: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
-    for row in rows:
-        groups[(row["currency"], row["category"])].append(row)
+    groups: dict[tuple[str, str], list[StatementLine]] = defaultdict(list)
+    for part in parts:
+        groups[(part.currency, part.keys["category"])].append(part)
     found: list[dict[str, str]] = []
     for (currency, category), members in sorted(groups.items()):
         total = totals.get((currency, category))
         if total is None:
             continue
-        rounded = round_to(
-            [m["amount"] or Decimal(0) for m in members], minor_units(currency), total
-        )
+        stated = [m.amounts[metric] for m in members]
+        if exact_sum(stated) != total:  # frozen before a restatement: fit the parts to it
+            stated = round_to([m.exact[metric] for m in members], minor_units(currency), total)
         found.extend(
             {
                 "currency": currency,
                 "category": category,
-                "provider": member["provider"],
-                "model": member["model"],
+                "provider": member.keys["provider"],
+                "model": member.keys["resource"],
                 "amount": f"{amount:f}",
             }
-            for member, amount in zip(members, rounded, strict=True)
+            for member, amount in zip(members, stated, strict=True)
         )
     return found

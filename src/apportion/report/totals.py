@@ -1,9 +1,19 @@
 """Per currency and cost metric: ingested, allocated by method, unallocated, quarantined, and
-whether it balances."""
+whether it balances.
+
+Cost is *allocated* when it reaches a payer (the ledger's payer dimension, ``cost_centre`` by
+default), and *unallocated* when it does not: one figure, broken down by reason and by the
+dimensions it lacks. The method that placed cost last carries it in ``allocated`` (so those
+and ``unallocated`` add up to what was ingested); ``moved`` credits every method with all it
+split, so cost that a later rule split again counts under each rule it passed through.
+Each figure comes exact (what conservation is proved on) and as statements show it: the sum
+of the rounded statement lines (apportion.report.statements), the same figure every view gives.
+"""
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -17,12 +27,15 @@ from apportion.ingest.values import decimal
 from apportion.money import add, exact_sum
 from apportion.periods import Period
 from apportion.report.published import final_allocations, owner_sources
+from apportion.report.statements import UNALLOCATED_REASON, StatementLine, statement_grain
 from apportion.schema import tables as t
 from apportion.schema.focus import COST_METRICS
 from apportion.tags.derived import source_kind
 from apportion.workspace import Workspace
 
 METHODS = ("direct", "proportional", "activity", "even", "fixed")
+# cost no rule split that reached a payer all the same: its own line named the payer
+UNSPLIT = "unsplit"
 # where a direct allocation's owner came from: the line's own tags, a mapping table
 # (tags.inherit) or a mapping rule (tags.virtual)
 SOURCES = ("tags", "inherited", "mapped")
@@ -33,9 +46,12 @@ class MetricTotals:
     currency: str
     metric: str
     ingested: Decimal
-    allocated: dict[str, Decimal]
-    unallocated: Decimal
+    allocated: dict[str, Decimal]  # reached a payer, by the method that placed it
+    unallocated: Decimal  # reached no payer
+    moved: dict[str, Decimal] = field(default_factory=dict)  # all each method split
     direct_by_source: dict[str, Decimal] = field(default_factory=dict)
+    # as the statements show them: sums of the rounded statement lines
+    stated: dict[str, Any] = field(default_factory=dict)
 
     @property
     def allocated_total(self) -> Decimal:
@@ -52,10 +68,12 @@ class MetricTotals:
             "ingested": str(self.ingested),
             "allocated": {method: str(value) for method, value in self.allocated.items()},
             "allocated_total": str(self.allocated_total),
+            "moved": {method: str(value) for method, value in self.moved.items()},
             "direct_by_source": {
                 source: str(self.direct_by_source.get(source, Decimal(0))) for source in SOURCES
             },
             "unallocated": str(self.unallocated),
+            "stated": _texts(self.stated),
             "balanced": self.balanced,
         }
 
@@ -67,13 +85,25 @@ class PeriodTotals:
     metrics: list[MetricTotals]
     quarantined_rows: dict[str, int] = field(default_factory=dict)  # by kind: cost, driver
     quarantined_cost: dict[str, Decimal] = field(default_factory=dict)  # by currency, BilledCost
-    unallocated_reasons: dict[str, Decimal] = field(default_factory=dict)  # BilledCost by reason
-    # BilledCost of direct allocations whose owner lacks a dimension, by currency and dimension
-    direct_missing: dict[str, dict[str, Decimal]] = field(default_factory=dict)
+    # the unallocated figure as stated, by reason and by dimension, per currency and metric:
+    # currency -> metric -> reason (or dimension) -> amount
+    unallocated_by_reason: dict[str, dict[str, dict[str, Decimal]]] = field(default_factory=dict)
+    unallocated_by_dimension: dict[str, dict[str, dict[str, Decimal]]] = field(default_factory=dict)
+    metric: str = "EffectiveCost"  # the ledger's metric: what statements show
 
     @property
     def balanced(self) -> bool:
         return all(metric.balanced for metric in self.metrics)
+
+    @property
+    def unallocated_reasons(self) -> dict[str, Decimal]:
+        """Unallocated BilledCost by reason over every currency (a single-currency period's
+        breakdown)."""
+        found: dict[str, Decimal] = defaultdict(Decimal)
+        for by_metric in self.unallocated_by_reason.values():
+            for reason, amount in by_metric.get("BilledCost", {}).items():
+                found[reason] = add(found[reason], amount)
+        return dict(found)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -83,39 +113,37 @@ class PeriodTotals:
             "totals": [metric.as_dict() for metric in self.metrics],
             "quarantined_rows": self.quarantined_rows,
             "quarantined_billed_cost": {k: str(v) for k, v in self.quarantined_cost.items()},
-            "unallocated_billed_cost_by_reason": {
-                k: str(v) for k, v in self.unallocated_reasons.items()
-            },
-            "direct_billed_cost_missing_a_dimension": {
-                currency: {d: str(v) for d, v in missing.items()}
-                for currency, missing in self.direct_missing.items()
-            },
+            "metric": self.metric,
+            "unallocated_by_reason": _texts(self.unallocated_by_reason),
+            "unallocated_by_dimension": _texts(self.unallocated_by_dimension),
         }
 
 
 def totals(workspace: Workspace, period: Period) -> PeriodTotals:
     plane = workspace.data
+    payer = workspace.config.ledger.payer
     final = final_allocations(workspace, period)
-    sums = final.group_by(["BillingCurrency", "method", "reason"]).aggregate(
-        **{metric: final[metric].sum() for metric in COST_METRICS}
-    )
+    reached = final.dimensions[payer] != t.UNALLOCATED
+    method = ibis.ifelse(final.method == "unallocated", UNSPLIT, final.method)
+    sums = final.group_by(
+        BillingCurrency=final.BillingCurrency, method=method, reached=reached
+    ).aggregate(**{metric: final[metric].sum() for metric in COST_METRICS})
     by_method: dict[tuple[str, str], dict[str, Decimal]] = defaultdict(
         lambda: dict.fromkeys(METHODS, Decimal(0))
     )
     unallocated: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
-    reasons: dict[str, Decimal] = defaultdict(Decimal)
     for row in plane.to_arrow(sums).to_pylist():
         for metric in COST_METRICS:
-            key = (row["BillingCurrency"], metric)
-            if row["method"] == "unallocated":
-                unallocated[key] = add(unallocated[key], row[metric])
-            else:
-                by_method[key][row["method"]] = add(by_method[key][row["method"]], row[metric])
-        if row["method"] == "unallocated":
-            reason = row["reason"] or "unknown"
-            reasons[reason] = add(reasons[reason], row["BilledCost"])
+            key, amount = (row["BillingCurrency"], metric), row[metric] or Decimal(0)
+            if not row["reached"]:
+                unallocated[key] = add(unallocated[key], amount)
+            elif amount or row["method"] != UNSPLIT:
+                into = by_method[key]
+                into[row["method"]] = add(into.get(row["method"], Decimal(0)), amount)
+    moved = _moved(workspace, period)
     by_source = _direct_by_source(workspace, period, final)
     ingested = ingested_totals(plane, period)
+    grain = statement_grain(workspace, period)
     keys = sorted(set(ingested) | set(by_method) | set(unallocated))
     metrics = [
         MetricTotals(
@@ -124,21 +152,110 @@ def totals(workspace: Workspace, period: Period) -> PeriodTotals:
             ingested=ingested.get((currency, metric), Decimal(0)),
             allocated=by_method[(currency, metric)],
             unallocated=unallocated[(currency, metric)],
+            moved=moved[(currency, metric)],
             direct_by_source=by_source[(currency, metric)],
+            stated=_stated(grain, currency, metric, payer),
         )
         for currency, metric in keys
     ]
     run = workspace.control.published_run(str(period))
     rows, cost = _quarantined(workspace, period)
+    ledger_metric = workspace.config.ledger.metric
     return PeriodTotals(
         period=str(period),
         run_id=run.run_id if run else "",
         metrics=metrics,
         quarantined_rows=rows,
         quarantined_cost=cost,
-        unallocated_reasons=dict(reasons),
-        direct_missing=_direct_missing(workspace, final),
+        unallocated_by_reason=_unallocated_by_reason(grain, payer),
+        unallocated_by_dimension=_unallocated_by_dimension(grain, workspace.config.dimensions),
+        metric=ledger_metric,
     )
+
+
+def _stated(
+    grain: Sequence[StatementLine], currency: str, metric: str, payer: str
+) -> dict[str, Any]:
+    """The figures as the statements give them: sums of the rounded lines."""
+    lines = [line for line in grain if line.currency == currency]
+    allocated: dict[str, Decimal] = dict.fromkeys(METHODS, Decimal(0))
+    unallocated = Decimal(0)
+    for line in lines:
+        amount = line.amounts[metric]
+        if line.keys[payer] == t.UNALLOCATED:
+            unallocated = add(unallocated, amount)
+            continue
+        method = UNSPLIT if line.keys["method"] == "unallocated" else line.keys["method"]
+        allocated[method] = add(allocated.get(method, Decimal(0)), amount)
+    return {
+        "ingested": exact_sum(line.amounts[metric] for line in lines),
+        "allocated": allocated,
+        "allocated_total": exact_sum(allocated.values()),
+        "unallocated": unallocated,
+    }
+
+
+def _unallocated_by_reason(
+    grain: Sequence[StatementLine], payer: str
+) -> dict[str, dict[str, dict[str, Decimal]]]:
+    found: dict[str, dict[str, dict[str, Decimal]]] = {}
+    for line in grain:
+        if line.keys[payer] != t.UNALLOCATED:
+            continue
+        reason = line.keys[UNALLOCATED_REASON]
+        by_metric = found.setdefault(line.currency, {m: {} for m in COST_METRICS})
+        for metric, into in by_metric.items():
+            into[reason] = add(into.get(reason, Decimal(0)), line.amounts[metric])
+    return {
+        currency: {
+            metric: dict(sorted(reasons.items(), key=lambda i: (-i[1], i[0])))
+            for metric, reasons in by_metric.items()
+        }
+        for currency, by_metric in found.items()
+    }
+
+
+def _unallocated_by_dimension(
+    grain: Sequence[StatementLine], dims: Sequence[str]
+) -> dict[str, dict[str, dict[str, Decimal]]]:
+    """Per currency, metric and dimension, the cost that has no value in it (as stated)."""
+    found: dict[str, dict[str, dict[str, Decimal]]] = {}
+    for line in grain:
+        by_metric = found.setdefault(
+            line.currency, {m: dict.fromkeys(dims, Decimal(0)) for m in COST_METRICS}
+        )
+        for metric, into in by_metric.items():
+            for d in dims:
+                if line.keys[d] == t.UNALLOCATED:
+                    into[d] = add(into[d], line.amounts[metric])
+    return found
+
+
+def _moved(workspace: Workspace, period: Period) -> dict[tuple[str, str], dict[str, Decimal]]:
+    """All each method split, at every step: cost split again by a later rule counts under
+    the rule that split it first and under each one after."""
+    allocations = workspace.data.table(t.ALLOCATIONS)
+    mine = allocations.filter(
+        (allocations[t.BILLING_PERIOD] == str(period)) & (allocations.method != "unallocated")
+    )
+    sums = mine.group_by(["BillingCurrency", "method"]).aggregate(
+        **{metric: mine[metric].sum() for metric in COST_METRICS}
+    )
+    found: dict[tuple[str, str], dict[str, Decimal]] = defaultdict(
+        lambda: dict.fromkeys(METHODS, Decimal(0))
+    )
+    for row in workspace.data.to_arrow(sums).to_pylist():
+        for metric in COST_METRICS:
+            into = found[(row["BillingCurrency"], metric)]
+            into[row["method"]] = add(into.get(row["method"], Decimal(0)), row[metric])
+    return found
+
+
+def _texts(value: Any) -> Any:
+    """Amounts as exact text, through nested dicts."""
+    if isinstance(value, dict):
+        return {k: _texts(v) for k, v in value.items()}
+    return str(value) if isinstance(value, Decimal) else value
 
 
 def _direct_by_source(
@@ -166,20 +283,6 @@ def _direct_by_source(
             into = found[(row["BillingCurrency"], metric)]
             into[row["basis"]] = add(into[row["basis"]], row[metric])
     return found
-
-
-def _direct_missing(workspace: Workspace, final: ir.Table) -> dict[str, dict[str, Decimal]]:
-    """Direct allocations are made to what a line's tags and mappings name; a dimension none of
-    them gave is __unallocated__ in the allocation. How much BilledCost that is, per dimension."""
-    dims = workspace.config.dimensions
-    direct = final.filter(final.method == "direct")
-    sums = direct.group_by("BillingCurrency").aggregate(
-        **{d: direct.BilledCost.sum(where=direct.dimensions[d] == t.UNALLOCATED) for d in dims}
-    )
-    return {
-        row["BillingCurrency"]: {d: row[d] if row[d] is not None else Decimal(0) for d in dims}
-        for row in workspace.data.to_arrow(sums).to_pylist()
-    }
 
 
 def _source(sources: dict[str, str]) -> str:

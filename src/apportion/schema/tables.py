@@ -30,6 +30,20 @@ BILLING_PERIOD: Final = "x_BillingPeriod"  # YYYY-MM of BillingPeriodStart
 CATEGORY: Final = "x_Category"
 EXTENSIONS: Final = "x_Extensions"  # map of columns that are neither FOCUS nor known
 
+# The bill's own columns that every allocation keeps from the lines it came from. A pool never
+# mixes lines that differ in one of them, so allocations summed by any of them (or by the
+# origin's tag-derived dimensions, kept beside) equal the bill lines summed by it, exactly.
+BILL_DIMENSIONS: Final = (
+    "ProviderName",
+    "ServiceName",
+    "ServiceCategory",
+    "SubAccountId",
+    "BillingAccountId",
+    "RegionId",
+    "ChargeCategory",
+    CATEGORY,
+)
+
 UNALLOCATED: Final = "__unallocated__"
 # the use case unused commitment cost is allocated to (README: Commitments): not a workload
 IDLE: Final = "__idle__"

@@ -16,8 +16,14 @@ from pathlib import Path
 
 import numpy as np
 
-from apportion.synth.bills import FOCUS_HEADER, Surge, write_bills, write_openai_projects
-from apportion.synth.demo_config import PROJECTS_FILE, demo_config_yaml
+from apportion.synth.bills import (
+    FOCUS_HEADER,
+    Surge,
+    write_bills,
+    write_catalogue,
+    write_openai_projects,
+)
+from apportion.synth.demo_config import CATALOGUE_FILE, PROJECTS_FILE, demo_config_yaml
 from apportion.synth.drivers import DRIVER_SCHEMA, minimum_driver_rows, write_drivers
 from apportion.synth.metrics import write_business_metrics
 from apportion.synth.organisation import ORGANISATION, Organisation, Period, parse_period
@@ -33,7 +39,7 @@ class SynthOutput:
     metrics_files: tuple[Path, ...]  # business metrics: decisions and value per use case
     usage_files: tuple[Path, ...]  # OpenAI Usage API export: daily tokens per project, model
     config_yaml: str  # the `dimensions:`, `tags:`, `rules:` and `ledger:` YAML of apportion.yaml
-    # mapping tables the configuration names (tags.inherit), to copy into the workspace
+    # mapping tables and the catalogue the configuration names, to copy into the workspace
     mapping_files: tuple[Path, ...]
     driver_rows: int
     cost_rows: int
@@ -76,7 +82,10 @@ def generate(
         metrics_files=(metrics,),
         usage_files=(usage,),
         config_yaml=demo_config_yaml(month.label),
-        mapping_files=(write_openai_projects(out_dir / "mappings" / PROJECTS_FILE, ORGANISATION),),
+        mapping_files=(
+            write_openai_projects(out_dir / "mappings" / PROJECTS_FILE, ORGANISATION),
+            write_catalogue(out_dir / "mappings" / CATALOGUE_FILE, ORGANISATION),
+        ),
         driver_rows=written,
         cost_rows=bills.rows,
     )

@@ -1034,6 +1034,23 @@ def write_openai_projects(path: Path, org: Organisation) -> Path:
     return path
 
 
+def write_catalogue(path: Path, org: Organisation) -> Path:
+    """The organisation's catalogue (tags.catalogue): its cost centres, and its use cases with
+    the cost centre, environment and lifecycle stage each belongs to, so a cost split to a use
+    case (labelling, the red-team programme) reaches that use case's cost centre."""
+    dims = [d for d in org.use_cases[0].dims if d != "use_case"]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(["dimension", "value", "owner", *dims])
+        for centre in org.cost_centres:
+            writer.writerow(["cost_centre", centre.name, "", *([""] * len(dims))])
+        for use_case in org.use_cases:
+            said = use_case.dims
+            writer.writerow(["use_case", use_case.name, "", *(said[d] for d in dims)])
+    return path
+
+
 @dataclass(frozen=True)
 class WrittenBills:
     files: tuple[Path, ...]  # one FOCUS CSV per bill

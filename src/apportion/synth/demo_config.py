@@ -8,10 +8,14 @@ and the uncategorised SaaS lines are deliberately left unmatched so they land in
 from __future__ import annotations
 
 PROJECTS_FILE = "openai-projects.csv"
+CATALOGUE_FILE = "catalogue.csv"
 
 DEMO_RULES_YAML = f"""\
 dimensions: [cost_centre, use_case, environment, lifecycle_stage]
 tags:
+  # The cost centres and use cases the organisation recognises; a use case's row names its
+  # cost centre, so cost split to a use case (labelling, red team) reaches its cost centre.
+  catalogue: {CATALOGUE_FILE}
   # OpenAI's bill names the project, not tags: the project list says whose each one is.
   inherit:
     - {{file: {PROJECTS_FILE}, column: SubAccountId}}

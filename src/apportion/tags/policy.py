@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from apportion.config.models import Config, TagPolicyConfig
-from apportion.tags.catalogue import read_catalogue, values_by_dimension
+from apportion.tags.catalogue import implied_values, read_catalogue, values_by_dimension
 
 _PREFIX = re.compile(r"^.*[:/]")  # user:, aws:, example.com/ ... up to the last ':' or '/'
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
@@ -74,10 +74,16 @@ class TagPolicy:
     required: tuple[str, ...]
     allowed: Mapping[str, tuple[str, ...]]
     aliases: Mapping[str, str]  # folded alias -> dimension
+    # what a catalogued value says of other dimensions: (dimension, value) -> {dimension: value}
+    implied: Mapping[tuple[str, str], Mapping[str, str]] = field(default_factory=dict)
 
     @classmethod
     def from_config(
-        cls, config: TagPolicyConfig, dimensions: list[str], catalogue: Mapping[str, list[str]]
+        cls,
+        config: TagPolicyConfig,
+        dimensions: list[str],
+        catalogue: Mapping[str, list[str]],
+        implied: Mapping[tuple[str, str], Mapping[str, str]] | None = None,
     ) -> TagPolicy:
         required = tuple(config.required if config.required is not None else dimensions)
         allowed: dict[str, tuple[str, ...]] = {}
@@ -87,7 +93,13 @@ class TagPolicy:
         aliases = {folded_key(d): d for d in {*dimensions, *required}}
         for dimension, names in config.aliases.items():
             aliases.update({folded_key(name): dimension for name in names})
-        return cls(required, allowed, aliases)
+        policy = cls(required, allowed, aliases)
+        # implied values are spelled as the policy spells them, like every other value
+        spelled = {
+            key: {d: policy.canonical_value(d, v) for d, v in values.items()}
+            for key, values in (implied or {}).items()
+        }
+        return cls(required, allowed, aliases, spelled)
 
     def dimension_of(self, raw_key: str) -> str | None:
         return self.aliases.get(folded_key(raw_key))
@@ -148,7 +160,9 @@ def load_policy(config: Config, base: Path) -> TagPolicy:
     """The policy of a configuration; a catalogue path is relative to ``base`` (the folder of
     apportion.yaml)."""
     catalogue: dict[str, list[str]] = {}
+    implied: dict[tuple[str, str], dict[str, str]] = {}
     if config.tags.catalogue:
         path = base / config.tags.catalogue
-        catalogue = values_by_dimension(read_catalogue(path, config.dimensions))
-    return TagPolicy.from_config(config.tags, config.dimensions, catalogue)
+        entries = read_catalogue(path, config.dimensions)
+        catalogue, implied = values_by_dimension(entries), implied_values(entries)
+    return TagPolicy.from_config(config.tags, config.dimensions, catalogue, implied)

@@ -1,0 +1,188 @@
+"""Who each pool goes to, with every dimension filled or said why not.
+
+A target's dimension values come, in order, from:
+
+1. the rule: the driver row's values (proportional, activity), the values an even or fixed
+   target names, the line's own values (direct);
+2. the cost being split: what its bill lines said (tags, mapping tables, mapping rules) and,
+   in a cascade, what earlier rules allocated it to; a later rule adds or narrows, and never
+   erases a value it does not set itself;
+3. the catalogue: what a value already known says of the others (a use case's cost centre);
+4. otherwise ``__unallocated__``, with the reason recorded per dimension (``gaps``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from apportion.allocate.batch import TargetRows, Targets
+from apportion.allocate.drivers import Quantities
+from apportion.config import ActivityRule, DirectRule, EvenRule, FixedRule, ProportionalRule, Rule
+from apportion.money import to_units
+from apportion.schema import tables as t
+
+# why a pool stays unallocated when its line named no owner (what tagging would have fixed)
+NO_RULE = "no rule matched"
+NO_OWNER = "no owner: no tag, mapping table or mapping rule gave a value"
+# why a direct target lacks a dimension its line did not name
+NOT_NAMED_BY_LINE = "the line's tags, mapping tables and mapping rules gave none, nor the catalogue"
+
+_ONE = 10**t.QUANTITY_SCALE  # a weight of 1 in quantity units
+
+Implied = Mapping[tuple[str, str], Mapping[str, str]]
+
+
+def pool_targets(
+    pools: list[dict[str, Any]],
+    rules: Mapping[str, Rule],
+    dims: list[str],
+    quantities: Mapping[str, Quantities],
+) -> tuple[TargetRows, dict[int, str]]:
+    """Each pool's targets as the rule gives them (dimensions the rule does not name are
+    NULL), and for pools that go nowhere, why (they stay unallocated)."""
+    targets = Targets(len(dims))
+    reasons: dict[int, str] = {}
+    spans: dict[str, list[tuple[int, tuple[int, int]]]] = {}  # rule -> (pool, driver rows)
+    for index, pool in enumerate(pools):
+        rule = rules.get(pool["rule"]) if pool["rule"] else None
+        if rule is None:
+            reasons[index] = NO_RULE
+        elif isinstance(rule, DirectRule):
+            if all(value is None for value in pool["values"]):
+                reasons[index] = NO_OWNER
+            else:
+                targets.add(index, pool["values"], _ONE, measured=False)
+        elif isinstance(rule, ProportionalRule) and pool["pool_resource"] is None:
+            reasons[index] = "no ResourceId to measure the driver on"
+        elif isinstance(rule, ProportionalRule | ActivityRule) and pool["window_start"] is None:
+            # cost that reached a daily rule through a cascade from a rule without windows
+            reasons[index] = f"no {rule.window} window (split by an earlier rule without one)"
+        elif isinstance(rule, ProportionalRule | ActivityRule):
+            found = quantities.get(rule.name)
+            where = (pool["window_start"], pool["pool_resource"])
+            start, end = found.span(where) if found else (0, 0)
+            if end > start:
+                spans.setdefault(rule.name, []).append((index, (start, end)))
+            else:
+                # the pool keeps its resource and window; the reason says what was missing
+                reasons[index] = f"no {rule.driver} quantity"
+        elif isinstance(rule, EvenRule | FixedRule):
+            for named, weight in rule.target_weights():
+                values = tuple(named.get(d) for d in dims)
+                targets.add(index, values, to_units(weight, t.QUANTITY_SCALE), measured=False)
+    for name, measured in spans.items():
+        span, columns, weights = quantities[name].rows([rows for _, rows in measured])
+        pool_of_span = np.array([index for index, _ in measured], dtype=np.int64)
+        targets.add_measured(pool_of_span[span], columns, weights)
+    return targets.rows(), reasons
+
+
+def completed(
+    columns: Sequence[pa.Array],
+    pool_of_row: npt.NDArray[np.int64],
+    pools: Sequence[dict[str, Any]],
+    dims: Sequence[str],
+    implied: Implied,
+    row_reasons: pa.Array,
+) -> tuple[list[pa.Array], list[pa.Array]]:
+    """Every dimension of every allocation row: the rule's value, else the pool's own, else
+    the catalogue's; and per dimension the reason it has none (NULL where it has one).
+    ``row_reasons``: what to say of a row's missing dimension (the pool's reason when it went
+    nowhere, else why its rule and cost named none)."""
+    taken = pa.array(pool_of_row, pa.int64())
+    filled = []
+    for k, column in enumerate(columns):
+        own = pa.array([pool["values"][k] for pool in pools], pa.string()).take(taken)
+        filled.append(pc.coalesce(column, own) if len(column) else column)
+    filled = _catalogue_filled(filled, dims, implied)
+    gaps = [
+        pc.if_else(pc.is_null(column), row_reasons, pa.nulls(len(column), pa.string()))
+        for column in filled
+    ]
+    return filled, gaps
+
+
+def _catalogue_filled(
+    columns: list[pa.Array], dims: Sequence[str], implied: Implied
+) -> list[pa.Array]:
+    """Missing values filled from what the catalogue says of the values present, the earlier
+    dimension first; twice over, so a value filled once can fill another (a use case's cost
+    centre, then that cost centre's business unit)."""
+    if not implied:
+        return columns
+    position = {d: k for k, d in enumerate(dims)}
+    for _ in range(2):
+        for target in dims:
+            for source in dims:
+                pairs = [
+                    (value, says[target])
+                    for (dimension, value), says in implied.items()
+                    if dimension == source and target in says
+                ]
+                k = position[target]
+                if not pairs or not columns[k].null_count:
+                    continue
+                keys = pa.array([key for key, _ in pairs], pa.string())
+                values = pa.array([value for _, value in pairs], pa.string())
+                found = values.take(pc.index_in(columns[position[source]], value_set=keys))
+                columns[k] = pc.coalesce(columns[k], found)
+    return columns
+
+
+def gap_reason(rule: Rule | None, pool_reason: str | None) -> str:
+    """What a row of a pool says of a dimension it has no value for."""
+    if pool_reason is not None:
+        return pool_reason
+    if isinstance(rule, DirectRule):
+        return NOT_NAMED_BY_LINE
+    name = rule.name if rule is not None else "?"
+    return f"rule {name} named none, nor did the cost it split or the catalogue"
+
+
+def dimension_maps(
+    dims: Sequence[str], columns: Sequence[pa.Array], *, fill: str | None
+) -> pa.MapArray:
+    """One map per row, {dimension: value}; a missing value is ``fill`` (NULL when None)."""
+    rows, width = (len(columns[0]) if columns else 0), len(dims)
+    filled = [column if fill is None else pc.fill_null(column, fill) for column in columns]
+    stacked = pa.concat_arrays(filled) if filled else pa.array([], pa.string())
+    # row r's value of dimension k sits at k * rows + r; a map lists a row's values together
+    interleaved = (np.arange(rows)[:, None] + np.arange(width)[None, :] * rows).ravel()
+    values = stacked.take(pa.array(interleaved, pa.int64()))
+    keys = _repeated_text(list(dims), rows)
+    offsets = pa.array(np.arange(rows + 1, dtype=np.int32) * width)
+    return pa.MapArray.from_arrays(offsets, keys, values)
+
+
+def sparse_maps(dims: Sequence[str], columns: Sequence[pa.Array]) -> pa.MapArray:
+    """One map per row holding only the dimensions whose value is not NULL (``gaps``)."""
+    rows = len(columns[0]) if columns else 0
+    if not rows:
+        return pa.array([], pa.map_(pa.string(), pa.string()))
+    present = np.stack([~np.asarray(pc.is_null(c)) for c in columns], axis=1)  # rows x dims
+    counts = present.sum(axis=1)
+    offsets = pa.array(np.r_[0, np.cumsum(counts)].astype(np.int32))
+    row_index, dim_index = np.nonzero(present)  # row-major: each row's dimensions in order
+    stacked = pa.concat_arrays(list(columns))
+    values = stacked.take(pa.array(dim_index * rows + row_index, pa.int64()))
+    keys = pa.array(np.asarray(dims, dtype=object)[dim_index], pa.string())
+    return pa.MapArray.from_arrays(offsets, keys, values)
+
+
+def _repeated_text(texts: list[str], times: int) -> pa.StringArray:
+    """The texts one after another, ``times`` over, written straight into Arrow's buffers."""
+    encoded = [text.encode() for text in texts]
+    lengths = np.tile(np.array([len(e) for e in encoded], dtype=np.int64), times)
+    offsets = np.r_[0, np.cumsum(lengths)]
+    if offsets[-1] >= 2**31:
+        raise OverflowError("too much text for one column")
+    data = b"".join(encoded) * times
+    return pa.StringArray.from_buffers(
+        len(lengths), pa.py_buffer(offsets.astype(np.int32)), pa.py_buffer(data)
+    )
