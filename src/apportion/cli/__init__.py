@@ -45,7 +45,7 @@ from apportion.cli.common import (
     state,
     write_csv,
 )
-from apportion.money import plain
+from apportion.money import plain, to_minor
 from apportion.workspace import Workspace, default_root
 
 if TYPE_CHECKING:
@@ -232,14 +232,23 @@ def report_totals(period: PeriodOption, fmt: FormatOption = OutputFormat.table) 
             found = ", ".join(f"{d} {plain(v)}" for d, v in by_metric[metric].items())
             out.print(f"{currency} {metric} with no value for: {found}", highlight=False)
         for totals_of in (m for m in result.metrics if m.metric == metric):
-            found = ", ".join(f"{k} {plain(v)}" for k, v in totals_of.moved.items() if v)
-            out.print(
-                f"moved by each method ({totals_of.currency} {metric}; cost split again counts "
-                f"under every rule it passed through): {found}",
-                highlight=False,
+            currency = totals_of.currency
+            # a method that split cost a later rule split again moved more than it placed
+            found = ", ".join(
+                f"{k} {to_minor(v, currency)} (placed {totals_of.stated['allocated'].get(k)})"
+                for k, v in totals_of.moved.items()
+                if v != totals_of.allocated.get(k)
             )
-            found = ", ".join(f"{k} {plain(v)}" for k, v in totals_of.direct_by_source.items())
-            out.print(f"direct {totals_of.currency} {metric} by owner source: {found}")
+            if found:
+                out.print(
+                    f"moved by each method ({currency} {metric}; cost split again counts under "
+                    f"every rule it passed through): {found}",
+                    highlight=False,
+                )
+            found = ", ".join(
+                f"{k} {to_minor(v, currency)}" for k, v in totals_of.direct_by_source.items()
+            )
+            out.print(f"direct {currency} {metric} by owner source: {found}", highlight=False)
         out.print("balanced" if result.balanced else "[bold red]NOT balanced[/]")
     if not result.balanced:
         raise typer.Exit(1)
@@ -606,9 +615,9 @@ def _totals_row(metric: dict[str, Any]) -> dict[str, Any]:
     return {
         "currency": metric["currency"],
         "metric": metric["metric"],
-        "ingested": plain_text(stated["ingested"]),
-        **{method: plain_text(value) for method, value in stated["allocated"].items()},
-        "unallocated": plain_text(stated["unallocated"]),
+        "ingested": stated["ingested"],
+        **dict(stated["allocated"].items()),
+        "unallocated": stated["unallocated"],
         "exact_ingested": plain_text(metric["ingested"]),
         **{f"exact_{k}": plain_text(v) for k, v in metric["allocated"].items()},
         "exact_unallocated": plain_text(metric["unallocated"]),
