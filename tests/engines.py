@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 
 import pytest
+from hypothesis import settings
 
 ENGINES = [e for e in os.environ.get("APPORTION_TEST_ENGINES", "duckdb,spark").split(",") if e]
 ENGINE_PARAMS = [pytest.param(e, marks=getattr(pytest.mark, e)) for e in ENGINES]
@@ -23,3 +24,10 @@ def outside_the_core(item: pytest.Item) -> bool:
         return False
     callspec = getattr(item, "callspec", None)
     return callspec is not None and callspec.params.get("engine") == "spark"
+
+
+def examples(engine: str, on_duckdb: int) -> settings:
+    """Hypothesis settings for a property test on an engine: Spark spends tens of seconds of
+    JVM jobs on each small example (the slowest tests of CI), so it runs a quarter of them:
+    enough to show the engines agree, while DuckDB explores the input space."""
+    return settings(max_examples=on_duckdb if engine == "duckdb" else max(1, on_duckdb // 4))

@@ -12,7 +12,7 @@ from typing import Any
 
 import pyarrow as pa
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from apportion.access import Caller
@@ -27,6 +27,7 @@ from apportion.schema import tables as t
 from apportion.schema.currency import minor_units
 from apportion.schema.focus import COST_METRICS
 from apportion.workspace import Workspace
+from tests.engines import examples
 from tests.helpers import (
     allocate,
     billed_by,
@@ -397,12 +398,8 @@ rule_sets = st.lists(st.sampled_from(sorted(RULES)), unique=True).map(
 )
 
 
-def _examples(engine: str, on_duckdb: int) -> settings:
-    return settings(max_examples=on_duckdb if engine == "duckdb" else max(1, on_duckdb // 4))
-
-
 def test_every_view_agrees_with_the_bill_on_random_data(engine: str) -> None:
-    _examples(engine, 14)(
+    examples(engine, 14)(
         given(
             lines=st.lists(cost_line, min_size=1, max_size=20),
             drivers=st.lists(driver_row, max_size=20),

@@ -8,22 +8,15 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from apportion.allocate import Period, allocate_period
 from apportion.money import exact_sum
 from apportion.report import statements
 from apportion.schema import tables as t
+from tests.engines import examples
 from tests.helpers import ingest, make_workspace, period_totals, write_drivers, write_focus
-
-
-def _examples(engine: str, on_duckdb: int) -> settings:
-    """Spark spends tens of seconds of JVM jobs on each example this small (the slowest tests
-    of CI), so it runs a quarter of them: enough to show the engines agree, while DuckDB
-    explores the input space."""
-    return settings(max_examples=on_duckdb if engine == "duckdb" else max(1, on_duckdb // 4))
-
 
 RESOURCES = ["gpu-a", "gpu-b", "vec", "logs"]
 USE_CASES = ["bot", "scorer", "search"]
@@ -101,7 +94,7 @@ def _allocation_fingerprint(ws: Any) -> list[tuple[Any, ...]]:
 
 
 def test_conservation_and_rounding_on_random_data(engine: str) -> None:
-    _examples(engine, 12)(
+    examples(engine, 12)(
         given(
             lines=st.lists(cost_line, min_size=1, max_size=25),
             drivers=st.lists(driver_row, max_size=25),
@@ -135,7 +128,7 @@ def _conserves(lines: list[dict[str, Any]], drivers: list[dict[str, Any]], rules
 
 
 def test_reingest_is_a_noop_and_order_does_not_matter(engine: str) -> None:
-    _examples(engine, 6)(
+    examples(engine, 6)(
         given(
             lines=st.lists(cost_line, min_size=1, max_size=12),
             drivers=st.lists(driver_row, min_size=1, max_size=12),
