@@ -10,7 +10,9 @@ In one run, on the same data, each step in its own process (so peak memory is pe
 - apportion: ``allocate_period`` plus ``statements`` by cost centre and use case;
 - pandas, polars: the same allocation (tagged lines direct, shared clusters split by daily
              gpu_seconds per use case) written plainly, reading the generated Parquet files;
-- ingest:    ``ingest_files`` of the cost and driver files into a fresh workspace.
+- ingest:    ``ingest_files`` of the cost and driver files into a fresh workspace;
+- export:    with ``--export``, ``export_focus`` of the allocated month (FOCUS split cost
+             allocation, Parquet): rows, seconds, peak memory and file size.
 
 Prints seconds, peak resident memory and ratios to the floor. Sizes via arguments:
 
@@ -62,6 +64,24 @@ def _engine(args: argparse.Namespace) -> str:
         return "engine: {type: spark, master: 'local[*]'}"
     limit = f", memory_limit: {args.memory_limit}" if args.memory_limit else ""
     return f"engine: {{type: duckdb, path: apportion.duckdb{limit}}}"
+
+
+def step_export(args: argparse.Namespace) -> dict[str, Any]:
+    """``export_focus`` of the allocated month as FOCUS split cost allocation (Parquet): one
+    row per bill line and allocation it reached. Runs after ``apportion`` (``--export``)."""
+    from apportion.allocate import Period
+    from apportion.export import export_focus
+    from apportion.workspace import Workspace
+
+    out = Path(args.workspace) / "bench-export.parquet"
+    ws = Workspace.open(Path(args.workspace))
+    started = time.perf_counter()
+    rows = export_focus(ws, Period.parse(PERIOD), out)
+    seconds = time.perf_counter() - started
+    ws.close()
+    written = out.stat().st_size
+    out.unlink()
+    return {"seconds": seconds, "rows": rows, "file_mb": round(written / 2**20)}
 
 
 def step_floor(args: argparse.Namespace) -> dict[str, Any]:
@@ -258,6 +278,7 @@ STEPS = {
     "floor": step_floor,
     "lineage": step_lineage,
     "apportion": step_apportion,
+    "export": step_export,
     "pandas": step_pandas,
     "polars": step_polars,
 }
@@ -303,6 +324,11 @@ def main() -> None:
         "--engine", choices=["duckdb", "spark"], default="duckdb", help="apportion's engine"
     )
     parser.add_argument("--skip", default="", help="comma-separated steps to skip")
+    parser.add_argument(
+        "--export",
+        action="store_true",
+        help="also export the allocated month as FOCUS split cost allocation (long at 10x)",
+    )
     parser.add_argument("--step", choices=sorted(STEPS), help=argparse.SUPPRESS)
     parser.add_argument("--cost-file", help=argparse.SUPPRESS)
     parser.add_argument("--driver-file", help=argparse.SUPPRESS)
@@ -325,7 +351,9 @@ def main() -> None:
     results = {}
     if args.engine == "spark":
         skipped.add("lineage")  # a DuckDB reference: Spark's floor has no lineage write beside it
-    for name in ("ingest", "floor", "lineage", "apportion", "pandas", "polars"):
+    if not args.export:
+        skipped.add("export")
+    for name in ("ingest", "floor", "lineage", "apportion", "export", "pandas", "polars"):
         if name in skipped:
             continue
         results[name] = run_step(name, args)

@@ -58,10 +58,18 @@ def _workspace(root: Path, rules: str, catalogue: str | None = CATALOGUE) -> Wor
 
 
 def _final_rows(ws: Workspace) -> list[dict[str, Any]]:
-    """Final allocations as dicts, their maps (dimensions, origin, gaps) as dicts too."""
+    """Final allocations as dicts, with their dimensions as a dict and their pool's origin
+    (the values its bill lines had)."""
     rows = ws.data.to_arrow(final_allocations(ws, OCTOBER)).to_pylist()
-    maps = ("dimensions", "origin", "gaps")
-    return [{**row, **{name: dict(row[name] or []) for name in maps}} for row in rows]
+    pools = ws.data.table(t.POOLS)
+    origin = {
+        row["pool_id"]: dict(row["origin"] or [])
+        for row in ws.data.to_arrow(pools.select("pool_id", "origin")).to_pylist()
+    }
+    return [
+        {**row, "dimensions": dict(row["dimensions"]), "origin": origin[row["pool_id"]]}
+        for row in rows
+    ]
 
 
 def _stated(ws: Workspace, by: str) -> dict[tuple[str, ...], Decimal]:
@@ -134,7 +142,13 @@ def test_even_and_fixed_targets_reach_the_use_case_cost_centre(tmp_path: Path) -
     ingest(ws, bill)
     allocate(ws)
     assert billed_by(ws, "cost_centre") == {"cs": D(26), "risk": D(24)}
-    assert all(not row["gaps"].get("cost_centre") for row in _final_rows(ws))
+    # what none of them names (environment, lifecycle stage) stays unallocated, with why
+    for row in _final_rows(ws):
+        assert row["dimensions"]["cost_centre"] != t.UNALLOCATED
+        assert row["dimensions"]["environment"] == t.UNALLOCATED
+        assert row["gap_reason"] == (
+            f"rule {row['rule']} named none, nor did the cost it split or the catalogue"
+        )
 
 
 def test_a_resplit_keeps_the_cost_centre_an_earlier_rule_set(tmp_path: Path) -> None:
@@ -160,8 +174,7 @@ def test_a_resplit_keeps_the_cost_centre_an_earlier_rule_set(tmp_path: Path) -> 
     }
     # cc-y's use case is missing, and it says why
     [cc_y] = [row for row in _final_rows(ws) if row["dimensions"]["cost_centre"] == "cc-y"]
-    assert "named none" in cc_y["gaps"]["use_case"]
-    assert "cost_centre" not in cc_y["gaps"]
+    assert "named none" in cc_y["gap_reason"]
 
 
 def test_targets_may_name_several_dimensions(tmp_path: Path) -> None:
@@ -456,9 +469,9 @@ def _every_dimension_filled_or_explained(ws: Workspace, final: list[dict[str, An
     for row in final:
         for dimension, value in row["dimensions"].items():
             if value == t.UNALLOCATED:
-                assert row["gaps"].get(dimension), (dimension, row)
-            else:
-                assert dimension not in row["gaps"]
+                assert row["gap_reason"], (dimension, row)
+        if t.UNALLOCATED not in row["dimensions"].values():
+            assert row["gap_reason"] is None
 
 
 def _one_figure_in_every_view(ws: Workspace, bill: list[dict[str, Any]]) -> None:

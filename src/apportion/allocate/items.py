@@ -61,8 +61,9 @@ def from_allocations(
 ) -> ir.Table:
     """``sourced``: carry (empty) source columns, as lines with sources do: an allocation's
     values come from the rule that made it, which its path names. A dimension the allocation
-    left ``__unallocated__`` is no value here: a later rule may give it one."""
-    dims, origin = allocations.dimensions, allocations.origin
+    left ``__unallocated__`` is no value here: a later rule may give it one. The allocations
+    carry their bill lines' values as ``origin__*`` columns (from their pools)."""
+    dims = allocations.dimensions
     return allocations.select(
         claim=allocations.claim,
         member_id=allocations.allocation_id,
@@ -72,6 +73,6 @@ def from_allocations(
         **{name: allocations[name] for name in (*t.BILL_DIMENSIONS, *RESOURCE)},
         **{dim_column(d): dims[d].nullif(t.UNALLOCATED) for d in dimensions},
         **{source_column(d): ibis.null("string") for d in (dimensions if sourced else [])},
-        **{origin_column(d): origin[d] for d in dimensions},
+        **{origin_column(d): allocations[origin_column(d)] for d in dimensions},
         **{metric: allocations[metric] for metric in COST_METRICS},
     )

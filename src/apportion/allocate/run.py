@@ -48,7 +48,6 @@ from apportion.allocate.targets import (
     dimension_maps,
     gap_reason,
     pool_targets,
-    sparse_maps,
 )
 from apportion.config import (
     ActivityRule,
@@ -237,7 +236,8 @@ def _plan(
     say("pooling cost lines")
     for generation in range(len(rules) + 1):
         new = _pool_and_split(plane, pooling, run_id, generation, items, plan, say)
-        claimed = _claim_allocations(rules, dims, new, sourced=pooling.sourced)
+        generation_pools = [pool for pool in plan.pools if pool["generation"] == generation]
+        claimed = _claim_allocations(rules, dims, new, generation_pools, pooling.sourced)
         if claimed is None:
             return plan
         items = claimed
@@ -265,7 +265,11 @@ def _claim(
 
 
 def _claim_allocations(
-    rules: list[tuple[Rule, Match]], dims: list[str], new: pa.Table, sourced: bool
+    rules: list[tuple[Rule, Match]],
+    dims: list[str],
+    new: pa.Table,
+    pools: list[dict[str, Any]],
+    sourced: bool,
 ) -> ir.Table | None:
     # Only rules that name a dimension see allocations: a cascade is written on the values an
     # earlier rule allocated to ("use_case = 'shared-services'"), and a rule about bill
@@ -288,10 +292,23 @@ def _claim_allocations(
         rule.name: [path for path in paths if _already_split(rule, match, path, dims, by_name)]
         for rule, match in cascading
     }
-    table = ibis.memtable(plain_arrow(candidates))
+    table = ibis.memtable(plain_arrow(_with_origin(candidates, pools, dims)))
     claim = _claim(cascading, allocation_columns(table, dims), table.path, done_by)
     claimed = table.mutate(claim=claim).filter(lambda s: s.claim.notnull())
     return item_columns.from_allocations(claimed, dims, sourced)
+
+
+def _with_origin(allocations: pa.Table, pools: list[dict[str, Any]], dims: list[str]) -> pa.Table:
+    """The allocations with the values their bill lines had (``origin__*``), from their pools:
+    a later pool is keyed by them too, so they are carried through every split."""
+    at = pc.index_in(
+        pc.cast(allocations["pool_id"], pa.string()),
+        value_set=pa.array([pool["pool_id"] for pool in pools], pa.string()),
+    )
+    for k, d in enumerate(dims):
+        values = pa.array([pool["origin"][k] for pool in pools], pa.string())
+        allocations = allocations.append_column(item_columns.origin_column(d), values.take(at))
+    return allocations
 
 
 def _already_split(
@@ -586,25 +603,24 @@ def _allocation_table(
     pool_rows = _per_pool(pa.Table.from_pylist(carried, schema=_POOL_SCHEMA), every_pool)
     index = np.r_[split.index_in_pool, np.zeros(len(unallocated), dtype=np.int64)]
     nowhere = pa.nulls(len(unallocated), pa.string())  # only what the pool itself says
-    said = [
-        gap_reason(rules.get(pool["rule"]) if pool["rule"] else None, reasons.get(p))
-        for p, pool in enumerate(pools)
-    ]
-    row_reasons = pa.array(said, pa.string()).take(pa.array(every_pool, pa.int64()))
-    values, gaps = completed(
+    values, lacking = completed(
         [pa.concat_arrays([column, nowhere]) for column in targets.dims],
         every_pool,
         pools,
         dims,
         implied,
-        row_reasons,
     )
-    origin = [
-        pa.array([pool["origin"][k] for pool in pools], pa.string()).take(
-            pa.array(every_pool, pa.int64())
-        )
-        for k in range(len(dims))
-    ]
+    # one reason per pool, shared by its rows as a dictionary entry (not a copy per row)
+    said = pa.array(
+        [
+            gap_reason(rules.get(pool["rule"]) if pool["rule"] else None, reasons.get(p))
+            for p, pool in enumerate(pools)
+        ],
+        pa.string(),
+    )
+    gap_reasons = pa.DictionaryArray.from_arrays(
+        pa.array(every_pool.astype(np.int32), mask=~lacking), said
+    )
     quantity = np.r_[targets.weight, np.zeros(len(unallocated), object)]
     pool_weight = np.r_[split.pool_weight, np.ones(len(unallocated), dtype=object)]
     mask = pa.array(~np.r_[targets.measured, np.zeros(len(unallocated), dtype=bool)])
@@ -644,8 +660,7 @@ def _allocation_table(
         "ResourceName": pool_rows["ResourceName"],
         "window_start": pool_rows["window_start"],
         "dimensions": dimension_maps(dims, values, fill=UNALLOCATED),
-        "origin": sparse_maps(dims, origin),
-        "gaps": sparse_maps(dims, gaps),
+        "gap_reason": gap_reasons,
         "quantity": quantity_column,
         "pool_quantity": pool_quantity_column,
         "path": pool_rows["path"],

@@ -8,7 +8,8 @@ A target's dimension values come, in order, from:
    in a cascade, what earlier rules allocated it to; a later rule adds or narrows, and never
    erases a value it does not set itself;
 3. the catalogue: what a value already known says of the others (a use case's cost centre);
-4. otherwise ``__unallocated__``, with the reason recorded per dimension (``gaps``).
+4. otherwise ``__unallocated__``, with the reason recorded (``gap_reason``: one per pool, so
+   one per allocation, whichever dimensions it lacks).
 """
 
 from __future__ import annotations
@@ -89,23 +90,20 @@ def completed(
     pools: Sequence[dict[str, Any]],
     dims: Sequence[str],
     implied: Implied,
-    row_reasons: pa.Array,
-) -> tuple[list[pa.Array], list[pa.Array]]:
+) -> tuple[list[pa.Array], npt.NDArray[np.bool_]]:
     """Every dimension of every allocation row: the rule's value, else the pool's own, else
-    the catalogue's; and per dimension the reason it has none (NULL where it has one).
-    ``row_reasons``: what to say of a row's missing dimension (the pool's reason when it went
-    nowhere, else why its rule and cost named none)."""
+    the catalogue's (NULL where none gives one); and which rows still lack one."""
     taken = pa.array(pool_of_row, pa.int64())
     filled = []
     for k, column in enumerate(columns):
         own = pa.array([pool["values"][k] for pool in pools], pa.string()).take(taken)
         filled.append(pc.coalesce(column, own) if len(column) else column)
     filled = _catalogue_filled(filled, dims, implied)
-    gaps = [
-        pc.if_else(pc.is_null(column), row_reasons, pa.nulls(len(column), pa.string()))
-        for column in filled
-    ]
-    return filled, gaps
+    lacking = np.zeros(len(pool_of_row), dtype=bool)
+    for column in filled:
+        if column.null_count:
+            lacking |= np.asarray(pc.is_null(column))
+    return filled, lacking
 
 
 def _catalogue_filled(
@@ -157,21 +155,6 @@ def dimension_maps(
     values = stacked.take(pa.array(interleaved, pa.int64()))
     keys = _repeated_text(list(dims), rows)
     offsets = pa.array(np.arange(rows + 1, dtype=np.int32) * width)
-    return pa.MapArray.from_arrays(offsets, keys, values)
-
-
-def sparse_maps(dims: Sequence[str], columns: Sequence[pa.Array]) -> pa.MapArray:
-    """One map per row holding only the dimensions whose value is not NULL (``gaps``)."""
-    rows = len(columns[0]) if columns else 0
-    if not rows:
-        return pa.array([], pa.map_(pa.string(), pa.string()))
-    present = np.stack([~np.asarray(pc.is_null(c)) for c in columns], axis=1)  # rows x dims
-    counts = present.sum(axis=1)
-    offsets = pa.array(np.r_[0, np.cumsum(counts)].astype(np.int32))
-    row_index, dim_index = np.nonzero(present)  # row-major: each row's dimensions in order
-    stacked = pa.concat_arrays(list(columns))
-    values = stacked.take(pa.array(dim_index * rows + row_index, pa.int64()))
-    keys = pa.array(np.asarray(dims, dtype=object)[dim_index], pa.string())
     return pa.MapArray.from_arrays(offsets, keys, values)
 
 

@@ -94,11 +94,9 @@ ALLOCATIONS = ibis.schema(
         "ResourceName": "string",
         "window_start": "timestamp",
         "dimensions": "map<string, string>",
-        # the dimension values the bill lines themselves had (tags, mappings): bill-side, like
-        # ProviderName; ``dimensions`` is where the cost went
-        "origin": "map<string, string>",
-        # why each dimension that is __unallocated__ in ``dimensions`` has no value
-        "gaps": "map<string, string>",
+        # why the dimensions that are __unallocated__ in ``dimensions`` have no value (one
+        # reason per pool, so one per row); NULL when every dimension has one
+        "gap_reason": "string",
         "quantity": t.QUANTITY_TYPE,
         "pool_quantity": t.QUANTITY_TYPE,
         "path": "string",  # the rules this cost passed through, "platform -> shared"
@@ -124,7 +122,9 @@ POOLS = ibis.schema(
         # what the pool's cost already said of each dimension (NULL: nothing): its targets
         # keep these unless the rule names another value
         "dimensions": "map<string, string>",
-        "origin": "map<string, string>",  # the bill lines' own values, as in ALLOCATIONS
+        # the dimension values the bill lines themselves had (tags, mappings): bill-side, like
+        # ProviderName; an allocation's ``dimensions`` are where the cost went
+        "origin": "map<string, string>",
         # a direct pool of bill lines: where each owner value came from (apportion.tags.derived:
         # "tag", "inherited:<file>", "rule:<name>"); NULL for other pools
         "sources": "map<string, string>",

@@ -680,7 +680,14 @@ class _Exporter:
             chosen.select(
                 *_TARGET_COLUMNS,
                 **{f"dim__{d}": plane.map_value(chosen.dimensions, d) for d in self.names.dims},
-                **{f"gap__{d}": plane.map_value(chosen.gaps, d) for d in self.names.dims},
+                **{
+                    f"gap__{d}": ibis.ifelse(
+                        plane.map_value(chosen.dimensions, d) == t.UNALLOCATED,
+                        chosen.gap_reason,
+                        ibis.null("string"),
+                    )
+                    for d in self.names.dims
+                },
             )
         )
         return _targets(table, set(pools), self.names, self.sources)

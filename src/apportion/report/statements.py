@@ -92,7 +92,7 @@ def grain_columns(workspace: Workspace, final: ir.Table) -> dict[str, ir.Value]:
     # its cost named no payer; empty where it has one
     reason = ibis.ifelse(
         final.dimensions[payer] == t.UNALLOCATED,
-        final.reason.fill_null(final.gaps[payer]).fill_null("unknown"),
+        final.reason.fill_null(final.gap_reason).fill_null("unknown"),
         ibis.null("string"),
     )
     return {
