@@ -28,6 +28,7 @@ def test_overview_adds_up_the_statement_lines(reader: Server) -> None:
         "chargeback": "10.01",
         "showback": "103.33",
         "unallocated": "1.00",
+        "unallocated_by_reason": {"no rule matched": "1.00"},
     }
     by_method = {row["method"]: row["amount"] for row in found["by_method"]}
     assert by_method == {
@@ -44,6 +45,7 @@ def test_a_consumer_overview_is_its_own_cost_only(reader: Server) -> None:
     found = reader.get("cx", f"{BASE}/overview").json()
     assert found["totals"][0]["total"] == "76.01"
     assert found["totals"][0]["unallocated"] == "0.00"
+    assert found["totals"][0]["unallocated_by_reason"] == {}  # not a consumer's to see
     assert [row["cost_centre"] for row in found["by_cost_centre"]] == ["cx"]
     assert reader.get("cx", f"{BASE}/cost-centres").json() == ["cx"]
 

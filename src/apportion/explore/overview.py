@@ -15,7 +15,7 @@ from apportion.ledger import periods as states
 from apportion.ledger.lines import Line, period_lines
 from apportion.ledger.statement import currency_sum
 from apportion.periods import Period
-from apportion.report.totals import UNSPLIT
+from apportion.report.totals import UNSPLIT, unallocated_reasons
 from apportion.schema.tables import UNALLOCATED
 from apportion.workspace import Workspace
 
@@ -36,6 +36,12 @@ def overview(workspace: Workspace, period: str, caller: Caller) -> dict[str, Any
     lines = visible_lines(workspace, period, caller) or []
     status = states.status(workspace.control, period)
     ledger = workspace.config.ledger
+    # why cost reached no payer: only those who see every cost centre see it
+    reasons = (
+        unallocated_reasons(workspace, Period.parse(period))
+        if caller.sees_everything() and workspace.control.published_run(period) is not None
+        else {}
+    )
     return {
         "period": period,
         "state": status.state,
@@ -50,6 +56,9 @@ def overview(workspace: Workspace, period: str, caller: Caller) -> dict[str, Any
                 "chargeback": _sum(currency, [x for x in group if x.mode == CHARGEBACK]),
                 "showback": _sum(currency, [x for x in group if x.mode != CHARGEBACK]),
                 "unallocated": _sum(currency, [x for x in group if x.payer == UNALLOCATED]),
+                "unallocated_by_reason": {
+                    reason: f"{amount:f}" for reason, amount in reasons.get(currency, {}).items()
+                },
             }
             for currency, group in _by(lines, lambda x: x.currency).items()
         ],

@@ -173,6 +173,15 @@ def totals(workspace: Workspace, period: Period) -> PeriodTotals:
     )
 
 
+def unallocated_reasons(workspace: Workspace, period: Period) -> dict[str, dict[str, Decimal]]:
+    """Per currency, the unallocated figure of the ledger's metric by reason, as stated: what
+    the overview shows beside the figure."""
+    grain = statement_grain(workspace, period)
+    metric = workspace.config.ledger.metric
+    found = _unallocated_by_reason(grain, workspace.config.ledger.payer)
+    return {currency: by_metric[metric] for currency, by_metric in found.items()}
+
+
 def _stated(
     grain: Sequence[StatementLine], currency: str, metric: str, payer: str
 ) -> dict[str, Any]:
