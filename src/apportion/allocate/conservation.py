@@ -10,7 +10,6 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
-import ibis.expr.types as ir
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -43,27 +42,15 @@ def ingested_totals(plane: DataPlane, period: Period) -> dict[tuple[str, str], D
     return totals
 
 
-def bill_sums(
-    plane: DataPlane, items: ir.Table, origin: Sequence[str], spell: Any
-) -> dict[BillKey, Sums]:
-    """The bill lines summed by currency, every bill dimension and the values they had, in
-    one grouped scan of the lines. ``origin``: the item columns of those values; ``spell``:
-    (position, raw value) -> the value as the policy spells it, as pools spell theirs."""
-    key = ["BillingCurrency", *t.BILL_DIMENSIONS, *origin]
-    grouped = items.group_by(*key).aggregate(
-        **{metric: items[metric].sum() for metric in COST_METRICS}
-    )
+def bill_of_pools(pools: list[dict[str, Any]]) -> dict[BillKey, Sums]:
+    """The bill lines summed by currency, every bill dimension and the values they had: the
+    first generation's pools are one grouped scan of the lines keyed by all of these, so
+    their sums are the bill's, whatever happens to them after."""
     found: dict[BillKey, Sums] = defaultdict(dict)
-    width = 1 + len(t.BILL_DIMENSIONS)
-    for row in plane.to_arrow(grouped).to_pylist():
-        values = [row[name] for name in key]
-        spelled = [
-            value if index < width or value is None else spell(index - width, value)
-            for index, value in enumerate(values)
-        ]
-        into = found[tuple(spelled)]
+    for pool in pools:
+        into = found[pool_bill_key(pool)]
         for metric in COST_METRICS:
-            into[metric] = add(into.get(metric, Decimal(0)), row[metric] or Decimal(0))
+            into[metric] = add(into.get(metric, Decimal(0)), pool[metric])
     return dict(found)
 
 

@@ -35,7 +35,7 @@ from apportion.allocate.conservation import (
     BillKey,
     ConservationError,
     Sums,
-    bill_sums,
+    bill_of_pools,
     check_conservation,
 )
 from apportion.allocate.drivers import Quantities, driver_quantities
@@ -225,14 +225,6 @@ def _plan(
         derived.table.mutate(claim=claim), dims, derived.values, sources
     )
     pooling = _Pooling(config, derivation, {rule.name: rule for rule, _ in rules}, period)
-    say("summing the bill by its dimensions")
-    spell = derivation.policy.canonical_value
-    plan.bill = bill_sums(
-        plane,
-        items,
-        [item_columns.dim_column(d) for d in dims],
-        lambda position, value: spell(dims[position], value),
-    )
     say("pooling cost lines")
     for generation in range(len(rules) + 1):
         new = _pool_and_split(plane, pooling, run_id, generation, items, plan, say)
@@ -437,6 +429,8 @@ def _pool_and_split(
     targets, reasons = pool_targets(pools, by_name, dims, quantities)
     implied = pooling.derivation.policy.implied
     new = _allocation_table(pools, targets, reasons, by_name, dims, implied)
+    if generation == 0:
+        plan.bill = bill_of_pools(pools)  # what every later generation must still add up to
     plan.pools.extend(pools)
     plan.allocations.append(new)
     return new
