@@ -14,7 +14,6 @@ failing rules must be among the few the source data itself cannot satisfy.
 
 from __future__ import annotations
 
-import csv
 import json
 from collections import defaultdict
 from collections.abc import Callable
@@ -33,13 +32,13 @@ from apportion.schema import tables as t
 from apportion.schema.focus import FOCUS_COLUMNS, Kind
 from tests.focus_validator import failing_rules
 from tests.helpers import FIXTURES, ingest, make_workspace
+from tests.ingest.cur import CUR, write_cur
 
 # the readers are Python; the engine only parses their text, so one engine is enough here
 pytestmark = pytest.mark.duckdb
 
 NATIVE = FIXTURES / "native-billing"
 HERE = Path(__file__).parent / "fixtures"
-CUR = NATIVE / "aws-cur-legacy" / "sample-anonymous-aws-export-dataset.csv"
 EA = NATIVE / "azure-ea" / "sample-anonymous-ea-export-dataset.csv"
 MCA_AMORTIZED = HERE / "azure-mca-amortized-cost.csv"
 AI_REPORTS = {"openai-costs", "anthropic-costs"}
@@ -57,16 +56,9 @@ def _as_ea(path: Path, tmp: Path) -> Path:
     return ea
 
 
-_COMMITMENT_COLUMNS = ("reservation/", "savingsPlan/")
-
-
 def _commitment_cur(tmp: Path) -> Path:
     """A legacy CUR of the public sample's columns with a reservation's and a Savings Plan's
     lines, a discount and a credit."""
-    with CUR.open(encoding="utf-8", newline="") as handle:
-        reader = csv.DictReader(handle)
-        header = [*(reader.fieldnames or []), "reservation/ReservationARN"]
-        template = next(reader)
     ri = "arn:aws:ec2:us-east-1:1:reserved-instances/r-1"
     sp = "arn:aws:savingsplans::1:savingsplan/sp-1"
     no_price = {"pricing/publicOnDemandRate": "", "pricing/publicOnDemandCost": ""}
@@ -101,16 +93,7 @@ def _commitment_cur(tmp: Path) -> Path:
         {**no_price, "lineItem/LineItemType": "Credit", "lineItem/UsageAmount": "",
          "lineItem/UnblendedCost": "-25", "pricing/unit": ""},
     ]  # fmt: skip
-    path = tmp / "cur-commitments.csv"
-    with path.open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=header)
-        writer.writeheader()
-        for row in rows:
-            blank = dict.fromkeys(
-                k for k in header if k.startswith(("reservation/", "savingsPlan/"))
-            )
-            writer.writerow({**template, **blank, **row})
-    return path
+    return write_cur(tmp / "cur-commitments.csv", rows, ["reservation/ReservationARN"])
 
 
 def _fixed(path: Path) -> Callable[[Path], Path]:

@@ -7,7 +7,6 @@ added up by hand."""
 
 from __future__ import annotations
 
-import csv
 import shutil
 from decimal import Decimal as D
 from pathlib import Path
@@ -19,8 +18,7 @@ from apportion.engine.dataplane import FileError
 from apportion.schema import tables as t
 from apportion.workspace import Workspace
 from tests.helpers import FIXTURES, ingest, make_workspace
-
-CUR = FIXTURES / "native-billing" / "aws-cur-legacy" / "sample-anonymous-aws-export-dataset.csv"
+from tests.ingest.cur import CUR, write_cur
 
 pytestmark = pytest.mark.usefixtures("engine")
 
@@ -56,11 +54,6 @@ def test_the_aws_cur_sample_keeps_its_totals(tmp_path: Path) -> None:
 
 
 def test_reserved_and_savings_plan_lines_are_amortised_and_tags_kept(tmp_path: Path) -> None:
-    with CUR.open(encoding="utf-8", newline="") as handle:
-        reader = csv.DictReader(handle)
-        extra = ["resourceTags/user:CostCenter", "reservation/ReservationARN"]
-        header = [*(reader.fieldnames or []), *extra]
-        template = next(reader)
     rows = [
         {"lineItem/LineItemType": "DiscountedUsage", "lineItem/UnblendedCost": "0",
          "reservation/EffectiveCost": "1.25", "resourceTags/user:CostCenter": "ml"},
@@ -75,15 +68,8 @@ def test_reserved_and_savings_plan_lines_are_amortised_and_tags_kept(tmp_path: P
          "reservation/ReservationARN": "arn:aws:ec2:us-east-1:1:reserved-instances/r-1"},
         {"lineItem/LineItemType": "Usage", "lineItem/UnblendedCost": ""},
     ]  # fmt: skip
-    path = tmp_path / "cur.csv"
-    with path.open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=header)
-        writer.writeheader()
-        for row in rows:
-            blank = dict.fromkeys(
-                k for k in template if k.startswith(("reservation/", "savingsPlan/"))
-            )
-            writer.writerow({**template, **blank, **row})
+    extra = ["resourceTags/user:CostCenter", "reservation/ReservationARN"]
+    path = write_cur(tmp_path / "cur.csv", rows, extra)
     ws = make_workspace(tmp_path / "ws")
     [result] = ingest(ws, path, fmt="aws-cur")
     assert (result.rows, result.quarantined) == (5, 2)
