@@ -324,35 +324,35 @@ def test_cascaded_cost_is_credited_to_every_method_it_passed_through(tmp_path: P
 
 
 def test_the_run_refuses_a_pool_that_blurs_a_bill_dimension(tmp_path: Path) -> None:
-    """The check compares the final allocations with the bill by every bill dimension: a pool
-    that claims to be Azure's while the bill's 7 is AWS's is refused, by name."""
+    """The check compares the final allocations with the bill by every bill dimension: a
+    cascade pool that claims to be Azure's while the bill's 7 (its first pool) is AWS's is
+    refused, by name."""
     ws = _workspace(tmp_path / "ws", "rules: []\n", catalogue=None)
     ingest(ws, write_focus(tmp_path / "b.csv", [{"BilledCost": "7"}]))
     allocate(ws)
+    amounts = {metric: D(7) if metric == "BilledCost" else D(0) for metric in COST_METRICS}
+    pool = {
+        "rule": None,
+        "BillingCurrency": "USD",
+        **{name: None for name in t.BILL_DIMENSIONS},
+        "origin": (None,) * 4,
+        **amounts,
+    }
     pools = [
-        {
-            "pool_id": "p",
-            "rule": None,
-            "BillingCurrency": "USD",
-            **{name: None for name in t.BILL_DIMENSIONS},
-            "ProviderName": "Azure",
-            "origin": (None,) * 4,
-            **{metric: D(7) if metric == "BilledCost" else D(0) for metric in COST_METRICS},
-        }
+        {**pool, "pool_id": "bill", "generation": 0, "ProviderName": "AWS"},
+        {**pool, "pool_id": "split-again", "generation": 1, "ProviderName": "Azure"},
     ]
     allocations = pa.table(
         {
-            "pool_id": ["p"],
-            "is_final": [True],
+            "pool_id": ["bill", "split-again"],
+            "is_final": [False, True],
             **{
-                metric: pa.array([pools[0][metric]], pa.decimal128(38, 18))
-                for metric in COST_METRICS
+                metric: pa.array([amounts[metric]] * 2, pa.decimal128(38, 18)) for metric in amounts
             },
         }
     )
-    bill = {("USD", "AWS", *([None] * 7), None, None, None, None): {"BilledCost": D(7)}}
     with pytest.raises(ConservationError, match="USD BilledCost by ProviderName 'Azure'"):
-        check_conservation(ws.data, OCTOBER, pools, allocations, bill, ws.config.dimensions)
+        check_conservation(ws.data, OCTOBER, pools, allocations, ws.config.dimensions)
 
 
 def test_bill_groups_are_the_bill_dimensions() -> None:

@@ -6,7 +6,7 @@ dimension values the bill lines themselves had) the allocations equal the bill l
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -42,18 +42,6 @@ def ingested_totals(plane: DataPlane, period: Period) -> dict[tuple[str, str], D
     return totals
 
 
-def bill_of_pools(pools: list[dict[str, Any]]) -> dict[BillKey, Sums]:
-    """The bill lines summed by currency, every bill dimension and the values they had: the
-    first generation's pools are one grouped scan of the lines keyed by all of these, so
-    their sums are the bill's, whatever happens to them after."""
-    found: dict[BillKey, Sums] = defaultdict(dict)
-    for pool in pools:
-        into = found[pool_bill_key(pool)]
-        for metric in COST_METRICS:
-            into[metric] = add(into.get(metric, Decimal(0)), pool[metric])
-    return dict(found)
-
-
 def pool_bill_key(pool: dict[str, Any]) -> BillKey:
     return (pool["BillingCurrency"], *(pool[name] for name in t.BILL_DIMENSIONS), *pool["origin"])
 
@@ -63,13 +51,25 @@ def check_conservation(
     period: Period,
     pools: list[dict[str, Any]],
     allocations: pa.Table,
-    bill: dict[BillKey, Sums],
     dims: Sequence[str],
 ) -> dict[tuple[str, str], Decimal]:
     """The ingested totals the run conserves, by currency and metric; raises if it does not
-    conserve them, or any pool, or any bill dimension."""
+    conserve them, or any pool, or any bill dimension.
+
+    The bill by every bill dimension is the first generation's pools: one grouped scan of
+    the lines keyed by all of them, so their sums are the bill's whatever happens after. The
+    final allocations, summed by what their pools say of the bill, must equal it."""
     problems = _unsplit_pools(pools, allocations)
-    final = _final_by_bill_key(pools, allocations)
+    bill = _by_bill_key([pool for pool in pools if pool["generation"] == 0], lambda pool: pool)
+    final_sums = _pool_sums(allocations, allocations["is_final"])
+    final = _by_bill_key(
+        pools,
+        lambda pool: (
+            {m: found[f"{m}_sum"] for m in COST_METRICS}
+            if (found := final_sums.get(pool["pool_id"]))
+            else None
+        ),
+    )
     problems += _dimension_problems(bill, final, dims)
     per_currency: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
     for key, sums in final.items():
@@ -118,17 +118,19 @@ def _unsplit_pools(pools: list[dict[str, Any]], allocations: pa.Table) -> list[s
     return problems
 
 
-def _final_by_bill_key(pools: list[dict[str, Any]], allocations: pa.Table) -> dict[BillKey, Sums]:
-    """The final allocations summed by what their pools say of the bill."""
-    final = _pool_sums(allocations, allocations["is_final"])
+def _by_bill_key(
+    pools: list[dict[str, Any]], sums_of: Callable[[dict[str, Any]], Mapping[str, Any] | None]
+) -> dict[BillKey, Sums]:
+    """Amounts of the pools (``sums_of`` a pool: its metrics, None for nothing) summed by
+    what each pool says of the bill."""
     found: dict[BillKey, Sums] = defaultdict(dict)
     for pool in pools:
-        got = final.get(pool["pool_id"])
-        if got is None:
+        sums = sums_of(pool)
+        if sums is None:
             continue
         into = found[pool_bill_key(pool)]
         for metric in COST_METRICS:
-            into[metric] = add(into.get(metric, Decimal(0)), got[f"{metric}_sum"] or Decimal(0))
+            into[metric] = add(into.get(metric, Decimal(0)), sums[metric] or Decimal(0))
     return dict(found)
 
 

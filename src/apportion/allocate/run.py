@@ -31,18 +31,10 @@ import pyarrow.compute as pc
 from apportion.allocate import arrow_decimal
 from apportion.allocate import items as item_columns
 from apportion.allocate.batch import TargetRows, split_pools
-from apportion.allocate.conservation import (
-    BillKey,
-    ConservationError,
-    Sums,
-    bill_of_pools,
-    check_conservation,
-)
+from apportion.allocate.conservation import ConservationError, check_conservation
 from apportion.allocate.drivers import Quantities, driver_quantities
 from apportion.allocate.inputs import input_partitions
 from apportion.allocate.targets import (
-    NO_OWNER,
-    NO_RULE,
     Implied,
     completed,
     dimension_maps,
@@ -76,7 +68,6 @@ from apportion.tags.derived import TAG, Derivation
 from apportion.workspace import Workspace
 
 UNALLOCATED = t.UNALLOCATED
-__all__ = ["NO_OWNER", "NO_RULE", "AllocationError", "RunResult", "allocate_period"]
 
 
 class AllocationError(ValueError):
@@ -103,7 +94,6 @@ class _Plan:
     claimed: set[str] = field(default_factory=set)  # allocation ids a later rule split again
     member_exprs: list[ir.Table] = field(default_factory=list)
     members: list[dict[str, str]] = field(default_factory=list)
-    bill: dict[BillKey, Sums] = field(default_factory=dict)  # what the run must conserve
 
     def allocation_table(self) -> pa.Table:
         """All allocations, ``is_final`` false where a later rule split them again."""
@@ -143,9 +133,7 @@ def allocate_period(
         plan = _plan(plane, config, derivation, rules, period, run_id, say)
         say("checking conservation")
         allocations = plan.allocation_table()
-        conserved = check_conservation(
-            plane, period, plan.pools, allocations, plan.bill, config.dimensions
-        )
+        conserved = check_conservation(plane, period, plan.pools, allocations, config.dimensions)
     except (ConservationError, OverflowError) as exc:
         # an amount beyond DECIMAL(38, 18) cannot be kept exactly: refuse, like an imbalance
         control.finish_run(run_id, "failed", str(exc), None)
@@ -227,9 +215,8 @@ def _plan(
     pooling = _Pooling(config, derivation, {rule.name: rule for rule, _ in rules}, period)
     say("pooling cost lines")
     for generation in range(len(rules) + 1):
-        new = _pool_and_split(plane, pooling, run_id, generation, items, plan, say)
-        generation_pools = [pool for pool in plan.pools if pool["generation"] == generation]
-        claimed = _claim_allocations(rules, dims, new, generation_pools, pooling.sourced)
+        new, pools = _pool_and_split(plane, pooling, run_id, generation, items, plan, say)
+        claimed = _claim_allocations(rules, dims, new, pools, pooling.sourced)
         if claimed is None:
             return plan
         items = claimed
@@ -393,7 +380,8 @@ def _pool_and_split(
     items: ir.Table,
     plan: _Plan,
     say: Progress,
-) -> pa.Table:
+) -> tuple[pa.Table, list[dict[str, Any]]]:
+    """The generation's allocations, and its pools."""
     config, dims, period, by_name = pooling.config, pooling.dims, pooling.period, pooling.rules
     # Items are pooled in one grouped scan and a pool's id is made from its key afterwards;
     # lineage reads the items again and finds each one's pool by key. Two scans cost less
@@ -429,11 +417,9 @@ def _pool_and_split(
     targets, reasons = pool_targets(pools, by_name, dims, quantities)
     implied = pooling.derivation.policy.implied
     new = _allocation_table(pools, targets, reasons, by_name, dims, implied)
-    if generation == 0:
-        plan.bill = bill_of_pools(pools)  # what every later generation must still add up to
     plan.pools.extend(pools)
     plan.allocations.append(new)
-    return new
+    return new, pools
 
 
 def _with_pool_keys(items: ir.Table, pooling: _Pooling) -> ir.Table:
@@ -653,7 +639,7 @@ def _allocation_table(
         "ResourceId": pool_rows["ResourceId"],
         "ResourceName": pool_rows["ResourceName"],
         "window_start": pool_rows["window_start"],
-        "dimensions": dimension_maps(dims, values, fill=UNALLOCATED),
+        "dimensions": dimension_maps(dims, values),
         "gap_reason": gap_reasons,
         "quantity": quantity_column,
         "pool_quantity": pool_quantity_column,

@@ -143,12 +143,10 @@ def gap_reason(rule: Rule | None, pool_reason: str | None) -> str:
     return f"rule {name} named none, nor did the cost it split or the catalogue"
 
 
-def dimension_maps(
-    dims: Sequence[str], columns: Sequence[pa.Array], *, fill: str | None
-) -> pa.MapArray:
-    """One map per row, {dimension: value}; a missing value is ``fill`` (NULL when None)."""
+def dimension_maps(dims: Sequence[str], columns: Sequence[pa.Array]) -> pa.MapArray:
+    """One map per row, {dimension: value}, with a missing value shown as __unallocated__."""
     rows, width = (len(columns[0]) if columns else 0), len(dims)
-    filled = [column if fill is None else pc.fill_null(column, fill) for column in columns]
+    filled = [pc.fill_null(column, t.UNALLOCATED) for column in columns]
     stacked = pa.concat_arrays(filled) if filled else pa.array([], pa.string())
     # row r's value of dimension k sits at k * rows + r; a map lists a row's values together
     interleaved = (np.arange(rows)[:, None] + np.arange(width)[None, :] * rows).ravel()

@@ -15,7 +15,7 @@ from apportion.ledger import periods as states
 from apportion.ledger.lines import Line, period_lines
 from apportion.ledger.statement import currency_sum
 from apportion.periods import Period
-from apportion.report.totals import UNSPLIT, unallocated_reasons
+from apportion.report.totals import placed_by, unallocated_reasons
 from apportion.schema.tables import UNALLOCATED
 from apportion.workspace import Workspace
 
@@ -64,18 +64,9 @@ def overview(workspace: Workspace, period: str, caller: Caller) -> dict[str, Any
         ],
         "by_category": _breakdown(lines, "category", lambda x: x.category),
         "by_cost_centre": _breakdown(lines, "cost_centre", lambda x: x.payer),
-        "by_method": _breakdown(lines, "method", placed_by),
+        "by_method": _breakdown(lines, "method", lambda x: placed_by(x.payer, x.method)),
         "trend": trend(workspace, period, caller, lines),
     }
-
-
-def placed_by(line: Line) -> str:
-    """The method that placed a line's cost, as the totals report counts it: cost that
-    reached no payer is unallocated whatever split it, and cost no rule split that reached a
-    payer by its own line's values is unsplit."""
-    if line.payer == UNALLOCATED:
-        return "unallocated"
-    return UNSPLIT if line.method == "unallocated" else line.method
 
 
 def trend(

@@ -123,41 +123,29 @@ def totals(workspace: Workspace, period: Period) -> PeriodTotals:
     plane = workspace.data
     payer = workspace.config.ledger.payer
     final = final_allocations(workspace, period)
-    reached = final.dimensions[payer] != t.UNALLOCATED
-    method = ibis.ifelse(final.method == "unallocated", UNSPLIT, final.method)
-    sums = final.group_by(
-        BillingCurrency=final.BillingCurrency, method=method, reached=reached
-    ).aggregate(**{metric: final[metric].sum() for metric in COST_METRICS})
-    by_method: dict[tuple[str, str], dict[str, Decimal]] = defaultdict(
-        lambda: dict.fromkeys(METHODS, Decimal(0))
-    )
-    unallocated: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
-    for row in plane.to_arrow(sums).to_pylist():
-        for metric in COST_METRICS:
-            key, amount = (row["BillingCurrency"], metric), row[metric] or Decimal(0)
-            if not row["reached"]:
-                unallocated[key] = add(unallocated[key], amount)
-            elif amount or row["method"] != UNSPLIT:
-                into = by_method[key]
-                into[row["method"]] = add(into.get(row["method"], Decimal(0)), amount)
+    # the statement lines carry their exact amounts beside the rounded ones: both figures
+    # come from the same lines
+    grain = statement_grain(workspace, period)
     moved = _moved(workspace, period)
     by_source = _direct_by_source(workspace, period, final)
     ingested = ingested_totals(plane, period)
-    grain = statement_grain(workspace, period)
-    keys = sorted(set(ingested) | set(by_method) | set(unallocated))
-    metrics = [
-        MetricTotals(
-            currency=currency,
-            metric=metric,
-            ingested=ingested.get((currency, metric), Decimal(0)),
-            allocated=by_method[(currency, metric)],
-            unallocated=unallocated[(currency, metric)],
-            moved=moved[(currency, metric)],
-            direct_by_source=by_source[(currency, metric)],
-            stated=_stated(grain, currency, metric, payer),
+    currencies = {currency for currency, _ in ingested} | {line.currency for line in grain}
+    metrics = []
+    for currency, metric in sorted((c, m) for c in currencies for m in COST_METRICS):
+        mine = [line for line in grain if line.currency == currency]
+        allocated, unallocated = _placed(mine, metric, payer, rounded=False)
+        metrics.append(
+            MetricTotals(
+                currency=currency,
+                metric=metric,
+                ingested=ingested.get((currency, metric), Decimal(0)),
+                allocated=allocated,
+                unallocated=unallocated,
+                moved=moved[(currency, metric)],
+                direct_by_source=by_source[(currency, metric)],
+                stated=_stated(mine, metric, payer),
+            )
         )
-        for currency, metric in keys
-    ]
     run = workspace.control.published_run(str(period))
     rows, cost = _quarantined(workspace, period)
     ledger_metric = workspace.config.ledger.metric
@@ -182,20 +170,35 @@ def unallocated_reasons(workspace: Workspace, period: Period) -> dict[str, dict[
     return {currency: by_metric[metric] for currency, by_metric in found.items()}
 
 
-def _stated(
-    grain: Sequence[StatementLine], currency: str, metric: str, payer: str
-) -> dict[str, Any]:
-    """The figures as the statements give them: sums of the rounded lines."""
-    lines = [line for line in grain if line.currency == currency]
+def placed_by(payer: str, method: str) -> str:
+    """The method that placed cost, as these totals count it: cost that reached no payer is
+    unallocated whatever split it, and cost no rule split that reached a payer by its own
+    line's values is unsplit."""
+    if payer == t.UNALLOCATED:
+        return "unallocated"
+    return UNSPLIT if method == "unallocated" else method
+
+
+def _placed(
+    lines: Sequence[StatementLine], metric: str, payer: str, *, rounded: bool
+) -> tuple[dict[str, Decimal], Decimal]:
+    """What reached a payer, by the method that placed it, and what did not: of the rounded
+    amounts or the exact ones."""
     allocated: dict[str, Decimal] = dict.fromkeys(METHODS, Decimal(0))
     unallocated = Decimal(0)
     for line in lines:
-        amount = line.amounts[metric]
-        if line.keys[payer] == t.UNALLOCATED:
+        amount = line.amounts[metric] if rounded else line.exact[metric]
+        method = placed_by(line.keys[payer], line.keys["method"])
+        if method == "unallocated":
             unallocated = add(unallocated, amount)
-            continue
-        method = UNSPLIT if line.keys["method"] == "unallocated" else line.keys["method"]
-        allocated[method] = add(allocated.get(method, Decimal(0)), amount)
+        elif amount or method != UNSPLIT:
+            allocated[method] = add(allocated.get(method, Decimal(0)), amount)
+    return allocated, unallocated
+
+
+def _stated(lines: Sequence[StatementLine], metric: str, payer: str) -> dict[str, Any]:
+    """The figures as the statements give them: sums of the rounded lines."""
+    allocated, unallocated = _placed(lines, metric, payer, rounded=True)
     return {
         "ingested": exact_sum(line.amounts[metric] for line in lines),
         "allocated": allocated,
