@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-engines lint typecheck check clean
+.PHONY: demo test test-engines fuzz lint typecheck check clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,6 +23,11 @@ test: $(STAMP)
 # every engine-facing test on Spark too, not only the parity core (tests/engines.py)
 test-engines: $(STAMP)
 	APPORTION_TEST_SPARK=full $(BIN)/python -m pytest -n 2 -q -m spark
+
+# seeded mutations of every reader's fixtures (CI runs 36); MUTATIONS=n SEED=s to vary
+fuzz: $(STAMP)
+	APPORTION_MUTATIONS=$(or $(MUTATIONS),2000) APPORTION_MUTATION_SEED=$(or $(SEED),20261207) \
+		$(BIN)/python -m pytest -n 2 -q -m mutations tests/ingest/test_mutations.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench

@@ -132,7 +132,8 @@ def converted(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[Line]]
         ws = make_workspace(tmp / "ws")
         try:
             for source, (fmt, sample) in SAMPLES.items():
-                [result] = ingest(ws, sample(tmp), fmt=fmt, source=source)
+                # separate samples, some for one account and month: not restatements
+                [result] = ingest(ws, sample(tmp), fmt=fmt, source=source, also=True)
                 assert result.rows, f"{source}: no lines"
             table = ws.data.table(t.COST_LINES).order_by([t.SOURCE, t.ROW_NUMBER])
             lines: list[Line] = ws.data.to_arrow(table).to_pylist()

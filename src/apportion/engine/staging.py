@@ -19,6 +19,11 @@ import pyarrow as pa
 
 from apportion.schema import tables as t
 
+GZIP_MAGIC = b"\x1f\x8b"
+# the longest CSV line (a record, quoted line breaks included) any reader takes: DuckDB's own
+# default, and the Python readers' field limit, so a file one reader takes none refuses
+MAX_LINE_BYTES = 2 * 1024 * 1024
+
 
 class FileError(ValueError):
     """A whole input file is unusable; nothing from it was stored."""
@@ -34,28 +39,56 @@ def stage_name() -> str:
     return f"stage_{uuid.uuid4().hex[:12]}"
 
 
+def gzipped(path: Path) -> bool:
+    """Whether a file is gzip-compressed (how AWS delivers the CUR), by its magic bytes, not
+    its name: a `.csv` saved from a gzip download is still gzip."""
+    try:
+        with path.open("rb") as handle:
+            return handle.read(2) == GZIP_MAGIC
+    except OSError:
+        return False
+
+
 def stage_csv(con: duckdb.DuckDBPyConnection, path: Path, columns: int) -> str:
     """All cells as text in a temporary view named by the result, with the file line number of
     each data row. A row with the wrong number of fields (a truncated or malformed file) fails
     the whole file."""
     name = stage_name()
     spec = {staged_column(i): "VARCHAR" for i in range(columns)}
+    compression = "gzip" if gzipped(path) else "none"
     try:
         con.execute(
             f"CREATE TEMP TABLE {name} AS SELECT * FROM read_csv(?, auto_detect=false, "  # noqa: S608 - generated name, bound values
             "header=true, delim=',', quote='\"', escape='\"', strict_mode=true, "
-            "columns=?)",
-            [str(path), spec],
+            "columns=?, compression=?, max_line_size=?)",
+            [str(path), spec, compression, MAX_LINE_BYTES],
         )
     except duckdb.Error as exc:
         raise FileError(_csv_error(path, exc)) from exc
     # rowid is the insertion order of the staged table, i.e. the order in the file; the
-    # header is line 1
+    # header is line 1. A quoted value may hold line breaks: each one moves every later row
+    # down a line, so they are counted (only where the file has any: a window costs a sort)
+    cells = [staged_column(i) for i in range(columns)]
+    found = " OR ".join(f"contains({c}, chr(10)) OR contains({c}, chr(13))" for c in cells)
+    spans = con.execute(f"SELECT bool_or({found}) FROM {name}").fetchone()  # noqa: S608
+    line = "rowid + 2"
+    if spans and spans[0]:
+        breaks = " + ".join(_line_breaks(c) for c in cells)
+        earlier = "ORDER BY rowid ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING"
+        line += f" + COALESCE(SUM({breaks}) OVER ({earlier}), 0)"
     con.execute(
-        f"CREATE TEMP VIEW {name}_n AS SELECT CAST(rowid + 2 AS BIGINT) "  # noqa: S608 - generated names
+        f"CREATE TEMP VIEW {name}_n AS SELECT CAST({line} AS BIGINT) "  # noqa: S608 - generated names
         f"AS {t.ROW_NUMBER}, * FROM {name}"
     )
     return f"{name}_n"
+
+
+def _line_breaks(column: str) -> str:
+    """SQL counting the line breaks in a cell: CRLF, CR or LF each count once, as in the file."""
+    folded = (
+        f"replace(replace(coalesce({column}, ''), chr(13) || chr(10), chr(10)), chr(13), chr(10))"
+    )
+    return f"(length({folded}) - length(replace({folded}, chr(10), '')))"
 
 
 def stage_parquet(con: duckdb.DuckDBPyConnection, path: Path) -> str:
@@ -105,7 +138,8 @@ def json_lines_as_text(path: Path) -> pa.Table:
     rows: list[dict[str, str | None]] = []
     lines: list[int] = []
     try:
-        with path.open(encoding="utf-8") as handle:
+        # utf-8-sig: a byte-order mark (what Windows editors write) is not part of the JSON
+        with path.open(encoding="utf-8-sig") as handle:
             for number, line in enumerate(handle, start=1):
                 if not line.strip():
                     continue
@@ -141,6 +175,17 @@ def first_line(exc: BaseException) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
+def _cause(text: str) -> str:
+    """DuckDB's reason in its CSV error, which comes after the line it quotes."""
+    lines = [line.strip() for line in text.splitlines()]
+    reasons = [
+        line
+        for line in lines[1:]
+        if line and not line.startswith(("Original Line:", "Possible fixes", "*", "file ="))
+    ]
+    return reasons[0] if reasons else lines[0]
+
+
 def _csv_error(path: Path, exc: BaseException) -> str:
     text = str(exc)
     line = re.search(r"CSV Error on Line: (\d+)", text)
@@ -150,6 +195,16 @@ def _csv_error(path: Path, exc: BaseException) -> str:
             f"{path.name}: line {line.group(1)} has {found.group(2)} fields where the header "
             f"has {found.group(1)}; the file looks truncated or malformed"
         )
+    if line and "unterminated quote" in text:
+        return (
+            f"{path.name}: line {line.group(1)} opens a quoted value that never ends; the file "
+            "looks truncated or malformed"
+        )
+    if line and "Maximum line size" in text:
+        return (
+            f"{path.name}: line {line.group(1)} is longer than {MAX_LINE_BYTES:,} bytes, the "
+            "most a CSV line may hold"
+        )
     if line:
-        return f"{path.name}: line {line.group(1)} cannot be read ({first_line(exc)})"
+        return f"{path.name}: line {line.group(1)} cannot be read ({_cause(text)})"
     return f"{path.name}: not a readable CSV file ({first_line(exc)})"

@@ -54,6 +54,12 @@ QUARANTINE = ibis.schema(
         t.BILLING_PERIOD: "string",
         "currency": "string",
         "cost_text": "string",  # the BilledCost cell as written, so quarantined cost is visible
+        # the other cost metrics' cells as written (NULL where the row had none), and the
+        # column the reason names: apportion quarantine shows the money at stake per metric
+        "effective_cost_text": "string",
+        "list_cost_text": "string",
+        "contracted_cost_text": "string",
+        "column": "string",
     }
 )
 

@@ -22,14 +22,15 @@ a ``service_tier`` of batch the batch price.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from apportion.ingest import values
 from apportion.ingest.reports import FocusRow, Page, Report, charge, flag, nested, text, total
 from apportion.money import EXACT
 from apportion.schema.currency import MINOR_UNITS
 
 PROVIDER = "Anthropic"
+UNKNOWN_UNITS = "(lowest units of an unknown currency)"
 _COST_READ = {"amount", "currency", "workspace_id", "description", "model", "token_type"}
 _USAGE_READ = {
     "uncached_input_tokens",
@@ -55,8 +56,12 @@ def _results(page: Page) -> list[dict[str, Any]]:
 
 
 def _costs_page(page: Page) -> bool:
+    """Every result has an amount (a decimal string); a null one is still a cost result, and
+    its row is quarantined for want of an amount rather than the file refused."""
     results = _results(page)
-    return bool(results) and all(isinstance(r.get("amount"), str) for r in results)
+    return bool(results) and all(
+        "amount" in r and (r["amount"] is None or isinstance(r["amount"], str)) for r in results
+    )
 
 
 def _usage_page(page: Page) -> bool:
@@ -66,17 +71,22 @@ def _usage_page(page: Page) -> bool:
 
 def in_units(amount: str | None, currency: str | None) -> str | None:
     """A lowest-units amount (``"123.45"`` cents) in the currency's units (``1.2345``),
-    exactly. Text that is not a number, or a currency not known, passes as written so the row
-    is quarantined with what the report said."""
-    if amount is None or currency not in MINOR_UNITS:
-        return amount
+    exactly. Text that is not a number passes as written, and an amount in a currency not
+    known is marked as lowest units, so the row is quarantined with what the report said."""
+    if amount is None:
+        return None
     try:
-        value = Decimal(amount.strip())
-    except InvalidOperation:
+        value = values.number(amount)
+    except values.NotANumber:
         return amount
-    if not value.is_finite():
+    if value is None:
         return amount
-    return format(EXACT.scaleb(value, -MINOR_UNITS[currency]), "f")
+    places = MINOR_UNITS.get(currency or "")
+    if places is None:
+        # how many lowest units make one is unknown: the amount is kept marked as what it is,
+        # never shown as if it were whole units (a hundred times too much for cents)
+        return f"{amount.strip()} {UNKNOWN_UNITS}"
+    return format(EXACT.scaleb(value, -places), "f")
 
 
 def _cost_row(bucket: Mapping[str, Any], result: Mapping[str, Any]) -> FocusRow:

@@ -66,6 +66,10 @@ def normalise(
             f"{file_name}: no FOCUS cost columns found (expected BilledCost and "
             "BillingPeriodStart or similar); use --format drivers for metering files"
         )
+    if "BilledCost" not in by_focus:
+        # every other metric is optional in FOCUS; without this one every line would load
+        # with no cost, silently
+        raise FileError(f"{file_name}: no BilledCost column; a FOCUS cost file must have one")
     if "BillingPeriodStart" not in by_focus and "ChargePeriodStart" not in by_focus:
         raise FileError(f"{file_name}: neither BillingPeriodStart nor ChargePeriodStart present")
 
@@ -90,6 +94,8 @@ def normalise(
         parsed_columns[f"_p_{name}"] = result.value
         parsed_columns[f"_bad_{name}"] = result.invalid
         parsed_columns[f"_t_{name}"] = values.text(cell).substr(0, 60)
+        if result.why is not None:
+            parsed_columns[f"_why_{name}"] = result.why
         checked.append((name, kind))
     parsed_columns["_ext"] = _extension_map(staged, extensions)
     rows = plane.materialise(staged.select(**parsed_columns))
@@ -114,16 +120,14 @@ def normalise(
     currency = value("BillingCurrency").upper() if "BillingCurrency" in by_focus else None
     currency = currency if currency is not None else ibis.literal(default_currency)
     period = month("BillingPeriodStart").fill_null(month("ChargePeriodStart"))
+    # a currency written but unknown first: an amount in it is unreadable because of it (an
+    # Anthropic amount in lowest units of a currency not known); a missing one comes last
+    unknown = "BillingCurrency: '" + currency.fill_null("") + "' is not an ISO 4217 currency code"
     cases: list[tuple[ir.BooleanValue, ir.StringValue]] = [
-        (rows[f"_bad_{name}"], f"{name}: '" + rows[f"_t_{name}"] + f"' is not a valid {kind}")
-        for name, kind in checked
+        (currency.notnull() & ~currency.isin(sorted(ISO_4217)), unknown)
     ]
-    cases.append(
-        (
-            currency.isnull() | ~currency.isin(sorted(ISO_4217)),
-            "BillingCurrency: '" + currency.fill_null("") + "' is not an ISO 4217 currency code",
-        )
-    )
+    cases += [(rows[f"_bad_{name}"], _reason(rows, name, kind)) for name, kind in checked]
+    cases.append((currency.isnull(), unknown))
     cases.append((period.isnull(), ibis.literal("no BillingPeriodStart or ChargePeriodStart")))
     rows = rows.mutate(
         _reason=ibis.cases(*cases, else_=ibis.null("string")).substr(0, _REASON_LIMIT),
@@ -160,6 +164,16 @@ def normalise(
         cost_text=bad["_t_BilledCost"] if "BilledCost" in by_focus else None,
     )
     return Normalised(lines, quarantine)
+
+
+def _reason(rows: ir.Table, name: str, kind: Kind) -> ir.StringValue:
+    """Why a cell is invalid: the cell as written, and what it is not (or the parser's why)."""
+    written = f"{name}: '" + rows[f"_t_{name}"] + "' "
+    generic = written + f"is not a valid {kind}"
+    if f"_why_{name}" not in rows.columns:
+        return generic
+    why = rows[f"_why_{name}"]
+    return ibis.ifelse(why.isnull(), generic, written + why)
 
 
 def tag_keys(plane: DataPlane, lines: ir.Table) -> list[str]:

@@ -35,15 +35,15 @@ a number is quarantined; its line number is its line in the file (its position i
 from __future__ import annotations
 
 from collections.abc import Mapping
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
-from apportion.ingest import services
+from apportion.ingest import services, values
 from apportion.ingest.conform import charge_frequency, pricing, pricing_unit
 from apportion.ingest.native import Native
 from apportion.ingest.reports import NO_AMOUNT, FocusRow, billing_month, nested, text
 from apportion.ingest.services import ai_service, lookup, service_columns
-from apportion.money import rounded_text
+from apportion.money import EXACT, rounded_text
 from apportion.schema.tables import MONEY_SCALE
 
 PROVIDER = "Google Cloud"
@@ -63,13 +63,11 @@ _FIELDS = {"billing_account_id", "service", "sku", "cost", "usage_start_time"}
 
 def _amount(value: Any) -> Decimal | None:
     """An amount as a decimal (a JSON number, or a number written as text); None otherwise."""
-    if isinstance(value, bool):
+    if not isinstance(value, str | Decimal):
         return None
-    if isinstance(value, Decimal):
-        return value
     try:
-        return Decimal(value.strip()) if isinstance(value, str) else None
-    except InvalidOperation:
+        return values.number(value)
+    except values.NotANumber:
         return None
 
 
@@ -104,7 +102,7 @@ def _net(row: Mapping[str, Any]) -> str:
         amount = _amount(credit.get("amount", Decimal(0)))
         if amount is None:
             return text(credit.get("amount")) or NO_AMOUNT
-        total += amount
+        total = EXACT.add(total, amount)  # the 28-digit default context could round
     return _money(total)
 
 

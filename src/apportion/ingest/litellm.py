@@ -35,6 +35,7 @@ from typing import Any, Protocol
 
 import pyarrow as pa
 
+from apportion.ingest import values
 from apportion.ingest.providers import bare_model, provider
 from apportion.ingest.reports import csv_records, text_table
 from apportion.ingest.usage import DIMENSION
@@ -164,12 +165,10 @@ def _rounded(text: str | None, places: int = QUANTITY_SCALE) -> str | None:
     rounded half-even to the places a quantity (12) or money (18) keeps. Text that is not a
     number passes as written, so the row is quarantined with it."""
     try:
-        value = Decimal((text or "").strip())
-    except InvalidOperation:
+        value = values.number(text)
+    except values.NotANumber:
         return text
-    if not value.is_finite():
-        return text
-    return rounded_text(value, places)
+    return text if value is None else rounded_text(value, places)
 
 
 def _dimensions(

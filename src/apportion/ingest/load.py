@@ -21,19 +21,22 @@ from typing import Any, Literal
 import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from apportion.config import Config
 from apportion.engine.dataplane import DataPlane, FileError, staged_column
 from apportion.engine.tables import LOADS
 from apportion.ingest import anthropic, drivers, focus, litellm, metrics, openai, otel, usage
 from apportion.ingest.categories import categoriser
+from apportion.ingest.files import open_text, reading_suffix, stored_suffix
 from apportion.ingest.gcp import GCP
 from apportion.ingest.native import EXPORTS, Native, native_table
-from apportion.ingest.reports import Report, read_pages, recognised, report_table
-from apportion.money import EXACT
+from apportion.ingest.reports import BOM, Report, read_pages, recognised, report_table
+from apportion.money import EXACT, plain
 from apportion.progress import Progress, quiet
 from apportion.schema import tables as t
 from apportion.schema.focus import COST_METRICS
+from apportion.schema.focus import canonical_name as focus_name
 from apportion.tags.policy import load_policy
 from apportion.workspace import Workspace
 
@@ -83,6 +86,7 @@ _ORIGINS = {"litellm": "gateway", "otel": "telemetry"}
 _CSV = {".csv"}
 _PARQUET = {".parquet", ".pq"}
 _JSON_LINES = {".jsonl", ".ndjson", ".json"}
+_MONEY_LIMIT = Decimal(10) ** (38 - t.MONEY_SCALE)  # a DECIMAL(38, 18) holds less than this
 # a pretty-printed JSON file is parsed whole to see whether it is a report only up to this size
 REPORT_SNIFF_BYTES = 64 * 1024 * 1024
 
@@ -145,15 +149,17 @@ def ingest_files(
     *,
     fmt: Format = "auto",
     source: str | None = None,
+    also: bool = False,
     progress: Progress | None = None,
 ) -> list[IngestResult]:
+    """Load files; ``also`` says a bill that shares a provider, billing account and month with
+    another source's is a separate bill, not a restatement of it."""
     plane = workspace.data
     say = progress or quiet
     staged: list[_Staged] = []
     seen: set[str] = set()
     for path in paths:
-        if not path.is_file():
-            raise FileError(f"{path}: no such file")
+        _refuse_unreadable(path)
         file_hash = _sha256(path)
         if file_hash in seen:
             continue  # the same content named twice (a glob and a name, or a copy) loads once
@@ -170,6 +176,10 @@ def ingest_files(
             say(f"reading {path.name}")
             item = _stage(workspace, plane, path, file_hash, fmt, name, current=current)
         staged.append(item)
+    if not also:
+        for item in staged:
+            if not item.current:
+                _refuse_second_source(plane, item)
     pending = _pending(plane, staged)
     for item in pending:
         if item.rows is None:  # unchanged, but a partition it shares is rebuilt from all files
@@ -250,6 +260,41 @@ def _refuse_elsewhere(path: Path, name: str, holders: set[str]) -> None:
         )
 
 
+def _refuse_second_source(plane: DataPlane, item: _Staged) -> None:
+    """A restated bill saved under a new file name would load as a second source and count
+    the month twice: a bill whose provider, billing account and month another source already
+    holds is refused, naming that source. Lines without a billing account say nothing of
+    whose bill they are, and are not compared."""
+    if item.table != t.COST_LINES or item.rows is None:
+        return
+    rows = item.rows.filter(item.rows.BillingAccountId.notnull())
+    mine = rows.select(
+        provider=rows.ProviderName.fill_null(""),
+        account=rows.BillingAccountId,
+        period=rows[t.BILLING_PERIOD],
+    ).distinct()
+    lines = plane.table(t.COST_LINES)
+    lines = lines.filter((lines[t.SOURCE] != item.result.source) & lines.BillingAccountId.notnull())
+    held = lines.select(
+        provider=lines.ProviderName.fill_null(""),
+        account=lines.BillingAccountId,
+        period=lines[t.BILLING_PERIOD],
+        holder=lines[t.SOURCE],
+    ).distinct()
+    both = held.join(mine, ["provider", "account", "period"])
+    found = plane.to_arrow(both.order_by(["period", "holder"]).limit(1)).to_pylist()
+    if found:
+        first = found[0]
+        holder, name = first["holder"], item.result.source
+        raise FileError(
+            f"{item.path.name}: {first['provider'] or 'the provider'}'s bill for billing "
+            f"account {first['account']} in {first['period']} is already loaded as source "
+            f"{holder!r}; loading this file as source {name!r} would count that month twice. "
+            f"If it restates that bill, load it with --source {holder}; if it is a separate "
+            "bill, add --also"
+        )
+
+
 def _recorded(plane: DataPlane, path: Path, name: str, file_hash: str) -> _Staged | None:
     """A file already current in its source, as its load recorded it, so that an unchanged file
     is not parsed again; None when no load of it is recorded."""
@@ -288,7 +333,7 @@ def _stage(
     current: bool,
 ) -> _Staged:
     """Parse a file into rows and quarantine (lazily: filters over one materialised table)."""
-    suffix = path.suffix.lower()
+    suffix = reading_suffix(path)
     notes: list[str] = []
     reader = _reader(path, fmt)
     # a gateway log's or span export's usage, loaded beside its drivers
@@ -327,6 +372,8 @@ def _stage(
         raw = plane.stage_csv(path, len(headers))
         named = {staged_column(i): header for i, header in enumerate(headers)}
     elif suffix in _PARQUET or suffix in _JSON_LINES:
+        if suffix in _PARQUET:
+            _refuse_wide_decimals(path)
         raw = plane.stage_parquet(path) if suffix in _PARQUET else plane.stage_json_lines(path)
         # stringify so the same parsers apply; keep native timestamps for drivers
         named = {c: c for c in plane.staged_columns(raw)}
@@ -401,6 +448,8 @@ def _stage(
             plane=plane,
         )
         companions.append(_Companion(t.USAGE, read.rows, read.quarantine))
+    if table == t.COST_LINES:
+        _refuse_unsummable(plane, path, rows)
     result.rows, result.quarantined, result.periods = _counts(plane, rows, quarantine)
     for companion in companions:
         loaded, refused, periods = _counts(plane, companion.rows, companion.quarantine)
@@ -422,7 +471,7 @@ def _reader(path: Path, fmt: Format) -> Report | Native | Literal["otel", "litel
         return fmt
     if fmt != "auto":
         return None
-    suffix = path.suffix.lower()
+    suffix = reading_suffix(path)
     if suffix in _JSON_LINES:
         first = _first_json(path)
         if otel.is_otlp(first):
@@ -570,7 +619,7 @@ def _load(plane: DataPlane, item: _Staged, others: list[_Staged]) -> None:
                 t.FILE_HASH: [result.file_hash],
                 "file": [result.file],
                 "kind": [result.kind],
-                "raw_path": [f"raw/{result.file_hash}{item.path.suffix.lower()}"],
+                "raw_path": [f"raw/{result.file_hash}{stored_suffix(item.path)}"],
                 "rows": [result.rows],
                 "quarantined": [result.quarantined],
                 "periods": [",".join(periods)],
@@ -604,20 +653,41 @@ def _totals(
         return {}
     lines = plane.table(t.COST_LINES)
     lines = lines.filter((lines[t.SOURCE] == source) & lines[t.BILLING_PERIOD].isin(periods))
-    sums = lines.group_by([t.BILLING_PERIOD, "BillingCurrency"]).aggregate(
-        **{metric: lines[metric].sum() for metric in COST_METRICS}
-    )
+    return _exact_totals(plane, lines)
+
+
+def _exact_totals(plane: DataPlane, lines: ir.Table) -> dict[tuple[str, str, str], Decimal]:
+    """Each cost metric summed by period and currency, exactly, however large: a plain SUM
+    of DECIMAL(38, 18) overflows in the engine past 10^20 (a traceback). The whole parts are
+    summed as DECIMAL(38, 0) and the fractions apart, and the two added in Python."""
+    parts: dict[str, ir.Value] = {}
+    for metric in COST_METRICS:
+        whole = lines[metric].floor().cast("decimal(38, 0)")
+        parts[f"{metric}_whole"] = whole.sum()
+        parts[f"{metric}_part"] = (lines[metric] - whole).sum()
+    sums = lines.group_by([t.BILLING_PERIOD, "BillingCurrency"]).aggregate(**parts)
     totals: dict[tuple[str, str, str], Decimal] = {}
     for row in plane.to_arrow(sums).to_pylist():
         for metric in COST_METRICS:
-            totals[(row[t.BILLING_PERIOD], row["BillingCurrency"], metric)] = row[
-                metric
-            ] or Decimal(0)
+            whole, part = row[f"{metric}_whole"], row[f"{metric}_part"]
+            total = EXACT.add(whole or Decimal(0), part or Decimal(0))
+            totals[(row[t.BILLING_PERIOD], row["BillingCurrency"], metric)] = total
     return totals
 
 
+def _refuse_unsummable(plane: DataPlane, path: Path, rows: ir.Table) -> None:
+    """A file whose lines add up, in a period, currency and cost metric, to more than a
+    DECIMAL(38, 18) holds cannot be totalled, allocated or reported: refused whole."""
+    for (period, currency, metric), total in sorted(_exact_totals(plane, rows).items()):
+        if abs(total) >= _MONEY_LIMIT:
+            raise FileError(
+                f"{path.name}: {metric} in {period} ({currency}) adds up to {plain(total)}, "
+                "more than the 20 whole digits an amount may have"
+            )
+
+
 def _keep_raw(workspace: Workspace, item: _Staged) -> None:
-    target = workspace.raw_dir / f"{item.result.file_hash}{item.path.suffix.lower()}"
+    target = workspace.raw_dir / f"{item.result.file_hash}{stored_suffix(item.path)}"
     if not target.exists():
         workspace.raw_dir.mkdir(parents=True, exist_ok=True)
         partial = target.with_suffix(target.suffix + ".partial")
@@ -627,20 +697,69 @@ def _keep_raw(workspace: Workspace, item: _Staged) -> None:
 
 def _csv_headers(path: Path) -> list[str]:
     try:
-        with path.open(encoding="utf-8-sig", newline="") as handle:
+        with open_text(path) as handle:
             header = next(csv.reader(handle), None)
     except UnicodeDecodeError as exc:
         raise FileError(f"{path.name}: not UTF-8 text ({exc.reason})") from exc
     except csv.Error as exc:
         raise FileError(f"{path.name}: the header line cannot be read ({exc})") from exc
+    except (OSError, EOFError) as exc:  # a gzip file cut short or not gzip after all
+        raise FileError(f"{path.name}: not a readable gzip file ({exc})") from exc
     if not header or not any(cell.strip() for cell in header):
         raise FileError(f"{path.name}: empty file or empty header line")
+    # a file saved twice through a BOM-adding editor starts with two: the second would make
+    # BilledCost an unknown column and every row load with no cost
+    header[0] = header[0].lstrip(BOM)
     return header
+
+
+def _refuse_wide_decimals(path: Path) -> None:
+    """A Parquet decimal of more than 38 digits is read by the engines as DOUBLE, and its
+    amounts come out scaled wrong (by 2^24 on DuckDB), silently: such a file is refused, and
+    so is one with a column named twice."""
+    try:
+        schema = pq.read_schema(path)
+    except (pa.ArrowException, OSError):
+        return  # not readable Parquet: staging says so, in its own words
+    # the engine renames a second copy (BilledCost_1), which would load as an extension
+    # column while the first copy counts: refused as the CSV readers refuse it
+    names = [focus_name(name) or name.strip() for name in schema.names]
+    twice = sorted({name for name in names if names.count(name) > 1})
+    if twice:
+        raise FileError(f"{path.name}: column {twice[0]} appears twice")
+    for field_ in schema:
+        wide = _wide_decimal(field_.type)
+        if wide is not None:
+            raise FileError(
+                f"{path.name}: column {field_.name!r} is {wide}, more digits than an engine "
+                "keeps exactly (38); write it as decimal(38, 18) or as text"
+            )
+
+
+def _wide_decimal(kind: pa.DataType) -> str | None:
+    if pa.types.is_decimal(kind) and kind.precision > 38:
+        return f"decimal({kind.precision}, {kind.scale})"
+    children = [kind.field(i).type for i in range(kind.num_fields)] if kind.num_fields else []
+    return next((found for c in children if (found := _wide_decimal(c)) is not None), None)
+
+
+def _refuse_unreadable(path: Path) -> None:
+    """Only a regular file is read: a directory or a device named by mistake says what it is
+    (a device or a pipe could also block forever or never end)."""
+    if path.is_dir():
+        raise FileError(f"{path}: is a directory; name the files in it (e.g. {path}/*.csv)")
+    if not path.exists():
+        raise FileError(f"{path}: no such file")
+    if not path.is_file():
+        raise FileError(f"{path}: not a regular file (a device, pipe or socket)")
 
 
 def _sha256(path: Path) -> str:
     digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
+    try:
+        with path.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    except OSError as exc:
+        raise FileError(f"{path}: cannot be read ({exc.strerror or exc})") from exc
     return digest.hexdigest()

@@ -49,8 +49,8 @@ import json
 import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import date, timedelta
-from decimal import Decimal, InvalidOperation
+from datetime import timedelta
+from decimal import Decimal
 from functools import cache
 from itertools import chain
 from pathlib import Path
@@ -59,9 +59,10 @@ from typing import Any, Literal, Protocol
 import pyarrow as pa
 
 from apportion.engine.dataplane import FileError
-from apportion.ingest import services
+from apportion.ingest import services, values
 from apportion.ingest.conform import charge_frequency, pricing, pricing_unit
 from apportion.ingest.reports import (
+    FOCUS_ALWAYS,
     NO_AMOUNT,
     FocusRow,
     billing_month,
@@ -109,7 +110,9 @@ def native_table(native: Native, path: Path) -> pa.Table:
         except OtherExport as exc:
             raise FileError(f"{path.name}: line {line}: {exc}") from exc
         lines.append(line)
-    return text_table(rows, lines)
+    # a header-only export (a month with no charges) is still a cost file: it loads nothing
+    columns = list(dict.fromkeys([*FOCUS_ALWAYS, *(name for row in rows for name in row)]))
+    return text_table(rows, lines, columns)
 
 
 def json_records(
@@ -163,9 +166,11 @@ def _json_object(text: str, file_name: str, where: str) -> dict[str, Any]:
 
 
 def _number(text: str) -> Decimal | None:
+    """A cell as a number to compute with; None when blank or not a number a column can hold
+    (``Infinity``, ``1e99999``: see apportion.ingest.values.number)."""
     try:
-        return Decimal(text) if text.strip() else None
-    except InvalidOperation:
+        return values.number(text)
+    except values.NotANumber:
         return None
 
 
@@ -188,7 +193,7 @@ def _sum(row: Cells, *names: str, minus: str | None = None) -> str:
         value = _number(cell)
         if value is None and cell.strip():
             return cell
-        total += (value or Decimal(0)) * (-1 if name == minus else 1)
+        total = EXACT.add(total, EXACT.multiply(value or Decimal(0), -1 if name == minus else 1))
     return format(total, "f")
 
 
@@ -438,13 +443,16 @@ def _us_date(text: str, days_after: int = 0) -> str | None:
     ``days_after`` later (the export's end dates are the last day, FOCUS's the day after).
     Anything else passes as written, so the row is quarantined with it."""
     iso = text.strip().split("-")
-    parts = [iso[1], iso[2], iso[0]] if len(iso) == 3 else text.strip().split("/")
-    if len(parts) != 3 or not all(part.isdigit() for part in parts):
+    if len(iso) == 3 and all(part.isdigit() for part in iso):
+        written = f"{iso[1]}/{iso[2]}/{iso[0]}"
+    else:
+        written = text
+    day = values.us_date(written)  # the one reading of m/d/yy every reader shares
+    if day is None:
         return _or(text)
-    month, day, year = (int(part) for part in parts)
     try:
-        found = date(year, month, day) + timedelta(days=days_after)
-    except ValueError:
+        found = day + timedelta(days=days_after)
+    except OverflowError:
         return text
     return f"{found.isoformat()}T00:00:00Z"
 
@@ -452,9 +460,13 @@ def _us_date(text: str, days_after: int = 0) -> str | None:
 def _times(quantity: str, price: str, rate: str = "") -> str | None:
     """quantity x unit price x the exchange rate from the pricing to the billing currency
     (1 where the export has none), to the 18 places money keeps (half to even: the product
-    of long decimals can run past them); None when one is missing or not a number."""
-    amount, unit = _number(quantity), _number(price)
-    exchange = _number(rate) if rate.strip() else Decimal(1)
+    of long decimals can run past them); None when one is missing. A cell that is not a number
+    a column can hold is returned as written, so the row is quarantined with it."""
+    cells = (quantity, price, rate or "1")
+    odd = next((c for c in cells if c.strip() and _number(c) is None), None)
+    if odd is not None:
+        return odd
+    amount, unit, exchange = (_number(c) for c in cells)
     if amount is None or unit is None or exchange is None:
         return None
     return rounded_text(EXACT.multiply(EXACT.multiply(amount, unit), exchange))
@@ -722,10 +734,10 @@ def _oci_unit(text: str) -> str | None:
 
 def _oci_row(row: Row) -> FocusRow:
     cost = _cost(row.get("cost/myCost", ""))
-    overage = _number(row.get("cost/myCostOverage", ""))
-    if overage:  # usage beyond the commitment is billed on top
-        base = _number(cost)
-        cost = format(base + overage, "f") if base is not None else cost
+    if cost != NO_AMOUNT and row.get("cost/myCostOverage", "").strip():
+        # usage beyond the commitment is billed on top (an overage that is not a number
+        # comes back as written, and the row is quarantined with it)
+        cost = _sum(row, "cost/myCost", "cost/myCostOverage")
     start = _oci_time(row.get("lineItem/intervalUsageStart", ""))
     # OCI reports have no billing period: the calendar month of the usage
     period_start, period_end = billing_month(start)

@@ -22,13 +22,13 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 
 from apportion.engine.dataplane import FileError
+from apportion.ingest import values
 from apportion.ingest.litellm import TOKENS, KeyReader, driver_columns
 from apportion.ingest.providers import bare_model, provider
 from apportion.ingest.reports import bounded_text, exact_json, text_table
@@ -157,7 +157,7 @@ def _driver_row(
     tokens = [attributes.get(_INPUT), attributes.get(_OUTPUT)]
     odd = next((count for count in tokens if not _is_count(count)), None)
     quantity = (
-        str(sum(Decimal(str(count)) for count in tokens if count is not None))
+        str(sum(values.number(count, count=True) or 0 for count in tokens))
         if odd is None
         else f"{odd} tokens"  # not a count: the row is quarantined with what the span said
     )
@@ -207,9 +207,10 @@ def _is_count(value: Any) -> bool:
     if value is None:
         return True
     try:
-        return Decimal(str(value)) == Decimal(str(value)).to_integral_value()
-    except ArithmeticError:
-        return False
+        values.number(value, count=True)
+    except values.NotANumber:
+        return False  # Infinity, NaN, 1.5, or beyond int64
+    return True
 
 
 def _time(nanos: Any) -> str | None:

@@ -21,13 +21,15 @@ import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, Literal
 
 import pyarrow as pa
 
 from apportion.engine.dataplane import FileError
+from apportion.ingest import values
+from apportion.ingest.files import open_text
 from apportion.schema import tables as t
 
 MAX_BYTES = 256 * 1024 * 1024  # a year of daily pages grouped by project and line item is far less
@@ -50,7 +52,8 @@ def ai_category(*names: str | None) -> str | None:
 
 
 NO_AMOUNT = "(no amount in the report)"
-_FOCUS_COLUMNS = ("BillingPeriodStart", "ChargePeriodStart", "BilledCost", "BillingCurrency")
+BOM = "\ufeff"
+FOCUS_ALWAYS = ("BillingPeriodStart", "ChargePeriodStart", "BilledCost", "BillingCurrency")
 FocusRow = dict[str, str | None]
 Page = dict[str, Any]
 
@@ -99,9 +102,14 @@ def csv_records(
     header is not ``what`` (as ``header_ok`` tells), when a row has more or fewer fields than
     the header (truncated or malformed), or when it is not UTF-8 CSV."""
     try:
-        with path.open(encoding="utf-8-sig", newline="") as handle:
+        with open_text(path) as handle:
             reader = csv.DictReader(handle)
+            if reader.fieldnames:  # a second byte-order mark would hide the first column
+                reader.fieldnames = [reader.fieldnames[0].lstrip(BOM), *reader.fieldnames[1:]]
             header = [name.strip() for name in reader.fieldnames or []]
+            twice = sorted({name for name in header if name and header.count(name) > 1})
+            if twice:  # the last copy would silently win
+                raise FileError(f"{path.name}: column {twice[0]!r} appears twice")
             if header_ok is not None and not header_ok(header):
                 raise FileError(f"{path.name}: not an {what} (its columns are not)")
             for row in reader:
@@ -110,11 +118,24 @@ def csv_records(
                         f"{path.name}: line {reader.line_num} has a different number of fields "
                         "than the header; the file looks truncated or malformed"
                     )
-                yield reader.line_num, row
+                yield _first_line(reader.line_num, row), row
     except UnicodeDecodeError as exc:
         raise FileError(f"{path.name}: not UTF-8 text ({exc.reason})") from exc
     except csv.Error as exc:
         raise FileError(f"{path.name}: not a readable CSV file ({exc})") from exc
+    except (OSError, EOFError) as exc:  # a gzip file cut short or not gzip after all
+        raise FileError(f"{path.name}: not a readable gzip file ({exc})") from exc
+
+
+def _first_line(last: int, row: Mapping[str, str]) -> int:
+    """The line a record starts on: the reader counts the lines it has read, and a quoted
+    value's line breaks (CRLF, CR or LF, each one line) make a record end lines later."""
+    breaks = sum(
+        value.replace("\r\n", "\n").replace("\r", "\n").count("\n")
+        for value in row.values()
+        if isinstance(value, str)
+    )
+    return last - breaks
 
 
 def _json_lines(path: Path, text: str) -> list[Page]:
@@ -132,8 +153,19 @@ def _json_lines(path: Path, text: str) -> list[Page]:
 
 
 def exact_json(text: str) -> Any:
-    """JSON with every number an exact decimal; NaN and Infinity (not JSON) refused."""
-    return json.loads(text, parse_float=Decimal, parse_int=Decimal, parse_constant=_not_a_number)
+    """JSON with every number an exact decimal; NaN and Infinity (not JSON) refused. A number
+    no decimal can hold (``1e99999999999999999999``) is kept as its text, so the row that has
+    it is quarantined with it rather than the file ending in a traceback."""
+    return json.loads(
+        text, parse_float=_exact_number, parse_int=_exact_number, parse_constant=_not_a_number
+    )
+
+
+def _exact_number(written: str) -> Decimal | str:
+    try:
+        return Decimal(written)
+    except InvalidOperation:
+        return written
 
 
 def _not_a_number(name: str) -> Any:
@@ -157,7 +189,7 @@ def report_table(report: Report, pages: list[Page], file_name: str) -> pa.Table:
             results = _list(bucket.get("results"), file_name, f"page {index}: results")
             rows.extend(report.rows(bucket, result) for result in results)
     # a report without results still has its kind's columns: it loads nothing, and says so
-    always = _FOCUS_COLUMNS if report.kind == "focus" else ()
+    always = FOCUS_ALWAYS if report.kind == "focus" else ()
     columns = list(dict.fromkeys([*always, *(name for row in rows for name in row)]))
     return text_table(rows, list(range(1, len(rows) + 1)), columns)
 
@@ -197,7 +229,7 @@ def text(value: Any) -> str | None:
     if value is None:
         return None
     if isinstance(value, Decimal):
-        return format(value, "f")
+        return values.written(value)
     if isinstance(value, dict | list | bool):
         return json.dumps(value, default=str)  # nested values keep their JSON
     return str(value)
@@ -217,10 +249,16 @@ def total(*parts: Any) -> str | None:
     """Token counts added up (absent ones count nothing); a part that is not a number is
     returned as written, so the row is quarantined with it."""
     found = [part for part in parts if part is not None]
-    odd = next((part for part in found if not isinstance(part, Decimal)), None)
-    if odd is not None:
-        return text(odd)
-    return text(sum(found, Decimal(0))) if found else None
+    counts: list[Decimal] = []
+    for part in found:
+        try:
+            count = values.number(part, count=True) if isinstance(part, Decimal) else None
+        except values.NotANumber:
+            count = None
+        if count is None:
+            return text(part)
+        counts.append(count)
+    return text(sum(counts, Decimal(0))) if counts else None
 
 
 def nested(result: Mapping[str, Any], key: str, inner: str) -> Any:

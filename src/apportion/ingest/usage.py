@@ -63,13 +63,13 @@ def normalise(
         checks.append((name, "time", result))
         parsed[name] = result.value
     for name in USAGE_QUANTITIES:
-        result = values.decimal(cell(name), scale=0)
+        result = values.count(cell(name))
         # a negative count would lower the priced cost: refused like a malformed one
         negative = result.value.fill_null(0) < 0
         checks.append(
             (name, "count of 0 or more", values.Parsed(result.value, result.invalid | negative))
         )
-        parsed[name] = result.value.cast("int64").fill_null(0)
+        parsed[name] = result.value.fill_null(0)
     reported = values.decimal(cell("reported_cost"))
     checks.append(("reported_cost", "number", reported))
     parsed["reported_cost"] = reported.value

@@ -8,7 +8,10 @@ row instead of turning silently into NULL.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal, InvalidOperation
 
 import ibis
 import ibis.expr.types as ir
@@ -16,17 +19,26 @@ import ibis.expr.types as ir
 from apportion.engine.dataplane import JsonObject
 from apportion.schema.tables import MONEY_SCALE
 
-_NUMBER = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"
+# an exponent of more than four digits is far past any column: refused by its form, so that no
+# engine is asked to read 1e99999999999999999999's exponent as an integer
+_NUMBER = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d{1,4})?$"
 _THOUSANDS = r"^[+-]?\d{1,3}(,\d{3})+(\.\d*)?$"
 _ISO_DATE = r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?\s*(Z|[+-]\d{2}(:?\d{2})?)?$"
 _EARLIEST_YEAR, _LATEST_YEAR = 1970, 2200
-_US_DATE = r"^(\d{1,2})/(\d{1,2})/(\d{2}|\d{4})$"
+# what spreadsheets write: 9/1/2024, 9/1/24, 9/1/2024 0:00, 9/1/2024 12:30:15 PM. Month first;
+# a two-digit year is in 2000-2099 (every reader reads it so: see us_date)
+_US_DATE = (
+    r"^(\d{1,2})/(\d{1,2})/(\d{2}|\d{4})"
+    r"(?:[ T]+(\d{1,2}):(\d{2})(?::(\d{2}))?(?:\.\d+)?\s*([AaPp][Mm])?)?$"
+)
 
 
 @dataclass(frozen=True)
 class Parsed:
     value: ir.Value
     invalid: ir.BooleanValue  # text present but not a valid value of the type
+    # why an invalid cell is invalid, where the type's name alone would mislead; else NULL
+    why: ir.StringValue | None = None
 
 
 def text(cell: ir.Value) -> ir.StringValue:
@@ -55,11 +67,19 @@ def decimal(cell: ir.Value, *, scale: int = MONEY_SCALE) -> Parsed:
     # comma whose meaning we will not guess, so it stays and the cell is invalid
     cleaned = ibis.ifelse(bare.re_search(_THOUSANDS), bare.re_replace(",", ""), bare)
     fraction = cleaned.re_extract(r"\.(\d*?)0*([eE][+-]?\d+)?$", 1)
-    exponent = cleaned.re_extract(r"[eE]([+-]?\d+)$", 1).nullif("").cast("int64").fill_null(0)
+    exponent = cleaned.re_extract(r"[eE]([+-]?\d{1,4})$", 1).nullif("").cast("int64").fill_null(0)
     places = fraction.length().fill_null(0) - exponent
     well_formed = cleaned.re_search(_NUMBER) & (places <= scale)
     value = ibis.ifelse(well_formed, cleaned, ibis.null("string")).try_cast(f"decimal(38, {scale})")
     return Parsed(value, raw.notnull() & value.isnull())
+
+
+def count(cell: ir.Value) -> Parsed:
+    """A whole number an int64 column holds (token and request counts); a bigger one is
+    invalid, not an engine's conversion error."""
+    parsed = decimal(cell, scale=0)
+    value = parsed.value.try_cast("int64")
+    return Parsed(value, parsed.invalid | (parsed.value.notnull() & value.isnull()))
 
 
 def timestamp(cell: ir.Value) -> Parsed:
@@ -78,12 +98,39 @@ def timestamp(cell: ir.Value) -> Parsed:
     year = ibis.ifelse(year.length() == 2, "20" + year, year)
     iso = ibis.cases(
         (raw.re_search(_ISO_DATE), raw),
-        (raw.re_search(_US_DATE), year + "-" + month + "-" + day),
+        (raw.re_search(_US_DATE), year + "-" + month + "-" + day + " " + _us_time(raw)),
         else_=ibis.null("string"),
     )
     stamp = iso.try_cast("timestamp('UTC')").cast("timestamp")
     value = ibis.ifelse(_plausible(stamp), stamp, ibis.null("timestamp"))
     return Parsed(value, raw.notnull() & value.isnull())
+
+
+def _us_time(raw: ir.StringValue) -> ir.StringValue:
+    """The time of a US date as HH:MM:SS (midnight where it has none); 12 AM is 00."""
+    hour = raw.re_extract(_US_DATE, 4).nullif("").try_cast("int64").fill_null(0)
+    noon = raw.re_extract(_US_DATE, 7).upper()
+    hour = ibis.cases(
+        ((noon == "PM") & (hour < 12), hour + 12),
+        ((noon == "AM") & (hour == 12), 0),
+        else_=hour,
+    )
+    minute = raw.re_extract(_US_DATE, 5).nullif("").fill_null("00")
+    second = raw.re_extract(_US_DATE, 6).nullif("").fill_null("00")
+    return hour.cast("string").lpad(2, "0") + ":" + minute + ":" + second
+
+
+def us_date(written: str) -> date | None:
+    """A US date (with or without a time, which a date column drops) as a date; None when it
+    is not one. The same reading as ``timestamp``: month first, a two-digit year in 2000-2099."""
+    found = re.match(_US_DATE, written.strip())
+    if found is None:
+        return None
+    month, day, year = (int(part) for part in found.group(1, 2, 3))
+    try:
+        return date(2000 + year if len(found.group(3)) == 2 else year, month, day)
+    except ValueError:
+        return None
 
 
 def _plausible(stamp: ir.TimestampValue) -> ir.BooleanValue:
@@ -92,8 +139,61 @@ def _plausible(stamp: ir.TimestampValue) -> ir.BooleanValue:
 
 
 def tags(cell: ir.Value, json_object: JsonObject) -> Parsed:
-    """A JSON object of tags as map<string, string>; ``json_object`` is the engine's reader."""
+    """A JSON object of tags as map<string, string>; ``json_object`` is the engine's reader.
+    A key written twice (``{"team": "a", "team": "b"}``) is invalid: which value owns the
+    cost is a guess, and a map with a repeated key cannot even be read back."""
     raw = text(cell)
     is_object, members = json_object(raw)
-    value = ibis.ifelse(is_object, members, ibis.null("map<string, string>"))
-    return Parsed(value, raw.notnull() & ~is_object.fill_null(False))
+    keys = members.keys()
+    # CASE, so that nothing reads the members of text that is not an object
+    repeated = ibis.ifelse(is_object, keys.length() != keys.unique().length(), False)
+    usable = is_object.fill_null(False) & ~repeated.fill_null(False)
+    value = ibis.ifelse(usable, members, ibis.null("map<string, string>"))
+    why = ibis.ifelse(repeated.fill_null(False), "a key is written twice", ibis.null("string"))
+    return Parsed(value, raw.notnull() & ~usable, why)
+
+
+# -- numbers the readers compute with in Python (quantity x price, fee sums, token totals) ------
+# a DECIMAL(38, 18) column holds magnitudes below 10^20; a count column is a signed int64
+_INTEGER_DIGITS = 38 - MONEY_SCALE
+_INT64_MAX = 2**63 - 1
+_MOST_PLACES = 64  # float noise has about 20; more is a mutation, and its text would be huge
+
+
+class NotANumber(ValueError):
+    """A cell with text that is no number an engine column can hold; the message says why."""
+
+
+def number(cell: object, *, count: bool = False) -> Decimal | None:
+    """A cell (text, or a number from exact JSON) as a finite Decimal that fits a money column
+    (or, with ``count``, an int64 count); None when the cell is absent or blank. Every reader
+    that adds or multiplies cells in Python reads them through this, so ``Infinity``, ``NaN``
+    or ``1e99999999999999999999`` never reach arithmetic: NotANumber says why, and the reader
+    keeps the cell as written so its row is quarantined with it."""
+    if cell is None or (isinstance(cell, str) and not cell.strip()):
+        return None
+    if isinstance(cell, bool) or not isinstance(cell, str | int | float | Decimal):
+        raise NotANumber(f"{cell!r} is not a number")
+    try:
+        found = Decimal(cell.strip()) if isinstance(cell, str) else Decimal(str(cell))
+    except InvalidOperation as exc:
+        raise NotANumber(f"{cell!r} is not a number") from exc
+    if not found.is_finite():
+        raise NotANumber(f"{written(found)} is not a finite number")
+    if found and found.adjusted() >= _INTEGER_DIGITS:
+        raise NotANumber(f"{written(found)} is beyond the {_INTEGER_DIGITS} digits money keeps")
+    exponent = found.as_tuple().exponent
+    if isinstance(exponent, int) and exponent < -_MOST_PLACES:
+        raise NotANumber(f"{written(found)} has more than {_MOST_PLACES} decimal places")
+    if count and (found != found.to_integral_value() or abs(found) > _INT64_MAX):
+        raise NotANumber(f"{written(found)} is not a count (a whole number within int64)")
+    return found
+
+
+def written(value: Decimal) -> str:
+    """A decimal as plain text where that is short (0.1, 1234.5), else in exponent form:
+    ``format(1e99999999999999999999, 'f')`` would be 10^20 characters long."""
+    exponent = value.as_tuple().exponent
+    if isinstance(exponent, int) and exponent >= -_MOST_PLACES and value.adjusted() < 64:
+        return format(value, "f")
+    return str(value)

@@ -23,7 +23,7 @@ import ibis.expr.types as ir
 import pyarrow as pa
 
 from apportion.allocate.conservation import ingested_totals
-from apportion.ingest.values import decimal
+from apportion.ingest.quarantine import money_at_stake, money_texts, quarantined, rows_by_kind
 from apportion.money import add, exact_sum
 from apportion.periods import Period
 from apportion.report.published import final_allocations, owner_sources
@@ -85,6 +85,8 @@ class PeriodTotals:
     metrics: list[MetricTotals]
     quarantined_rows: dict[str, int] = field(default_factory=dict)  # by kind: cost, driver
     quarantined_cost: dict[str, Decimal] = field(default_factory=dict)  # by currency, BilledCost
+    # the money refused rows hold back: currency -> cost metric -> amount
+    quarantined_money: dict[str, dict[str, Decimal]] = field(default_factory=dict)
     # the unallocated figure as stated, by reason and by dimension, per currency and metric:
     # currency -> metric -> reason (or dimension) -> amount
     unallocated_by_reason: dict[str, dict[str, dict[str, Decimal]]] = field(default_factory=dict)
@@ -113,6 +115,7 @@ class PeriodTotals:
             "totals": [metric.as_dict() for metric in self.metrics],
             "quarantined_rows": self.quarantined_rows,
             "quarantined_billed_cost": {k: str(v) for k, v in self.quarantined_cost.items()},
+            "quarantined_money": money_texts(self.quarantined_money),
             "metric": self.metric,
             "unallocated_by_reason": _texts(self.unallocated_by_reason),
             "unallocated_by_dimension": _texts(self.unallocated_by_dimension),
@@ -147,14 +150,16 @@ def totals(workspace: Workspace, period: Period) -> PeriodTotals:
             )
         )
     run = workspace.control.published_run(str(period))
-    rows, cost = _quarantined(workspace, period)
+    refused = quarantined(workspace.data, period=str(period))
+    money = money_at_stake(refused)
     ledger_metric = workspace.config.ledger.metric
     return PeriodTotals(
         period=str(period),
         run_id=run.run_id if run else "",
         metrics=metrics,
-        quarantined_rows=rows,
-        quarantined_cost=cost,
+        quarantined_rows=rows_by_kind(refused),
+        quarantined_cost={c: m["BilledCost"] for c, m in money.items() if "BilledCost" in m},
+        quarantined_money=money,
         unallocated_by_reason=_unallocated_by_reason(grain, payer),
         unallocated_by_dimension=_unallocated_by_dimension(grain, workspace.config.dimensions),
         metric=ledger_metric,
@@ -300,17 +305,3 @@ def _direct_by_source(
 def _source(sources: dict[str, str]) -> str:
     kinds = {source_kind(source) for source in sources.values()}
     return "mapped" if "rule" in kinds else "inherited" if "inherited" in kinds else "tags"
-
-
-def _quarantined(workspace: Workspace, period: Period) -> tuple[dict[str, int], dict[str, Decimal]]:
-    plane = workspace.data
-    table = plane.table(t.QUARANTINE)
-    table = table.filter(
-        (table[t.BILLING_PERIOD] == str(period)) | table[t.BILLING_PERIOD].isnull()
-    )
-    counts = table.group_by("kind").aggregate(rows=table.count())
-    rows = {row["kind"]: int(row["rows"]) for row in plane.to_arrow(counts).to_pylist()}
-    cost = decimal(table.cost_text).value
-    costs = table.mutate(parsed=cost).filter(lambda s: s.parsed.notnull())
-    sums = costs.group_by("currency").aggregate(cost=costs.parsed.sum())
-    return rows, {row["currency"] or "?": row["cost"] for row in plane.to_arrow(sums).to_pylist()}
