@@ -473,6 +473,40 @@ def test_journal_is_balanced_chargeback_only_and_stable(october: Ledger) -> None
     assert "wrote 5 journal lines" in october["journal file"].stderr
 
 
+HEAD = re.compile(r"^ledger chain head: ([0-9a-f]{64})$", re.MULTILINE)
+
+
+def test_the_chain_head_printed_at_close_is_on_statements_journals_and_verifiable(
+    october: Ledger,
+) -> None:
+    """The full head, for an auditor to keep: on every statement and journal export, and
+    `ledger verify --expect-head` checks it is still a link of the chain."""
+    found = HEAD.search(october["close"].stdout)
+    assert found, october["close"].stdout
+    head = found[1]
+    assert october["closed all"].json()[0]["ledger_hash"] == head
+    rows = list(csv.DictReader(io.StringIO(october["closed csv"].stdout)))
+    assert rows and {row["ledger_hash"] for row in rows} == {head}
+    journal_rows = list(csv.DictReader(io.StringIO(october["journal csv"].stdout)))
+    assert {row["ledger_hash"] for row in journal_rows} == {head}
+    exported = october["journal json"].json()
+    assert exported["ledger_hash"] == head
+    assert {line["ledger_hash"] for line in exported["lines"]} == {head}
+    page = cli(october.root, "statement", "--period", "2026-10", "--format", "html")
+    assert f"--expect-head {head}</code>" in page.stdout
+    kept = cli(october.root, "ledger", "verify", "--expect-head", head.upper())
+    assert kept.code == 0, kept.stdout
+    assert "the head you hold is the close of 2026-10" in kept.stdout
+    assert f"chain head: {head}" in kept.stdout
+    other = "f" * 64
+    wrong = cli(october.root, "ledger", "verify", "--expect-head", other)
+    assert wrong.code == 1
+    assert f"tampered: the chain head you hold ({other}) is not a link" in wrong.stdout
+    malformed = cli(october.root, "ledger", "verify", "--expect-head", head[:16])
+    assert malformed.code == 2
+    assert "64 hexadecimal digits" in malformed.stderr
+
+
 def test_verify_audit_and_no_allocation_after_close(october: Ledger) -> None:
     verified = october["verify"]
     assert verified.code == 0
@@ -689,6 +723,30 @@ def test_accept_refuses_an_amount_that_does_not_fit(
     assert shown["state"] == "under_review" and shown["adjustment_id"] is None
 
 
+def test_accept_refuses_to_reassign_to_a_payer_that_does_not_exist(
+    october: Ledger, november_dispute: int
+) -> None:
+    """A mistyped name would have become a new cost centre, charged in the next period."""
+    number = str(november_dispute)
+    accept = ("dispute", "accept", number, "--amount", "1.00", "--reason", "r")
+    ran = cli(october.root, *accept, "--reassign-to", "opz", user="carol")
+    assert ran.code == 2, ran.stdout
+    assert "--reassign-to 'opz' is not a payer of 2026-11 nor in the tag catalogue" in ran.stderr
+    assert "(known: none; leave it out to charge __unallocated__)" in ran.stderr  # cx disputed
+    shown = cli(october.root, "dispute", "show", number, "--format", "json").json()
+    assert shown["state"] == "under_review" and shown["adjustment_id"] is None
+
+
+def test_the_disputed_amount_is_worded_as_the_api_and_the_web_word_it() -> None:
+    from typer.main import get_command
+
+    from apportion.ledger.disputes import DISPUTED_AMOUNT, DISPUTED_AMOUNT_MEANS
+
+    dispute = get_command(app).commands["dispute"]  # type: ignore[attr-defined]
+    [amount] = [p for p in dispute.commands["open"].params if p.name == "amount"]
+    assert amount.help == f"{DISPUTED_AMOUNT}: {DISPUTED_AMOUNT_MEANS}."
+
+
 def test_unknown_dispute_and_line(october: Ledger) -> None:
     ran = cli(october.root, "dispute", "show", "99")
     assert ran.code == 2 and "there is no dispute #99" in ran.stderr
@@ -796,6 +854,7 @@ def test_verify_finds_an_amount_edited_after_closing(
         closing(sqlite3.connect(database)) as copy,
     ):
         source.backup(copy)
+    shutil.copy(october.root / "ledger.key", root / "ledger.key")  # the key travels apart
     assert cli(root, "ledger", "verify").code == 0
     with closing(sqlite3.connect(database)) as connection, connection:
         assert connection.execute(EDITS[edit], (FMA,)).rowcount == 1

@@ -17,6 +17,7 @@ from apportion.ledger.close import CloseRefusedError
 from apportion.ledger.disputes import DisputeError
 from apportion.ledger.journal import JournalError
 from apportion.ledger.periods import ConcurrentChangeError, PeriodStateError
+from apportion.ledger.seal import LedgerKeyError
 from apportion.ledger.statement import StatementNotFoundError
 from apportion.periods import PeriodError
 from apportion.pull import PullError, PullSetupError
@@ -39,6 +40,7 @@ USAGE_ERRORS: tuple[type[Exception], ...] = (
     FileError,
     ForecastError,
     JournalError,
+    LedgerKeyError,
     MatchError,
     NotAllocatedError,
     PeriodError,

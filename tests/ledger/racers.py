@@ -8,6 +8,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from multiprocessing.queues import Queue
 from multiprocessing.synchronize import Barrier
+from pathlib import Path
 from typing import Any
 
 from apportion.ledger import disputes
@@ -15,12 +16,18 @@ from apportion.ledger.close import ClosePlan, commit_close
 from apportion.ledger.controlplane import ControlPlane
 from apportion.ledger.models import Adjustment
 from apportion.ledger.periods import ConcurrentChangeError, PeriodStateError
+from apportion.ledger.seal import LedgerKey
 
 
 def _race(
-    url: str, who: str, act: Callable[[ControlPlane], Any], barrier: Barrier, results: Queue[Any]
+    url: str,
+    who: str,
+    act: Callable[[ControlPlane], Any],
+    barrier: Barrier,
+    results: Queue[Any],
+    key_file: Path | None = None,
 ) -> None:
-    control = ControlPlane(url)
+    control = ControlPlane(url, LedgerKey(key_file))
     try:
         barrier.wait(timeout=60)
         results.put(("done", who, act(control)))
@@ -32,9 +39,16 @@ def _race(
         control.dispose()
 
 
-def close_at_once(url: str, plan: ClosePlan, barrier: Barrier, results: Queue[Any]) -> None:
-    """Commit the prepared close; reports the closing's sequence number."""
-    _race(url, plan.actor, lambda control: commit_close(control, plan).seq, barrier, results)
+def close_at_once(
+    url: str, key_file: Path, plan: ClosePlan, barrier: Barrier, results: Queue[Any]
+) -> None:
+    """Commit the prepared close, sealed with the workspace's ledger key; reports the
+    closing's sequence number."""
+
+    def commit(control: ControlPlane) -> int:
+        return commit_close(control, plan).seq
+
+    _race(url, plan.actor, commit, barrier, results, key_file)
 
 
 def accept_at_once(

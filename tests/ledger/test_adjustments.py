@@ -41,8 +41,15 @@ def _accept(ws: Workspace, amount: str, reassign_to: str | None = None) -> int:
     bot = line(ws, "2026-10", "cx", "bot")
     dispute = disputes.open_dispute(ws, "2026-10", bot.line_id, "not ours", "bob")
     disputes.review(ws.control, dispute.id, "alice")
+    payers = disputes.receivers(ws, dispute.id)
     disputes.accept(
-        ws.control, dispute.id, "alice", Decimal(amount), "agreed", reassign_to=reassign_to
+        ws.control,
+        dispute.id,
+        "alice",
+        Decimal(amount),
+        "agreed",
+        reassign_to=reassign_to,
+        payers=payers,
     )
     return dispute.id
 
@@ -284,7 +291,10 @@ def test_a_correction_keeps_the_mode_of_the_line_it_corrects(ws: Workspace) -> N
     search = line(ws, "2026-10", "cx", "search")
     number = disputes.open_dispute(ws, "2026-10", search.line_id, "ops's", "bob").id
     disputes.review(ws.control, number, "alice")
-    disputes.accept(ws.control, number, "alice", Decimal("1.50"), "agreed", reassign_to="ops")
+    payers = disputes.receivers(ws, number)
+    disputes.accept(
+        ws.control, number, "alice", Decimal("1.50"), "agreed", reassign_to="ops", payers=payers
+    )
     with ws.control.reading() as session:
         assert list(session.scalars(select(Dispute.mode).order_by(Dispute.id))) == [
             "chargeback",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import stat
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from apportion.ledger.close import CloseRefusedError
 from apportion.ledger.journal import JournalError
 from apportion.ledger.lines import Line, period_lines
 from apportion.ledger.models import Closing, PeriodRecord, StatementLineRecord
+from apportion.report.published import UnpublishedRowsError
 from apportion.workspace import Workspace
 from tests.helpers import allocate, ingest
 from tests.ledger.cases import (
@@ -84,8 +86,21 @@ def test_closing_freezes_the_statement_and_posts_the_journal(ws: Workspace) -> N
     assert (stored.closed_by, stored.forced, stored.reason) == ("alice", False, None)
     assert closed.content_hash == stored.content_hash
     assert closed.content_hash == close.content_hash(stored, frozen, posted)
-    assert closed.chain_hash == close.chain_hash(None, "2026-10", closed.content_hash)
-    assert close.verify(ws.control).as_dict() == {"closings": 1, "intact": True, "problems": []}
+    # ...and seals its link with the ledger key, made (owner-only) in the workspace folder
+    key_file = ws.root / "ledger.key"
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    key = key_file.read_text().strip().encode()
+    assert closed.chain_hash == close.chain_hash(None, "2026-10", closed.content_hash, key)
+    assert closed.chain_hash != close.chain_hash(None, "2026-10", closed.content_hash)
+    assert stored.seal == "hmac-sha256"
+    assert close.verify(ws.control).as_dict() == {
+        "closings": 1,
+        "intact": True,
+        "problems": [],
+        "sealed": 1,
+        "head": closed.chain_hash,
+        "anchor": None,
+    }
 
 
 def test_a_period_not_closed_has_no_journal(ws: Workspace) -> None:
@@ -154,6 +169,7 @@ def test_closing_refuses_unresolved_disputes_unless_forced(ws: Workspace) -> Non
         "run_id": closed.run_id,
         "content_hash": closed.content_hash,
         "chain_hash": closed.chain_hash,
+        "seal": "hmac-sha256",
         "forced": True,
         "reason": "month end",
         "unresolved_disputes": [2],
@@ -221,7 +237,14 @@ def test_a_failure_midway_through_closing_leaves_the_period_unchanged(
     for table in ("closings", "statement_lines", "journal_lines"):
         assert count(control, table) == 0, table
     assert "period.closed" not in actions(control)
-    assert close.verify(control).as_dict() == {"closings": 0, "intact": True, "problems": []}
+    assert close.verify(control).as_dict() == {
+        "closings": 0,
+        "intact": True,
+        "problems": [],
+        "sealed": 0,
+        "head": None,
+        "anchor": None,
+    }
     # the same plan commits once nothing fails
     closed = close.commit_close(control, plan)
     assert (closed.seq, closed.lines, closed.journal_lines) == (1, 4, 3)
@@ -285,6 +308,7 @@ def test_force_with_nothing_to_override_is_an_ordinary_close(ws: Workspace) -> N
         "run_id": closed.run_id,
         "content_hash": closed.content_hash,
         "chain_hash": closed.chain_hash,
+        "seal": "hmac-sha256",
     }
     assert close.verify(ws.control).intact
 
@@ -345,12 +369,14 @@ def test_a_close_is_refused_while_the_data_plane_holds_another_runs_allocation(
     assert failed.message == "publishing failed: the control plane went away"
     found = periods.status(ws.control, "2026-10")
     assert (found.state, found.run_id) == ("in_review", reviewed)
-    with pytest.raises(periods.ConcurrentChangeError) as refused:
+    # the statement lines are read only from the published run, so the close stops there
+    with pytest.raises(UnpublishedRowsError) as refused:
         close.prepare_close(ws, "2026-10", "alice")
     assert str(refused.value) == (
-        f"the allocation of 2026-10 in the data plane is from run {failed.run_id}, not "
-        f"{reviewed}: a run is being published, or one failed after writing it; wait for it, "
-        "or run `apportion allocate --period 2026-10` again, then close"
+        f"period 2026-10: the data plane holds the allocation of run(s) {failed.run_id}, which "
+        f"the control plane never published, not that of its published run {reviewed} (a run "
+        "stopped between writing and publishing): run `apportion allocate --period 2026-10` "
+        "again"
     )
     assert count(ws.control, "closings") == 0
     assert periods.status(ws.control, "2026-10").state == "in_review"

@@ -47,7 +47,11 @@ def test_two_processes_closing_at_once_exactly_one_wins(ws: Workspace, control_u
     to_review(ws, "2026-10")
     plan = close.prepare_close(ws, "2026-10", "alice")
     other = dataclasses.replace(plan, actor="bob")
-    outcomes = _race((close_at_once, (control_url, plan)), (close_at_once, (control_url, other)))
+    key_file = ws.root / "ledger.key"
+    outcomes = _race(
+        (close_at_once, (control_url, key_file, plan)),
+        (close_at_once, (control_url, key_file, other)),
+    )
 
     won = [outcome for outcome in outcomes if outcome[0] == "done"]
     lost = [outcome for outcome in outcomes if outcome[0] != "done"]
@@ -65,7 +69,8 @@ def test_two_processes_closing_at_once_exactly_one_wins(ws: Workspace, control_u
     assert count(control, "journal_lines", period="2026-10") == len(plan.entries) == 3
     closed = [e for e in audit.entries(control) if e.action == "period.closed"]
     assert [e.actor for e in closed] == [winner]
-    assert close.verify(control).as_dict() == {"closings": 1, "intact": True, "problems": []}
+    found = close.verify(control)
+    assert (found.closings, found.sealed, found.problems) == (1, 1, [])
 
 
 def test_a_close_racing_an_adjustment_to_the_same_period(ws: Workspace, control_url: str) -> None:
@@ -78,7 +83,7 @@ def test_a_close_racing_an_adjustment_to_the_same_period(ws: Workspace, control_
     to_review(ws, "2026-11")
     plan = close.prepare_close(ws, "2026-11", "carol")
     outcomes = _race(
-        (close_at_once, (control_url, plan)),
+        (close_at_once, (control_url, ws.root / "ledger.key", plan)),
         (accept_at_once, (control_url, number, "2.00")),
     )
     by_racer = {who: (outcome, detail) for outcome, who, detail in outcomes}

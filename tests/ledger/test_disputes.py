@@ -207,6 +207,24 @@ def test_resolving_needs_a_reason(reviewed: Workspace, blank: str) -> None:
     assert disputes.show(control, 1).state == "under_review"
 
 
+def test_a_catalogued_cost_centre_without_lines_may_receive_a_disputed_charge(
+    reviewed: Workspace,
+) -> None:
+    (reviewed.root / "catalogue.csv").write_text("dimension,value\ncost_centre,research\n")
+    tags = reviewed.config.tags.model_copy(update={"catalogue": "catalogue.csv"})
+    catalogued = Workspace(reviewed.root, reviewed.config.model_copy(update={"tags": tags}))
+    _open(reviewed)
+    disputes.review(reviewed.control, 1, "alice")
+    payers = disputes.receivers(catalogued, 1)
+    assert payers == {"cx", "ops", "research"}
+    accepted = disputes.accept(
+        reviewed.control, 1, "alice", Decimal("1.00"), "theirs", reassign_to="research",
+        payers=payers,
+    )  # fmt: skip
+    assert accepted.state == "accepted"
+    catalogued.close()
+
+
 def test_accepted_amounts_are_checked(reviewed: Workspace) -> None:
     control = reviewed.control
     _open(reviewed)
@@ -223,6 +241,16 @@ def test_accepted_amounts_are_checked(reviewed: Workspace) -> None:
             disputes.accept(control, 1, "alice", amount, "yes")
     with pytest.raises(DisputeError, match="--reassign-to names the payer who disputed the line"):
         disputes.accept(control, 1, "alice", Decimal("1.00"), "yes", reassign_to=" cx ")
+    # a name that is no payer of the period (nor catalogued) would become a new cost centre
+    payers = disputes.receivers(reviewed, 1)
+    assert payers == {"cx", "ops"}
+    for name in ("opz", "Ops", "nobody"):
+        with pytest.raises(DisputeError, match=f"^--reassign-to '{name}' is not a payer of "):
+            disputes.accept(
+                control, 1, "alice", Decimal("1.00"), "yes", reassign_to=name, payers=payers
+            )
+    with pytest.raises(DisputeError, match="known: none"):  # no payers given: refused too
+        disputes.accept(control, 1, "alice", Decimal("1.00"), "yes", reassign_to="ops")
     _unchanged(before, reviewed)
     # the whole line may be accepted, written with trailing zeros too (10.010 is 10.01)
     accepted = disputes.accept(control, 1, "alice", Decimal("10.010"), "all of it")
@@ -271,8 +299,9 @@ def test_accepting_a_dispute_on_a_credit_line_moves_the_credit(
     assert (refund.amount, refund.mode) == (Decimal("-4.00"), "chargeback")
     opened = disputes.open_dispute(ws, "2026-10", refund.line_id, "ops's refund", "bob")
     disputes.review(ws.control, opened.id, "alice")
+    payers = disputes.receivers(ws, opened.id)
     accepted = disputes.accept(
-        ws.control, opened.id, "alice", Decimal("1.50"), "agreed", reassign_to="ops"
+        ws.control, opened.id, "alice", Decimal("1.50"), "agreed", reassign_to="ops", payers=payers
     )
     assert accepted.accepted_amount == Decimal("1.50")
     with ws.control.reading() as session:

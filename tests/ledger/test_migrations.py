@@ -41,7 +41,7 @@ def _differences(control: ControlPlane) -> list[Any]:
 def test_migrations_agree_with_the_models(control_url: str) -> None:
     control = ControlPlane(control_url)
     with control.engine.connect() as connection:
-        assert migrate.current(connection) == migrate.head() == "0007"
+        assert migrate.current(connection) == migrate.head() == "0008"
         assert set(inspect(connection).get_table_names()) >= LEDGER_TABLES
     assert _differences(control) == []
     control.dispose()
@@ -51,9 +51,9 @@ def test_opening_a_migrated_database_again_changes_nothing(control_url: str) -> 
     ControlPlane(control_url).dispose()
     control = ControlPlane(control_url)
     with control.engine.connect() as connection:
-        assert migrate.current(connection) == "0007"
+        assert migrate.current(connection) == "0008"
         versions = connection.execute(text("SELECT version_num FROM alembic_version")).all()
-    assert [tuple(version) for version in versions] == [("0007",)]
+    assert [tuple(version) for version in versions] == [("0008",)]
     control.dispose()
 
 
@@ -97,7 +97,7 @@ def test_a_database_from_before_migrations_is_stamped_and_upgraded(control_url: 
 
     control = ControlPlane(control_url)
     with control.engine.connect() as connection:
-        assert migrate.current(connection) == "0007"
+        assert migrate.current(connection) == "0008"
         assert set(inspect(connection).get_table_names()) >= LEDGER_TABLES
     kept = control.published_run("2026-09")
     assert kept is not None

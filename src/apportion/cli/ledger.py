@@ -81,10 +81,11 @@ def period_list(fmt: FormatOption = OutputFormat.table) -> None:
 @period_app.command("review")
 def period_review(period: PeriodArgument) -> None:
     """Put an allocated period in review: statements go to the payers, disputes may open."""
-    from apportion.ledger.periods import review
+    from apportion.periods import Period
+    from apportion.report.published import review_period
 
     with guard():
-        status = review(open_workspace().control, _period(period), _actor())
+        status = review_period(open_workspace(), Period.parse(_period(period)), _actor())
     out.print(f"period {status.period} is in review", highlight=False, markup=False)
 
 
@@ -108,10 +109,11 @@ def period_close(
         unexplained = _unexplained(workspace, closed.period)
     out.print(
         f"period {closed.period} closed: run {closed.run_id}, {closed.lines} statement lines, "
-        f"{closed.journal_lines} journal lines, ledger hash {closed.chain_hash[:16]}"
-        + (" (forced)" if closed.forced else ""),
+        f"{closed.journal_lines} journal lines" + (" (forced)" if closed.forced else ""),
         highlight=False,
     )
+    # in full, on a line of its own: the auditor's copy, for `ledger verify --expect-head`
+    out.print(f"ledger chain head: {closed.chain_hash}", highlight=False, markup=False)
     if unexplained:
         note(
             f"{unexplained} lines of the monthly review still need an explanation (`apportion "
@@ -145,21 +147,54 @@ def period_adjust(period: PeriodArgument, fmt: FormatOption = OutputFormat.table
 
 
 # -- the ledger and its journal -----------------------------------------------------------------
+def _chain_head(value: str | None) -> str | None:
+    if value is None:
+        return None
+    head = value.strip().lower()
+    if len(head) != 64 or any(c not in "0123456789abcdef" for c in head):
+        raise typer.BadParameter(
+            "a chain head is 64 hexadecimal digits, as `period close` printed it"
+        )
+    return head
+
+
 @ledger_app.command("verify")
-def ledger_verify(fmt: FormatOption = OutputFormat.table) -> None:
-    """Recompute every closed period's hash from what is stored and check the chain; exit 1
-    if anything was changed after closing."""
+def ledger_verify(
+    fmt: FormatOption = OutputFormat.table,
+    expect_head: Annotated[
+        str | None,
+        typer.Option(
+            "--expect-head",
+            help="A chain head you kept (printed at close, on statements and journal "
+            "exports): check it is still a link of the chain.",
+            callback=_chain_head,
+        ),
+    ] = None,
+) -> None:
+    """Recompute every closed period's hash from what is stored and check the chain, keyed
+    with the ledger key, against the audit log's first record of each close; exit 1 if
+    anything was changed after closing."""
     from apportion.ledger.close import verify
 
     with guard():
-        result = verify(open_workspace().control)
+        result = verify(open_workspace().control, expect_head)
     if fmt is OutputFormat.json:
         out.print_json(json.dumps(result.as_dict()))
     else:
         for problem in result.problems:
             out.print(f"[bold red]tampered:[/] {escape(problem)}", highlight=False)
         if result.intact:
-            out.print(f"ledger intact: {result.closings} closed periods, hash chain verified")
+            out.print(
+                f"ledger intact: {result.closings} closed periods, hash chain verified"
+                + (f", the head you hold is the close of {result.anchor}" if result.anchor else ""),
+                highlight=False,
+            )
+            out.print(f"chain head: {result.head or 'none'}", highlight=False, markup=False)
+        if result.sealed < result.closings:
+            note(
+                f"{result.closings - result.sealed} closings predate the ledger key (plain "
+                "SHA-256 links): only the audit log and a head you kept vouch for them"
+            )
     if not result.intact:
         raise typer.Exit(1)
 
@@ -177,13 +212,17 @@ def journal_export(
 ) -> None:
     """A closed period's chargeback entries, balanced per entry and currency; the ids are
     stable, so importing the same export twice can be recognised."""
-    from apportion.ledger.journal import posted
+    from apportion.ledger.journal import chain_head_of, posted
 
     with guard():
-        lines = posted(open_workspace().control, _period(period))
-    rows = [line.as_dict() for line in lines]
+        control = open_workspace().control
+        lines = posted(control, _period(period))
+        head = chain_head_of(control, period)
+    # every row carries the chain head of the close, so a file handed on proves its origin
+    rows = [line.as_dict() | {"ledger_hash": head} for line in lines]
     if fmt is JournalFormat.json:
-        text = json.dumps({"period": period, "lines": rows}, indent=2) + "\n"
+        payload = {"period": period, "ledger_hash": head, "lines": rows}
+        text = json.dumps(payload, indent=2) + "\n"
     else:
         text = csv_text(rows, _JOURNAL_COLUMNS)
     write_text(text, output)
@@ -205,6 +244,7 @@ _JOURNAL_COLUMNS = (
     "credit",
     "memo",
     "statement_line_id",
+    "ledger_hash",
 )
 
 
@@ -277,12 +317,14 @@ def _statement_row(
 ) -> dict[str, Any]:
     """The line with the payer and workload named by their dimensions (cost_centre,
     use_case); a table leaves the payer (in its title) and an adjustment's note out."""
-    named = {statement.payer_dimension: statement.payer} if not table else {}
+    named: dict[str, Any] = {statement.payer_dimension: statement.payer} if not table else {}
     for key, value in row.items():
         if key == "workload":
             named[statement.workload_dimension] = value
         elif not (table and key == "note"):
             named[key] = value
+    if not table:  # a CSV file handed on carries the chain head its close printed
+        named["ledger_hash"] = statement.ledger_hash
     return named
 
 
@@ -296,7 +338,13 @@ def dispute_open(
         str | None, typer.Option(help="A link or note that supports the dispute.")
     ] = None,
     amount: Annotated[
-        str | None, typer.Option(help="The amount you believe is wrongly charged.")
+        str | None,
+        typer.Option(
+            # the words of apportion.ledger.disputes.DISPUTED_AMOUNT(_MEANS), as the API and
+            # the web form say it (not imported: the CLI loads the ledger only when it runs)
+            help="Amount disputed: the part of the line you believe is wrongly charged, to be "
+            "taken off it (at most the line's amount)."
+        ),
     ] = None,
 ) -> None:
     """Dispute a statement line."""
@@ -407,21 +455,26 @@ def dispute_accept(
     reason: Annotated[str, typer.Option(help="Why the dispute is accepted.")],
     reassign_to: Annotated[
         str | None,
-        typer.Option(help="The payer charged instead (default: __unallocated__, the platform)."),
+        typer.Option(
+            help="The payer charged instead, one with a line in the disputed period or in the "
+            "tag catalogue (default: __unallocated__, the platform)."
+        ),
     ] = None,
 ) -> None:
     """Accept a dispute under review: the amount is credited to the payer in the next open
     period (and charged to --reassign-to, or left unallocated)."""
-    from apportion.ledger.disputes import accept
+    from apportion.ledger.disputes import accept, receivers
 
     with guard():
+        workspace = open_workspace()
         found = accept(
-            open_workspace().control,
+            workspace.control,
             number,
             _actor(),
             decimal_option(amount, "--amount"),
             reason,
             reassign_to=reassign_to,
+            payers=receivers(workspace, number) if reassign_to else (),
         )
     _said(found.id, found.state, f"adjustment #{found.adjustment_id}")
 

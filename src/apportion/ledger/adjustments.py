@@ -28,7 +28,7 @@ from apportion.ledger.lines import (
     frozen_lines,
 )
 from apportion.ledger.models import Adjustment, Closing, PeriodRecord
-from apportion.money import add
+from apportion.money import add, subtract
 from apportion.periods import Period
 from apportion.progress import Progress, quiet
 from apportion.workspace import Workspace
@@ -169,7 +169,7 @@ def adjust_restated(
         after = amounts_by_key(restated)
         posted: list[dict[str, Any]] = []
         for key in sorted(set(before) | set(after)):
-            change = add(after.get(key, ZERO), -before.get(key, ZERO))
+            change = subtract(after.get(key, ZERO), before.get(key, ZERO))
             if change == ZERO:
                 continue
             payer, workload, category, rule, method, currency = key

@@ -1,6 +1,10 @@
 """Closing a period: its statement lines and chargeback journal entries are frozen in one
 transaction, with a content hash chained to the closing before it, so an edited statement is
-detectable (:func:`verify`).
+detectable (:func:`verify`). Each link of the chain is an HMAC with the ledger key, which is
+kept outside the database (:mod:`apportion.ledger.seal`): write access to the database is not
+enough to forge a chain that verifies. The chain hash of the newest closing, the chain head,
+is printed at close and carried by statements and journal exports, for an auditor to keep and
+hand back to :func:`verify`.
 
 Closing is two steps. :func:`prepare_close` reads the data plane (the published allocation)
 and refuses what should not close; :func:`commit_close` writes to the control plane only, so
@@ -28,6 +32,7 @@ from apportion.ledger.controlplane import ControlPlane
 from apportion.ledger.journal import JournalLine
 from apportion.ledger.lines import Line
 from apportion.ledger.models import AuditEntry, Closing, JournalLineRecord, PeriodRecord
+from apportion.ledger.seal import HMAC_SHA256, SEALS, LedgerKey, link
 from apportion.periods import Period
 from apportion.schema import tables as t
 from apportion.workspace import Workspace
@@ -146,11 +151,14 @@ def commit_close(control: ControlPlane, plan: ClosePlan) -> Closed:
         unbalanced = journal.imbalances(plan.entries)
         assert not unbalanced, f"journal entries do not balance: {unbalanced}"
         # forced only where there was something to override
-        closing = _closing(session, plan, forced=plan.forced and bool(unresolved))
+        closing = _closing(
+            session, plan, control.ledger_key, forced=plan.forced and bool(unresolved)
+        )
         details: dict[str, Any] = {
             "run_id": plan.run_id,
             "content_hash": closing.content_hash,
             "chain_hash": closing.chain_hash,
+            "seal": closing.seal,
         }
         if closing.forced:
             details |= {"forced": True, "reason": plan.reason, "unresolved_disputes": unresolved}
@@ -174,7 +182,7 @@ def commit_close(control: ControlPlane, plan: ClosePlan) -> Closed:
         )
 
 
-def _closing(session: Session, plan: ClosePlan, forced: bool) -> Closing:
+def _closing(session: Session, plan: ClosePlan, ledger_key: LedgerKey, forced: bool) -> Closing:
     """The closing row, its place in the chain taken and its hashes computed."""
     if session.get_bind().dialect.name == "postgresql":
         # two periods closing at once would both take the same place in the chain; SQLite
@@ -192,9 +200,23 @@ def _closing(session: Session, plan: ClosePlan, forced: bool) -> Closing:
         forced=forced,
         reason=plan.reason if forced else None,
     )
+    key = _sealing_key(ledger_key, previous)
+    closing.seal = HMAC_SHA256 if key is not None else None
     closing.content_hash = content_hash(closing, plan.lines, plan.entries)
-    closing.chain_hash = chain_hash(closing.previous_hash, plan.period, closing.content_hash)
+    closing.chain_hash = chain_hash(closing.previous_hash, plan.period, closing.content_hash, key)
     return closing
+
+
+def _sealing_key(ledger_key: LedgerKey, previous: Closing | None) -> bytes | None:
+    """The ledger key, made at the first close that needs one; but a key made now, after
+    closings sealed with a lost one, would break the chain for good: refused."""
+    if previous is not None and previous.seal is not None and ledger_key.load() is None:
+        raise CloseRefusedError(
+            f"the ledger key ({ledger_key.where()}) is missing, and the closings before this one "
+            "were sealed with it: restore it from where you keep it and close again (a new key "
+            "would leave the earlier closings unverifiable)"
+        )
+    return ledger_key.load_or_create()
 
 
 def content_hash(closing: Closing, lines: Sequence[Line], entries: Sequence[JournalLine]) -> str:
@@ -215,79 +237,169 @@ def content_hash(closing: Closing, lines: Sequence[Line], entries: Sequence[Jour
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def chain_hash(previous: str | None, period: str, content: str) -> str:
-    return hashlib.sha256(f"{previous or ''}:{period}:{content}".encode()).hexdigest()
+def chain_hash(previous: str | None, period: str, content: str, key: bytes | None = None) -> str:
+    """The closing's link: keyed with the ledger key; key None for a closing sealed before the
+    ledger had one (plain SHA-256), which still verifies as it was made."""
+    return link(previous, period, content, key)
 
 
 @dataclass(frozen=True)
 class Verification:
     closings: int
     problems: list[str]
+    head: str | None = None  # the newest closing's chain hash: what an auditor keeps
+    sealed: int = 0  # closings sealed with the ledger key; the rest predate it (plain SHA-256)
+    anchor: str | None = None  # the period whose closing the expected head belongs to
 
     @property
     def intact(self) -> bool:
         return not self.problems
 
     def as_dict(self) -> dict[str, Any]:
-        return {"closings": self.closings, "intact": self.intact, "problems": self.problems}
+        found = {"closings": self.closings, "intact": self.intact, "problems": self.problems}
+        return found | {"sealed": self.sealed, "head": self.head, "anchor": self.anchor}
 
 
-def verify(control: ControlPlane) -> Verification:
-    """Recompute every closed period's content hash from what is stored, the chain, and the
-    hashes the append-only audit log recorded when each period closed."""
-    problems: list[str] = []
+def verify(control: ControlPlane, expect_head: str | None = None) -> Verification:
+    """Recompute every closed period's content hash from what is stored and every link of the
+    chain (keyed with the ledger key, or plain SHA-256 for closings from before it), compare
+    each with the hash the append-only audit log recorded when the period first closed, and,
+    given the chain head an auditor kept, check that it is still a link of this chain."""
+    key = control.ledger_key.load()
     with control.reading() as session:
         closings = list(session.scalars(select(Closing).order_by(Closing.seq)))
-        recorded = _audited_hashes(session)
-        previous: Closing | None = None
-        for closing in closings:
-            if closing.seq != (previous.seq if previous else 0) + 1:
-                problems.append(f"{closing.period}: the closing before it is missing")
-            stored = content_hash(
-                closing,
-                statement_lines.frozen_lines(session, closing.period) or [],
-                _stored_entries(session, closing.period),
+        problems = _chain_problems(session, closings, key)
+        if key is None and any(closing.seal is not None for closing in closings):
+            problems.append(
+                f"the ledger key ({control.ledger_key.where()}) is missing: the closings sealed "
+                "with it cannot be checked"
             )
-            if stored != closing.content_hash:
-                problems.append(
-                    f"{closing.period}: the stored statements, journal or closing record differ "
-                    "from what was closed (content hash mismatch): changed after closing"
-                )
-            if closing.previous_hash != (previous.chain_hash if previous else None):
-                problems.append(f"{closing.period}: does not chain to the closing before it")
-            if chain_hash(closing.previous_hash, closing.period, closing.content_hash) != (
-                closing.chain_hash
-            ):
-                problems.append(f"{closing.period}: its chain hash does not match its content")
-            if recorded.get(closing.period, closing.chain_hash) != closing.chain_hash:
-                problems.append(
-                    f"{closing.period}: its chain hash is not the one the audit log recorded "
-                    "when it closed: the closings were rewritten"
-                )
-            previous = closing
-        closed = set(
-            session.scalars(select(PeriodRecord.period).where(PeriodRecord.state == "closed"))
+        problems += _audit_problems(session, closings)
+        problems += _state_problems(session, closings)
+    head = closings[-1].chain_hash if closings else None
+    anchor = None
+    if expect_head is not None:
+        anchor = _anchor(closings, expect_head)
+        if anchor is None:
+            problems.append(
+                f"the chain head you hold ({expect_head}) is not a link of this ledger's chain "
+                f"(its head is {head or 'none: nothing closed'}): closings were rewritten, "
+                "added or removed, or the head is from another workspace"
+            )
+    sealed = sum(closing.seal is not None for closing in closings)
+    return Verification(len(closings), problems, head, sealed, anchor)
+
+
+def _chain_problems(session: Session, closings: Sequence[Closing], key: bytes | None) -> list[str]:
+    problems: list[str] = []
+    previous: Closing | None = None
+    for closing in closings:
+        if closing.seq != (previous.seq if previous else 0) + 1:
+            problems.append(f"{closing.period}: the closing before it is missing")
+        stored = content_hash(
+            closing,
+            statement_lines.frozen_lines(session, closing.period) or [],
+            _stored_entries(session, closing.period),
         )
-        frozen = {closing.period for closing in closings}
-        for period in sorted(closed - frozen):
-            problems.append(f"{period}: marked closed but its closing is missing")
-        for period in sorted(frozen - closed):
-            problems.append(f"{period}: has a closing but is not marked closed")
-        for period in sorted(set(recorded) - frozen - closed):
-            problems.append(f"{period}: the audit log records its close, but nothing else does")
-    return Verification(len(closings), problems)
+        if stored != closing.content_hash:
+            problems.append(
+                f"{closing.period}: the stored statements, journal or closing record differ "
+                "from what was closed (content hash mismatch): changed after closing"
+            )
+        if closing.previous_hash != (previous.chain_hash if previous else None):
+            problems.append(f"{closing.period}: does not chain to the closing before it")
+        problems += _link_problems(closing, previous, key)
+        previous = closing
+    return problems
 
 
-def _audited_hashes(session: Session) -> dict[str, str]:
-    """The chain hash each period.closed audit entry recorded, by period (the latest)."""
+def _link_problems(closing: Closing, previous: Closing | None, key: bytes | None) -> list[str]:
+    """The closing's own chain hash, made again the way its seal says it was made."""
+    if closing.seal is not None and closing.seal not in SEALS:
+        return [f"{closing.period}: sealed by an unknown scheme {closing.seal!r}"]
+    if closing.seal is None and previous is not None and previous.seal is not None:
+        # closings before the key are a prefix of the chain: an unkeyed one after a keyed one
+        # is someone without the key rewriting the chain in plain SHA-256
+        return [
+            f"{closing.period}: sealed without the ledger key after closings sealed with it: "
+            "the closings were rewritten"
+        ]
+    if closing.seal is not None and key is None:
+        return []  # reported once, for the whole chain
+    keyed = key if closing.seal is not None else None
+    made = chain_hash(closing.previous_hash, closing.period, closing.content_hash, keyed)
+    if made == closing.chain_hash:
+        return []
+    if closing.seal is None:
+        return [f"{closing.period}: its chain hash does not match its content"]
+    return [
+        f"{closing.period}: its chain hash does not match its content and the ledger key: "
+        "rewritten by someone without the key, or this is not the key it was sealed with"
+    ]
+
+
+def _audit_problems(session: Session, closings: Sequence[Closing]) -> list[str]:
+    """Each closing against the first period.closed entry of its period: the log refuses
+    UPDATE and DELETE, but whoever can write to the database can INSERT, so a later entry
+    proves nothing and a second one is itself a sign of tampering."""
+    recorded, counts = _audited_hashes(session)
+    problems = [
+        f"{period}: the audit log records {count} closings of it, where a period closes once: "
+        "entries were added to the log"
+        for period, count in sorted(counts.items())
+        if count > 1
+    ]
+    for closing in closings:
+        if recorded.get(closing.period, closing.chain_hash) != closing.chain_hash:
+            problems.append(
+                f"{closing.period}: its chain hash is not the one the audit log recorded "
+                "when it closed: the closings were rewritten"
+            )
+    frozen = {closing.period for closing in closings}
+    closed = _closed_periods(session)
+    for period in sorted(set(counts) - frozen - closed):
+        problems.append(f"{period}: the audit log records its close, but nothing else does")
+    return problems
+
+
+def _state_problems(session: Session, closings: Sequence[Closing]) -> list[str]:
+    closed = _closed_periods(session)
+    frozen = {closing.period for closing in closings}
+    return [
+        *(
+            f"{period}: marked closed but its closing is missing"
+            for period in sorted(closed - frozen)
+        ),
+        *(
+            f"{period}: has a closing but is not marked closed"
+            for period in sorted(frozen - closed)
+        ),
+    ]
+
+
+def _closed_periods(session: Session) -> set[str]:
+    return set(session.scalars(select(PeriodRecord.period).where(PeriodRecord.state == "closed")))
+
+
+def _anchor(closings: Sequence[Closing], expect_head: str) -> str | None:
+    """The period whose closing has the chain hash the auditor kept, if any has."""
+    wanted = expect_head.strip().lower()
+    return next((c.period for c in closings if c.chain_hash == wanted), None)
+
+
+def _audited_hashes(session: Session) -> tuple[dict[str, str], dict[str, int]]:
+    """The chain hash the first period.closed audit entry of each period recorded, and how
+    many such entries each period has."""
     entries = session.scalars(
         select(AuditEntry).where(AuditEntry.action == "period.closed").order_by(AuditEntry.id)
     )
-    return {
-        entry.subject: entry.details["chain_hash"]
-        for entry in entries
-        if entry.details and "chain_hash" in entry.details
-    }
+    first: dict[str, str] = {}
+    counts: dict[str, int] = {}
+    for entry in entries:
+        counts[entry.subject] = counts.get(entry.subject, 0) + 1
+        if counts[entry.subject] == 1 and entry.details and "chain_hash" in entry.details:
+            first[entry.subject] = str(entry.details["chain_hash"])
+    return first, counts
 
 
 def _stored_entries(session: Session, period: str) -> list[JournalLine]:

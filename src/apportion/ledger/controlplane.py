@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from apportion.ledger import migrate
 from apportion.ledger.models import Run
+from apportion.ledger.seal import LedgerKey
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,10 @@ class RunRecord:
 
 
 class ControlPlane:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, ledger_key: LedgerKey | None = None) -> None:
+        # the key that seals closings lives outside this database (the workspace folder or
+        # the environment); without a workspace, only the environment can name it
+        self.ledger_key = ledger_key or LedgerKey()
         parsed = make_url(url)
         if parsed.drivername == "postgresql":
             # plain postgresql:// would mean psycopg2; psycopg 3 is the driver we ship with

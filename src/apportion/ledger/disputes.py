@@ -25,6 +25,7 @@ from apportion.ledger.periods import ConcurrentChangeError
 from apportion.money import EXACT
 from apportion.schema.currency import minor_units
 from apportion.schema.tables import UNALLOCATED
+from apportion.tags.catalogue import read_catalogue
 from apportion.workspace import Workspace
 
 OPEN = "open"
@@ -38,12 +39,25 @@ NEXT: dict[str, tuple[str, ...]] = {
     OPEN: (UNDER_REVIEW, WITHDRAWN),
     UNDER_REVIEW: (ACCEPTED, REJECTED, WITHDRAWN),
 }
+# The disputed amount has one meaning, named the same in the CLI, the API and the web pages:
+# the part of the line the payer believes is wrongly charged, i.e. what they ask to have taken
+# off it (the amount an admin accepts is taken off the same way). Stored as claimed_amount.
+DISPUTED_AMOUNT = "Amount disputed"
+DISPUTED_AMOUNT_MEANS = (
+    "the part of the line you believe is wrongly charged, to be taken off it "
+    "(at most the line's amount)"
+)
 # how old an unresolved dispute is, in days: the aging report's buckets
 AGING = ((0, 7, "0-7 days"), (8, 30, "8-30 days"), (31, 60, "31-60 days"), (61, None, "61+ days"))
 
 
 class DisputeError(ValueError):
     """Not allowed, or not possible as asked (bad usage: exit code 2)."""
+
+
+class UnknownPayerError(DisputeError):
+    """A charge reassigned to a payer that does not exist: bad input (the API's 422), not a
+    refusal of the dispute's state (409)."""
 
 
 @dataclass(frozen=True)
@@ -230,10 +244,12 @@ def accept(
     reason: str,
     *,
     reassign_to: str | None = None,
+    payers: Collection[str] = (),
 ) -> DisputeView:
     """Accept with the amount taken off the payer's line: posted to the next open period as a
     credit to the payer and a charge to ``reassign_to`` (default ``__unallocated__``, which the
-    platform absorbs), so the cost is conserved."""
+    platform absorbs), so the cost is conserved. ``reassign_to`` must be one of ``payers``
+    (:func:`receivers`): a mistyped name would otherwise become a cost centre."""
     reason = _required(reason, "accepting a dispute needs a reason")
     with control.transaction() as session:
         dispute = _get(session, number)
@@ -242,6 +258,9 @@ def accept(
         receiver = reassign_to.strip() if reassign_to else UNALLOCATED
         if receiver == dispute.payer:
             raise DisputeError("--reassign-to names the payer who disputed the line")
+        if receiver != UNALLOCATED and receiver not in payers:
+            others = set(payers) - {dispute.payer}
+            raise UnknownPayerError(_unknown_receiver(receiver, dispute.period, others))
         _move(session, number, ACCEPTED, actor, reason, resolution=reason)
         description = f"dispute #{number} on {dispute.period} accepted: {reason}"
         common: dict[str, Any] = {
@@ -386,6 +405,27 @@ def _required(text: str | None, message: str) -> str:
     if not text or not text.strip():
         raise DisputeError(message)
     return text.strip()
+
+
+def receivers(workspace: Workspace, number: int) -> set[str]:
+    """Whom dispute ``number``'s charge may be reassigned to: every payer with a line in the
+    disputed period's statement, and every one the tag catalogue names."""
+    period = show(workspace.control, number).period
+    found = {line.payer for line in period_lines(workspace, period) or []}
+    config = workspace.config
+    if config.tags.catalogue:
+        entries = read_catalogue(workspace.root / config.tags.catalogue, config.dimensions)
+        found |= {entry.value for entry in entries if entry.dimension == config.ledger.payer}
+    return found - {UNALLOCATED}
+
+
+def _unknown_receiver(receiver: str, period: str, payers: Collection[str]) -> str:
+    known = sorted(payers)
+    shown = ", ".join(known[:20]) + (f" and {len(known) - 20} more" if len(known) > 20 else "")
+    return (
+        f"--reassign-to {receiver!r} is not a payer of {period} nor in the tag catalogue "
+        f"(known: {shown or 'none'}; leave it out to charge {UNALLOCATED})"
+    )
 
 
 def _check_amount(amount: Decimal, currency: str, line_amount: Decimal, what: str) -> None:

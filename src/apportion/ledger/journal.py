@@ -19,7 +19,7 @@ from apportion.ledger.controlplane import ControlPlane
 from apportion.ledger.lines import Line
 from apportion.ledger.models import JournalLineRecord
 from apportion.ledger.periods import closing_of
-from apportion.money import add, exact_sum
+from apportion.money import add, exact_sum, subtract
 from apportion.schema.currency import minor_units
 
 ZERO = Decimal(0)
@@ -135,7 +135,7 @@ def imbalances(lines: Iterable[JournalLine]) -> dict[tuple[str, str], Decimal]:
     difference: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
     for line in lines:
         key = (line.entry_id, line.currency)
-        difference[key] = add(difference[key], add(line.debit, -line.credit))
+        difference[key] = add(difference[key], subtract(line.debit, line.credit))
     return {key: value for key, value in difference.items() if value != ZERO}
 
 
@@ -157,6 +157,13 @@ def posted(control: ControlPlane, period: str) -> list[JournalLine]:
             .order_by(JournalLineRecord.entry_id, JournalLineRecord.line_no)
         )
         return [from_record(row) for row in rows]
+
+
+def chain_head_of(control: ControlPlane, period: str) -> str | None:
+    """The chain hash of the period's closing: the chain head printed when it closed."""
+    with control.reading() as session:
+        found = closing_of(session, period)
+        return found.chain_hash if found else None
 
 
 def from_record(row: JournalLineRecord) -> JournalLine:

@@ -92,6 +92,8 @@ class Closing(Base):
     closed_by: Mapped[str] = mapped_column(String(200))
     forced: Mapped[bool] = mapped_column(Boolean, default=False)
     reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # how chain_hash was made: None = plain SHA-256 (closed before the ledger key existed)
+    seal: Mapped[str | None] = mapped_column(String(16), nullable=True)
 
 
 class StatementLineRecord(Base):

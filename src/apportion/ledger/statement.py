@@ -18,7 +18,7 @@ from apportion.ledger import periods as states
 from apportion.ledger.disputes import UNRESOLVED
 from apportion.ledger.lines import ADJUSTMENT, Line, amounts_by_key, period_lines
 from apportion.ledger.models import Adjustment
-from apportion.money import EXACT, add, exact_sum
+from apportion.money import EXACT, exact_sum, subtract
 from apportion.periods import Period
 from apportion.schema.currency import minor_units
 from apportion.schema.tables import UNALLOCATED
@@ -40,7 +40,7 @@ class StatementEntry:
 
     @property
     def change(self) -> Decimal | None:
-        return None if self.previous is None else add(self.line.amount, -self.previous)
+        return None if self.previous is None else subtract(self.line.amount, self.previous)
 
     def as_dict(self) -> dict[str, Any]:
         line = self.line
@@ -70,7 +70,7 @@ class CurrencyTotal:
 
     @property
     def change(self) -> Decimal | None:
-        return None if self.previous is None else add(self.total, -self.previous)
+        return None if self.previous is None else subtract(self.total, self.previous)
 
     def as_dict(self) -> dict[str, Any]:
         def text(value: Decimal | None) -> str | None:
