@@ -25,6 +25,12 @@ def add(a: Decimal, b: Decimal) -> Decimal:
     return EXACT.add(a, b)
 
 
+def subtract(a: Decimal, b: Decimal) -> Decimal:
+    """``a - b`` exactly: ``add(a, -b)`` would round ``b`` to the default 28 digits first,
+    since unary minus applies the thread's context."""
+    return EXACT.subtract(a, b)
+
+
 def to_minor(amount: Decimal, currency: str) -> Decimal:
     """``amount`` rounded (half to even) to the currency's minor unit: cents, yen, fils. For
     one figure shown or stored on its own; lines that must add up to a total are rounded

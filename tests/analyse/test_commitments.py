@@ -398,6 +398,9 @@ def test_portfolio_coverage_and_utilisation(tmp_path: Path) -> None:
         {"currency": "USD", "coverage": "0.4444444444", "utilisation": "0.5609756098"},
     ]
     assert report.notes[1:] == [
+        "eur: its term began 2026-01-01, before the first bill loaded: 2026-01 to 2026-09 are "
+        "not counted (unknown, not zero spend), and the burn-down and projection run from the "
+        "first month loaded; ingest those bills for the whole term",
         "eur: no cost line of 2026-10 within its term matches ProviderName 'Mistral', so its "
         "spend is 0: check the provider is named as the bills name it, or the scope",
         "2026-10 is not allocated yet: where its unused cost goes is not known",
@@ -711,3 +714,51 @@ def test_the_api_records_for_admins_and_reports_to_analysts(ingested: Copy) -> N
         assert report.status_code == 200
         assert report.json()["commitments"][0]["utilisation"] == "0.7500000000"
         assert client.get(url, headers=auth("consumer")).status_code == 403
+
+
+def test_months_before_the_first_bill_are_unknown_and_overlapping_scopes_are_noted(
+    tmp_path: Path,
+) -> None:
+    """A spend agreement over 2026 (3,650 USD, 365 days) with bills loaded from October
+    only: January to September are not zero spend. October's 150 is drawn, projected over
+    October's 31 measured days: 150 x 365 / 31 = 1766.129... -> 1766.13 (not 150 x 365 / 304
+    = 180.10, as if nine months had been spent at zero); August's utilisation is unknown. A
+    second agreement over the same OpenAI spend draws the same 150: noted."""
+    workspace = make_workspace(tmp_path / "ws")
+    october = {
+        "ChargePeriodStart": "2026-10-03T00:00:00Z",
+        "ChargePeriodEnd": "2026-10-04T00:00:00Z",
+    }
+    bill = write_focus(
+        tmp_path / "oct.csv",
+        [{"BilledCost": "150", "EffectiveCost": "150", "ProviderName": "OpenAI", **october}],
+    )
+    ingest(workspace, bill)
+    term: dict[str, Any] = {
+        "kind": "committed-use",
+        "provider": "OpenAI",
+        "amount": Decimal("3650"),
+        "currency": "USD",
+        "start": date(2026, 1, 1),
+        "end": date(2026, 12, 31),
+        "actor": "test",
+    }
+    cm.add_commitment(workspace, name="ea", **term)
+    report = cm.commitment_report(workspace, "2026-10")
+    [ea] = report.commitments
+    figures = ea.as_dict()
+    assert [b["period"] for b in figures["burn_down"]] == ["2026-10"]
+    assert (figures["drawn_to_date"], figures["measured_days"]) == ("150.00", 31)
+    assert figures["projected"] == "1766.13"
+    assert figures["not_loaded"] == [f"2026-{m:02d}" for m in range(1, 10)]
+    assert any("2026-01 to 2026-09 are not counted" in note for note in report.notes)
+    [august] = cm.commitment_report(workspace, "2026-08").commitments
+    assert august.utilisation is None
+    cm.add_commitment(workspace, name="ea-again", **term)
+    notes = cm.commitment_report(workspace, "2026-10").notes
+    assert (
+        "ea and ea-again both draw the same 150.00 USD of spend in 2026-10: their scopes "
+        "overlap, so each counts it and together they show it twice; narrow a scope so each "
+        "line is drawn once"
+    ) in notes
+    workspace.close()

@@ -164,10 +164,14 @@ def test_the_cli_prints_the_stage_and_next_step(tmp_path: Path) -> None:
     assert missing.exit_code == 2 and "no published allocation" in missing.output
 
 
-def test_shared_cost_without_driver_data_is_no_tagging_gap(tmp_path: Path) -> None:
-    """600 tagged and billed directly; a GPU bill of 400 whose proportional rule found no
-    gpu_seconds stays unallocated (allocation 60%: crawl), but its line was never meant to
-    name a use case: tagging is 600 of 600."""
+def test_tagging_is_the_figure_tags_coverage_shows(tmp_path: Path) -> None:
+    """600 tagged and billed directly; an untagged GPU bill of 400 whose proportional rule
+    found no gpu_seconds stays unallocated (allocation 60%: crawl). Tagging is what `tags
+    coverage` shows, 600 of 1000 carrying every required tag (60%: crawl), not the 600 of
+    600 of line-by-line cost whose line named its owner (shown beside it)."""
+    from apportion.periods import Period
+    from apportion.tags.coverage import ALL, tag_coverage
+
     rules = (
         RULES
         + """  - name: gpu
@@ -191,10 +195,15 @@ def test_shared_cost_without_driver_data_is_no_tagging_gap(tmp_path: Path) -> No
     )
     ingest(workspace, bills)
     allocate(workspace, "2026-10")
-    found = {p.name: (p.figure, p.stage) for p in mt.maturity(workspace, "2026-10").practices}
+    practices = {p.name: p for p in mt.maturity(workspace, "2026-10").practices}
+    found = {name: (p.figure, p.stage) for name, p in practices.items()}
+    coverage = tag_coverage(workspace, Period.parse("2026-10"), months=1)
     workspace.close()
     assert found["allocation"] == (Decimal("0.6"), "crawl")
-    assert found["tagging"] == (Decimal(1), "run")
+    assert found["tagging"] == (Decimal("0.6"), "crawl")
+    assert coverage.overall["USD"].share(ALL, "EffectiveCost") == Decimal("0.6")
+    details = practices["tagging"].details
+    assert (details["line_by_line_owner_named"], details["uncovered"]) == ("100.00%", "400.00")
 
 
 def test_a_share_credits_leave_nothing_to_take_of_is_not_measured() -> None:

@@ -6,6 +6,9 @@ from __future__ import annotations
 import threading
 import time
 
+import pytest
+
+from apportion.allocate.run import AllocationError
 from apportion.api.jobs import Job, Jobs
 from tests.api.conftest import Server
 from tests.api.ids import BASE
@@ -53,13 +56,37 @@ def finished(server: Server, job_id: str) -> dict[str, object]:
     raise AssertionError(f"job {job_id} did not finish")
 
 
-def test_a_failed_job_says_why(server: Server) -> None:
+def test_a_failed_job_says_why(server: Server, monkeypatch: pytest.MonkeyPatch) -> None:
+    import apportion.allocate
+
+    def fails(*args: object, **kwargs: object) -> None:
+        raise AllocationError("the driver file went away")
+
+    monkeypatch.setattr(apportion.allocate, "allocate_period", fails)
+    started = server.client.post(f"{BASE}/allocate", headers=server.headers("admin"))
+    assert started.status_code == 202
+    status = finished(server, started.json()["id"])
+    assert status["state"] == "failed"
+    assert "the driver file went away" in str(status["error"])
+
+
+def test_allocating_a_closed_period_is_409_at_once(server: Server) -> None:
+    """The README promises 409; a job that fails later in the background is no answer."""
     admin = server.headers("admin")
     assert server.client.post(f"{BASE}/review", headers=admin).status_code == 200
     closed = server.client.post(f"{BASE}/close", headers=admin, json={})
     assert closed.status_code == 200, closed.text
-    started = server.client.post(f"{BASE}/allocate", headers=admin)
-    assert started.status_code == 202
-    status = finished(server, started.json()["id"])
-    assert status["state"] == "failed"
-    assert "apportion period adjust" in str(status["error"])
+    runs = len(server.workspace.control.runs("2026-10"))
+    answer = server.client.post(f"{BASE}/allocate", headers=admin)
+    assert answer.status_code == 409
+    assert "apportion period adjust" in answer.json()["detail"]
+    assert len(server.workspace.control.runs("2026-10")) == runs
+
+
+def test_allocating_a_period_with_no_bills_is_refused_at_once(server: Server) -> None:
+    started = server.client.post(
+        "/api/v1/periods/2031-01/allocate", headers=server.headers("admin")
+    )
+    assert started.status_code == 422, started.text
+    assert "period 2031-01 has no cost lines" in started.text
+    assert server.workspace.control.runs("2031-01") == []

@@ -3,12 +3,14 @@ name the rule and the field."""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
 from apportion.config import ConfigError, parse_config
 from apportion.config.categories import CATEGORIES
+from apportion.config.models import FixedRule
 from apportion.workspace import Workspace, default_config_text
 
 
@@ -112,3 +114,65 @@ def test_init_writes_the_commented_default_and_refuses_to_overwrite(tmp_path: Pa
     assert (tmp_path / "apportion.duckdb").exists() and (tmp_path / "apportion.sqlite").exists()
     with pytest.raises(ValueError, match="already exists"):
         Workspace.create(tmp_path)
+
+
+PRICED = """\
+pricing:
+  overrides:
+    - {name: negotiated, provider: openai, model: gpt-4.1, unit_prices: {input: PRICE}}
+"""
+
+THIRDS = """\
+rules:
+  - name: split
+    match: "ResourceId = 'x'"
+    method: fixed
+    shares: SHARES
+"""
+
+
+def test_a_unit_price_is_read_from_its_text_not_through_a_float() -> None:
+    config = parse_config(PRICED.replace("PRICE", "0.30000000000000000001"))
+    assert config.pricing.overrides[0].unit_prices == {"input": Decimal("0.30000000000000000001")}
+
+
+@pytest.mark.parametrize(
+    "shares",
+    [
+        "{use_case: {a: 33.333333333333333333, b: 66.666666666666666667}}",
+        "[{use_case: a, share: 33.333333333333333333},"
+        " {use_case: b, share: 66.666666666666666667}]",
+    ],
+)
+def test_fixed_shares_that_sum_to_exactly_100_in_their_text_are_accepted(shares: str) -> None:
+    rule = parse_config(THIRDS.replace("SHARES", shares)).rules[0]
+    assert isinstance(rule, FixedRule)
+    assert [share for _, share in rule.target_weights()] == [
+        Decimal("33.333333333333333333"),
+        Decimal("66.666666666666666667"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "where"),
+    [
+        (PRICED.replace("PRICE", ".inf"), r"pricing\.overrides\[0\] \(negotiated\)\.unit_prices"),
+        (PRICED.replace("PRICE", "-.Inf"), r"pricing\.overrides\[0\] \(negotiated\)\.unit_prices"),
+        (THIRDS.replace("SHARES", "{use_case: {a: .nan, b: 100}}"), r"rules\[0\] \(split\)"),
+        (
+            THIRDS.replace("SHARES", "[{use_case: a, share: .nan}, {use_case: b, share: 100}]"),
+            r"rules\[0\] \(split\)",
+        ),
+    ],
+)
+def test_infinite_or_nan_money_in_yaml_is_refused_naming_the_key(text: str, where: str) -> None:
+    with pytest.raises(ConfigError, match=where + r".*finite number"):
+        parse_config(text)
+
+
+def test_settings_that_are_not_money_still_load_from_yaml_floats() -> None:
+    config = parse_config(
+        "engine: {type: spark, conf: {spark.memory.fraction: 0.6}}\nanomalies: {sensitivity: 3.5}\n"
+    )
+    assert config.engine.spark_conf == {"spark.memory.fraction": "0.6"}
+    assert config.anomalies.sensitivity == Decimal("3.5")

@@ -469,3 +469,18 @@ def render(node: Node) -> str:
 def test_round_trip(tree: Node) -> None:
     text = render(tree)
     assert parse_match(text).root == tree, text
+
+
+def test_a_nul_character_is_a_match_error_not_an_engine_crash() -> None:
+    with pytest.raises(
+        MatchError, match=r"NUL character \(\\x00\), found after \"ServiceName = 'a\""
+    ):
+        parse_match("ServiceName = 'a\x00b'")
+
+
+def test_a_nul_in_a_rule_is_a_config_error() -> None:
+    from apportion.config import ConfigError, parse_config
+
+    text = "version: 1\nrules:\n  - {name: r, match: \"ServiceName = 'a\\0b'\", method: direct}\n"
+    with pytest.raises(ConfigError, match="NUL character"):
+        parse_config(text, source="apportion.yaml")

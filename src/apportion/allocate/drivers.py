@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -18,6 +18,8 @@ from apportion.engine.carried import to_read
 from apportion.schema import tables as t
 
 WindowKey = tuple[datetime | None, str | None]  # (window start, resource id or None)
+Spell = Callable[[str, str], str]  # (dimension, raw value) -> the policy's spelling
+Folding = tuple[str, str, str]  # (dimension, value as the driver rows spell it, as folded)
 
 
 @dataclass(frozen=True)
@@ -27,6 +29,7 @@ class Quantities:
     dims: list[pa.Array]  # one string column per dimension
     weights: IntArray  # units of 10^-QUANTITY_SCALE, all positive
     slices: dict[WindowKey, tuple[int, int]]
+    folded: tuple[Folding, ...] = ()  # values respelled as the tag policy spells them
 
     def span(self, key: WindowKey) -> tuple[int, int]:
         """The rows of one window (and resource): start and end, empty when it has none."""
@@ -58,11 +61,14 @@ def driver_quantities(
     period_end: datetime,
     dimensions: Sequence[str],
     carried: Collection[str] | None = None,
+    spell: Spell | None = None,
 ) -> Quantities:
     """One grouped scan of the driver rows a rule's pools need. ``only_resource``: read the
     rows of that resource only (an activity rule's ``driver_resource``). ``carried``: the
     dimension keys the driver rows can hold (:func:`~apportion.engine.carried.carried_keys`);
-    None when not known."""
+    None when not known. ``spell``: how the tag policy spells a dimension's value; driver
+    values are folded by it as tag values are (``Web`` is ``web``), or a rule written on the
+    policy's spelling would silently never match them."""
     empty = Quantities(
         [pa.array([], pa.string()) for _ in dimensions], np.array([], dtype=object), {}
     )
@@ -103,6 +109,9 @@ def driver_quantities(
     table = plane.to_arrow(grouped.order_by([ibis.asc(c, nulls_first=True) for c in order]))
     if table.num_rows == 0:
         return empty
+    folded: tuple[Folding, ...] = ()
+    if spell is not None:
+        table, folded = _folded(table, read, order, spell)
     # the rows are sorted, so each (window, resource) is one run of rows: find where runs change
     window_ids = table.column("window_start").cast(pa.int64()).fill_null(-1).to_numpy()
     resources = pc.dictionary_encode(table.column("resource")).combine_chunks()
@@ -124,4 +133,34 @@ def driver_quantities(
         ],
         weights=units(table.column("quantity"), t.QUANTITY_SCALE),
         slices=slices,
+        folded=folded,
     )
+
+
+def _folded(
+    table: pa.Table, read: Sequence[str], order: list[str], spell: Spell
+) -> tuple[pa.Table, tuple[Folding, ...]]:
+    """The grouped rows with their dimension values spelled as the policy spells them; rows
+    that fold to the same target are summed into one, still sorted by ``order``. Each
+    distinct value is spelled once, not once per row."""
+    changes: list[Folding] = []
+    for i, dimension in enumerate(read):
+        name = f"d{i}"
+        encoded = pc.dictionary_encode(table.column(name).combine_chunks().cast(pa.string()))
+        raw = encoded.dictionary.to_pylist()
+        spelt = [spell(dimension, value) for value in raw]
+        if spelt == raw:
+            continue
+        changes.extend((dimension, r, s) for r, s in zip(raw, spelt, strict=True) if r != s)
+        respelled = pa.DictionaryArray.from_arrays(encoded.indices, pa.array(spelt, pa.string()))
+        table = table.set_column(
+            table.schema.get_field_index(name), name, respelled.dictionary_decode()
+        )
+    if not changes:
+        return table, ()
+    summed = table.group_by(order, use_threads=False).aggregate([("quantity", "sum")])
+    summed = summed.rename_columns(
+        ["quantity" if c == "quantity_sum" else c for c in summed.column_names]
+    )
+    ordered = summed.sort_by([(c, "ascending", "at_start") for c in order])
+    return ordered, tuple(sorted(set(changes)))

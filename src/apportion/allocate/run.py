@@ -28,7 +28,7 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from apportion.allocate import arrow_decimal
+from apportion.allocate import arrow_decimal, overflow
 from apportion.allocate import items as item_columns
 from apportion.allocate.batch import TargetRows, split_pools
 from apportion.allocate.conservation import ConservationError, check_conservation
@@ -74,6 +74,11 @@ class AllocationError(ValueError):
     """The rules cannot be applied as written (e.g. a cycle); a configuration problem."""
 
 
+class EmptyPeriodError(AllocationError):
+    """The period has no cost lines: an allocation of nothing would be published as if it
+    were a month of spend (reviews would then ask to explain every use case's fall to zero)."""
+
+
 @dataclass
 class RunResult:
     run_id: str
@@ -83,6 +88,8 @@ class RunResult:
     allocations: int = 0
     generations: int = 0
     message: str | None = None
+    # driver values folded to the tag policy's spelling: (dimension, as written, as folded)
+    folded: tuple[tuple[str, str, str], ...] = ()
 
 
 @dataclass
@@ -94,6 +101,7 @@ class _Plan:
     claimed: set[str] = field(default_factory=set)  # allocation ids a later rule split again
     member_exprs: list[ir.Table] = field(default_factory=list)
     members: list[dict[str, str]] = field(default_factory=list)
+    folded: set[tuple[str, str, str]] = field(default_factory=set)  # driver values respelled
 
     def allocation_table(self) -> pa.Table:
         """All allocations, ``is_final`` false where a later rule split them again."""
@@ -121,12 +129,30 @@ def allocate_period(
     control = workspace.control
     if not restatement:
         ledger_periods.refuse_if_closed(control, str(period))
+    refuse_if_empty(workspace.data, period)
     rules = _parsed_rules(config)
     # mapping tables are read (and a bad one refused) before the run is recorded
     derivation = Derivation.of_config(config, workspace.root)
     run_id = f"{period}-{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
-    control.start_run(run_id, str(period), config_hash(config))
-    plane = workspace.data
+    # held until the run is finished: a later open tells a run still going from one whose
+    # process died (the lease goes with the process, however it ends)
+    with workspace.run_lease(run_id):
+        control.start_run(run_id, str(period), config_hash(config))
+        return _run(workspace, period, rules, derivation, run_id, say, restatement, actor)
+
+
+def _run(
+    workspace: Workspace,
+    period: Period,
+    rules: list[tuple[Rule, Match]],
+    derivation: Derivation,
+    run_id: str,
+    say: Progress,
+    restatement: bool,
+    actor: str | None,
+) -> RunResult:
+    """Plan, check and publish a recorded run; whatever stops it marks it failed."""
+    config, control, plane = workspace.config, workspace.control, workspace.data
     try:
         say("recording the inputs")
         inputs = input_partitions(plane, period)
@@ -171,6 +197,22 @@ def allocate_period(
         pools=len(plan.pools),
         allocations=allocations.num_rows,
         generations=generations,
+        folded=tuple(sorted(plan.folded)),
+    )
+
+
+def refuse_if_empty(plane: DataPlane, period: Period) -> None:
+    """Refuse a period with no cost lines before a run is recorded (bad input, not a failed
+    run). Lines whose rows were all quarantined count as none: nothing of them was loaded."""
+    lines = plane.table(t.COST_LINES)
+    found = plane.to_arrow(
+        lines.filter(lines[t.BILLING_PERIOD] == str(period)).select(t.BILLING_PERIOD).limit(1)
+    )
+    if found.num_rows:
+        return
+    raise EmptyPeriodError(
+        f"period {period} has no cost lines: nothing to allocate. Ingest its bills first "
+        f"(`apportion ingest FILE`); a bill counts in the month of its billing period"
     )
 
 
@@ -382,7 +424,7 @@ def _pool_and_split(
     say: Progress,
 ) -> tuple[pa.Table, list[dict[str, Any]]]:
     """The generation's allocations, and its pools."""
-    config, dims, period, by_name = pooling.config, pooling.dims, pooling.period, pooling.rules
+    dims, period, by_name = pooling.dims, pooling.period, pooling.rules
     # Items are pooled in one grouped scan and a pool's id is made from its key afterwards;
     # lineage reads the items again and finds each one's pool by key. Two scans cost less
     # than writing every item with its id (20 M cost lines: 20 s against 8 s).
@@ -413,7 +455,9 @@ def _pool_and_split(
         pool["method"] = rule.method if rule else "unallocated"
         pool["driver"] = rule.driver if isinstance(rule, ProportionalRule | ActivityRule) else None
         pool["path"] = " -> ".join(p for p in (paths.get(pool["pool_id"], ""), pool["rule"]) if p)
-    quantities = _quantities(plane, config, by_name, pools, period)
+    quantities = _quantities(plane, pooling, pools)
+    for found in quantities.values():
+        plan.folded.update(found.folded)
     targets, reasons = pool_targets(pools, by_name, dims, quantities)
     implied = pooling.derivation.policy.implied
     new = _allocation_table(pools, targets, reasons, by_name, dims, implied)
@@ -469,7 +513,7 @@ def _aggregate_pools(
         resource_name_max=keyed.ResourceName.max(),
         **{metric: keyed[metric].sum() for metric in COST_METRICS},
     )
-    table = plane.to_arrow(grouped)
+    table = _summed_pools(plane, keyed, key, grouped)
     ids = [_pool_id(generation, list(row.values())) for row in table.select(key).to_pylist()]
     table = table.append_column("pool_id", pa.array(ids, pa.string())).sort_by("pool_id")
     pools: list[dict[str, Any]] = []
@@ -494,6 +538,25 @@ def _aggregate_pools(
         )
     keys = table.select([*key, "pool_id"])
     return pools, keys.rename_columns([f"pool__{name}" for name in keys.column_names])
+
+
+def _summed_pools(plane: DataPlane, keyed: ir.Table, key: list[str], grouped: ir.Table) -> pa.Table:
+    """The pools' sums, or a PoolOverflowError naming each pool that passes DECIMAL(38, 18):
+    DuckDB hands such a sum back (or fails past 128 bits), Spark fails on it."""
+    try:
+        table = plane.to_arrow(grouped)
+    except Exception as failure:
+        try:  # only now, so the usual run pays nothing for the check
+            found = overflow.overflowing_pools(plane, keyed, key)
+        except Exception:
+            raise failure from None
+        if not found:
+            raise
+        raise overflow.pool_overflow(plane, keyed, key, found) from None
+    found = overflow.oversized(table)
+    if found:
+        raise overflow.pool_overflow(plane, keyed, key, found)
+    return table
 
 
 def _uniform(row: dict[str, Any], name: str) -> str | None:
@@ -531,16 +594,14 @@ def _cascade_paths(rows: list[dict[str, Any]], pools: list[dict[str, Any]]) -> d
 
 
 def _quantities(
-    plane: DataPlane,
-    config: Config,
-    rules: dict[str, Rule],
-    pools: list[dict[str, Any]],
-    period: Period,
+    plane: DataPlane, pooling: _Pooling, pools: list[dict[str, Any]]
 ) -> dict[str, Quantities]:
-    """Driver quantities for every driver-based rule that has pools, one grouped scan each."""
+    """Driver quantities for every driver-based rule that has pools, one grouped scan each;
+    their dimension values spelled as the tag policy spells tag values."""
     found: dict[str, Quantities] = {}
     carried = carried_keys(plane, "drivers")
-    for name, rule in rules.items():
+    period = pooling.period
+    for name, rule in pooling.rules.items():
         if not isinstance(rule, ProportionalRule | ActivityRule):
             continue
         windows = [p["window_start"] for p in pools if p["rule"] == name and p["window_start"]]
@@ -555,8 +616,9 @@ def _quantities(
             windows=windows,
             period_start=period.start,
             period_end=period.end,
-            dimensions=config.dimensions,
+            dimensions=pooling.dims,
             carried=carried,
+            spell=pooling.derivation.policy.canonical_value,
         )
     return found
 

@@ -30,7 +30,7 @@ from apportion.analyse.daily_cost import (
     period_cost,
 )
 from apportion.config.anomalies import AnomaliesConfig
-from apportion.money import add, at_least, exact_sum, to_minor
+from apportion.money import add, at_least, exact_sum, subtract, to_minor
 from apportion.periods import Period
 from apportion.report.published import NotAllocatedError
 from apportion.schema import tables as t
@@ -83,7 +83,7 @@ class Anomaly:
     @property
     def size(self) -> Decimal:
         """Cost minus baseline over the anomaly's days: negative for a drop."""
-        return add(self.cost, -self.baseline)
+        return subtract(self.cost, self.baseline)
 
     def as_dict(self) -> dict[str, Any]:
         return {

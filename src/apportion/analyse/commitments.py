@@ -58,7 +58,7 @@ from apportion.analyse.commitment_records import (
     commitments,
 )
 from apportion.ledger.lines import stated_lines
-from apportion.money import EXACT, add, at_least, exact_sum, ratio, to_minor
+from apportion.money import EXACT, add, at_least, exact_sum, ratio, subtract, to_minor
 from apportion.periods import Period
 from apportion.rules.columns import compile_match, line_columns
 from apportion.rules.expr import parse_match
@@ -114,6 +114,9 @@ class CommitmentFigures:
     share: Decimal  # the amount's pro-rata share of the period (exact)
     elapsed_days: int
     burn_down: list[Burn] = field(default_factory=list)
+    # months of the term before the first bill the workspace holds: not known, not zero
+    unloaded: list[str] = field(default_factory=list)
+    measured_days: int | None = None  # days the projection is drawn from; None: elapsed_days
 
     @property
     def used(self) -> Decimal | None:
@@ -130,6 +133,8 @@ class CommitmentFigures:
 
     @property
     def utilisation(self) -> Decimal | None:
+        if self.period in self.unloaded:
+            return None  # no bill of the period is loaded: its draw is unknown, not zero
         if self.commitment.is_discount:
             return _ratio(self.sums["used"], add(self.sums["used"], self.sums["unused"]))
         return _ratio(self.sums["spent"], self.share)
@@ -147,21 +152,22 @@ class CommitmentFigures:
     @property
     def projected(self) -> Decimal | None:
         """Drawn by the term's end if it goes on as it has: None before the term starts."""
-        if self.elapsed_days <= 0:
+        measured = self.elapsed_days if self.measured_days is None else self.measured_days
+        if self.elapsed_days <= 0 or measured <= 0:
             return None
         days = self.commitment.term_days
-        scaled = EXACT.divide(EXACT.multiply(self.drawn_to_date, Decimal(days)), self.elapsed_days)
+        scaled = EXACT.divide(EXACT.multiply(self.drawn_to_date, Decimal(days)), measured)
         return to_minor(scaled, self.commitment.currency)
 
     @property
     def shortfall(self) -> Decimal | None:
         projected = self.projected
-        return None if projected is None else max(add(self.commitment.amount, -projected), ZERO)
+        return None if projected is None else max(subtract(self.commitment.amount, projected), ZERO)
 
     @property
     def overage(self) -> Decimal | None:
         projected = self.projected
-        return None if projected is None else max(add(projected, -self.commitment.amount), ZERO)
+        return None if projected is None else max(subtract(projected, self.commitment.amount), ZERO)
 
     def portfolio_part(self) -> tuple[Decimal, Decimal] | None:
         """(used, committed) of the period as the portfolio's utilisation sums them: a spend
@@ -199,8 +205,10 @@ class CommitmentFigures:
             "period_share": money(to_minor(self.share, c.currency)),
             "drawn": money(self.drawn),
             "drawn_to_date": money(self.drawn_to_date),
-            "remaining": money(add(c.amount, -self.drawn_to_date)),
+            "remaining": money(subtract(c.amount, self.drawn_to_date)),
             "elapsed_days": self.elapsed_days,
+            "measured_days": self.measured_days,
+            "not_loaded": self.unloaded,
             "term_days": c.term_days,
             "projected": money(self.projected),
             "projected_shortfall": money(self.shortfall),
@@ -233,9 +241,9 @@ class IdleCost:
         (less than a minor unit per line under ``__idle__``); 0 without statements."""
         if self.allocated_to_idle is None:
             return ZERO
-        gap = add(self.unused, -self.allocated_to_idle)
+        gap = subtract(self.unused, self.allocated_to_idle)
         unit = Decimal(1).scaleb(-minor_units(self.currency))
-        return ZERO if abs(gap) < unit * self.idle_lines else gap
+        return ZERO if EXACT.abs(gap) < unit * self.idle_lines else gap
 
     def as_dict(self) -> dict[str, Any]:
         money = _money_of(self.currency)
@@ -291,8 +299,10 @@ def commitment_report(workspace: Workspace, period: str) -> CommitmentReport:
     month = _period(period)
     recorded = commitments(workspace)
     lines = workspace.data.table(t.COST_LINES)
-    found = [_figures(workspace, lines, c, month) for c in recorded]
+    first_bill = _first_bill(workspace, lines)
+    found = [_figures(workspace, lines, c, month, first_bill) for c in recorded]
     notes = [note for figures in found for note in _notes(figures)]
+    notes.extend(_overlaps(workspace, lines, found, month))
     idle = _idle(workspace, lines, month)
     for cost in idle:
         if cost.allocated_to_idle is None:
@@ -336,14 +346,30 @@ def portfolio_figures(workspace: Workspace, period: str) -> tuple[Decimal | None
     commitment, no discount commitment for coverage, nothing eligible or committed)."""
     month = _period(period)
     lines = workspace.data.table(t.COST_LINES)
-    found = [_figures(workspace, lines, c, month) for c in commitments(workspace)]
+    first_bill = _first_bill(workspace, lines)
+    found = [_figures(workspace, lines, c, month, first_bill) for c in commitments(workspace)]
     return _lowest(_portfolios(workspace, lines, found, month))
 
 
 # -- one commitment ----------------------------------------------------------------------------
+def _first_bill(workspace: Workspace, lines: ir.Table) -> Period | None:
+    """The earliest billing period the workspace holds a cost line of; None with none."""
+    [row] = workspace.data.to_arrow(
+        lines.aggregate(first=lines[t.BILLING_PERIOD].min())
+    ).to_pylist()
+    return None if row["first"] is None else Period.parse(row["first"])
+
+
 def _figures(
-    workspace: Workspace, lines: ir.Table, commitment: CommitmentView, month: Period
+    workspace: Workspace,
+    lines: ir.Table,
+    commitment: CommitmentView,
+    month: Period,
+    first_bill: Period | None,
 ) -> CommitmentFigures:
+    """A commitment's figures for ``month``. Months of its term before ``first_bill`` are
+    not loaded: they are left out of the burn-down and the projection (which runs from the
+    days measured), not counted as months of zero spend."""
     first = Period(commitment.start.year, commitment.start.month)
     last = Period(commitment.end.year, commitment.end.month)
     through = min(month, last)
@@ -362,13 +388,18 @@ def _figures(
         share=_share(commitment, month),
         elapsed_days=_elapsed(commitment, month),
     )
+    measured_from = first if first_bill is None else max(first, first_bill)
+    if measured_from > first:
+        figures.unloaded = [str(m) for m in _months(first, min(month, measured_from.previous))]
+        start = date(measured_from.year, measured_from.month, 1)
+        figures.measured_days = _days_between(start, min(_last_day(month), commitment.end))
     cumulative = ZERO
-    for each in _months(first, through):
+    for each in _months(measured_from, through):
         sums = by_period.get(str(each), empty)
         drawn = sums["used"] if commitment.is_discount else sums["spent"]
         cumulative = add(cumulative, drawn)
         figures.burn_down.append(
-            Burn(str(each), drawn, cumulative, add(commitment.amount, -cumulative))
+            Burn(str(each), drawn, cumulative, subtract(commitment.amount, cumulative))
         )
     return figures
 
@@ -453,12 +484,71 @@ def _notes(figures: CommitmentFigures) -> list[str]:
             f"{c.name}: no Used or Unused rows with CommitmentDiscountId {c.commitment_id!r} "
             f"in {figures.period}"
         )
+    if figures.unloaded:
+        span = figures.unloaded[0] + (
+            f" to {figures.unloaded[-1]}" if len(figures.unloaded) > 1 else ""
+        )
+        notes.append(
+            f"{c.name}: its term began {c.start:%Y-%m-%d}, before the first bill loaded: "
+            f"{span} are not counted (unknown, not zero spend), and the burn-down and "
+            "projection run from the first month loaded; ingest those bills for the whole term"
+        )
     if not c.is_discount and figures.status == "active" and not figures.sums["in_scope"]:
         selects = f"its scope {c.scope!r}" if c.scope else f"ProviderName {c.provider!r}"
         notes.append(
             f"{c.name}: no cost line of {figures.period} within its term matches {selects}, so "
             "its spend is 0: check the provider is named as the bills name it, or the scope"
         )
+    return notes
+
+
+def _overlaps(
+    workspace: Workspace, lines: ir.Table, found: list[CommitmentFigures], month: Period
+) -> list[str]:
+    """Two commitments that draw the same spend: both count it, so together they show more
+    drawn than was spent. Spend commitments whose scopes select the same lines of the period
+    (one scan for every pair), and discount commitments recorded with the same id."""
+    active = [f.commitment for f in found if f.status == "active" and f.period not in f.unloaded]
+    notes = []
+    discounts = [c for c in active if c.is_discount]
+    for i, one in enumerate(discounts):
+        for other in discounts[i + 1 :]:
+            if one.commitment_id == other.commitment_id:
+                notes.append(
+                    f"{one.name} and {other.name} are both recorded for CommitmentDiscountId "
+                    f"{one.commitment_id!r}: each counts its rows, so their use is counted twice"
+                )
+    spend = [c for c in active if not c.is_discount]
+    pairs = [
+        (one, other)
+        for i, one in enumerate(spend)
+        for other in spend[i + 1 :]
+        if one.currency == other.currency
+    ]
+    if not pairs:
+        return notes
+    in_period = lines.filter(lines[t.BILLING_PERIOD] == str(month))
+    purchase = (in_period.ChargeCategory.lower() == "purchase").fill_null(False)
+
+    def drawn(c: CommitmentView) -> ir.BooleanValue:
+        ours = (in_period.BillingCurrency == c.currency).fill_null(False)
+        return _scope(workspace, in_period, c) & ours & _in_term(in_period, c) & ~purchase
+
+    sums = in_period.aggregate(
+        **{
+            f"p{k}": in_period.EffectiveCost.sum(where=drawn(one) & drawn(other))
+            for k, (one, other) in enumerate(pairs)
+        }
+    )
+    [row] = workspace.data.to_arrow(sums).to_pylist()
+    for k, (one, other) in enumerate(pairs):
+        shared = Decimal(row[f"p{k}"] or 0)
+        if shared:
+            notes.append(
+                f"{one.name} and {other.name} both draw the same {_money_of(one.currency)(shared)} "
+                f"{one.currency} of spend in {month}: their scopes overlap, so each counts it "
+                "and together they show it twice; narrow a scope so each line is drawn once"
+            )
     return notes
 
 

@@ -343,14 +343,15 @@ class Accuracy:
     percentage_errors: list[Decimal] = field(default_factory=list)
 
     def add(self, forecast: Decimal, actual: Decimal) -> None:
-        error = abs(add(actual, -forecast))
+        # EXACT and copy_abs: unary minus and abs() round to the default context's 28 digits
+        error = EXACT.subtract(actual, forecast).copy_abs()
         self.forecast = add(self.forecast, forecast)
         self.actual = add(self.actual, actual)
         self.absolute_error = add(self.absolute_error, error)
-        self.absolute_actual = add(self.absolute_actual, abs(actual))
+        self.absolute_actual = add(self.absolute_actual, actual.copy_abs())
         self.lines += 1
         if actual:
-            self.percentage_errors.append(EXACT.divide(error, abs(actual)))
+            self.percentage_errors.append(EXACT.divide(error, actual.copy_abs()))
 
     @property
     def wape(self) -> Decimal | None:
@@ -426,7 +427,7 @@ class ForecastLine:
     def variance(self) -> Decimal | None:
         if self.forecast is None or self.actual is None:
             return None
-        return add(self.actual, -self.forecast.amount)
+        return EXACT.subtract(self.actual, self.forecast.amount)  # -x rounds to 28 digits
 
     @property
     def direction(self) -> str | None:
@@ -472,7 +473,7 @@ class OwnerAccuracy:
 
     def as_dict(self) -> dict[str, Any]:
         found = self.accuracy
-        variance = add(found.actual, -found.forecast)
+        variance = EXACT.subtract(found.actual, found.forecast)  # -x rounds to 28 digits
         return {
             **({} if self.owner is None else {"owner": self.owner}),
             "currency": self.currency,

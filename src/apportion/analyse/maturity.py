@@ -9,8 +9,8 @@ that does not apply (no commitments recorded) is shown but not counted:
 practice               figure                                 crawl     walk      run
 =====================  =====================================  ========  ========  ========
 allocation             share of the cost allocated            >= 50%    >= 80%    > 90%
-tagging                share of the line-by-line cost whose   >= 50%    >= 80%    > 90%
-                       line named its owner
+tagging                share of the cost carrying every       >= 50%    >= 80%    > 90%
+                       required tag (`tags coverage`)
 forecasting            forecast variance (WAPE)               <= 20%    <= 15%    <= 12%
 commitments            utilisation of committed cost          >= 60%    >= 80%    >= 95%
 chargeback             share of the allocated cost on         > 0%      >= 50%    >= 80%
@@ -19,10 +19,10 @@ chargeback             share of the allocated cost on         > 0%      >= 50%  
 
 Allocation and forecast variance follow the FinOps Framework's maturity figures; tagging is held
 to the allocation's, commitment utilisation and chargeback are apportion's own defaults.
-Line-by-line cost is what direct rules claimed plus what no rule claimed: its owner comes from
-the line (tags, an inherited mapping, a mapping rule) or nowhere. Shared cost split by drivers
-needs no workload tag and is left out of the tagging figure; the coverage of every required
-dimension over all cost is shown beside it.
+The tagging figure is the one `apportion tags coverage` shows (every required dimension present
+with an allowed value, over all cost), so a verdict never disagrees with its report; the share
+of the line-by-line cost (what direct rules claimed plus what no rule claimed) whose line named
+its owner is shown beside it.
 Amounts are in the ledger's metric (``ledger.metric``); with several currencies each figure is
 the worst currency's, since shares compare across currencies and amounts never add up.
 """
@@ -36,7 +36,7 @@ from typing import Any
 
 from apportion.config.ledger import CHARGEBACK, NOT_CHARGED
 from apportion.ledger.lines import Line, stated_lines
-from apportion.money import EXACT, add, at_least, ratio
+from apportion.money import EXACT, add, at_least, ratio, subtract
 from apportion.periods import Period
 from apportion.report.published import NotAllocatedError
 from apportion.report.totals import MetricTotals
@@ -222,32 +222,40 @@ def _allocation(found: list[MetricTotals]) -> Practice:
 
 
 def _tagging(workspace: Workspace, period: str, found: list[MetricTotals]) -> Practice:
-    """Of the cost meant to find its owner line by line (what direct rules claimed, and what
-    stayed unallocated because its line named no owner), the share whose line named it: by
-    its tags, an inherited mapping or a mapping rule. Shared cost split by drivers needs no
-    workload tag, so it is left out, and so is shared cost left unallocated for want of
-    driver data; the coverage of every required dimension over all cost is shown beside it."""
+    """The share of the period's cost that carries every required dimension with an allowed
+    value: the figure `apportion tags coverage` shows on its "all required" row, from the
+    same function, so the verdict and the report never disagree. Beside it, the share of the
+    line-by-line cost (what direct rules claimed, and what stayed unallocated because its
+    line named no owner) whose line named its owner."""
     from apportion.tags.coverage import ALL, tag_coverage
 
-    ownerless = _ownerless(workspace, period, found[0].metric) if found else {}
-    direct = {m.currency: m.allocated["direct"] for m in found}
-    attributable = {c: add(d, ownerless.get(c, Decimal(0))) for c, d in direct.items()}
-    worst = _worst({c: _share(direct[c], attributable[c]) for c in direct})
+    if not found:
+        return Practice("tagging", None, NOT_MEASURED, TAGGING, next_step=_NO_COST)
+    metric = found[0].metric
+    coverage = tag_coverage(workspace, Period.parse(period), months=1, top=1)
+    worst = _worst(
+        {
+            currency: covered.share(ALL, metric) if covered.total.get(metric, 0) > 0 else None
+            for currency, covered in coverage.overall.items()
+        }
+    )
     if worst is None:
         return Practice("tagging", None, NOT_MEASURED, TAGGING, next_step=_NO_COST)
     currency, share = worst
-    metric = found[0].metric
-    coverage = tag_coverage(workspace, Period.parse(period), months=1, top=1)
-    covered = coverage.overall.get(currency)
-    every = covered.share(ALL, metric) if covered else None
+    covered = coverage.overall[currency]
     places = minor_units(currency)
+    uncovered = subtract(covered.total[metric], covered.valid[ALL].get(metric, Decimal(0)))
+    ownerless = _ownerless(workspace, period, metric)
+    direct = next((m.allocated["direct"] for m in found if m.currency == currency), Decimal(0))
+    attributable = add(direct, ownerless.get(currency, Decimal(0)))
+    named = _share(direct, attributable)
     step = None
     if share <= TAGGING.run:
         step = (
-            f"{at_least(ownerless.get(currency, Decimal(0)), places)} {currency} of "
-            f"{metric} was billed on lines that name no owner: tag those resources at "
-            "provisioning (`apportion tags check`), or map their accounts (tags.inherit); "
-            "`apportion tags coverage` lists the largest"
+            f"{at_least(uncovered, places)} {currency} of {metric} was billed on lines that "
+            f"lack a required tag ({', '.join(coverage.required)}) or carry a value not "
+            "allowed: `apportion tags coverage` lists the largest; tag those resources at "
+            "provisioning (`apportion tags check`), or map their accounts (tags.inherit)"
         )
     return Practice(
         "tagging",
@@ -256,11 +264,10 @@ def _tagging(workspace: Workspace, period: str, found: list[MetricTotals]) -> Pr
         TAGGING,
         {
             "currency": currency,
-            "attributable": at_least(attributable[currency], places),
             "required": coverage.required,
-            "every_required_dimension_on_all_cost": None
-            if every is None
-            else f"{_percent(every)}%",
+            "uncovered": at_least(uncovered, places),
+            "line_by_line_owner_named": None if named is None else f"{_percent(named)}%",
+            "attributable": at_least(attributable, places),
         },
         step,
     )

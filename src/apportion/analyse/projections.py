@@ -54,11 +54,12 @@ from sqlalchemy import select
 
 from apportion.allocate.split import round_to
 from apportion.analyse.delivered import delivered
+from apportion.config.loader import exact_yaml
 from apportion.config.playbooks import DEFAULT_SMALLER_MODELS, smaller_model
 from apportion.ledger import audit
 from apportion.ledger.lines import stated_lines
 from apportion.ledger.models import Projection as ProjectionRecord
-from apportion.money import EXACT, add, exact_sum, to_minor
+from apportion.money import EXACT, add, exact_sum, subtract, to_minor
 from apportion.money import ratio as exact_ratio
 from apportion.periods import Period
 from apportion.pricing.tokens import CURRENCY as PRICE_CURRENCY
@@ -236,7 +237,7 @@ def proposal_mapping(text: str, source: str = "proposal") -> dict[str, Any]:
     """A proposal's fields from YAML (or JSON), not yet checked: what the command line's flags
     complete before :func:`proposal_of` checks the whole."""
     try:
-        raw = yaml.safe_load(text)
+        raw = exact_yaml(text)  # numbers from their text: a float would round a price
     except yaml.YAMLError as exc:
         raise ProjectionError(f"{source}: not valid YAML: {exc}") from exc
     if not isinstance(raw, dict):
@@ -360,7 +361,7 @@ class Scenario:
 
     @property
     def saving(self) -> Decimal:
-        return add(exact_sum(m.total for m in self.baseline), -self.total)
+        return subtract(exact_sum(m.total for m in self.baseline), self.total)
 
     def as_dict(self, currency: str) -> dict[str, Any]:
         if not self.months:
@@ -379,7 +380,7 @@ class Scenario:
             "saving": money(self.saving, currency),
             "saving_percent": text(percent(self.saving, baseline)),
             "months": [
-                {**month.as_dict(), "saving": money(add(base.total, -month.total), currency)}
+                {**month.as_dict(), "saving": money(subtract(base.total, month.total), currency)}
                 for month, base in zip(self.months, self.baseline, strict=True)
             ],
         }
@@ -604,7 +605,7 @@ def _routing(proposal: Proposal, settings: RoutingScenario) -> Variant:
             models.append(calls)
             continue
         part = EXACT.divide(EXACT.multiply(calls.share, settings.share), HUNDRED)
-        models.append(calls.model_copy(update={"share": add(calls.share, -part)}))
+        models.append(calls.model_copy(update={"share": subtract(calls.share, part)}))
         models.append(calls.model_copy(update={"model": smaller, "share": part}))
     return ROUTING, proposal.model_copy(update={"models": models}), assumptions, None
 
@@ -732,7 +733,7 @@ class Comparison:
 
     @property
     def variance(self) -> Decimal:
-        return add(self.actual, -self.projected)
+        return subtract(self.actual, self.projected)
 
     def rows(self) -> list[dict[str, str | None]]:
         """Cost, decisions and cost per decision: projected, actual, and actual less
@@ -784,7 +785,7 @@ def _figure(
         "variance_percent": None,
     }
     if projected is not None and actual is not None:
-        variance = add(actual, -projected)
+        variance = subtract(actual, projected)
         found["variance"] = shown(variance)
         found["variance_percent"] = text(percent(variance, projected))
     return found

@@ -47,7 +47,9 @@ class Comparison:
         """The change in percent of the compared amount; None when that is zero."""
         if not self.amount:
             return None
-        return EXACT.divide(EXACT.multiply(self.change, Decimal(100)), abs(self.amount)).quantize(
+        # copy_abs, not abs(): abs() rounds to the default context's 28 digits
+        whole = self.amount.copy_abs()
+        return EXACT.divide(EXACT.multiply(self.change, Decimal(100)), whole).quantize(
             PERCENT_PLACES, context=EXACT
         )
 
@@ -280,9 +282,12 @@ def total_items(
 
 
 def _compare(against: str, actual: Decimal, amount: Decimal, limit: Threshold) -> Comparison:
-    change = add(actual, -amount)
-    size = abs(change)
-    beyond_percent = not amount or size * 100 >= limit.percent * abs(amount)
+    # in EXACT throughout: unary minus, abs() and * round to the default context's 28 digits
+    change = EXACT.subtract(actual, amount)
+    size = change.copy_abs()
+    beyond_percent = not amount or EXACT.multiply(size, Decimal(100)) >= EXACT.multiply(
+        limit.percent, amount.copy_abs()
+    )
     return Comparison(
         against=against,
         amount=amount,

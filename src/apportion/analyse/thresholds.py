@@ -23,6 +23,7 @@ from typing import Any
 from apportion.analyse.review import category_items
 from apportion.config.review import Threshold
 from apportion.ledger.lines import stated_lines
+from apportion.money import EXACT
 from apportion.periods import Period
 from apportion.report.published import NotAllocatedError
 from apportion.workspace import Workspace
@@ -174,8 +175,10 @@ def _nice(value: Decimal) -> Decimal:
     if not value:
         return Decimal(0)
     step = Decimal(1).scaleb(value.adjusted() - 1)
-    rounded = (value / step).to_integral_value(rounding=ROUND_CEILING) * step
-    return rounded.quantize(Decimal(1)) if step >= 1 else rounded
+    # in the exact context: 28 digits would round a long value down before the ceiling
+    scaled = EXACT.divide(value, step).to_integral_value(rounding=ROUND_CEILING, context=EXACT)
+    rounded = EXACT.multiply(scaled, step)
+    return rounded.quantize(Decimal(1), context=EXACT) if step >= 1 else rounded
 
 
 def _latest(workspace: Workspace) -> Period:

@@ -4,7 +4,8 @@ overhead) over the decisions it served, beside what it delivered (value per deci
 value to cost), and for products the cost per user against the feature's price. The portfolio
 is then sorted on two axes, total cost and cost per decision:
 
-- high cost per decision at a low total: a re-architecture or retirement candidate;
+- high cost per decision at a low total: a re-architecture or retirement candidate, unless
+  its value is known and exceeds its cost (a positive margin): then it earns its cost;
 - a high total at a low cost per decision: possibly unrecognised value;
 - high on both: optimise first;
 - low on both: efficient at its scale.
@@ -24,7 +25,7 @@ from typing import Any
 
 from apportion.analyse.delivered import Delivered, delivered
 from apportion.ledger.lines import Line, stated_lines
-from apportion.money import EXACT, add, at_least, exact_sum, ratio
+from apportion.money import EXACT, add, at_least, exact_sum, ratio, subtract
 from apportion.periods import Period
 from apportion.schema.currency import minor_units
 from apportion.schema.tables import IDLE, UNALLOCATED
@@ -41,6 +42,7 @@ PARTS = {
     "fixed": "overhead",
 }
 RETIRE = "re-architecture or retirement candidate"
+EARNS = "high cost per decision, but its value exceeds its cost: keep it, watch the unit cost"
 UNRECOGNISED = "possibly unrecognised value"
 OPTIMISE = "high cost, high cost per decision: optimise first"
 EFFICIENT = "efficient at its scale"
@@ -92,7 +94,7 @@ class UseCaseEconomics:
             "cost_per_decision": _text(self.cost_per_decision),
             "value": _money(value, self.currency),
             "value_per_decision": _text(_ratio(value, self.decisions)),
-            "margin": _money(None if value is None else add(value, -self.cost), self.currency),
+            "margin": _money(None if value is None else subtract(value, self.cost), self.currency),
             "value_to_cost": _text(_ratio(value, self.cost)),
             "quality_score": _count(found.quality_score if found else None),
             "users": _count(found.users if found else None),
@@ -101,7 +103,7 @@ class UseCaseEconomics:
             "price_margin_per_user": _text(
                 None
                 if price is None or per_user is None
-                else add(price, -per_user).quantize(PLACES, context=EXACT)
+                else subtract(price, per_user).quantize(PLACES, context=EXACT)
             ),
             "verdict": self.verdict,
             "trend": self.trend,
@@ -198,13 +200,20 @@ def _classify(workspace: Workspace, found: list[UseCaseEconomics]) -> dict[str, 
             u.verdict = (
                 OPTIMISE
                 if high_total and high_per
-                else RETIRE
+                else _high_per_decision(u)
                 if high_per
                 else UNRECOGNISED
                 if high_total
                 else EFFICIENT
             )
     return thresholds
+
+
+def _high_per_decision(use_case: UseCaseEconomics) -> str:
+    """A costly decision at a small total is a retirement candidate only where what it
+    delivers is unknown or worth less than it costs: value weighs where it is known."""
+    value = use_case.value
+    return EARNS if value is not None and value > use_case.cost else RETIRE
 
 
 def _trends(workspace: Workspace, period: str, found: list[UseCaseEconomics]) -> None:

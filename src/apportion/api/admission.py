@@ -8,6 +8,7 @@ from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request
 
+from apportion.api.limits import BodyLimit
 from apportion.tags.admission import ReviewError, review
 from apportion.tags.policy import TagPolicy
 
@@ -16,6 +17,9 @@ MAX_BODY_BYTES = 3 * 1024 * 1024  # the API server's own limit on an object is a
 
 def admission_app(policy: TagPolicy) -> FastAPI:
     app = FastAPI(title="apportion tag admission", docs_url=None, redoc_url=None)
+    # the body is counted as it streams in (chunked or with a false Content-Length): past the
+    # limit the answer is 413 and the rest is never read
+    app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)
 
     @app.get("/healthz")
     def healthz() -> dict[str, str]:
@@ -24,8 +28,6 @@ def admission_app(policy: TagPolicy) -> FastAPI:
     @app.post("/validate")
     async def validate(request: Request) -> dict[str, Any]:
         body = await request.body()
-        if len(body) > MAX_BODY_BYTES:
-            raise HTTPException(413, f"an AdmissionReview over {MAX_BODY_BYTES:,} bytes")
         try:
             return review(json.loads(body), policy)
         except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:

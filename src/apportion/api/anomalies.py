@@ -8,9 +8,10 @@ from typing import Any
 from fastapi import APIRouter, Request
 
 from apportion.api.auth import AnalystCaller
+from apportion.api.exact import ExactJSONRoute
 from apportion.api.v1 import PeriodPath, workspace_of
 
-router = APIRouter(prefix="/api/v1")
+router = APIRouter(prefix="/api/v1", route_class=ExactJSONRoute)
 
 
 @router.get(

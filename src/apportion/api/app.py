@@ -156,6 +156,7 @@ async def _security_headers(
     response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "same-origin")
-    if not _is_api(request) and response.headers.get("content-type", "").startswith("text/html"):
-        response.headers.setdefault("Cache-Control", "no-store")  # pages show private cost
+    if not request.url.path.startswith("/static/"):
+        # pages, JSON and CSV show one caller's private cost: no shared or browser cache
+        response.headers.setdefault("Cache-Control", "no-store")
     return response

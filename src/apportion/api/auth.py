@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
+from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 
 from apportion.access import ADMIN, ANALYST, Caller
 from apportion.access.sessions import csrf_token, csrf_valid, session_caller
@@ -56,7 +57,21 @@ def authenticated(request: Request) -> Authenticated | None:
     return None
 
 
-async def current(request: Request) -> Authenticated:
+# Declared, so /openapi.json says how to authenticate; the credential itself is read by
+# authenticated() below (auto_error=False: a missing one is our 401, with our message).
+BEARER = HTTPBearer(
+    auto_error=False, bearerFormat="apt_...", description="an API token (apportion token create)"
+)
+SESSION = APIKeyCookie(
+    name=COOKIE, auto_error=False, description="a browser session (the sign-in form)"
+)
+
+
+async def current(
+    request: Request,
+    _bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)] = None,
+    _session: Annotated[str | None, Depends(SESSION)] = None,
+) -> Authenticated:
     found = authenticated(request)
     if found is None:
         raise LoginRequired()

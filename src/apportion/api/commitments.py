@@ -13,9 +13,10 @@ from pydantic import BaseModel, Field
 
 from apportion.analyse.commitment_records import Kind
 from apportion.api.auth import AdminCaller, AnalystCaller
+from apportion.api.exact import ExactJSONRoute
 from apportion.api.v1 import TEXT, PeriodPath, workspace_of
 
-router = APIRouter(prefix="/api/v1")
+router = APIRouter(prefix="/api/v1", route_class=ExactJSONRoute)
 
 
 class CommitmentRequest(BaseModel):

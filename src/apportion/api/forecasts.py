@@ -10,10 +10,12 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Body, HTTPException, Query, Request
 from pydantic import BaseModel, Field
 
+from apportion.access import Caller
 from apportion.api.auth import AnalystCaller, AnyCaller
+from apportion.api.exact import ExactJSONRoute
 from apportion.api.v1 import PeriodPath, workspace_of
 
-router = APIRouter(prefix="/api/v1")
+router = APIRouter(prefix="/api/v1", route_class=ExactJSONRoute)
 
 
 class ForecastIn(BaseModel):
@@ -44,6 +46,7 @@ def forecasts_submit(
     from apportion.analyse.forecast_input import ForecastScopeError, parse_rows
     from apportion.analyse.forecasts import submit
 
+    _refuse_other_owners(caller, body.rows)
     rows = parse_rows(
         (
             f"row {number}",
@@ -65,6 +68,22 @@ def forecasts_submit(
     except ForecastScopeError as exc:
         raise HTTPException(403, str(exc)) from None
     return done.as_dict()
+
+
+def _refuse_other_owners(caller: Caller, rows: list[ForecastIn]) -> None:
+    """A consumer forecasts for its own cost centres and under their names: an owner it does
+    not hold would put its figures in another team's accuracy (403). No owner is the cost
+    centre itself."""
+    if caller.sees_everything():
+        return
+    for number, row in enumerate(rows, start=1):
+        owner = (row.owner or "").strip()
+        if not caller.may_see(row.cost_centre.strip()):
+            continue  # refused by submit(), which names the cost centre
+        if owner and not caller.may_see(owner):
+            raise HTTPException(
+                403, f"row {number}: owner {owner!r} is not one of your cost centres; leave it out"
+            )
 
 
 @router.get(

@@ -13,9 +13,10 @@ from pydantic import BaseModel, ConfigDict
 from apportion.analyse import projections
 from apportion.analyse.projections import Proposal
 from apportion.api.auth import AnalystCaller
+from apportion.api.exact import ExactJSONRoute
 from apportion.api.v1 import PERIOD, NamePath, workspace_of
 
-router = APIRouter(prefix="/api/v1")
+router = APIRouter(prefix="/api/v1", route_class=ExactJSONRoute)
 
 
 class ProjectionRequest(BaseModel):

@@ -9,9 +9,10 @@ from fastapi import APIRouter, Body, HTTPException, Query, Request
 from pydantic import BaseModel, Field
 
 from apportion.api.auth import AnalystCaller, AnyCaller
+from apportion.api.exact import ExactJSONRoute
 from apportion.api.v1 import PERIOD, PeriodPath, workspace_of
 
-router = APIRouter(prefix="/api/v1")
+router = APIRouter(prefix="/api/v1", route_class=ExactJSONRoute)
 
 
 @router.get(

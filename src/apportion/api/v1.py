@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 
 from apportion.access import Caller
 from apportion.api.auth import AdminCaller, AnalystCaller, AnyCaller, Authenticated, current
+from apportion.api.exact import ExactJSONRoute
 from apportion.api.jobs import Jobs
 from apportion.explore import drill, overview, views
 from apportion.explore.drill import BILL_LINE_SORTS, Page
@@ -23,7 +24,10 @@ from apportion.workspace import Workspace
 
 PERIOD = r"^\d{4}-(0[1-9]|1[0-2])$"
 LINE_ID = r"^([0-9a-f]{16}|adj-\d{1,12})$"
-NAME = r"^[^\x00-\x1f/]{1,200}$"  # a cost centre or use case: any text, no control characters
+NAME = r"^[^\x00-\x1f/]{1,200}$"  # a name in one path segment: no control characters, no /
+# a cost centre or use case comes from tags and may hold a "/" (team/sub-team): its routes
+# take the rest of the path ({name:path}), so the name's links open
+DIMENSION_VALUE = r"^[^\x00-\x1f]{1,200}$"
 POOL_ID = r"^[0-9a-f]{1,64}$"
 BILL_LINE_ID = r"^[0-9a-zA-Z:_-]{1,80}$"
 ALLOCATION_ID = r"^[0-9a-f]{1,64}:\d{1,12}$"
@@ -32,13 +36,14 @@ TEXT = r"^[^\x00-\x1f]*$"  # searched or matched text: no control characters (no
 PeriodPath = Annotated[str, Path(pattern=PERIOD, description="Billing month, YYYY-MM.")]
 LinePath = Annotated[str, Path(pattern=LINE_ID, description="A statement line's id.")]
 NamePath = Annotated[str, Path(pattern=NAME)]
+ValuePath = Annotated[str, Path(pattern=DIMENSION_VALUE)]
 PoolPath = Annotated[str, Path(pattern=POOL_ID, description="A pool's id.")]
 BillLinePath = Annotated[str, Path(pattern=BILL_LINE_ID, description="A bill line's x_LineId.")]
 DisputePath = Annotated[int, Path(ge=1, le=2**31 - 1, description="The dispute's number.")]
 Offset = Annotated[int, Query(ge=0, le=10**9)]
 Limit = Annotated[int, Query(ge=1, le=drill.MAX_PAGE)]
 
-router = APIRouter(prefix="/api/v1")
+router = APIRouter(prefix="/api/v1", route_class=ExactJSONRoute)
 
 
 def paged(offset: Offset = 0, limit: Limit = 50) -> Page:
@@ -76,16 +81,16 @@ def cost_centres(request: Request, period: PeriodPath, caller: AnyCaller) -> lis
     return caller.visible(payers(workspace_of(request), period))
 
 
-@router.get("/periods/{period}/cost-centres/{name}", summary="A cost centre's statement")
+@router.get("/periods/{period}/cost-centres/{name:path}", summary="A cost centre's statement")
 def cost_centre(
-    request: Request, period: PeriodPath, name: NamePath, caller: AnyCaller
+    request: Request, period: PeriodPath, name: ValuePath, caller: AnyCaller
 ) -> dict[str, Any]:
     return views.cost_centre(workspace_of(request), period, name, caller)
 
 
-@router.get("/periods/{period}/use-cases/{name}", summary="A use case's cost over time")
+@router.get("/periods/{period}/use-cases/{name:path}", summary="A use case's cost over time")
 def use_case(
-    request: Request, period: PeriodPath, name: NamePath, caller: AnyCaller
+    request: Request, period: PeriodPath, name: ValuePath, caller: AnyCaller
 ) -> dict[str, Any]:
     return views.use_case(workspace_of(request), period, name, caller)
 
@@ -236,7 +241,14 @@ def dispute_show(request: Request, number: DisputePath, caller: AnyCaller) -> di
 class DisputeRequest(BaseModel):
     reason: str = Field(min_length=1, max_length=4000)
     evidence: str | None = Field(default=None, max_length=4000)
-    claimed_amount: Decimal | None = Field(default=None, ge=0, max_digits=30, decimal_places=18)
+    claimed_amount: Decimal | None = Field(
+        default=None,
+        ge=0,
+        max_digits=30,
+        decimal_places=18,
+        title=disputes.DISPUTED_AMOUNT,
+        description=f"{disputes.DISPUTED_AMOUNT}: {disputes.DISPUTED_AMOUNT_MEANS}.",
+    )
 
 
 def open_dispute(
@@ -295,14 +307,18 @@ def decide(
         return disputes.reject(control, found.id, caller.actor, body.reason or "")
     if body.amount is None:
         raise HTTPException(422, "accepting a dispute needs the amount taken off the line")
-    return disputes.accept(
-        control,
-        found.id,
-        caller.actor,
-        body.amount,
-        body.reason or "",
-        reassign_to=body.reassign_to,
-    )
+    try:
+        return disputes.accept(
+            control,
+            found.id,
+            caller.actor,
+            body.amount,
+            body.reason or "",
+            reassign_to=body.reassign_to,
+            payers=disputes.receivers(workspace, found.id) if body.reassign_to else (),
+        )
+    except disputes.UnknownPayerError as exc:  # bad input, not a refusal of the dispute's state
+        raise HTTPException(422, str(exc)) from None
 
 
 DisputeAction = Literal["review", "accept", "reject", "withdraw"]
@@ -320,9 +336,26 @@ def dispute_decide(
 
 
 # -- rules, coverage, the ledger's decisions -----------------------------------------------
-@router.get("/rules", summary="The allocation rules, in the order they claim cost (read-only)")
+# What a consumer may see of a rule: how cost is split, not what it selects or whom it names
+# (a match names resource ids and other teams' tags; targets and shares name their use cases)
+CONSUMER_RULE_FIELDS = ("name", "method", "driver", "window")
+
+
+def visible_rules(workspace: Workspace, caller: Caller) -> list[dict[str, Any]]:
+    """Every rule, in order: whole for admins and analysts; for a consumer, its name, method,
+    driver and window only (its own statement lines say which rule made them)."""
+    rules = [rule.model_dump(mode="json") for rule in workspace.config.rules]
+    if caller.sees_everything():
+        return rules
+    return [{k: rule[k] for k in CONSUMER_RULE_FIELDS if k in rule} for rule in rules]
+
+
+@router.get(
+    "/rules",
+    summary="The allocation rules, in claiming order (read-only); consumers see names and methods",
+)
 def rules(request: Request, caller: AnyCaller) -> list[dict[str, Any]]:
-    return [rule.model_dump(mode="json") for rule in workspace_of(request).config.rules]
+    return visible_rules(workspace_of(request), caller)
 
 
 @router.get("/periods/{period}/tag-coverage", summary="Tag coverage of the period's bills")
@@ -389,7 +422,10 @@ def business_metrics(
 
 @router.post("/periods/{period}/review", summary="Put an allocated period in review (admin)")
 def period_review(request: Request, period: PeriodPath, caller: AdminCaller) -> dict[str, Any]:
-    return periods.review(workspace_of(request).control, period, caller.actor).as_dict()
+    from apportion.periods import Period
+    from apportion.report.published import review_period
+
+    return review_period(workspace_of(request), Period.parse(period), caller.actor).as_dict()
 
 
 class CloseRequest(BaseModel):

@@ -12,10 +12,16 @@ from apportion.api.jobs import Job, Jobs
 
 def start_allocation(app: FastAPI, period: str, caller: Caller) -> Job:
     from apportion.allocate import allocate_period
+    from apportion.allocate.run import refuse_if_empty
+    from apportion.ledger.periods import refuse_if_closed
     from apportion.periods import Period
 
-    Period.parse(period)
+    parsed = Period.parse(period)
     workspace = app.state.workspace
+    # refused now, as a 409 (closed) or a 422 (no bills) that says why, not as a background
+    # job that fails later
+    refuse_if_closed(workspace.control, str(parsed))
+    refuse_if_empty(workspace.data, parsed)
 
     def work(say: Any) -> dict[str, Any]:
         result = allocate_period(workspace, period, progress=say, actor=caller.actor)
@@ -24,6 +30,10 @@ def start_allocation(app: FastAPI, period: str, caller: Caller) -> Job:
             "published": result.published,
             "pools": result.pools,
             "allocations": result.allocations,
+            "folded": [
+                {"dimension": d, "written": written, "folded": folded}
+                for d, written, folded in result.folded
+            ],
         }
 
     jobs: Jobs = app.state.jobs

@@ -25,6 +25,7 @@ from apportion.cli import forecasts as forecast_commands
 from apportion.cli import ledger as ledger_commands
 from apportion.cli import playbooks as playbook_commands
 from apportion.cli import projections as projection_commands
+from apportion.cli import quarantine as quarantine_commands
 from apportion.cli import review as review_commands
 from apportion.cli.common import (
     CheckFormat,
@@ -73,6 +74,7 @@ commitment_commands.register(app, report_app)
 forecast_commands.register(app, report_app)
 playbook_commands.register(report_app)
 projection_commands.register(app)
+quarantine_commands.register(app)
 review_commands.register(app, report_app)
 
 
@@ -151,6 +153,14 @@ def ingest(
             "(default: the file name without extension)."
         ),
     ] = None,
+    also: Annotated[
+        bool,
+        typer.Option(
+            "--also",
+            help="The bill is separate from another source's bill for the same provider, "
+            "billing account and month (not a restatement of it): load both.",
+        ),
+    ] = False,
 ) -> None:
     """Load bills and metering; bad rows are quarantined, a bad file changes nothing."""
     from apportion.ingest import ingest_files
@@ -158,12 +168,17 @@ def ingest(
     with guard():
         workspace = open_workspace()
         with progress("ingesting") as say:
-            results = ingest_files(workspace, files, fmt=fmt.value, source=source, progress=say)
-    _print_loaded(results)
+            results = ingest_files(
+                workspace, files, fmt=fmt.value, source=source, also=also, progress=say
+            )
+    _print_loaded(workspace, results)
 
 
-def _print_loaded(results: Sequence[IngestResult]) -> None:
-    """A line per file: what became of it, its rows, notes, and a restatement's differences."""
+def _print_loaded(workspace: Workspace, results: Sequence[IngestResult]) -> None:
+    """A line per file: what became of it, its rows, the money its refused rows hold back,
+    notes, and a restatement's differences."""
+    from apportion.ingest.quarantine import money_at_stake, money_line, quarantined
+
     for result in results:
         periods = ", ".join(result.periods) or "no period"
         line = (
@@ -171,6 +186,15 @@ def _print_loaded(results: Sequence[IngestResult]) -> None:
             f"{result.rows} rows, {result.quarantined} quarantined, {periods}"
         )
         out.print(line, highlight=False)
+        if result.quarantined:
+            refused = quarantined(workspace.data, source=result.source, file=result.file_hash)
+            held = money_line(money_at_stake(refused)) or "no readable amount"
+            out.print(
+                f"  quarantined rows hold back {held} "
+                f"(apportion quarantine show {result.file_hash[:12]})",
+                highlight=False,
+                markup=False,
+            )
         for note in result.notes:
             out.print(f"  note: {note}", highlight=False)
         for diff in result.differences:
@@ -199,17 +223,27 @@ def allocate(period: PeriodOption) -> None:
         f"{result.allocations} allocations, {result.generations} generation(s)",
         highlight=False,
     )
+    for dimension, written, folded in result.folded:
+        out.print(
+            f"  note: driver value {dimension}={written!r} read as {folded!r}, as tags are",
+            highlight=False,
+            markup=False,
+        )
 
 
 @report_app.command("totals")
 def report_totals(period: PeriodOption, fmt: FormatOption = OutputFormat.table) -> None:
     """Ingested, allocated by method, unallocated and quarantined; whether it balances."""
     from apportion.allocate import Period
+    from apportion.ingest.quarantine import money_line
     from apportion.report import totals
 
     with guard():
         result = totals(open_workspace(), Period.parse(period))
     rows = [_totals_row(metric.as_dict()) for metric in result.metrics]
+    for row in rows:  # refused rows' money of the metric, in no other column of the row
+        held = result.quarantined_money.get(row["currency"], {}).get(row["metric"])
+        row["quarantined"] = plain(held) if held is not None else "0"
     if fmt is OutputFormat.json:
         out.print_json(json.dumps(result.as_dict()))
     elif fmt is OutputFormat.csv:
@@ -220,7 +254,9 @@ def report_totals(period: PeriodOption, fmt: FormatOption = OutputFormat.table) 
         narrow = [{k: v for k, v in row.items() if not k.startswith("exact_")} for row in rows]
         print_table(f"Totals {result.period} (run {result.run_id})", narrow)
         quarantined = ", ".join(f"{n} {k} rows" for k, n in result.quarantined_rows.items())
-        out.print(f"quarantined: {quarantined or 'none'}", highlight=False)
+        at_stake = money_line(result.quarantined_money)
+        quarantined += f" holding back {at_stake}" if at_stake else ""
+        out.print(f"quarantined: {quarantined or 'none'}", highlight=False, markup=False)
         metric = result.metric
         for currency, by_metric in result.unallocated_by_reason.items():
             for reason, amount in by_metric[metric].items():
@@ -461,7 +497,7 @@ def pull(
                 results = pull_litellm(workspace, first, last, url=url, table=table, say=say)
             else:
                 results = run(workspace, provider.value, first, last, say=say)
-    _print_loaded(results)
+    _print_loaded(workspace, results)
 
 
 class Grain(StrEnum):
@@ -499,6 +535,7 @@ def reconcile(
     provider, account and day; exit 1 when a gap is outside the tolerance or usage has no
     price."""
     from apportion.allocate import Period
+    from apportion.ingest.quarantine import money_line
     from apportion.pricing.reconcile import reconcile as run
     from apportion.pricing.reconcile import reconciliation_rows
 
@@ -519,8 +556,9 @@ def reconcile(
     ]
     if result.quarantined_cost_rows:
         notes.append(
-            f"{result.quarantined_cost_rows} quarantined cost rows of {period} are in no "
-            "invoiced figure (apportion report totals counts them)"
+            f"{result.quarantined_cost_rows} quarantined cost rows of {period} holding back "
+            f"{money_line(result.quarantined_money) or 'no readable amount'} are in no "
+            "invoiced figure (apportion quarantine list shows them)"
         )
     if result.other_currency_lines:
         notes.append(

@@ -3,8 +3,6 @@ turning library errors into exit codes, progress, and printing tables and CSV.""
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -20,6 +18,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from apportion.csvfile import csv_text as csv_text  # re-exported: the ledger commands use it
 from apportion.errors import USAGE_ERRORS, WORK_ERRORS
 from apportion.money import plain
 from apportion.workspace import Workspace
@@ -167,16 +166,6 @@ def looks_numeric(value: Any) -> bool:
 def write_csv(rows: Sequence[dict[str, Any]]) -> None:
     if rows:
         sys.stdout.write(csv_text(rows))
-
-
-def csv_text(rows: Sequence[dict[str, Any]], columns: Sequence[str] | None = None) -> str:
-    """CSV with a header: ``columns``, else the first row's keys."""
-    buffer = io.StringIO()
-    names = list(columns) if columns is not None else list(rows[0]) if rows else []
-    writer = csv.DictWriter(buffer, fieldnames=names, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    return buffer.getvalue()
 
 
 def write_text(text: str, output: Path | None) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ import yaml
 from pydantic import ValidationError
 
 from apportion.config.models import Config
+from apportion.money import EXACT
 
 CONFIG_FILE = "apportion.yaml"
 
@@ -31,6 +33,37 @@ class ConfigError(ValueError):
     """apportion.yaml is missing, unreadable or invalid; the message says where."""
 
 
+class ExactLoader(yaml.SafeLoader):
+    """The safe loader, with every YAML float read as the Decimal its text says: a binary float
+    would turn a unit price of 0.30000000000000000001 into 0.3 and make shares that sum to
+    exactly 100 sum to 100.000000000000006. ``.inf`` and ``.nan`` become Decimal's own
+    infinities and NaN, which the money fields refuse by name."""
+
+
+def _decimal_from_text(loader: yaml.SafeLoader, node: yaml.Node) -> Decimal:
+    text = str(loader.construct_scalar(node)).replace("_", "").lower()  # type: ignore[arg-type]
+    sign, digits = ("-", text[1:]) if text[:1] == "-" else ("", text.lstrip("+"))
+    if digits == ".inf":
+        return Decimal(f"{sign}Infinity")
+    if digits == ".nan":
+        return Decimal("NaN")
+    if ":" in digits:  # YAML 1.1's base 60 (1:30.5 is 90.5), which the safe loader also reads
+        value = Decimal(0)
+        for part in digits.split(":"):
+            value = EXACT.add(EXACT.multiply(value, Decimal(60)), Decimal(part))
+        return value.copy_negate() if sign else value
+    return Decimal(sign + digits)
+
+
+ExactLoader.add_constructor("tag:yaml.org,2002:float", _decimal_from_text)
+
+
+def exact_yaml(text: str) -> Any:
+    """The YAML document in ``text``, numbers with a fraction or an exponent as exact Decimals;
+    for every YAML file whose numbers may be money (apportion.yaml, proposals)."""
+    return yaml.load(text, Loader=ExactLoader)  # noqa: S506 - a SafeLoader subclass
+
+
 def load_config(workspace: Path) -> Config:
     path = workspace / CONFIG_FILE
     if not path.is_file():
@@ -40,7 +73,7 @@ def load_config(workspace: Path) -> Config:
 
 def parse_config(text: str, *, source: str = CONFIG_FILE) -> Config:
     try:
-        raw = yaml.safe_load(text) or {}
+        raw = exact_yaml(text) or {}
     except yaml.YAMLError as exc:
         raise ConfigError(f"{source}: not valid YAML: {exc}") from exc
     if not isinstance(raw, dict):

@@ -18,6 +18,7 @@ from apportion.explore.overview import visible_lines
 from apportion.explore.scope import NONE, NotFoundError, Scoped, scoped
 from apportion.ledger.lines import ADJUSTMENT, Line
 from apportion.ledger.models import Adjustment
+from apportion.money import EXACT, ratio
 from apportion.periods import Period
 from apportion.schema import tables as t
 from apportion.schema.focus import COST_METRICS
@@ -25,6 +26,7 @@ from apportion.schema.tables import UNALLOCATED
 from apportion.workspace import Workspace
 
 MAX_PAGE = 500
+SHARE_PLACES = Decimal("0.000001")  # an allocation's share of its pool, as shown
 ALLOCATION_COLUMNS = (
     "allocation_id",
     "pool_id",
@@ -258,9 +260,10 @@ def bill_lines(
         lines = lines.filter(
             ibis.or_(*(lines[c].lower().contains(needle).fill_null(False) for c in SEARCHED))
         )
-    ordered = lines.order_by(
-        [ibis.desc(sort) if descending else ibis.asc(sort), ibis.asc(t.LINE_ID)]
-    ).select(*BILL_LINE_COLUMNS)
+    keys = [ibis.desc(sort) if descending else ibis.asc(sort)]
+    if sort != t.LINE_ID:  # the line id breaks ties; sorting by it twice is refused
+        keys.append(ibis.asc(t.LINE_ID))
+    ordered = lines.order_by(keys).select(*BILL_LINE_COLUMNS)
     total = workspace.data.scalar(lines.count())
     if page is not None:
         ordered = ordered.limit(page.limit, offset=page.offset)
@@ -419,11 +422,10 @@ def _line(line: Line) -> dict[str, Any]:
 
 
 def _allocation(row: dict[str, Any], metric: str) -> dict[str, Any]:
-    quantity, pool_quantity = row["quantity"], row["pool_quantity"]
-    share = quantity / pool_quantity if quantity is not None and pool_quantity else None
+    share = ratio(row["quantity"], row["pool_quantity"])
     plain = _plain(row)
     plain["amount"] = plain[metric]
-    plain["share"] = None if share is None else f"{share:.6f}"
+    plain["share"] = None if share is None else f"{EXACT.quantize(share, SHARE_PLACES):f}"
     return plain
 
 

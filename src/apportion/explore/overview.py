@@ -14,12 +14,15 @@ from apportion.config.ledger import CHARGEBACK
 from apportion.ledger import periods as states
 from apportion.ledger.lines import Line, period_lines
 from apportion.ledger.statement import currency_sum
+from apportion.money import EXACT
 from apportion.periods import Period
 from apportion.report.totals import placed_by, unallocated_reasons
 from apportion.schema.tables import UNALLOCATED
 from apportion.workspace import Workspace
 
 TREND_PERIODS = 6
+HUNDRED = Decimal(100)
+PERCENT_PLACES = Decimal("0.1")  # a share of the total, as shown
 
 
 def visible_lines(workspace: Workspace, period: str, caller: Caller) -> list[Line] | None:
@@ -121,7 +124,8 @@ def _share(amount: Decimal, total: Decimal) -> str:
     """Percent of the total, one decimal place; empty when the total is zero."""
     if total == 0:
         return ""
-    return f"{amount * 100 / total:.1f}"
+    percent = EXACT.divide(EXACT.multiply(amount, HUNDRED), total)
+    return f"{EXACT.quantize(percent, PERCENT_PLACES):f}"
 
 
 def _sum(currency: str, lines: Iterable[Line]) -> str:

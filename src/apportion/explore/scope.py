@@ -11,7 +11,7 @@ import ibis.expr.types as ir
 
 from apportion.access import Caller
 from apportion.periods import Period
-from apportion.report.published import NotAllocatedError, final_allocations
+from apportion.report.published import final_allocations, published_run
 from apportion.schema import tables as t
 from apportion.workspace import Workspace
 
@@ -108,11 +108,6 @@ class Scoped:
 
 
 def scoped(workspace: Workspace, period: str, caller: Caller) -> Scoped:
-    Period.parse(period)
-    run = workspace.control.published_run(period)
-    if run is None:
-        raise NotAllocatedError(
-            f"period {period} has no published allocation: run `apportion allocate --period "
-            f"{period}` first"
-        )
+    # the published run, once the data plane is seen to hold it (never an unpublished one)
+    run = published_run(workspace, Period.parse(period))
     return Scoped(workspace, period, caller, run.run_id)

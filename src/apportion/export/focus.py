@@ -59,6 +59,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from apportion.allocate.arrow_decimal import IntArray, decimals, units
+from apportion.csvfile import guard_table
 from apportion.engine import DataPlane
 from apportion.export.split import MarginSplit, SplitError, split_rows
 from apportion.periods import Period
@@ -174,7 +175,8 @@ def _schema(dims: list[str]) -> pa.Schema:
 
 class _Writer:
     """Parquet or CSV, a batch of rows at a time. CSV timestamps are written as FOCUS writes
-    them (2026-10-01T00:00:00Z)."""
+    them (2026-10-01T00:00:00Z), and CSV text cells go through the formula guard of
+    apportion.csvfile (Parquet keeps the text as it is)."""
 
     def __init__(self, path: Path, schema: pa.Schema, *, csv: bool) -> None:
         self.schema = schema
@@ -206,7 +208,8 @@ class _Writer:
         for name in self._stamps:
             index = table.schema.get_field_index(name)
             table = table.set_column(index, name, _iso(table[name]))
-        self._csv.write_table(table)
+        # tags and names are user text a spreadsheet would run as a formula
+        self._csv.write_table(guard_table(table))
 
     def close(self) -> None:
         if self._closed:

@@ -37,6 +37,7 @@ import ibis
 import ibis.expr.types as ir
 
 from apportion.engine.tables import USAGE_ORIGINS, USAGE_QUANTITIES
+from apportion.ingest.quarantine import money_at_stake, money_texts, quarantined
 from apportion.ingest.reports import AI_SERVICE_CATEGORY
 from apportion.money import EXACT, add, plain
 from apportion.periods import Period
@@ -48,6 +49,7 @@ Grain = Literal["day", "month"]
 Origin = Literal["auto", "provider", "gateway", "telemetry"]
 # what a price depends on, beside the provider and account the result is reported by
 _PRICE_KEY = ("provider", "model", "batch", "service_tier", "long_context")
+HUNDRED = Decimal(100)
 
 
 @dataclass(frozen=True)
@@ -79,7 +81,9 @@ class Gap:
 
     @property
     def percent(self) -> Decimal | None:
-        return None if not self.invoiced else EXACT.divide(self.difference * 100, self.invoiced)
+        if not self.invoiced:
+            return None
+        return EXACT.divide(EXACT.multiply(self.difference, HUNDRED), self.invoiced)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -124,13 +128,16 @@ class Reconciliation:
     sources: list[str] = field(default_factory=list)  # the price sources used
     origins: dict[str, str] = field(default_factory=dict)  # provider -> whose usage compared
     quarantined_cost_rows: int = 0  # refused bill rows of the period: in no invoiced figure
+    # the money those rows hold back: currency -> cost metric -> amount
+    quarantined_money: dict[str, dict[str, Decimal]] = field(default_factory=dict)
     # the compared providers' AI lines billed in another currency than prices: in no figure
     other_currency_lines: int = 0
 
     def within(self, gap: Gap) -> bool:
         """A gap within the tolerance: a percent of the invoice, or the minimum in money."""
-        allowed = max(self.minimum, abs(gap.invoiced) * self.tolerance_percent / 100)
-        return abs(gap.difference) <= allowed
+        share = EXACT.multiply(gap.invoiced.copy_abs(), self.tolerance_percent)
+        allowed = max(self.minimum, EXACT.divide(share, HUNDRED))
+        return gap.difference.copy_abs() <= allowed  # abs() would round to 28 digits
 
     @property
     def outside(self) -> list[Gap]:
@@ -157,6 +164,7 @@ class Reconciliation:
             "price_sources": self.sources,
             "usage_origins": self.origins,
             "quarantined_cost_rows": self.quarantined_cost_rows,
+            "quarantined_money": money_texts(self.quarantined_money),
             "other_currency_lines": self.other_currency_lines,
         }
 
@@ -197,9 +205,13 @@ def reconcile(
         else:
             result.compared.append(gap)
     result.quarantined_cost_rows = _quarantined_cost_rows(workspace, period)
+    refused = quarantined(workspace.data, period=str(period))
+    result.quarantined_money = money_at_stake(
+        [r for r in refused if r.kind == "cost" and r.period == str(period)]  # as counted
+    )
     result.other_currency_lines = invoiced.other_currency_lines
     for gaps in (result.compared, result.usage_without_invoice, result.invoice_without_usage):
-        gaps.sort(key=lambda gap: (-abs(gap.difference), _order(_key(gap))))
+        gaps.sort(key=lambda gap: (gap.difference.copy_abs().copy_negate(), _order(_key(gap))))
     return result
 
 

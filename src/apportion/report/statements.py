@@ -20,7 +20,7 @@ import ibis
 import ibis.expr.types as ir
 
 from apportion.allocate.split import round_to
-from apportion.money import exact_sum
+from apportion.money import EXACT, exact_sum
 from apportion.periods import Period
 from apportion.report.published import final_allocations
 from apportion.schema import tables as t
@@ -140,7 +140,9 @@ def _rounded_within(rows: list[dict[str, Any]], metric: str, places: int) -> lis
     invoices round), its parts by the rest of the bill's columns to that total, each part's
     lines to the part (largest remainder)."""
     exact = [row[metric] or Decimal(0) for row in rows]
-    total = exact_sum(exact).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+    total = exact_sum(exact).quantize(
+        Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP, context=EXACT
+    )
     parts: dict[tuple[str, ...], list[int]] = defaultdict(list)
     for index, row in enumerate(rows):
         parts[tuple(row[name] for name in BILL_GROUPS)].append(index)

@@ -156,6 +156,13 @@ def parse_match(text: str) -> Match:
         raise MatchError("the match expression is empty")
     if len(text) > MAX_TEXT_LENGTH:
         raise MatchError(f"the match expression is longer than {MAX_TEXT_LENGTH} characters")
+    if "\x00" in text:
+        # engines read SQL text as C strings: a NUL would end a literal mid-way
+        at = text.index("\x00")
+        raise MatchError(
+            f"a match expression may not contain a NUL character (\\x00), found after "
+            f"{_clip(text[:at])!r}"
+        )
     try:
         statements = [s for s in sqlglot.parse(text, read="duckdb") if s is not None]
         if len(statements) != 1:

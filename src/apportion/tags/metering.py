@@ -20,7 +20,7 @@ from decimal import Decimal
 
 import ibis
 
-from apportion.money import plain
+from apportion.money import EXACT, add, plain
 from apportion.periods import Period
 from apportion.schema import tables as t
 from apportion.workspace import Workspace
@@ -41,13 +41,14 @@ class UnderMetered:
 
     @property
     def coverage(self) -> Decimal:
-        return self.metered / self.billed
+        return EXACT.divide(self.metered, self.billed)
 
     @property
     def gap(self) -> Decimal:
         """The cost of the consumption no meter accounts for, at the resource's own price."""
-        unmetered = self.billed - self.metered
-        return (self.cost * unmetered / self.billed).quantize(_GAP_PLACES)
+        unmetered = EXACT.subtract(self.billed, self.metered)
+        gap = EXACT.divide(EXACT.multiply(self.cost, unmetered), self.billed)
+        return EXACT.quantize(gap, _GAP_PLACES)
 
     def describe(self) -> str:
         return (
@@ -120,15 +121,20 @@ def _findings(rows: list[dict[str, object]], coverage: Decimal) -> list[UnderMet
             continue
         key = (str(row["rule"]), str(row["ResourceId"]), str(row["BillingCurrency"]), driver)
         billed, metered, cost = totals.setdefault(key, [Decimal(0), Decimal(0), Decimal(0)])
-        metered += _decimal(row["metered"]) if row["pool_id"] not in counted else 0
+        if row["pool_id"] not in counted:
+            metered = add(metered, _decimal(row["metered"]))
         counted.add(row["pool_id"])
-        totals[key] = [billed + _decimal(row["billed"]), metered, cost + _decimal(row["cost"])]
+        totals[key] = [
+            add(billed, _decimal(row["billed"])),
+            metered,
+            add(cost, _decimal(row["cost"])),
+        ]
     found = [
         UnderMetered(rule, resource, currency, unit, billed, metered, cost)
         for (rule, resource, currency, unit), (billed, metered, cost) in totals.items()
-        if billed > 0 and metered < billed * coverage
+        if billed > 0 and metered < EXACT.multiply(billed, coverage)
     ]
-    return sorted(found, key=lambda f: (-f.gap, f.currency, f.resource))
+    return sorted(found, key=lambda f: (f.gap.copy_negate(), f.currency, f.resource))
 
 
 def _decimal(value: object) -> Decimal:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -81,11 +82,11 @@ def _overview_charts(found: dict[str, Any]) -> list[Any]:
     return drawn
 
 
-@router.get("/periods/{period}/cost-centres/{name}", response_class=HTMLResponse)
+@router.get("/periods/{period}/cost-centres/{name:path}", response_class=HTMLResponse)
 def cost_centre_page(
     request: Request,
     period: v1.PeriodPath,
-    name: v1.NamePath,
+    name: v1.ValuePath,
     caller: PageCaller,
     sort: Annotated[str, Query(max_length=40)] = "",
     desc: bool = False,
@@ -105,13 +106,13 @@ def cost_centre_page(
         "cost_centre.html",
         {"s": found, "table": table, "period": period},
         caller=caller,
-        twin=f"/api/v1/periods/{period}/cost-centres/{name}",
+        twin=f"/api/v1/periods/{period}/cost-centres/{quote(name)}",
     )
 
 
-@router.get("/periods/{period}/use-cases/{name}", response_class=HTMLResponse)
+@router.get("/periods/{period}/use-cases/{name:path}", response_class=HTMLResponse)
 def use_case_page(
-    request: Request, period: v1.PeriodPath, name: v1.NamePath, caller: PageCaller
+    request: Request, period: v1.PeriodPath, name: v1.ValuePath, caller: PageCaller
 ) -> Response:
     found = views.use_case(workspace_of(request), period, name, caller)
     drawn = []
@@ -128,5 +129,5 @@ def use_case_page(
         "use_case.html",
         {"u": found, "charts": drawn, "period": period},
         caller=caller,
-        twin=f"/api/v1/periods/{period}/use-cases/{name}",
+        twin=f"/api/v1/periods/{period}/use-cases/{quote(name)}",
     )

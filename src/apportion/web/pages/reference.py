@@ -14,11 +14,10 @@ router = APIRouter(include_in_schema=False)
 
 @router.get("/rules", response_class=HTMLResponse)
 def rules_page(request: Request, caller: PageCaller) -> Response:
-    config = workspace_of(request).config
     return render(
         request,
         "rules.html",
-        {"rules": [rule.model_dump(mode="json") for rule in config.rules]},
+        {"rules": v1.visible_rules(workspace_of(request), caller)},
         caller=caller,
         twin="/api/v1/rules",
     )
