@@ -273,7 +273,7 @@ def _review_and_close(workspace: Workspace, period: str, say: Progress) -> list[
         f"closed {period}: {closed.lines} statement lines, {len(entries)} journal lines "
         f"charging back {chargeback:,} (foundation models and self-hosted compute; the rest "
         "is shown back)",
-        f"ledger hash {closed.chain_hash[:16]}: " + ("verified" if intact else "NOT intact"),
+        f"ledger chain head {closed.chain_hash}: " + ("verified" if intact else "NOT intact"),
         f"a cost centre's statement: apportion -w {workspace.root} statement --period {period} "
         "--cost-centre fraud-ops --format html --out fraud-ops.html",
     ]
