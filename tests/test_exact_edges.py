@@ -201,7 +201,7 @@ def _as_parquet(csv_path: Path) -> Path:
 
 
 @pytest.mark.parametrize("form", ["csv", "parquet"])
-@settings(max_examples=8)
+@settings(max_examples=5)
 @given(billed=st.lists(amounts(), min_size=1, max_size=4))
 def test_billed_cost_through_a_reader_is_stored_and_summed_exactly(
     form: str, billed: list[Decimal], tmp_path_factory: pytest.TempPathFactory

@@ -29,6 +29,7 @@ def test_a_period_with_no_cost_lines_is_refused_before_a_run_is_recorded(tmp_pat
     assert allocate_period(ws, "2026-10").published  # a month with bills still allocates
 
 
+@pytest.mark.spark_full  # its Spark path: the module's tests left on Spark
 def test_cli_refuses_an_empty_period_with_exit_2_and_one_line(tmp_path: Path) -> None:
     root = tmp_path / "ws"
     runner = CliRunner()
@@ -92,6 +93,7 @@ with ws.run_lease("2026-10-killed"):
 """
 
 
+@pytest.mark.spark_full  # its Spark path: the module's tests left on Spark
 def test_a_run_whose_process_was_killed_is_marked_failed_on_the_next_open(
     tmp_path: Path,
 ) -> None:

@@ -57,6 +57,7 @@ def _with_cell(target: Path, column: str, cell: str, row: int = 0) -> Path:
 # -- messages that say what is wrong ----------------------------------------------------------
 
 
+@pytest.mark.spark_full  # its Spark path: the module's tests left on Spark
 def test_a_directory_or_a_device_is_named_for_what_it_is(tmp_path: Path) -> None:
     ws = make_workspace(tmp_path / "ws")
     with pytest.raises(FileError, match="is a directory; name the files in it"):
@@ -67,6 +68,7 @@ def test_a_directory_or_a_device_is_named_for_what_it_is(tmp_path: Path) -> None
         ingest(ws, tmp_path / "missing.csv")
 
 
+@pytest.mark.spark_full  # its Spark path: the module's tests left on Spark
 def test_a_header_only_native_export_loads_nothing_and_says_so(tmp_path: Path) -> None:
     ws = make_workspace(tmp_path / "ws")
     empty = tmp_path / "cur-quiet-month.csv"
@@ -77,6 +79,7 @@ def test_a_header_only_native_export_loads_nothing_and_says_so(tmp_path: Path) -
     assert any("AWS CUR 2.0" in note for note in result.notes)
 
 
+@pytest.mark.spark_full  # its Spark path: the module's tests left on Spark
 def test_an_anthropic_result_with_a_null_amount_is_quarantined_not_the_file(
     tmp_path: Path,
 ) -> None:
@@ -91,6 +94,7 @@ def test_an_anthropic_result_with_a_null_amount_is_quarantined_not_the_file(
     assert "no amount in the report" in str(row["reason"])
 
 
+@pytest.mark.spark_full  # its Spark path: the module's tests left on Spark
 def test_an_anthropic_amount_in_an_unknown_currency_says_the_currency_is_unknown(
     tmp_path: Path,
 ) -> None:
@@ -109,6 +113,7 @@ def test_an_anthropic_amount_in_an_unknown_currency_says_the_currency_is_unknown
 @pytest.mark.parametrize(
     "cut", ['"', 'x,"unterminated'], ids=["cut-after-a-quote", "cut-inside-a-quoted-value"]
 )
+@pytest.mark.spark_full  # its Spark path: the module's tests left on Spark
 def test_a_csv_cut_inside_a_quoted_value_looks_truncated(tmp_path: Path, cut: str) -> None:
     ws = make_workspace(tmp_path / "ws")
     bill = write_focus(tmp_path / "bill.csv", [{"BilledCost": "1"}, {"BilledCost": "2"}])
@@ -140,6 +145,7 @@ def test_a_gzipped_focus_csv_loads_like_the_plain_one(tmp_path: Path) -> None:
     assert ingest(gz_ws, packed)[0].status == "unchanged"
 
 
+@pytest.mark.spark_full  # its Spark path: the module's tests left on Spark
 def test_gzip_is_known_by_its_bytes_and_native_exports_read_it(tmp_path: Path) -> None:
     plain_ws, gz_ws = make_workspace(tmp_path / "plain"), make_workspace(tmp_path / "gz")
     # a CUR part saved from a download as .csv, still gzip inside
@@ -151,6 +157,7 @@ def test_gzip_is_known_by_its_bytes_and_native_exports_read_it(tmp_path: Path) -
     assert _billed(gz_ws) == _billed(plain_ws)
 
 
+@pytest.mark.spark_full  # its Spark path: the module's tests left on Spark
 def test_a_cut_gzip_file_is_refused_with_one_message(tmp_path: Path) -> None:
     ws = make_workspace(tmp_path / "ws")
     packed = gzip.compress(CUR2.read_bytes())
@@ -164,6 +171,7 @@ def test_a_cut_gzip_file_is_refused_with_one_message(tmp_path: Path) -> None:
 # -- what one reader accepted and another refused ----------------------------------------------
 
 
+@pytest.mark.spark_full  # its Spark path: the module's tests left on Spark
 def test_a_byte_order_mark_in_json_lines_is_not_part_of_the_json(tmp_path: Path) -> None:
     ws = make_workspace(tmp_path / "ws")
     line = {"timestamp": "2026-10-03T00:00:00Z", "driver": "gpu_seconds", "quantity": "5"}
@@ -173,6 +181,7 @@ def test_a_byte_order_mark_in_json_lines_is_not_part_of_the_json(tmp_path: Path)
     assert (result.kind, result.rows, result.quarantined) == ("drivers", 1, 0)
 
 
+@pytest.mark.spark_full  # its Spark path: the module's tests left on Spark
 def test_a_native_export_takes_a_field_as_long_as_focus_does(tmp_path: Path) -> None:
     ws = make_workspace(tmp_path / "ws")
     long = "x" * (200 * 1024)  # past Python's csv default of 128 KiB
@@ -222,6 +231,7 @@ def test_line_numbers_count_the_line_breaks_inside_quoted_values(tmp_path: Path)
     assert row["line"] == 7  # header 1, first row 2-3, second 4-6; was 4
 
 
+@pytest.mark.spark_full  # its Spark path: the module's tests left on Spark
 def test_native_line_numbers_are_where_the_record_starts(tmp_path: Path) -> None:
     ws = make_workspace(tmp_path / "ws")
     # the fixture's line 13 has unreadable tags; a two-line description in that row too: the
@@ -234,6 +244,7 @@ def test_native_line_numbers_are_where_the_record_starts(tmp_path: Path) -> None
 # -- a restated bill under a new name ----------------------------------------------------------
 
 
+@pytest.mark.spark_full  # its Spark path: the module's tests left on Spark
 def test_a_restated_bill_under_a_new_name_is_refused_naming_the_source(tmp_path: Path) -> None:
     ws = make_workspace(tmp_path / "ws")
     first = write_focus(tmp_path / "oct.csv", [{"BilledCost": "10", "BillingAccountId": "111"}])
@@ -253,6 +264,7 @@ def test_a_restated_bill_under_a_new_name_is_refused_naming_the_source(tmp_path:
     assert _billed(ws) == Decimal(17)
 
 
+@pytest.mark.spark_full  # its Spark path: the module's tests left on Spark
 def test_a_separate_bill_for_the_same_account_loads_when_said_so(tmp_path: Path) -> None:
     ws = make_workspace(tmp_path / "ws")
     main = write_focus(tmp_path / "main.csv", [{"BilledCost": "10", "BillingAccountId": "111"}])
@@ -266,6 +278,7 @@ def test_a_separate_bill_for_the_same_account_loads_when_said_so(tmp_path: Path)
     assert _billed(ws) == Decimal(13)
 
 
+@pytest.mark.spark_full  # its Spark path: the module's tests left on Spark
 def test_the_cli_refuses_a_second_source_with_exit_2(tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
@@ -287,6 +300,7 @@ def test_the_cli_refuses_a_second_source_with_exit_2(tmp_path: Path) -> None:
 # -- GCP cost and credits --------------------------------------------------------------------
 
 
+@pytest.mark.spark_full  # its Spark path: the module's tests left on Spark
 def test_gcp_cost_plus_credits_is_exact_past_28_digits(tmp_path: Path) -> None:
     ws = make_workspace(tmp_path / "ws")
     first = json.loads((HERE / "gcp-billing-export.jsonl").read_text().splitlines()[0])
@@ -303,6 +317,7 @@ def test_gcp_cost_plus_credits_is_exact_past_28_digits(tmp_path: Path) -> None:
     assert _billed(ws) == Decimal("12345678901.123456789012345677")
 
 
+@pytest.mark.spark_full  # its Spark path: the module's tests left on Spark
 def test_a_parquet_money_column_named_twice_is_refused(tmp_path: Path) -> None:
     ws = make_workspace(tmp_path / "ws")
     bill = write_focus(tmp_path / "bill.csv", [{"BilledCost": "1"}])

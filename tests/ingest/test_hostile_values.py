@@ -44,11 +44,13 @@ def _with_cell(source: Path, target: Path, changes: dict[str, str], row: int = 0
 @pytest.mark.parametrize(
     "cell", ["1e99999999999999999999", "Infinity", "NaN", "sNaN", "-1e-99999999999"]
 )
+@pytest.mark.spark_full  # its Spark path: the module's tests left on Spark
 def test_number_refuses_what_no_column_holds(cell: str) -> None:
     with pytest.raises(values.NotANumber):
         values.number(cell)
 
 
+@pytest.mark.spark_full  # its Spark path: the module's tests left on Spark
 def test_number_reads_money_and_counts_within_their_columns() -> None:
     assert values.number(" 12.50 ") == Decimal("12.50")
     assert values.number("") is None and values.number(None) is None
@@ -75,6 +77,7 @@ def test_a_huge_exponent_in_a_focus_money_cell_is_quarantined(tmp_path: Path) ->
 
 
 @pytest.mark.parametrize("cell", HOSTILE)
+@pytest.mark.spark_full  # its Spark path: the module's tests left on Spark
 def test_hostile_azure_quantity_is_quarantined_not_multiplied(tmp_path: Path, cell: str) -> None:
     ws = make_workspace(tmp_path / "ws")
     export = _with_cell(
@@ -89,6 +92,7 @@ def test_hostile_azure_quantity_is_quarantined_not_multiplied(tmp_path: Path, ce
 
 
 @pytest.mark.parametrize("cell", ["1e999999", "Infinity", "NaN"])
+@pytest.mark.spark_full  # its Spark path: the module's tests left on Spark
 def test_hostile_cur_fee_or_oci_overage_is_quarantined(tmp_path: Path, cell: str) -> None:
     from tests.ingest.cur import write_cur
 
@@ -125,6 +129,7 @@ def test_token_counts_beyond_int64_are_quarantined(tmp_path: Path) -> None:
     assert "input_tokens: '99999999999999999999999'" in str(row["reason"])
 
 
+@pytest.mark.spark_full  # its Spark path: the module's tests left on Spark
 def test_a_huge_json_exponent_is_quarantined_not_expanded(tmp_path: Path) -> None:
     text = (HERE / "gcp-billing-export.jsonl").read_text().splitlines()
     first = json.loads(text[0])
@@ -159,6 +164,7 @@ def test_spreadsheet_dates_with_a_time_load_in_focus_files(tmp_path: Path) -> No
     assert str(line["ChargePeriodEnd"]) == "2024-09-04 00:00:00"
 
 
+@pytest.mark.spark_full  # its Spark path: the module's tests left on Spark
 def test_a_two_digit_year_reads_the_same_in_every_reader(tmp_path: Path) -> None:
     assert values.us_date("9/2/23") == values.us_date("9/2/2023 0:00")
     ws = make_workspace(tmp_path / "ws")
@@ -172,6 +178,7 @@ def test_a_two_digit_year_reads_the_same_in_every_reader(tmp_path: Path) -> None
     assert not [row for row in _quarantine(ws) if row["line"] == 2]
 
 
+@pytest.mark.spark_full  # its Spark path: the module's tests left on Spark
 def test_a_native_csv_with_a_money_column_twice_is_refused(tmp_path: Path) -> None:
     from apportion.engine.dataplane import FileError
 
@@ -187,6 +194,7 @@ def test_a_native_csv_with_a_money_column_twice_is_refused(tmp_path: Path) -> No
     assert not list(ws.raw_dir.glob("*"))
 
 
+@pytest.mark.spark_full  # its Spark path: the module's tests left on Spark
 def test_a_doubled_byte_order_mark_still_reads_the_first_column(tmp_path: Path) -> None:
     bill = write_focus(tmp_path / "plain.csv", [{"BilledCost": "3.5"}])
     columns = bill.read_text(encoding="utf-8").splitlines()[0].split(",")
@@ -205,6 +213,7 @@ def test_a_doubled_byte_order_mark_still_reads_the_first_column(tmp_path: Path) 
     assert total == Decimal("3.5")
 
 
+@pytest.mark.spark_full  # its Spark path: the module's tests left on Spark
 def test_a_focus_file_without_billed_cost_is_refused(tmp_path: Path) -> None:
     from apportion.engine.dataplane import FileError
 
@@ -220,6 +229,7 @@ def test_a_focus_file_without_billed_cost_is_refused(tmp_path: Path) -> None:
         ingest(ws, bill)  # was accepted: every line with no cost
 
 
+@pytest.mark.spark_full  # its Spark path: the module's tests left on Spark
 def test_a_parquet_decimal_wider_than_38_digits_is_refused(tmp_path: Path) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -251,6 +261,7 @@ def test_a_restated_bill_past_decimal_38_18_is_refused_and_changes_nothing(
     assert ws.data.scalar(ws.data.table(t.COST_LINES).BilledCost.sum()) == Decimal(1)
 
 
+@pytest.mark.spark_full  # its Spark path: the module's tests left on Spark
 def test_an_anthropic_amount_in_an_unknown_currency_is_not_shown_as_whole_units() -> None:
     from apportion.ingest.anthropic import in_units
 

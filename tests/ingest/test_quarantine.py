@@ -115,6 +115,7 @@ def _run(root: Path, *args: str) -> tuple[int, str, str]:
     return result.exit_code, result.stdout, result.stderr
 
 
+@pytest.mark.spark_full  # its Spark path: the module's tests left on Spark
 def test_ingest_prints_the_money_its_refused_rows_hold_back(
     tmp_path: Path, cli_workspace: Path
 ) -> None:
@@ -125,6 +126,7 @@ def test_ingest_prints_the_money_its_refused_rows_hold_back(
     assert "ZZZ BilledCost 7.25" in stdout
 
 
+@pytest.mark.spark_full  # its Spark path: the module's tests left on Spark
 def test_quarantine_list_shows_each_file_and_its_money(tmp_path: Path, cli_workspace: Path) -> None:
     _run(cli_workspace, "ingest", str(_bill(tmp_path)))
     code, stdout, _ = _run(cli_workspace, "quarantine", "list", "--format", "json")
@@ -156,6 +158,7 @@ def test_quarantine_list_shows_each_file_and_its_money(tmp_path: Path, cli_works
     assert code == 2 and "YYYY-MM" in stderr
 
 
+@pytest.mark.spark_full  # its Spark path: the module's tests left on Spark
 def test_quarantine_show_lists_line_column_reason_and_money(
     tmp_path: Path, cli_workspace: Path
 ) -> None:
@@ -186,6 +189,7 @@ def test_quarantine_show_lists_line_column_reason_and_money(
     assert stderr.count("\n") == 1 and "no quarantined rows of 'nothing.csv'" in stderr
 
 
+@pytest.mark.spark_full  # its Spark path: the module's tests left on Spark
 def test_report_totals_shows_the_quarantined_money(tmp_path: Path, cli_workspace: Path) -> None:
     _run(cli_workspace, "ingest", str(_bill(tmp_path)))
     assert _run(cli_workspace, "allocate", "-p", "2026-10")[0] == 0
