@@ -79,15 +79,21 @@ def test_a_header_only_native_export_loads_nothing_and_says_so(tmp_path: Path) -
     assert any("AWS CUR 2.0" in note for note in result.notes)
 
 
+def _anthropic_report_with(tmp_path: Path, **changed: object) -> Path:
+    """The Anthropic cost report fixture with its first result's fields changed."""
+    report = json.loads((HERE / "anthropic-cost-report.json").read_text(encoding="utf-8"))
+    report["data"][0]["results"][0].update(changed)
+    path = tmp_path / "anthropic.json"
+    path.write_text(json.dumps(report), encoding="utf-8")
+    return path
+
+
 @pytest.mark.spark_full  # its Spark path: the module's tests left on Spark
 def test_an_anthropic_result_with_a_null_amount_is_quarantined_not_the_file(
     tmp_path: Path,
 ) -> None:
     ws = make_workspace(tmp_path / "ws")
-    report = json.loads((HERE / "anthropic-cost-report.json").read_text(encoding="utf-8"))
-    report["data"][0]["results"][0]["amount"] = None
-    path = tmp_path / "anthropic.json"
-    path.write_text(json.dumps(report), encoding="utf-8")
+    path = _anthropic_report_with(tmp_path, amount=None)
     [result] = ingest(ws, path)  # was refused whole: not a cost report page
     assert result.quarantined >= 1
     [row] = [r for r in _quarantine(ws) if r["line"] == 1]
@@ -99,10 +105,7 @@ def test_an_anthropic_amount_in_an_unknown_currency_says_the_currency_is_unknown
     tmp_path: Path,
 ) -> None:
     ws = make_workspace(tmp_path / "ws")
-    report = json.loads((HERE / "anthropic-cost-report.json").read_text(encoding="utf-8"))
-    report["data"][0]["results"][0]["currency"] = "XQQ"
-    path = tmp_path / "anthropic.json"
-    path.write_text(json.dumps(report), encoding="utf-8")
+    path = _anthropic_report_with(tmp_path, currency="XQQ")
     ingest(ws, path)
     [row] = [r for r in _quarantine(ws) if r["line"] == 1]
     # was "BilledCost: '123.45 (lowest units ...' is not a valid money"
