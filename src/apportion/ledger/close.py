@@ -34,7 +34,7 @@ from apportion.ledger.lines import Line
 from apportion.ledger.models import AuditEntry, Closing, JournalLineRecord, PeriodRecord
 from apportion.ledger.seal import HMAC_SHA256, SEALS, LedgerKey, link
 from apportion.periods import Period
-from apportion.schema import tables as t
+from apportion.report.published import runs_held
 from apportion.workspace import Workspace
 
 # any number, the same in every process (migrate.py's lock is another)
@@ -106,7 +106,7 @@ def prepare_close(
             f"`apportion allocate --period {period}` again, then close"
         )
     found = statement_lines.period_lines(workspace, period) or []
-    published = _published_runs(workspace, period)
+    published = runs_held(workspace, period)  # read after the lines
     if published - {run_id}:  # none at all: a month without cost closes empty
         raise states.ConcurrentChangeError(
             f"the allocation of {period} in the data plane is from run "
@@ -127,13 +127,6 @@ def prepare_close(
         reason=reason.strip() if reason else None,
         unresolved_disputes=unresolved,
     )
-
-
-def _published_runs(workspace: Workspace, period: str) -> set[str]:
-    """The runs the data plane's pools of the period come from: one, read after the lines."""
-    pools = workspace.data.table(t.POOLS)
-    found = pools.filter(pools[t.BILLING_PERIOD] == period).select("run_id").distinct()
-    return set(workspace.data.to_arrow(found).column(0).to_pylist())
 
 
 def commit_close(control: ControlPlane, plan: ClosePlan) -> Closed:

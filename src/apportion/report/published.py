@@ -34,11 +34,7 @@ def published_run(workspace: Workspace, period: Period) -> RunRecord:
             f"period {period} has no published allocation: run `apportion allocate --period "
             f"{period}` first"
         )
-    pools = workspace.data.table(t.POOLS)
-    found = workspace.data.to_arrow(
-        pools.filter(pools[t.BILLING_PERIOD] == str(period)).select("run_id").distinct()
-    )
-    held = set(found["run_id"].to_pylist())
+    held = runs_held(workspace, str(period))
     empty_run = isinstance(run.totals, dict) and run.totals.get("pools") == 0
     if held == {run.run_id} or (not held and empty_run):
         return run
@@ -49,6 +45,13 @@ def published_run(workspace: Workspace, period: Period) -> RunRecord:
         f"stopped between writing and publishing): run `apportion allocate --period {period}` "
         "again"
     )
+
+
+def runs_held(workspace: Workspace, period: str) -> set[str]:
+    """The runs whose pools of the period the data plane holds: one, once a run is published."""
+    pools = workspace.data.table(t.POOLS)
+    found = pools.filter(pools[t.BILLING_PERIOD] == period).select("run_id").distinct()
+    return set(workspace.data.to_arrow(found).column(0).to_pylist())
 
 
 def final_allocations(workspace: Workspace, period: Period) -> ir.Table:
