@@ -17,6 +17,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check src tests bench
+	$(BIN)/lint-imports
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -n 2 --dist loadgroup -q
 
@@ -29,9 +30,11 @@ fuzz: $(STAMP)
 	APPORTION_MUTATIONS=$(or $(MUTATIONS),2000) APPORTION_MUTATION_SEED=$(or $(SEED),20261207) \
 		$(BIN)/python -m pytest -n 2 -q -m mutations tests/ingest/test_mutations.py
 
+# style, and the layers contract in pyproject.toml ([tool.importlinter])
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
+	$(BIN)/lint-imports
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

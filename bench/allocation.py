@@ -43,7 +43,7 @@ PERIOD = "2026-10"
 
 # -- steps, each run in a child process -------------------------------------------------------
 def step_ingest(args: argparse.Namespace) -> dict[str, Any]:
-    from apportion.ingest import ingest_files
+    from apportion.ingest.load import ingest_files
     from apportion.workspace import Workspace
 
     workspace = Path(args.workspace)
@@ -183,7 +183,8 @@ def _spark_floor(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def step_apportion(args: argparse.Namespace) -> dict[str, Any]:
-    from apportion.allocate import Period, allocate_period
+    from apportion.allocate import Period
+    from apportion.ledger.allocation import allocate_period
     from apportion.report import statements
     from apportion.report import totals as period_totals
     from apportion.workspace import Workspace

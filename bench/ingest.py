@@ -173,7 +173,7 @@ def _cur_sql(n: int, seed: int) -> str:
 def step_apportion(args: argparse.Namespace) -> dict[str, Any]:
     import duckdb
 
-    from apportion.ingest import ingest_files
+    from apportion.ingest.load import ingest_files
     from apportion.workspace import Workspace
 
     sys.path.insert(0, str(HERE))

@@ -1,11 +1,10 @@
 """The FinOps Foundation's focus-validator (FOCUS 1.2 rules, offline), for tests marked
 ``focus_validator``.
 
-The validator runs through the ``focus-validate`` script (``../shared/tools``), which keeps
-it in a virtualenv of its own (it needs Python 3.12). The script is found from
-``APPORTION_FOCUS_VALIDATE``, else beside the checkout (``<repo>/../shared/tools``), else at
-``/work/shared/tools``. Without it (or where it cannot run) the test is skipped, except on CI
-(``CI`` set), where that is a failure: CI must judge the FOCUS we write.
+The validator runs through the repository's ``tools/focus-validate`` script, which keeps it in
+a virtualenv of its own (it needs Python 3.12), or the script ``APPORTION_FOCUS_VALIDATE``
+names. Where it cannot run the test is skipped, except on CI (``CI`` set), where that is a
+failure: CI must judge the FOCUS we write.
 """
 
 from __future__ import annotations
@@ -20,8 +19,7 @@ from typing import NoReturn
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-_SCRIPT = Path("tools") / "focus-validate"
-_CANDIDATES = (REPO.parent / "shared" / _SCRIPT, Path("/work/shared") / _SCRIPT)
+_SCRIPT = REPO / "tools" / "focus-validate"
 _SUMMARY = re.compile(r"^Total: \d+ \| Pass: \d+ \| Fail: \d+ \| Skipped: \d+$", re.MULTILINE)
 _TIMEOUT_S = 900  # its first run installs the validator
 
@@ -39,10 +37,9 @@ def validator() -> Path:
         if not os.access(named, os.X_OK):
             pytest.fail(f"APPORTION_FOCUS_VALIDATE={named} is not an executable file")
         return Path(named)
-    found = next((path for path in _CANDIDATES if os.access(path, os.X_OK)), None)
-    if found is None:
-        _unavailable("no focus-validate script (set APPORTION_FOCUS_VALIDATE)")
-    return found
+    if not os.access(_SCRIPT, os.X_OK):
+        _unavailable(f"{_SCRIPT} is not executable (or set APPORTION_FOCUS_VALIDATE)")
+    return _SCRIPT
 
 
 def failing_rules(path: Path) -> set[str]:

@@ -9,8 +9,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from apportion.allocate import Period, allocate_period
-from apportion.ingest import ingest_files
+from apportion.allocate import Period
+from apportion.ingest.load import ingest_files
+from apportion.ledger.allocation import allocate_period
 from apportion.report import totals
 from apportion.workspace import Workspace
 
@@ -93,7 +94,7 @@ def billed_by(
     workspace: Workspace, dimension: str, period: str = "2026-10", metric: str = "BilledCost"
 ) -> dict[str, Decimal]:
     """Exact allocated amount per value of one dimension (final allocations only)."""
-    from apportion.report.published import final_allocations
+    from apportion.ledger.published import final_allocations
 
     final = final_allocations(workspace, Period.parse(period))
     grouped = final.group_by(key=final.dimensions[dimension]).aggregate(amount=final[metric].sum())

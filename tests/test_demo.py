@@ -63,14 +63,14 @@ def test_demo_runs_the_operating_cycle_over_two_months(demo: BuiltDemo) -> None:
     from apportion.analyse.anomalies import anomalies
     from apportion.analyse.commitments import commitment_report
     from apportion.analyse.forecasts import accuracy
-    from apportion.analyse.review import EXPLAINED, review
+    from apportion.analyse.review import EXPLAINED, monthly_review
 
     summary = demo.summary
     ws = Workspace.open(demo.root)
     try:
         assert status(ws.control, "2026-09").state == "closed"
         assert not posted(ws.control, "2026-09")  # all shown back: nothing charged
-        explained = [i for i in review(ws, "2026-10").items if i.status == EXPLAINED]
+        explained = [i for i in monthly_review(ws, "2026-10").items if i.status == EXPLAINED]
         assert [(i.workload, i.category) for i in explained] == [
             ("support-bot", "foundation_model_api")
         ]

@@ -112,3 +112,18 @@ def test_readme_unit_economics_example_is_a_valid_configuration() -> None:
     [block] = [b for b in blocks if b.startswith("unit_economics:")]
     config = parse_config(block).unit_economics
     assert (str(config.high_total), str(config.high_cost_per_decision)) == ("10000", "0.05")
+
+
+def test_the_readme_python_api_names_what_exists() -> None:
+    """Every import in the README's Python examples works, and every ``module.function`` they
+    call on an imported module exists (the examples are not run: they need a workspace)."""
+    blocks = re.findall(r"```python\n(.*?)```", README, re.S)
+    assert blocks
+    namespace: dict[str, object] = {}
+    for block in blocks:
+        for line in block.splitlines():
+            if line.startswith(("from apportion", "import apportion", "from pathlib")):
+                exec(line, namespace)  # an import line of our own README, nothing else
+        for module, attribute in re.findall(r"^(\w+)\.(\w+)\(", block, re.M):
+            if module in namespace:
+                assert hasattr(namespace[module], attribute), f"{module}.{attribute}"

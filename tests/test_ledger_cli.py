@@ -57,7 +57,7 @@ import pytest
 from typer.testing import CliRunner
 
 from apportion.cli import app
-from apportion.ledger.render import money, signed, statements_html
+from apportion.ledger.render import grouped_text, signed, statements_html
 from apportion.ledger.statement import StatementNotFoundError, payers, statement
 from apportion.workspace import Workspace
 from tests.helpers import allocate, ingest, make_workspace, write_focus
@@ -996,10 +996,10 @@ def test_html_shows_each_currency_at_its_minor_unit(currencies: Workspace) -> No
 
 
 def test_money_groups_thousands_at_the_minor_unit() -> None:
-    assert money(Decimal("1234567.80"), "USD") == "1,234,567.80"
-    assert money(Decimal("-1234.50"), "EUR") == "-1,234.50"
-    assert money(Decimal("1234"), "JPY") == "1,234"
-    assert money(Decimal("0"), "USD") == "0.00"
+    assert grouped_text(Decimal("1234567.80"), "USD") == "1,234,567.80"
+    assert grouped_text(Decimal("-1234.50"), "EUR") == "-1,234.50"
+    assert grouped_text(Decimal("1234"), "JPY") == "1,234"
+    assert grouped_text(Decimal("0"), "USD") == "0.00"
     assert signed(Decimal("0.88"), "EUR") == "+0.88"
     assert signed(Decimal("-2.83"), "USD") == "-2.83"
     assert signed(Decimal("0.00"), "USD") == "0.00"

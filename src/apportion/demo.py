@@ -20,12 +20,19 @@ from pathlib import Path
 
 import numpy as np
 
-from apportion.allocate import allocate_period
+from apportion.analyse import review as monthly
+from apportion.analyse.anomalies import anomalies
+from apportion.analyse.commitment_records import add_commitment
+from apportion.analyse.commitments import commitment_report
+from apportion.analyse.forecasts import accuracy, actuals, submit_file
+from apportion.analyse.maturity import maturity
+from apportion.analyse.playbooks import playbooks
 from apportion.analyse.unit_economics import RETIRE, UNRECOGNISED, unit_economics
-from apportion.ingest import ingest_files
+from apportion.ingest.load import ingest_files
+from apportion.ledger.allocation import allocate_period
 from apportion.ledger.close import close_period, verify
 from apportion.ledger.journal import posted
-from apportion.ledger.periods import review
+from apportion.ledger.periods import start_review
 from apportion.money import exact_sum
 from apportion.periods import Period
 from apportion.progress import Progress, quiet
@@ -119,7 +126,7 @@ def run_demo(
 
 def _close_history(workspace: Workspace, period: str, say: Progress) -> list[str]:
     """The month before, shown back in full (chargeback starts with the demo month)."""
-    review(workspace.control, period, ACTOR)
+    start_review(workspace.control, period, ACTOR)
     closed = close_period(workspace, period, ACTOR)
     return [f"closed {period} on showback: {closed.lines} statement lines"]
 
@@ -127,8 +134,6 @@ def _close_history(workspace: Workspace, period: str, say: Progress) -> list[str
 def _plan(workspace: Workspace, history: str, period: str, inputs: Path, seed: int) -> list[str]:
     """What the owners and the platform team set down before the month: forecasts from last
     month's actuals, and the OpenAI commitment."""
-    from apportion.analyse.commitment_records import add_commitment
-    from apportion.analyse.forecasts import actuals, submit_file
 
     rng = np.random.default_rng([seed, 5])
     path = inputs / f"forecasts-{period}.csv"
@@ -176,18 +181,13 @@ def _provider_cost(workspace: Workspace, period: str, provider: str) -> Decimal:
 def _operate(workspace: Workspace, period: str) -> list[str]:
     """The month's checks: the review (the surge explained), forecast to actual, anomalies,
     the optimisation playbooks and the commitment."""
-    from apportion.analyse import review as monthly
-    from apportion.analyse.anomalies import anomalies
-    from apportion.analyse.commitments import commitment_report
-    from apportion.analyse.forecasts import accuracy
-    from apportion.analyse.playbooks import playbooks
 
     root = workspace.root
-    for item in monthly.review(workspace, period).flagged():
+    for item in monthly.monthly_review(workspace, period).flagged():
         if item.workload == "support-bot" and item.category == "foundation_model_api":
             subject = monthly.Subject(item.payer, item.workload, item.category, item.currency)
             monthly.explain(workspace, period, subject, SURGE_EXPLAINED, "support-bot-owner")
-    found = monthly.review(workspace, period).as_dict()
+    found = monthly.monthly_review(workspace, period).as_dict()
     lines = [
         f"reviewed {period}: {found['needs_explanation']} lines moved beyond their thresholds, "
         f"{found['explained']} explained (apportion -w {root} report review --period {period})"
@@ -245,8 +245,6 @@ def _unit_economics(workspace: Workspace, period: str) -> list[str]:
 
 
 def _maturity(workspace: Workspace, period: str) -> list[str]:
-    from apportion.analyse.maturity import maturity
-
     found = maturity(workspace, period)
     weakest = found.weakest
     lines = [
@@ -263,7 +261,7 @@ def _review_and_close(workspace: Workspace, period: str, say: Progress) -> list[
     """The rest of the month: review, close (statements frozen, chargeback journal posted)
     and a check of the ledger's hash chain."""
     say("reviewing and closing")
-    review(workspace.control, period, ACTOR)
+    start_review(workspace.control, period, ACTOR)
     closed = close_period(workspace, period, ACTOR)
     entries = posted(workspace.control, period)
     # what the recovery account was credited: every chargeback line, nothing shown back

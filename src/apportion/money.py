@@ -39,6 +39,12 @@ def to_minor(amount: Decimal, currency: str) -> Decimal:
     return amount.quantize(unit, rounding=ROUND_HALF_EVEN, context=EXACT)
 
 
+def to_minor_text(amount: Decimal, currency: str) -> str:
+    """``amount`` rounded as :func:`to_minor` does, as plain text: 12.35, 1234 (yen); no
+    thousands separators, never in exponent form."""
+    return f"{to_minor(amount, currency):f}"
+
+
 def ratio(amount: Decimal | None, over: Decimal | None) -> Decimal | None:
     """``amount / over`` exactly (to the context's 96 digits); None when either is missing or
     ``over`` is zero: a share of nothing is no number."""

@@ -6,8 +6,10 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
+from apportion.errors import UsageError
 
-class PeriodError(ValueError):
+
+class PeriodError(UsageError):
     pass
 
 

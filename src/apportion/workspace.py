@@ -17,9 +17,12 @@ from sqlalchemy.engine import make_url
 
 from apportion.config import Config, load_config, parse_config
 from apportion.config.loader import CONFIG_FILE
+from apportion.control import ControlPlane
+from apportion.control.audit import aware
+from apportion.control.models import Run
+from apportion.control.seal import KEY_FILE, LedgerKey
 from apportion.engine import DataPlane, open_dataplane
-from apportion.ledger import ControlPlane
-from apportion.ledger.seal import KEY_FILE, LedgerKey
+from apportion.errors import UsageError
 
 try:  # advisory locks: POSIX; elsewhere only the stale lease below tells a dead run
     import fcntl
@@ -33,7 +36,7 @@ LEASES = ".runs"  # one lock file per allocation run under way
 STALE_AFTER = timedelta(hours=12)
 
 
-class WorkspaceError(ValueError):
+class WorkspaceError(UsageError):
     pass
 
 
@@ -119,8 +122,6 @@ def fail_abandoned_runs(control: ControlPlane, leases: Path) -> list[str]:
     there but no longer locked (the process died before removing it), or there is none and
     the run is older than :data:`STALE_AFTER`. Only a row still ``running`` is changed, so a
     run that finishes meanwhile keeps its own outcome. Returns the run ids marked."""
-    from apportion.ledger.audit import aware
-    from apportion.ledger.models import Run
 
     with control.reading() as session:
         running = session.execute(

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from apportion.allocate import allocate_period, batch
+from apportion.allocate import batch
+from apportion.ledger.allocation import allocate_period
 from tests.helpers import billed_by, ingest, make_workspace, write_focus
 
 pytestmark = pytest.mark.usefixtures("engine")

@@ -19,10 +19,10 @@ from apportion.access import Caller
 from apportion.allocate import Period
 from apportion.allocate.conservation import ConservationError, check_conservation
 from apportion.explore.overview import overview
+from apportion.ledger.grain import BILL_GROUPS, EXTRA_GROUPS, statements
 from apportion.ledger.lines import allocated_lines
+from apportion.ledger.published import final_allocations
 from apportion.money import exact_sum
-from apportion.report.published import final_allocations
-from apportion.report.statements import BILL_GROUPS, EXTRA_GROUPS, statements
 from apportion.schema import tables as t
 from apportion.schema.currency import minor_units
 from apportion.schema.focus import COST_METRICS
@@ -547,7 +547,8 @@ def test_a_later_split_of_kept_values_is_no_cycle(tmp_path: Path) -> None:
 def test_cost_sent_back_to_a_rule_is_still_a_cycle(tmp_path: Path) -> None:
     """x's cost goes to y, and y's back to x: the second rule sets the value the first
     matches on, so the run stops and names the rules."""
-    from apportion.allocate import AllocationError, allocate_period
+    from apportion.allocate import AllocationError
+    from apportion.ledger.allocation import allocate_period
 
     ws = _workspace(
         tmp_path / "ws",

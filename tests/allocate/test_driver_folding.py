@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from apportion.allocate import allocate_period
+from apportion.ledger.allocation import allocate_period
 from tests.helpers import billed_by, ingest, make_workspace, write_drivers, write_focus
 
 pytestmark = pytest.mark.usefixtures("engine")

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from apportion.allocate import AllocationError, allocate_period
+from apportion.allocate import AllocationError
+from apportion.ledger.allocation import allocate_period
 from tests.helpers import (
     allocate,
     billed_by,

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from apportion.allocate import allocate_period
 from apportion.cli import app
+from apportion.ledger.allocation import allocate_period
 from apportion.workspace import Workspace
 from tests.helpers import ingest, make_workspace, write_focus
 

@@ -11,7 +11,8 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from apportion.allocate import Period, allocate_period
+from apportion.allocate import Period
+from apportion.ledger.allocation import allocate_period
 from apportion.money import exact_sum
 from apportion.report import statements
 from apportion.schema import tables as t

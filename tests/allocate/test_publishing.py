@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from apportion.allocate import AllocationError, allocate_period
+from apportion.allocate import AllocationError
 from apportion.cli import app
+from apportion.ledger.allocation import allocate_period
 from tests.helpers import ingest, make_workspace, write_focus
 
 pytestmark = pytest.mark.usefixtures("engine")
@@ -47,13 +48,13 @@ def test_a_run_written_but_never_recorded_as_published_is_not_read(
     no reader may show that run's figures under the published run's id, and review refuses
     (README: a crash leaves no half-truth)."""
     from apportion.ledger import periods
-    from apportion.ledger.periods import review
-    from apportion.periods import Period
-    from apportion.report.published import (
+    from apportion.ledger.periods import start_review
+    from apportion.ledger.published import (
         UnpublishedRowsError,
         final_allocations,
         review_period,
     )
+    from apportion.periods import Period
     from tests.helpers import billed_by
 
     ws = make_workspace(tmp_path / "ws", TAGGED)
@@ -77,7 +78,7 @@ def test_a_run_written_but_never_recorded_as_published_is_not_read(
     # allocating again publishes the current bills, and reading works again
     again = allocate_period(ws, "2026-10")
     assert again.published and billed_by(ws, "use_case") == {"a": 5, "b": 7}
-    assert review(ws.control, "2026-10", "alice").state == "in_review"
+    assert start_review(ws.control, "2026-10", "alice").state == "in_review"
 
 
 CHILD = """

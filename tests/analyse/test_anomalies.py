@@ -44,9 +44,9 @@ from typer.testing import CliRunner
 from apportion.access import tokens
 from apportion.analyse.anomalies import AnomalyReport, _runs, anomalies
 from apportion.analyse.anomaly_baseline import Check, check_series
-from apportion.api.app import create_app
 from apportion.cli import app
 from apportion.config.anomalies import AnomaliesConfig
+from apportion.server import create_app
 from apportion.workspace import Workspace
 from tests.helpers import allocate, ingest, make_workspace, write_focus
 
@@ -414,6 +414,6 @@ def test_the_endpoint_answers_analysts_only(client: tuple[TestClient, dict[str, 
         "2026-10-27",
     ]
     assert get("cx").status_code == 403
-    # an unallocated period is "not found" over REST (apportion.api.app maps it)
+    # an unallocated period is "not found" over REST (apportion.server maps it)
     assert get("analyst", "/api/v1/periods/2026-11/anomalies").status_code == 404
     assert get("analyst", "/api/v1/periods/2026-13/anomalies").status_code == 422

@@ -73,8 +73,8 @@ from apportion.analyse import commitments as cm
 from apportion.analyse.commitment_records import KINDS
 from apportion.cli import app
 from apportion.cli.commitments import Kind
+from apportion.control.audit import entries
 from apportion.ledger import adjustments
-from apportion.ledger.audit import entries
 from apportion.ledger.lines import period_lines
 from apportion.workspace import Workspace
 from tests.helpers import SPEC_EXAMPLES, allocate, ingest, make_workspace, write_focus
@@ -674,7 +674,7 @@ def test_the_commands_record_list_and_report(ingested: Copy) -> None:
 
 def test_the_api_records_for_admins_and_reports_to_analysts(ingested: Copy) -> None:
     from apportion.access import tokens
-    from apportion.api.app import create_app
+    from apportion.server import create_app
 
     workspace = ingested("commitment_discount_usage_scenario_3")
     made = {

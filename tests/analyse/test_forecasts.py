@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -46,11 +47,11 @@ from typer.testing import CliRunner
 
 from apportion.analyse import forecast_baseline as fc_baseline
 from apportion.analyse import forecasts as fc
-from apportion.analyse.forecast_baseline import project
+from apportion.analyse.forecast_baseline import extrapolate
 from apportion.analyse.forecast_input import ForecastError, ForecastRow, read_file
 from apportion.analyse.forecasts import StoredForecast
 from apportion.cli import app
-from apportion.ledger import audit
+from apportion.control import audit
 from apportion.workspace import Workspace
 from tests.helpers import allocate, ingest, make_workspace, write_focus
 
@@ -456,9 +457,22 @@ def _series(*values: int) -> list[Decimal]:
 def test_the_baseline_method_follows_the_history(
     series: list[Decimal], horizon: int, amount: str, method: str
 ) -> None:
-    found = project(series, horizon, "USD")
+    found = extrapolate(series, horizon, "USD")
     assert (f"{found[0]:f}", found[1]) == (amount, method)
-    assert project(series, horizon, "USD") == found  # deterministic
+    assert extrapolate(series, horizon, "USD") == found  # deterministic
+
+
+def test_without_statsmodels_the_baseline_is_the_last_actual_and_says_why(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """statsmodels is an optional extra: without it a trend is not guessed."""
+    monkeypatch.setitem(sys.modules, "statsmodels.tsa.holtwinters", None)  # import fails
+    amount, method = extrapolate(_series(100, 110, 120), 1, "USD")
+    assert f"{amount:f}" == "120.00"
+    assert method == (
+        "naive, the last actual: statsmodels is not installed "
+        "(pip install 'apportion[forecast]') (3 periods of history)"
+    )
 
 
 def test_seasonality_from_two_years_of_history() -> None:
@@ -466,13 +480,13 @@ def test_seasonality_from_two_years_of_history() -> None:
     twelfth: 1000 + 350 + 200 = 1550. With 23 months (under two cycles) there is no season to
     learn: Holt's trend alone misses the spike (1000 + 230 + 200 = 1430)."""
     months = [1000 + 10 * t + (200 if t % 12 == 11 else 0) for t in range(35)]
-    amount, method = project(_series(*months), 1, "USD")
+    amount, method = extrapolate(_series(*months), 1, "USD")
     assert method == "holt-winters, additive trend and 12-month seasonality (35 periods of history)"
     assert abs(amount - Decimal(1550)) < 1
-    trend_only, method = project(_series(*months[:23]), 1, "USD")
+    trend_only, method = extrapolate(_series(*months[:23]), 1, "USD")
     assert method == "holt, additive trend (23 periods of history)"
     assert abs(trend_only - Decimal(1430)) > 100
-    yen, _ = project(_series(100, 110, 120), 1, "JPY")
+    yen, _ = extrapolate(_series(100, 110, 120), 1, "JPY")
     assert f"{yen:f}" == "130"  # a yen has no minor unit
 
 
@@ -643,11 +657,11 @@ def test_a_failed_smoothing_falls_back_to_the_last_actual_floored_at_0(
         raise ValueError("no convergence")
 
     monkeypatch.setattr(fc_baseline, "_smoothed", fails)
-    assert project(_series(100, 50, 20), 1, "USD") == (
+    assert extrapolate(_series(100, 50, 20), 1, "USD") == (
         Decimal("20.00"),
         "naive, the last actual: the smoothing failed, no convergence (3 periods of history)",
     )
-    assert project(_series(100, 50, -20), 1, "USD") == (
+    assert extrapolate(_series(100, 50, -20), 1, "USD") == (
         Decimal("0.00"),
         "naive, the last actual: the smoothing failed, no convergence (3 periods of history), "
         "floored at 0 from -20.00",

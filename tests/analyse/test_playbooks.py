@@ -568,7 +568,7 @@ def test_the_endpoint_is_for_analysts_and_admins(tmp_path: Path) -> None:
     from fastapi.testclient import TestClient
 
     from apportion.access import tokens
-    from apportion.api.app import create_app
+    from apportion.server import create_app
 
     workspace = workspace_with(tmp_path, [request("docs", "gpt-4.1", 60_000, 500)] * 2)
     made = {

@@ -62,7 +62,8 @@ from apportion.analyse import projections as pj
 from apportion.cli import app
 from apportion.config import parse_config
 from apportion.config.models import PricingConfig
-from apportion.ledger import adjustments, audit
+from apportion.control import audit
+from apportion.ledger import adjustments
 from apportion.pricing.tokens import Pricer, TokenUsage
 from apportion.workspace import Workspace
 from tests.helpers import allocate, ingest, make_workspace, write_focus
@@ -120,7 +121,7 @@ def cents(amount: Decimal) -> Decimal:
 
 
 def projected(text: str = PROPOSAL, pricer: Pricer = LIST) -> dict[str, Any]:
-    return pj.project(pj.parse_proposal(text), pricer).as_dict()
+    return pj.price_proposal(pj.parse_proposal(text), pricer).as_dict()
 
 
 DECISIONS = (Decimal(1000), Decimal(1100), Decimal(1210))
@@ -340,7 +341,7 @@ def test_bad_proposals_are_one_clear_error(change: tuple[str, str], message: str
     text = PROPOSAL.replace(*change)
     assert text != PROPOSAL
     with pytest.raises(pj.ProjectionError, match=message.replace("(", r"\(").replace(")", r"\)")):
-        pj.project(pj.parse_proposal(text), LIST)
+        pj.price_proposal(pj.parse_proposal(text), LIST)
 
 
 def test_not_yaml_or_not_a_mapping() -> None:

@@ -27,7 +27,7 @@ from typer.testing import CliRunner
 from apportion.analyse import review as rv
 from apportion.analyse.explanations import ExplanationError
 from apportion.cli import app
-from apportion.ledger import audit
+from apportion.control import audit
 from apportion.workspace import Workspace
 from tests.helpers import allocate, ingest, make_workspace, write_focus
 
@@ -102,7 +102,7 @@ def judged(found: rv.Review) -> dict[tuple[str, str, str], tuple[str, str, str |
 
 
 def test_changes_against_the_previous_period_by_hand(reviewed: Workspace) -> None:
-    found = rv.review(reviewed, "2026-10")
+    found = rv.monthly_review(reviewed, "2026-10")
     assert found.previous == "2026-09"
     assert judged(found) == {
         ("x", "a", MODEL): ("1150.00", "150.00", "15.00", rv.UNEXPLAINED),
@@ -129,7 +129,7 @@ def test_owners_explain_and_the_review_says_who(reviewed: Workspace) -> None:
     assert again.explanation is not None
     assert (again.explanation.text, again.explanation.earlier) == ("retired on 30 Sep", 1)
 
-    found = rv.review(reviewed, "2026-10").as_dict()
+    found = rv.monthly_review(reviewed, "2026-10").as_dict()
     assert (found["needs_explanation"], found["explained"], found["unexplained"]) == (4, 2, 2)
     by_line = {(i["cost_centre"], i["use_case"], i["category"]): i for i in found["items"]}
     assert by_line[("y", "c", MODEL)]["explanation"]["explained_by"] == "cy"
@@ -139,7 +139,7 @@ def test_owners_explain_and_the_review_says_who(reviewed: Workspace) -> None:
 
 
 def test_a_consumer_reviews_and_explains_only_its_own_lines(reviewed: Workspace) -> None:
-    mine = rv.review(reviewed, "2026-10", payers={"y"})
+    mine = rv.monthly_review(reviewed, "2026-10", payers={"y"})
     assert {(i.payer, i.workload) for i in mine.items} == {("y", "c"), ("y", "d")}
     with pytest.raises(ExplanationError, match="no review line"):
         rv.explain(reviewed, "2026-10", rv.Subject("x", "a"), "not mine", "cy", payers={"y"})
@@ -159,7 +159,7 @@ def test_explanations_that_cannot_be_recorded(
 ) -> None:
     with pytest.raises(ExplanationError, match=message):
         rv.explain(reviewed, "2026-10", subject, text, "ann")
-    assert rv.review(reviewed, "2026-10").counts()[rv.EXPLAINED] == 0
+    assert rv.monthly_review(reviewed, "2026-10").counts()[rv.EXPLAINED] == 0
 
 
 def test_several_flagged_lines_need_the_category_named(tmp_path: Path) -> None:
@@ -251,7 +251,7 @@ def test_totals_against_forecast_and_budget_by_hand(reviewed: Workspace, tmp_pat
     submit_file(reviewed, plans, "ann")
     totals = {
         (i.payer, i.workload): i
-        for i in rv.review(reviewed, "2026-10").items
+        for i in rv.monthly_review(reviewed, "2026-10").items
         if i.category == rv.TOTAL
     }
     assert set(totals) == {("x", "a"), ("y", "d")}
@@ -274,7 +274,7 @@ def test_a_plan_with_no_cost_against_it_is_reviewed(reviewed: Workspace, tmp_pat
     plans = tmp_path / "plans.csv"
     plans.write_text("period,cost_centre,use_case,amount,currency\n2026-10,y,e,800,USD\n")
     submit_file(reviewed, plans, "ann")
-    [unspent] = [i for i in rv.review(reviewed, "2026-10").items if i.workload == "e"]
+    [unspent] = [i for i in rv.monthly_review(reviewed, "2026-10").items if i.workload == "e"]
     [comparison] = unspent.comparisons
     assert (unspent.actual, comparison.change, comparison.shown_percent, unspent.status) == (
         Decimal(0),
@@ -282,7 +282,7 @@ def test_a_plan_with_no_cost_against_it_is_reviewed(reviewed: Workspace, tmp_pat
         "-100.00",
         rv.UNEXPLAINED,
     )
-    assert all(i.payer == "x" for i in rv.review(reviewed, "2026-10", payers={"x"}).items)
+    assert all(i.payer == "x" for i in rv.monthly_review(reviewed, "2026-10", payers={"x"}).items)
 
 
 def test_an_explanation_of_an_earlier_amount_no_longer_counts(tmp_path: Path) -> None:
@@ -294,7 +294,7 @@ def test_an_explanation_of_an_earlier_amount_no_longer_counts(tmp_path: Path) ->
     restated = write_focus(tmp_path / "bills.csv", [bill("2026-10", "y", "d", "200", "OpenAI")])
     ingest(workspace, restated)
     allocate(workspace, "2026-10")
-    [item] = rv.review(workspace, "2026-10").items
+    [item] = rv.monthly_review(workspace, "2026-10").items
     shown = item.as_dict()
     assert (item.status, shown["explanation_outdated"], shown["explanation"]["actual"]) == (
         rv.UNEXPLAINED,

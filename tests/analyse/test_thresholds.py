@@ -30,7 +30,7 @@ from typer.testing import CliRunner
 
 from apportion.analyse import thresholds as th
 from apportion.cli import app
-from apportion.report.published import NotAllocatedError
+from apportion.ledger.published import NotAllocatedError
 from tests.analyse.test_review import MODEL, OBSERVABILITY, bill, organisation
 
 MONTHS = {

@@ -11,8 +11,8 @@ from typer.testing import CliRunner
 
 from apportion.access import AccessError, tokens
 from apportion.cli import app
-from apportion.ledger.audit import entries
-from apportion.ledger.models import ApiToken
+from apportion.control.audit import entries
+from apportion.control.models import ApiToken
 from tests.api.conftest import Server
 from tests.api.ids import BASE, look_up
 
@@ -24,7 +24,7 @@ def test_tokens_are_kept_as_hashes_and_shown_once(server: Server) -> None:
     with control.reading() as session:
         stored = session.scalars(select(ApiToken).where(ApiToken.name == "carol")).one()
     assert stored.secret_hash == tokens.digest(secret) != secret
-    listed = {t.name: t for t in tokens.listing(control)}["carol"]
+    listed = {t.name: t for t in tokens.list_tokens(control)}["carol"]
     assert (listed.role, listed.cost_centres, listed.created_by) == ("consumer", ["cx"], "alice")
     assert secret not in str(listed.as_dict())
     assert [e.action for e in entries(control) if e.subject == "token carol"] == ["token.create"]

@@ -10,7 +10,7 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 
 from apportion.access import tokens
-from apportion.api.app import create_app
+from apportion.server import create_app
 from tests.api.conftest import Server
 from tests.api.ids import BASE, look_up
 from tests.helpers import allocate, ingest, make_workspace, write_drivers, write_focus

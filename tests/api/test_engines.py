@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from apportion.access import tokens
-from apportion.api.app import create_app
+from apportion.server import create_app
 from tests.api.cases import PERIOD, RULES, write_bill, write_driver_rows
 from tests.helpers import allocate, ingest, make_workspace
 

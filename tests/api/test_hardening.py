@@ -13,7 +13,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from apportion.access import tokens
-from apportion.api.app import create_app
+from apportion.server import create_app
 from tests.api.cases import PERIOD
 from tests.api.conftest import Server
 from tests.api.ids import BASE

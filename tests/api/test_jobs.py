@@ -8,7 +8,8 @@ import time
 
 import pytest
 
-from apportion.allocate.run import AllocationError
+import apportion.api.work
+from apportion.allocate.plan import AllocationError
 from apportion.api.jobs import Job, Jobs
 from tests.api.conftest import Server
 from tests.api.ids import BASE
@@ -57,12 +58,10 @@ def finished(server: Server, job_id: str) -> dict[str, object]:
 
 
 def test_a_failed_job_says_why(server: Server, monkeypatch: pytest.MonkeyPatch) -> None:
-    import apportion.allocate
-
     def fails(*args: object, **kwargs: object) -> None:
         raise AllocationError("the driver file went away")
 
-    monkeypatch.setattr(apportion.allocate, "allocate_period", fails)
+    monkeypatch.setattr(apportion.api.work, "allocate_period", fails)
     started = server.client.post(f"{BASE}/allocate", headers=server.headers("admin"))
     assert started.status_code == 202
     status = finished(server, started.json()["id"])

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from apportion.ledger.audit import entries
+from apportion.control.audit import entries
 from tests.api.conftest import Server, serving
 from tests.api.ids import BASE
 

@@ -3,7 +3,7 @@ row and reason, the figures then in the unit economics, the upload in the audit 
 
 from __future__ import annotations
 
-from apportion.ledger.audit import entries
+from apportion.control.audit import entries
 from tests.api.conftest import Server
 from tests.api.ids import BASE
 

@@ -11,7 +11,7 @@ import pytest
 
 from apportion.allocate import Period
 from apportion.engine.store import MANIFEST, ParquetStore, StorageError, StoreError
-from apportion.report.statements import StatementLine, statements
+from apportion.ledger.grain import StatementLine, statements
 from apportion.schema import tables as t
 from apportion.workspace import Workspace
 from tests.helpers import (

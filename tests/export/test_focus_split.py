@@ -24,8 +24,8 @@ from hypothesis import strategies as st
 
 from apportion.export import focus
 from apportion.export.focus import FOCUS_1_2, FOLLOWING, export_focus
+from apportion.ledger.published import final_allocations
 from apportion.periods import Period
-from apportion.report.published import final_allocations
 from apportion.schema import tables as t
 from apportion.schema.focus import COST_METRICS
 from apportion.synth import ORGANISATION, generate, minimum_driver_rows

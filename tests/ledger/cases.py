@@ -26,8 +26,8 @@ from typing import Any
 
 from sqlalchemy import text
 
+from apportion.control.plane import ControlPlane
 from apportion.ledger import close, periods
-from apportion.ledger.controlplane import ControlPlane
 from apportion.ledger.lines import Line, period_lines
 from apportion.workspace import Workspace
 from tests.helpers import allocate, write_focus
@@ -112,7 +112,7 @@ def line(workspace: Workspace, period: str, payer: str, workload: str) -> Line:
 
 def to_review(workspace: Workspace, period: str) -> None:
     allocate(workspace, period)
-    periods.review(workspace.control, period, "alice")
+    periods.start_review(workspace.control, period, "alice")
 
 
 def close_now(workspace: Workspace, period: str) -> close.Closed:
@@ -132,7 +132,7 @@ def count(control: ControlPlane, table: str, **where: str) -> int:
 
 
 def actions(control: ControlPlane, subject: str | None = None) -> list[str]:
-    from apportion.ledger import audit
+    from apportion.control import audit
 
     return [e.action for e in audit.entries(control) if subject in (None, e.subject)]
 

@@ -11,12 +11,12 @@ from multiprocessing.synchronize import Barrier
 from pathlib import Path
 from typing import Any
 
+from apportion.control.models import Adjustment
+from apportion.control.plane import ControlPlane
+from apportion.control.seal import LedgerKey
 from apportion.ledger import disputes
 from apportion.ledger.close import ClosePlan, commit_close
-from apportion.ledger.controlplane import ControlPlane
-from apportion.ledger.models import Adjustment
 from apportion.ledger.periods import ConcurrentChangeError, PeriodStateError
-from apportion.ledger.seal import LedgerKey
 
 
 def _race(

@@ -13,9 +13,10 @@ from typing import Any
 from sqlalchemy import select
 
 from apportion.config.ledger import LedgerConfig
-from apportion.ledger import adjustments, audit, close, disputes, journal, periods
+from apportion.control import audit
+from apportion.control.models import Adjustment, Dispute
+from apportion.ledger import adjustments, close, disputes, journal, periods
 from apportion.ledger.lines import Line, allocated_lines, period_lines
-from apportion.ledger.models import Adjustment, Dispute
 from apportion.workspace import Workspace
 from tests.helpers import ingest
 from tests.ledger.cases import (
@@ -40,7 +41,7 @@ Key = tuple[str, ...]
 def _accept(ws: Workspace, amount: str, reassign_to: str | None = None) -> int:
     bot = line(ws, "2026-10", "cx", "bot")
     dispute = disputes.open_dispute(ws, "2026-10", bot.line_id, "not ours", "bob")
-    disputes.review(ws.control, dispute.id, "alice")
+    disputes.take_under_review(ws.control, dispute.id, "alice")
     payers = disputes.receivers(ws, dispute.id)
     disputes.accept(
         ws.control,
@@ -290,7 +291,7 @@ def test_a_correction_keeps_the_mode_of_the_line_it_corrects(ws: Workspace) -> N
     _accept(ws, "2.00")
     search = line(ws, "2026-10", "cx", "search")
     number = disputes.open_dispute(ws, "2026-10", search.line_id, "ops's", "bob").id
-    disputes.review(ws.control, number, "alice")
+    disputes.take_under_review(ws.control, number, "alice")
     payers = disputes.receivers(ws, number)
     disputes.accept(
         ws.control, number, "alice", Decimal("1.50"), "agreed", reassign_to="ops", payers=payers

@@ -12,15 +12,16 @@ from typing import Any
 
 import pytest
 
-import apportion.allocate.run as allocation_run
-from apportion.allocate import allocate_period
-from apportion.ledger import audit, close, disputes, journal, periods
+import apportion.allocate.plan as planner
+from apportion.control import audit
+from apportion.control.models import Closing, PeriodRecord, StatementLineRecord
+from apportion.ledger import close, disputes, journal, periods
 from apportion.ledger import lines as statement_lines
+from apportion.ledger.allocation import allocate_period
 from apportion.ledger.close import CloseRefusedError
 from apportion.ledger.journal import JournalError
 from apportion.ledger.lines import Line, period_lines
-from apportion.ledger.models import Closing, PeriodRecord, StatementLineRecord
-from apportion.report.published import UnpublishedRowsError
+from apportion.ledger.published import UnpublishedRowsError
 from apportion.workspace import Workspace
 from tests.helpers import allocate, ingest
 from tests.ledger.cases import (
@@ -149,7 +150,7 @@ def test_closing_refuses_unresolved_disputes_unless_forced(ws: Workspace) -> Non
     for workload in ("bot", "search"):
         target = line(ws, "2026-10", "cx", workload).line_id
         disputes.open_dispute(ws, "2026-10", target, "not ours", "bob")
-    disputes.review(control, 2, "alice")
+    disputes.take_under_review(control, 2, "alice")
     with pytest.raises(CloseRefusedError, match=f"^{_unresolved('#1, #2')}$"):
         close.close_period(ws, "2026-10", "alice")
     disputes.withdraw(control, 1, "bob")
@@ -274,7 +275,7 @@ def test_an_adjustment_posted_after_the_close_was_prepared_refuses_it(ws: Worksp
     plan = close.prepare_close(ws, "2026-11", "alice")
     bot = line(ws, "2026-10", "cx", "bot").line_id
     number = disputes.open_dispute(ws, "2026-10", bot, "not ours", "bob").id
-    disputes.review(ws.control, number, "alice")
+    disputes.take_under_review(ws.control, number, "alice")
     disputes.accept(ws.control, number, "alice", Decimal("2.00"), "agreed")
     assert count(ws.control, "adjustments", period="2026-11") == 2
     with pytest.raises(periods.ConcurrentChangeError, match="changed after this close was"):
@@ -322,7 +323,7 @@ def test_a_close_prepared_before_a_run_claimed_the_period_is_refused(
     to_review(ws, "2026-10")
     reviewed = periods.status(ws.control, "2026-10").run_id
     plan = close.prepare_close(ws, "2026-10", "alice")
-    publish = allocation_run._publish
+    publish = planner.write_allocations
     refused: list[Exception] = []
 
     def publish_as_the_close_commits(*args: Any) -> None:
@@ -333,7 +334,7 @@ def test_a_close_prepared_before_a_run_claimed_the_period_is_refused(
         publish(*args)
 
     with monkeypatch.context() as patch:
-        patch.setattr(allocation_run, "_publish", publish_as_the_close_commits)
+        patch.setattr(planner, "write_allocations", publish_as_the_close_commits)
         result = allocate_period(ws, "2026-10")
     assert result.published
     assert [str(exc) for exc in refused] == [

@@ -16,9 +16,10 @@ from typing import Any
 
 from sqlalchemy import select
 
-from apportion.ledger import audit, close, disputes, periods
+from apportion.control import audit
+from apportion.control.models import Adjustment
+from apportion.ledger import close, disputes, periods
 from apportion.ledger.lines import period_lines
-from apportion.ledger.models import Adjustment
 from apportion.workspace import Workspace
 from tests.ledger.cases import close_now, count, line, to_review
 from tests.ledger.racers import accept_at_once, close_at_once
@@ -79,7 +80,7 @@ def test_a_close_racing_an_adjustment_to_the_same_period(ws: Workspace, control_
     close_now(ws, "2026-10")
     bot = line(ws, "2026-10", "cx", "bot").line_id
     number = disputes.open_dispute(ws, "2026-10", bot, "not ours", "bob").id
-    disputes.review(ws.control, number, "alice")
+    disputes.take_under_review(ws.control, number, "alice")
     to_review(ws, "2026-11")
     plan = close.prepare_close(ws, "2026-11", "carol")
     outcomes = _race(

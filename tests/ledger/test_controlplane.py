@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from apportion.allocate import allocate_period
-from apportion.ledger import ControlPlane
+from apportion.control import ControlPlane
+from apportion.ledger.allocation import allocate_period
 from apportion.workspace import Workspace
 
 
@@ -40,7 +40,7 @@ def test_an_audit_subject_of_long_names_fits_its_column(control_url: str) -> Non
     each up to 200 characters: PostgreSQL refuses a subject longer than its column, so it is
     shortened there and the details keep the names in full."""
     from apportion.analyse.explanations import record as explain
-    from apportion.ledger import audit
+    from apportion.control import audit
 
     control = ControlPlane(control_url)
     long = "c" * 200

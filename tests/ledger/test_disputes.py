@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from apportion.ledger import audit, disputes
+from apportion.control import audit
+from apportion.control.models import Adjustment
+from apportion.ledger import disputes
 from apportion.ledger.disputes import DisputeError, DisputeView
-from apportion.ledger.models import Adjustment
 from apportion.workspace import Workspace
 from tests.helpers import ingest
 from tests.ledger.cases import (
@@ -67,7 +68,7 @@ def test_open_review_accept(reviewed: Workspace) -> None:
     assert (opened.line_amount, opened.claimed_amount) == (Decimal("10.01"), Decimal("4.00"))
     assert (opened.reason, opened.evidence) == ("bot traffic was search's", "gateway log")
     assert (opened.resolved_at, opened.resolution, opened.accepted_amount) == (None, None, None)
-    reviewing = disputes.review(control, 1, "alice", "looking")
+    reviewing = disputes.take_under_review(control, 1, "alice", "looking")
     assert reviewing.state == "under_review" and reviewing.resolved_at is None
     accepted = disputes.accept(control, 1, "alice", Decimal("3.50"), "  half of it  ")
     assert (accepted.state, accepted.accepted_amount, accepted.resolution) == (
@@ -90,7 +91,7 @@ def test_open_review_accept(reviewed: Workspace) -> None:
     ]
     with control.reading() as session:
         assert disputes.unresolved_ids(session, "2026-10") == []
-    assert [d.state for d in disputes.listing(control, period="2026-10")] == ["accepted"]
+    assert [d.state for d in disputes.list_disputes(control, period="2026-10")] == ["accepted"]
 
 
 def test_reject_and_withdraw(reviewed: Workspace) -> None:
@@ -98,25 +99,25 @@ def test_reject_and_withdraw(reviewed: Workspace) -> None:
     first, second, third = (
         _open(reviewed, *key) for key in [("cx", "bot"), ("cx", "search"), ("ops", "bot")]
     )
-    disputes.review(control, first.id, "alice")
+    disputes.take_under_review(control, first.id, "alice")
     rejected = disputes.reject(control, first.id, "alice", " usage is tagged bot ")
     assert (rejected.state, rejected.resolution) == ("rejected", "usage is tagged bot")
     assert rejected.resolved_at is not None and rejected.adjustment_id is None
     withdrawn = disputes.withdraw(control, second.id, "bob")
     assert (withdrawn.state, withdrawn.resolution) == ("withdrawn", "withdrawn")
-    disputes.review(control, third.id, "alice")
+    disputes.take_under_review(control, third.id, "alice")
     late = disputes.withdraw(control, third.id, "bob", "found it")
     assert (late.state, late.resolution) == ("withdrawn", "found it")
     assert _trail(late)[1:] == [
         ("open", "under_review", "alice", None),
         ("under_review", "withdrawn", "bob", "found it"),
     ]
-    assert [(d.id, d.state) for d in disputes.listing(control)] == [
+    assert [(d.id, d.state) for d in disputes.list_disputes(control)] == [
         (1, "rejected"),
         (2, "withdrawn"),
         (3, "withdrawn"),
     ]
-    assert [d.id for d in disputes.listing(control, state="withdrawn", payer="cx")] == [2]
+    assert [d.id for d in disputes.list_disputes(control, state="withdrawn", payer="cx")] == [2]
     assert count(control, "adjustments") == 0
 
 
@@ -154,18 +155,18 @@ def test_an_open_dispute_is_neither_accepted_nor_rejected(reviewed: Workspace) -
 def test_a_dispute_under_review_is_not_reviewed_again(reviewed: Workspace) -> None:
     control = reviewed.control
     _open(reviewed)
-    disputes.review(control, 1, "alice")
+    disputes.take_under_review(control, 1, "alice")
     before = _snapshot(reviewed)
     with pytest.raises(
         DisputeError,
         match=_refused("under_review", "under_review", "accepted, rejected, withdrawn"),
     ):
-        disputes.review(control, 1, "alice")
+        disputes.take_under_review(control, 1, "alice")
     _unchanged(before, reviewed)
 
 
 ACTIONS: dict[str, Callable[[Workspace], DisputeView]] = {
-    "under_review": lambda ws: disputes.review(ws.control, 1, "alice"),
+    "under_review": lambda ws: disputes.take_under_review(ws.control, 1, "alice"),
     "accepted": lambda ws: disputes.accept(ws.control, 1, "alice", Decimal("1.00"), "yes"),
     "rejected": lambda ws: disputes.reject(ws.control, 1, "alice", "no"),
     "withdrawn": lambda ws: disputes.withdraw(ws.control, 1, "bob", "never mind"),
@@ -176,7 +177,7 @@ ACTIONS: dict[str, Callable[[Workspace], DisputeView]] = {
 def test_nothing_moves_a_resolved_dispute(reviewed: Workspace, resolved: str) -> None:
     control = reviewed.control
     _open(reviewed)
-    disputes.review(control, 1, "alice")
+    disputes.take_under_review(control, 1, "alice")
     ACTIONS[resolved](reviewed)
     before = _snapshot(reviewed)
     for to, action in ACTIONS.items():
@@ -193,7 +194,7 @@ def test_nothing_moves_a_resolved_dispute(reviewed: Workspace, resolved: str) ->
 def test_resolving_needs_a_reason(reviewed: Workspace, blank: str) -> None:
     control = reviewed.control
     _open(reviewed)
-    disputes.review(control, 1, "alice")
+    disputes.take_under_review(control, 1, "alice")
     before = _snapshot(reviewed)
     with pytest.raises(DisputeError, match=r"^rejecting a dispute needs a reason$"):
         disputes.reject(control, 1, "alice", blank)
@@ -214,7 +215,7 @@ def test_a_catalogued_cost_centre_without_lines_may_receive_a_disputed_charge(
     tags = reviewed.config.tags.model_copy(update={"catalogue": "catalogue.csv"})
     catalogued = Workspace(reviewed.root, reviewed.config.model_copy(update={"tags": tags}))
     _open(reviewed)
-    disputes.review(reviewed.control, 1, "alice")
+    disputes.take_under_review(reviewed.control, 1, "alice")
     payers = disputes.receivers(catalogued, 1)
     assert payers == {"cx", "ops", "research"}
     accepted = disputes.accept(
@@ -228,7 +229,7 @@ def test_a_catalogued_cost_centre_without_lines_may_receive_a_disputed_charge(
 def test_accepted_amounts_are_checked(reviewed: Workspace) -> None:
     control = reviewed.control
     _open(reviewed)
-    disputes.review(control, 1, "alice")
+    disputes.take_under_review(control, 1, "alice")
     before = _snapshot(reviewed)
     refusals = {
         Decimal("0"): "the accepted amount must be more than zero",
@@ -279,11 +280,11 @@ def test_what_cannot_be_disputed(reviewed: Workspace) -> None:
     _open(reviewed)
     with pytest.raises(DisputeError, match=r"^dispute #1 on this line is still unresolved$"):
         _open(reviewed)
-    disputes.review(control, 1, "alice")
+    disputes.take_under_review(control, 1, "alice")
     with pytest.raises(DisputeError, match=r"^dispute #1 on this line is still unresolved$"):
         _open(reviewed)
     with pytest.raises(DisputeError, match=r"^there is no dispute #7$"):
-        disputes.review(control, 7, "alice")
+        disputes.take_under_review(control, 7, "alice")
     assert count(control, "disputes") == 1
 
 
@@ -298,7 +299,7 @@ def test_accepting_a_dispute_on_a_credit_line_moves_the_credit(
     refund = line(ws, "2026-10", "cx", "refund")
     assert (refund.amount, refund.mode) == (Decimal("-4.00"), "chargeback")
     opened = disputes.open_dispute(ws, "2026-10", refund.line_id, "ops's refund", "bob")
-    disputes.review(ws.control, opened.id, "alice")
+    disputes.take_under_review(ws.control, opened.id, "alice")
     payers = disputes.receivers(ws, opened.id)
     accepted = disputes.accept(
         ws.control, opened.id, "alice", Decimal("1.50"), "agreed", reassign_to="ops", payers=payers

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from apportion.allocate import allocate_period
 from apportion.ledger import close, journal, periods
+from apportion.ledger.allocation import allocate_period
 from apportion.ledger.lines import period_lines
 from tests.helpers import ingest, make_workspace, write_focus
 
@@ -58,7 +58,7 @@ def test_close_on_either_engine(tmp_path: Path) -> None:
         ("ops", "bot"): Decimal("3.34"),
         ("__unallocated__", "__unallocated__"): Decimal("1.00"),
     }
-    periods.review(ws.control, "2026-10", "alice")
+    periods.start_review(ws.control, "2026-10", "alice")
     closed = close.close_period(ws, "2026-10", "alice")
     assert (closed.lines, closed.journal_lines) == (4, 3)
     entries = journal.posted(ws.control, "2026-10")

@@ -13,8 +13,8 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.exc import DBAPIError
 
-from apportion.ledger import ControlPlane, audit, migrate
-from apportion.ledger.models import Base
+from apportion.control import ControlPlane, audit, migrate
+from apportion.control.models import Base
 from tests.ledger.cases import execute
 
 LEDGER_TABLES = {

@@ -7,10 +7,11 @@ import re
 
 import pytest
 
-from apportion.allocate import allocate_period
-from apportion.ledger import adjustments, audit, close, periods
+from apportion.control import audit
+from apportion.control.models import PeriodRecord
+from apportion.ledger import adjustments, close, periods
+from apportion.ledger.allocation import allocate_period
 from apportion.ledger.close import CloseRefusedError
-from apportion.ledger.models import PeriodRecord
 from apportion.ledger.periods import PeriodStateError
 from apportion.workspace import Workspace
 from tests.helpers import allocate
@@ -36,7 +37,7 @@ def test_a_period_goes_open_allocated_in_review_closed(ws: Workspace) -> None:
     second = allocate_period(ws, "2026-10", actor="alice")
     assert (periods.status(control, "2026-10").state, _version(ws, "2026-10")) == ("allocated", 4)
     assert periods.status(control, "2026-10").run_id == second.run_id
-    reviewed = periods.review(control, "2026-10", "bob")
+    reviewed = periods.start_review(control, "2026-10", "bob")
     assert (reviewed.state, reviewed.run_id, _version(ws, "2026-10")) == (
         "in_review",
         second.run_id,
@@ -79,7 +80,7 @@ def test_an_open_period_neither_goes_to_review_nor_closes(ws: Workspace) -> None
             "`apportion allocate --period 2026-10` first"
         ),
     ):
-        periods.review(ws.control, "2026-10", "alice")
+        periods.start_review(ws.control, "2026-10", "alice")
     with pytest.raises(
         PeriodStateError, match=r"^only a period in review closes; 2026-10 is open$"
     ):
@@ -88,7 +89,7 @@ def test_an_open_period_neither_goes_to_review_nor_closes(ws: Workspace) -> None
     with ws.control.transaction() as session:
         periods.ensure_open_period(session, "2026-11")
     with pytest.raises(PeriodStateError, match="no published allocation to review"):
-        periods.review(ws.control, "2026-11", "alice")
+        periods.start_review(ws.control, "2026-11", "alice")
     with pytest.raises(PeriodStateError, match="only a period in review closes; 2026-11 is open"):
         close.close_period(ws, "2026-11", "alice")
     assert [s.state for s in periods.statuses(ws.control)] == ["open"]
@@ -113,7 +114,7 @@ def test_a_period_in_review_does_not_go_to_review_again(ws: Workspace) -> None:
     with pytest.raises(
         PeriodStateError, match=r"^only an allocated period goes to review; 2026-10 is in_review$"
     ):
-        periods.review(ws.control, "2026-10", "alice")
+        periods.start_review(ws.control, "2026-10", "alice")
     assert (periods.status(ws.control, "2026-10").state, _version(ws, "2026-10")) == (
         "in_review",
         3,
@@ -128,7 +129,7 @@ def test_nothing_changes_a_closed_period(ws: Workspace) -> None:
     runs = len(control.runs("2026-10"))
     never = r"^period 2026-10 is closed and never changes$"
     with pytest.raises(PeriodStateError, match=never):
-        periods.review(control, "2026-10", "alice")
+        periods.start_review(control, "2026-10", "alice")
     with pytest.raises(PeriodStateError, match=never):
         close.close_period(ws, "2026-10", "alice")
     with pytest.raises(PeriodStateError, match=never):
@@ -157,7 +158,7 @@ def test_restating_is_only_for_closed_periods(ws: Workspace) -> None:
     for step in (
         lambda: None,
         lambda: allocate(ws, "2026-10"),
-        lambda: periods.review(ws.control, "2026-10", "alice"),
+        lambda: periods.start_review(ws.control, "2026-10", "alice"),
     ):
         step()
         state = periods.status(ws.control, "2026-10").state

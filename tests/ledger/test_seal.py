@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from apportion.ledger.seal import ENV_KEY, ENV_KEY_FILE, LedgerKey, LedgerKeyError, link
+from apportion.control.seal import ENV_KEY, ENV_KEY_FILE, LedgerKey, LedgerKeyError, link
 
 
 @pytest.fixture(autouse=True)

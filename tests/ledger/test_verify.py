@@ -13,10 +13,11 @@ from collections.abc import Callable
 
 import pytest
 
-from apportion.ledger import audit, close, journal
+from apportion.control import audit
+from apportion.control.models import Closing, JournalLineRecord
+from apportion.ledger import close, journal
 from apportion.ledger.close import Closed
 from apportion.ledger.lines import frozen_lines
-from apportion.ledger.models import Closing, JournalLineRecord
 from apportion.workspace import Workspace
 from tests.ledger.cases import close_now, execute, line
 

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from apportion.allocate import Period
 from apportion.cli import app
-from apportion.ingest import ingest_files
+from apportion.ingest.load import ingest_files
 from apportion.tags import load_policy
 from apportion.tags.coverage import ALL, Coverage, tag_coverage
 from tests.helpers import make_workspace, write_focus

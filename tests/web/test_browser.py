@@ -17,7 +17,7 @@ import pytest
 import uvicorn
 
 from apportion.access import tokens
-from apportion.api.app import create_app
+from apportion.server import create_app
 from apportion.workspace import Workspace
 from tests.conftest import BuiltDemo
 

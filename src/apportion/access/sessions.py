@@ -13,9 +13,9 @@ from sqlalchemy import delete, select
 
 from apportion.access import tokens
 from apportion.access.caller import Caller
-from apportion.ledger import audit
-from apportion.ledger.controlplane import ControlPlane
-from apportion.ledger.models import ApiToken, WebSession
+from apportion.control import audit
+from apportion.control.models import ApiToken, WebSession
+from apportion.control.plane import ControlPlane
 
 LIFETIME = timedelta(hours=12)
 

@@ -13,15 +13,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from apportion.access.caller import CONSUMER, ROLES, Caller
-from apportion.ledger import audit
-from apportion.ledger.controlplane import ControlPlane
-from apportion.ledger.models import ApiToken, TokenGrant
+from apportion.control import audit
+from apportion.control.models import ApiToken, TokenGrant
+from apportion.control.plane import ControlPlane
+from apportion.errors import UsageError
 
 PREFIX = "apt_"  # makes a leaked token easy to recognise (secret scanners, logs)
 MAX_NAME = 200
 
 
-class AccessError(ValueError):
+class AccessError(UsageError):
     """A token request that cannot be carried out (exit code 2)."""
 
 
@@ -114,7 +115,7 @@ def caller_of(session: Session, token: ApiToken) -> Caller:
     return Caller(token_id=token.id, name=token.name, role=token.role, payers=payers)
 
 
-def listing(control: ControlPlane) -> list[TokenInfo]:
+def list_tokens(control: ControlPlane) -> list[TokenInfo]:
     with control.reading() as session:
         grants: dict[int, list[str]] = {}
         for grant in session.scalars(select(TokenGrant).order_by(TokenGrant.payer)):

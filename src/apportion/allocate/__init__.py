@@ -1,7 +1,8 @@
-"""Rules -> pools -> allocations, with lineage and the conservation check."""
+"""Rules -> pools -> allocations, with lineage and the conservation check: the planner. The
+run that records an allocation in the ledger is apportion.ledger.allocation."""
 
 from apportion.allocate.conservation import ConservationError
-from apportion.allocate.run import AllocationError, RunResult, allocate_period
+from apportion.allocate.plan import AllocationError
 from apportion.periods import Period, PeriodError
 
 __all__ = [
@@ -9,6 +10,4 @@ __all__ = [
     "ConservationError",
     "Period",
     "PeriodError",
-    "RunResult",
-    "allocate_period",
 ]

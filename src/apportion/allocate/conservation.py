@@ -14,6 +14,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from apportion.engine import DataPlane
+from apportion.errors import WorkError
 from apportion.money import EXACT, add
 from apportion.periods import Period
 from apportion.schema import tables as t
@@ -25,7 +26,7 @@ BillKey = tuple[str | None, ...]
 Sums = dict[str, Decimal]
 
 
-class ConservationError(AssertionError):
+class ConservationError(WorkError):
     """The run does not add up; it is not published. The message says where it broke."""
 
 

@@ -38,3 +38,10 @@ def input_partitions(plane: DataPlane, period: Period) -> dict[str, str]:
 
 def changed_partitions(recorded: dict[str, str], current: dict[str, str]) -> list[str]:
     return sorted(p for p in set(recorded) | set(current) if recorded.get(p) != current.get(p))
+
+
+def runs_held(plane: DataPlane, period: str) -> set[str]:
+    """The runs whose pools of the period the data plane holds: one, once a run is published."""
+    pools = plane.table(t.POOLS)
+    found = pools.filter(pools[t.BILLING_PERIOD] == period).select("run_id").distinct()
+    return set(plane.to_arrow(found).column(0).to_pylist())

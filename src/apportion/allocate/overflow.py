@@ -20,6 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from apportion.engine.dataplane import DataPlane
+from apportion.errors import WorkError
 from apportion.money import plain
 from apportion.schema.focus import COST_METRICS
 from apportion.schema.tables import MONEY_SCALE
@@ -29,7 +30,7 @@ SHOWN_LINES = 5  # line ids named per pool; the count says how many more there a
 _COARSE = dt.Decimal(38, 0)  # whole units: a sum of these cannot overflow below 10^38
 
 
-class PoolOverflowError(OverflowError):
+class PoolOverflowError(WorkError, OverflowError):
     """A pool's lines sum past what DECIMAL(38, 18) holds; the message names the pool and its
     lines. An OverflowError, so the run is refused (exit 1) like any amount that cannot be kept
     exactly."""

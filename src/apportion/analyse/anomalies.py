@@ -30,9 +30,9 @@ from apportion.analyse.daily_cost import (
     period_cost,
 )
 from apportion.config.anomalies import AnomaliesConfig
-from apportion.money import add, at_least, exact_sum, subtract, to_minor
+from apportion.ledger.published import NotAllocatedError
+from apportion.money import add, at_least, exact_sum, subtract, to_minor, to_minor_text
 from apportion.periods import Period
-from apportion.report.published import NotAllocatedError
 from apportion.schema import tables as t
 from apportion.schema.currency import minor_units
 from apportion.workspace import Workspace
@@ -306,7 +306,7 @@ def _driving_lines(
             "day": row["day"].date().isoformat(),
             **{name: row[name] for name in LINE_FIELDS},
             "cost": None if row["cost"] is None else at_least(row["cost"], digits),
-            "share": f"{to_minor(row['share'], key.currency):f}",
+            "share": to_minor_text(row["share"], key.currency),
         }
         for row in rows[: settings.top_lines]
     ]

@@ -22,8 +22,9 @@ from typing import Any, Literal, get_args
 
 from sqlalchemy import select
 
-from apportion.ledger import audit
-from apportion.ledger.models import Commitment
+from apportion.control import audit
+from apportion.control.models import Commitment
+from apportion.errors import UsageError
 from apportion.money import at_least
 from apportion.rules.columns import check_names, compile_match, line_columns
 from apportion.rules.expr import MatchError, parse_match
@@ -37,7 +38,7 @@ MAX_AMOUNT = Decimal(10) ** 18  # far above any contract; keeps sums inside DECI
 _TEXT = re.compile(r"^[^\x00-\x1f\x7f]+$")  # names are shown in tables and logs: no controls
 
 
-class CommitmentError(ValueError):
+class CommitmentError(UsageError):
     """A commitment that cannot be recorded as given (bad input)."""
 
 

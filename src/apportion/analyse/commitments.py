@@ -182,7 +182,7 @@ class CommitmentFigures:
 
     def as_dict(self) -> dict[str, Any]:
         c = self.commitment
-        money = _money_of(c.currency)
+        exact_text = _exact_in(c.currency)
         q = self.sums
         discount = c.is_discount
         return {
@@ -190,35 +190,35 @@ class CommitmentFigures:
             "measured_by": "commitment discount rows" if discount else "spend in scope",
             "period": self.period,
             "status": self.status,
-            "used": money(self.used),
-            "unused": money(self.unused),
-            "idle": money(self.unused),
+            "used": exact_text(self.used),
+            "unused": exact_text(self.unused),
+            "idle": exact_text(self.unused),
             "utilisation": _text(self.utilisation),
             "used_quantity": _count(q["used_quantity"]) if discount else None,
             "unused_quantity": _count(q["unused_quantity"]) if discount else None,
             "unit": self.unit,
-            "purchased": money(q["purchased"]),
-            "eligible": money(q["eligible"]) if discount else None,
-            "covered": money(q["covered"]) if discount else None,
+            "purchased": exact_text(q["purchased"]),
+            "eligible": exact_text(q["eligible"]) if discount else None,
+            "covered": exact_text(q["covered"]) if discount else None,
             "coverage": _text(self.coverage),
-            "spend": money(q["spent"]) if not discount else None,
-            "period_share": money(to_minor(self.share, c.currency)),
-            "drawn": money(self.drawn),
-            "drawn_to_date": money(self.drawn_to_date),
-            "remaining": money(subtract(c.amount, self.drawn_to_date)),
+            "spend": exact_text(q["spent"]) if not discount else None,
+            "period_share": exact_text(to_minor(self.share, c.currency)),
+            "drawn": exact_text(self.drawn),
+            "drawn_to_date": exact_text(self.drawn_to_date),
+            "remaining": exact_text(subtract(c.amount, self.drawn_to_date)),
             "elapsed_days": self.elapsed_days,
             "measured_days": self.measured_days,
             "not_loaded": self.unloaded,
             "term_days": c.term_days,
-            "projected": money(self.projected),
-            "projected_shortfall": money(self.shortfall),
-            "projected_overage": money(self.overage),
+            "projected": exact_text(self.projected),
+            "projected_shortfall": exact_text(self.shortfall),
+            "projected_overage": exact_text(self.overage),
             "burn_down": [
                 {
                     "period": burn.period,
-                    "drawn": money(burn.drawn),
-                    "cumulative": money(burn.cumulative),
-                    "remaining": money(burn.remaining),
+                    "drawn": exact_text(burn.drawn),
+                    "cumulative": exact_text(burn.cumulative),
+                    "remaining": exact_text(burn.remaining),
                 }
                 for burn in self.burn_down
             ],
@@ -246,11 +246,11 @@ class IdleCost:
         return ZERO if EXACT.abs(gap) < unit * self.idle_lines else gap
 
     def as_dict(self) -> dict[str, Any]:
-        money = _money_of(self.currency)
+        exact_text = _exact_in(self.currency)
         return {
             "currency": self.currency,
-            "unused": money(self.unused),
-            "allocated_to_idle": money(self.allocated_to_idle),
+            "unused": exact_text(self.unused),
+            "allocated_to_idle": exact_text(self.allocated_to_idle),
         }
 
 
@@ -545,7 +545,7 @@ def _overlaps(
         shared = Decimal(row[f"p{k}"] or 0)
         if shared:
             notes.append(
-                f"{one.name} and {other.name} both draw the same {_money_of(one.currency)(shared)} "
+                f"{one.name} and {other.name} both draw the same {_exact_in(one.currency)(shared)} "
                 f"{one.currency} of spend in {month}: their scopes overlap, so each counts it "
                 "and together they show it twice; narrow a scope so each line is drawn once"
             )
@@ -682,10 +682,11 @@ def _count(value: Decimal) -> str:
     return f"{value.normalize():f}" if value else "0"
 
 
-def _money_of(currency: str) -> Callable[[Decimal | None], str | None]:
+def _exact_in(currency: str) -> Callable[[Decimal | None], str | None]:
+    """Amounts of the currency as text, every digit and at least its minor unit (None stays)."""
     places = minor_units(currency)
 
-    def money(value: Decimal | None) -> str | None:
+    def exact_text(value: Decimal | None) -> str | None:
         return None if value is None else at_least(value, places)
 
-    return money
+    return exact_text

@@ -12,9 +12,10 @@ from typing import Any
 
 from sqlalchemy import select
 
-from apportion.ledger import audit
-from apportion.ledger.controlplane import ControlPlane
-from apportion.ledger.models import Explanation
+from apportion.control import audit
+from apportion.control.models import Explanation
+from apportion.control.plane import ControlPlane
+from apportion.errors import UsageError
 from apportion.periods import Period
 
 MAX_TEXT = 4000
@@ -25,7 +26,7 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 ItemKey = tuple[str, str, str, str]
 
 
-class ExplanationError(ValueError):
+class ExplanationError(UsageError):
     """An explanation that cannot be recorded as given (bad usage: exit code 2)."""
 
 

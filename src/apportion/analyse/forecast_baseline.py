@@ -16,6 +16,9 @@ ahead. Each baseline says in ``method`` how it was made, fallbacks included; the
 in floating point, the amount is rounded half-even to the currency's minor unit and floored at
 zero, whatever the method (a last actual of credits included): a forecast is a cost. The fit is
 deterministic: the same history gives the same baseline.
+
+statsmodels is an optional extra (``pip install 'apportion[forecast]'``): it serves this one
+model. Without it every baseline is the last actual, and its ``method`` says why.
 """
 
 from __future__ import annotations
@@ -32,12 +35,13 @@ from sqlalchemy import func, select
 
 from apportion.analyse.forecast_input import BASELINE, ForecastError, ForecastRow, Key
 from apportion.analyse.forecasts import Submission, actuals, submit
-from apportion.ledger.models import Closing, Run
+from apportion.control.models import Closing, Run
 from apportion.money import to_minor
 from apportion.periods import Period
 from apportion.workspace import Workspace
 
 SEASON = 12
+NO_SMOOTHING = "statsmodels is not installed (pip install 'apportion[forecast]')"
 SEASONAL_HISTORY = 2 * SEASON
 TREND_HISTORY = 3
 BASELINE_OWNER = "baseline"
@@ -126,7 +130,7 @@ def save_baseline(
     )
 
 
-def project(series: Sequence[Decimal], horizon: int, currency: str) -> tuple[Decimal, str]:
+def extrapolate(series: Sequence[Decimal], horizon: int, currency: str) -> tuple[Decimal, str]:
     """The amount ``horizon`` periods after the last of ``series`` (oldest first), and how it
     was made."""
     count = len(series)
@@ -140,6 +144,9 @@ def project(series: Sequence[Decimal], horizon: int, currency: str) -> tuple[Dec
     seasonal = count >= SEASONAL_HISTORY
     try:
         value = _smoothed([float(amount) for amount in series], horizon, seasonal)
+    except ImportError:
+        method = f"naive, the last actual: {NO_SMOOTHING} ({history})"
+        return _floored(last, method, currency)
     except (ValueError, ArithmeticError) as exc:  # numpy's LinAlgError is a ValueError
         method = f"naive, the last actual: the smoothing failed, {exc} ({history})"
         return _floored(last, method, currency)
@@ -160,11 +167,11 @@ def _floored(amount: Decimal, method: str, currency: str) -> tuple[Decimal, str]
 
 
 def _smoothed(values: list[float], horizon: int, seasonal: bool) -> float:
-    import numpy as np
+    # imported here: statsmodels is an optional extra, and heavy to import
     from statsmodels.tsa.holtwinters import ExponentialSmoothing
 
     model = ExponentialSmoothing(
-        np.asarray(values, dtype=float),
+        values,
         trend="add",
         seasonal="add" if seasonal else None,
         seasonal_periods=SEASON if seasonal else None,
@@ -181,7 +188,7 @@ def _smoothed(values: list[float], horizon: int, seasonal: bool) -> float:
 
 
 def _line_baseline(key: Key, series: list[Decimal], horizon: int) -> Baseline:
-    amount, method = project(series, horizon, key[2])
+    amount, method = extrapolate(series, horizon, key[2])
     return Baseline(key, amount, method, len(series))
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
+from apportion.errors import UsageError
 from apportion.money import to_minor
 from apportion.periods import Period, PeriodError
 from apportion.schema.currency import ISO_4217, minor_units
@@ -31,7 +32,7 @@ EARLIEST_YEAR, LATEST_YEAR = 1970, 2200
 Key = tuple[str, str, str]  # payer (cost centre), workload (use case), currency
 
 
-class ForecastError(ValueError):
+class ForecastError(UsageError):
     """A forecast, budget or question about them that cannot be taken (bad input: exit 2,
     HTTP 422)."""
 

@@ -42,10 +42,10 @@ from apportion.analyse.forecast_input import (
     Key,
     read_file,
 )
-from apportion.ledger import audit
-from apportion.ledger.audit import aware
+from apportion.control import audit
+from apportion.control.audit import aware
+from apportion.control.models import Forecast
 from apportion.ledger.lines import stated_lines
-from apportion.ledger.models import Forecast
 from apportion.ledger.periods import ConcurrentChangeError
 from apportion.money import EXACT, add, at_least, exact_sum, ratio
 from apportion.periods import Period

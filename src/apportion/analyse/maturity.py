@@ -34,13 +34,18 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from apportion.allocate.targets import NO_OWNER, NO_RULE
+from apportion.analyse import commitments
+from apportion.analyse.forecasts import accuracy
 from apportion.config.ledger import CHARGEBACK, NOT_CHARGED
 from apportion.ledger.lines import Line, stated_lines
+from apportion.ledger.published import NotAllocatedError, final_allocations
 from apportion.money import EXACT, add, at_least, ratio, subtract
 from apportion.periods import Period
-from apportion.report.published import NotAllocatedError
-from apportion.report.totals import MetricTotals
+from apportion.report.totals import METHODS, MetricTotals, totals
 from apportion.schema.currency import minor_units
+from apportion.schema.tables import UNALLOCATED
+from apportion.tags.coverage import ALL, tag_coverage
 from apportion.workspace import Workspace
 
 STAGES = ("not yet crawling", "crawl", "walk", "run")
@@ -159,8 +164,6 @@ class Maturity:
 
 
 def maturity(workspace: Workspace, period: str) -> Maturity:
-    from apportion.report.totals import totals
-
     Period.parse(period)
     lines = stated_lines(workspace, period)
     if lines is None:
@@ -191,8 +194,6 @@ def _worst(shares: dict[str, Decimal | None]) -> tuple[str, Decimal] | None:
 
 
 def _allocation(found: list[MetricTotals]) -> Practice:
-    from apportion.report.totals import METHODS
-
     worst = _worst({m.currency: _share(m.allocated_total, m.ingested) for m in found})
     if worst is None:
         return Practice("allocation", None, NOT_MEASURED, ALLOCATION, next_step=_NO_COST)
@@ -227,7 +228,6 @@ def _tagging(workspace: Workspace, period: str, found: list[MetricTotals]) -> Pr
     same function, so the verdict and the report never disagree. Beside it, the share of the
     line-by-line cost (what direct rules claimed, and what stayed unallocated because its
     line named no owner) whose line named its owner."""
-    from apportion.tags.coverage import ALL, tag_coverage
 
     if not found:
         return Practice("tagging", None, NOT_MEASURED, TAGGING, next_step=_NO_COST)
@@ -277,9 +277,6 @@ def _ownerless(workspace: Workspace, period: str, metric: str) -> dict[str, Deci
     """Per currency, the unallocated cost whose line named no owner (no rule claimed it, a
     direct rule found no value, or the values it found name no payer): what tags would have
     placed."""
-    from apportion.allocate.targets import NO_OWNER, NO_RULE
-    from apportion.report.published import final_allocations
-    from apportion.schema.tables import UNALLOCATED
 
     final = final_allocations(workspace, Period.parse(period))
     unclaimed = (final.method == "unallocated") & final.reason.isin([NO_RULE, NO_OWNER])
@@ -301,8 +298,6 @@ def _share(part: Decimal, whole: Decimal) -> Decimal | None:
 
 
 def _forecasting(workspace: Workspace, period: str) -> Practice:
-    from apportion.analyse.forecasts import accuracy
-
     wape = accuracy(workspace, period)
     if wape is None:
         return Practice(
@@ -327,9 +322,7 @@ def _forecasting(workspace: Workspace, period: str) -> Practice:
 
 
 def _commitments(workspace: Workspace, period: str) -> Practice:
-    from apportion.analyse.commitments import portfolio_figures
-
-    coverage, utilisation = portfolio_figures(workspace, period)
+    coverage, utilisation = commitments.portfolio_figures(workspace, period)
     details = {
         "coverage": None if coverage is None else f"{_percent(coverage)}%",
         "utilisation": None if utilisation is None else f"{_percent(utilisation)}%",

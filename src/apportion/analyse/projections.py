@@ -56,10 +56,11 @@ from apportion.allocate.split import round_to
 from apportion.analyse.delivered import delivered
 from apportion.config.loader import exact_yaml
 from apportion.config.playbooks import DEFAULT_SMALLER_MODELS, smaller_model
-from apportion.ledger import audit
+from apportion.control import audit
+from apportion.control.models import Projection as ProjectionRecord
+from apportion.errors import NotFoundError, UsageError
 from apportion.ledger.lines import stated_lines
-from apportion.ledger.models import Projection as ProjectionRecord
-from apportion.money import EXACT, add, exact_sum, subtract, to_minor
+from apportion.money import EXACT, add, exact_sum, subtract, to_minor, to_minor_text
 from apportion.money import ratio as exact_ratio
 from apportion.periods import Period
 from apportion.pricing.tokens import CURRENCY as PRICE_CURRENCY
@@ -81,12 +82,12 @@ COMBINED = "all three"
 PARTS = ("model_calls", "gpu", "storage", "fixed")
 
 
-class ProjectionError(ValueError):
+class ProjectionError(UsageError):
     """A proposal that cannot be priced as given, or a comparison that cannot be made (bad
     input: exit code 2, HTTP 422)."""
 
 
-class ProjectionNotFoundError(ProjectionError):
+class ProjectionNotFoundError(ProjectionError, NotFoundError):
     """No projection is saved under that name (HTTP 404)."""
 
 
@@ -340,10 +341,10 @@ class Month:
         return {
             "period": self.period,
             "decisions": count(self.decisions),
-            **{part: money(amount, self.currency) for part, amount in self.parts.items()},
-            "total": money(self.total, self.currency),
+            **{part: to_minor_text(amount, self.currency) for part, amount in self.parts.items()},
+            "total": to_minor_text(self.total, self.currency),
             "cost_per_decision": text(self.cost_per_decision),
-            "by_model": {k: money(v, self.currency) for k, v in self.by_model.items()},
+            "by_model": {k: to_minor_text(v, self.currency) for k, v in self.by_model.items()},
         }
 
 
@@ -376,11 +377,14 @@ class Scenario:
             "scenario": self.name,
             "applies": True,
             "assumptions": self.assumptions,
-            "total": money(self.total, currency),
-            "saving": money(self.saving, currency),
+            "total": to_minor_text(self.total, currency),
+            "saving": to_minor_text(self.saving, currency),
             "saving_percent": text(percent(self.saving, baseline)),
             "months": [
-                {**month.as_dict(), "saving": money(subtract(base.total, month.total), currency)}
+                {
+                    **month.as_dict(),
+                    "saving": to_minor_text(subtract(base.total, month.total), currency),
+                }
                 for month, base in zip(self.months, self.baseline, strict=True)
             ],
         }
@@ -410,7 +414,7 @@ class Projected:
             "start": proposal.start,
             "horizon": proposal.horizon,
             "decision_unit": proposal.decision_unit,
-            "total": money(self.total, self.currency),
+            "total": to_minor_text(self.total, self.currency),
             "months": [m.as_dict() for m in self.months],
             "scenarios": [s.as_dict(self.currency) for s in self.scenarios],
             "assumptions": self.assumptions,
@@ -418,7 +422,7 @@ class Projected:
         }
 
 
-def project(proposal: Proposal, pricer: Pricer) -> Projected:
+def price_proposal(proposal: Proposal, pricer: Pricer) -> Projected:
     """The proposal's months and its scenarios, priced by ``pricer``."""
     rates = _rates(proposal, pricer)
     months = _months(proposal, pricer)
@@ -440,7 +444,7 @@ def project_in(workspace: Workspace, proposal: Proposal) -> Projected:
             update={"routing": routing.model_copy(update={"to": smaller})}
         )
         proposal = proposal.model_copy(update={"scenarios": scenarios})
-    return project(proposal, Pricer(workspace.config.pricing))
+    return price_proposal(proposal, Pricer(workspace.config.pricing))
 
 
 def _rates(proposal: Proposal, pricer: Pricer) -> dict[str, Rates]:
@@ -646,7 +650,7 @@ class SavedProjection:
             "currency": self.currency,
             "first_month_total": first["total"],
             "first_month_cost_per_decision": first["cost_per_decision"],
-            "total": money(self.total, self.currency),
+            "total": to_minor_text(self.total, self.currency),
             "saved_at": self.saved_at.isoformat(),
             "saved_by": self.saved_by,
         }
@@ -675,7 +679,7 @@ def save(workspace: Workspace, projected: Projected, actor: str) -> SavedProject
             "projection.saved",
             proposal.name,
             id=record.id,
-            total=money(projected.total, proposal.currency),
+            total=to_minor_text(projected.total, proposal.currency),
             currency=proposal.currency,
         )
     return _saved(record)
@@ -739,7 +743,7 @@ class Comparison:
         """Cost, decisions and cost per decision: projected, actual, and actual less
         projected in units and percent."""
         c = self.currency
-        cost = _figure("cost", self.projected, self.actual, lambda v: money(v, c))
+        cost = _figure("cost", self.projected, self.actual, lambda v: to_minor_text(v, c))
         decisions = _figure("decisions", self.projected_decisions, self.actual_decisions, count)
         per = _figure(
             "cost_per_decision",
@@ -757,11 +761,13 @@ class Comparison:
             "currency": c,
             "projection_id": self.projection_id,
             "saved_at": self.saved_at.isoformat(),
-            "projected": money(self.projected, c),
-            "projected_parts": {k: money(v, c) for k, v in self.projected_parts.items()},
-            "actual": money(self.actual, c),
-            "actual_by_category": {k: money(v, c) for k, v in self.actual_by_category.items()},
-            "variance": money(self.variance, c),
+            "projected": to_minor_text(self.projected, c),
+            "projected_parts": {k: to_minor_text(v, c) for k, v in self.projected_parts.items()},
+            "actual": to_minor_text(self.actual, c),
+            "actual_by_category": {
+                k: to_minor_text(v, c) for k, v in self.actual_by_category.items()
+            },
+            "variance": to_minor_text(self.variance, c),
             "variance_percent": text(percent(self.variance, self.projected)),
             "projected_decisions": count(self.projected_decisions),
             "actual_decisions": count(self.actual_decisions),
@@ -861,10 +867,6 @@ def percent(part: Decimal, whole: Decimal) -> Decimal | None:
     return EXACT.divide(EXACT.multiply(part, HUNDRED), whole).quantize(
         PERCENT_PLACES, context=EXACT
     )
-
-
-def money(amount: Decimal, currency: str) -> str:
-    return f"{to_minor(amount, currency):f}"
 
 
 def text(value: Decimal | None) -> str | None:

@@ -21,12 +21,13 @@ from typing import Any
 from apportion.analyse.explanations import ExplanationError, ExplanationView, ItemKey
 from apportion.analyse.explanations import latest as latest_explanations
 from apportion.analyse.explanations import record as record_explanation
+from apportion.analyse.forecasts import submitted
 from apportion.config.ledger import ALL_CATEGORIES
 from apportion.config.review import ReviewConfig, Threshold
 from apportion.ledger.lines import Line, stated_lines
+from apportion.ledger.published import NotAllocatedError
 from apportion.money import EXACT, add
 from apportion.periods import Period
-from apportion.report.published import NotAllocatedError
 from apportion.workspace import Workspace
 
 TOTAL = ALL_CATEGORIES  # the category of a use case's total line
@@ -152,7 +153,9 @@ class Review:
         }
 
 
-def review(workspace: Workspace, period: str, payers: Collection[str] | None = None) -> Review:
+def monthly_review(
+    workspace: Workspace, period: str, payers: Collection[str] | None = None
+) -> Review:
     """The period's review lines, of every cost centre or only of ``payers``."""
     previous = str(Period.parse(period).previous)
     current = stated_lines(workspace, period)
@@ -214,9 +217,9 @@ def explain(
     """Record why a review line moved. ``subject`` must name one of the period's lines (of
     ``payers`` only, when given); left open, category and currency are those of the one line
     that needs an explanation."""
-    found = _one(review(workspace, period, payers), subject)
+    found = _one(monthly_review(workspace, period, payers), subject)
     record_explanation(workspace.control, period, found.key, found.actual, text, actor)
-    explained = review(workspace, period, payers).item(found.key)
+    explained = monthly_review(workspace, period, payers).item(found.key)
     assert explained is not None
     return explained
 
@@ -317,8 +320,6 @@ def _paired(
 
 
 def _planned(workspace: Workspace, period: str) -> dict[str, dict[tuple[str, str, str], Decimal]]:
-    from apportion.analyse.forecasts import submitted
-
     return {
         FORECAST: submitted(workspace, period, "forecast"),
         BUDGET: submitted(workspace, period, "budget"),

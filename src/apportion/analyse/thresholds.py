@@ -23,9 +23,9 @@ from typing import Any
 from apportion.analyse.review import category_items
 from apportion.config.review import Threshold
 from apportion.ledger.lines import stated_lines
+from apportion.ledger.published import NotAllocatedError
 from apportion.money import EXACT
 from apportion.periods import Period
-from apportion.report.published import NotAllocatedError
 from apportion.workspace import Workspace
 
 DEFAULT_PERIODS = 6

@@ -1,5 +1,6 @@
 """The admission webhook's HTTP face: ``POST /validate`` takes an AdmissionReview, ``GET
-/healthz`` answers a probe. The decision is :func:`apportion.tags.admission.review`."""
+/healthz`` answers a probe. The decision is
+:func:`apportion.tags.admission.answer_admission_review`."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 from fastapi import FastAPI, HTTPException, Request
 
 from apportion.api.limits import BodyLimit
-from apportion.tags.admission import ReviewError, review
+from apportion.tags.admission import ReviewError, answer_admission_review
 from apportion.tags.policy import TagPolicy
 
 MAX_BODY_BYTES = 3 * 1024 * 1024  # the API server's own limit on an object is about 1.5 MiB
@@ -29,7 +30,7 @@ def admission_app(policy: TagPolicy) -> FastAPI:
     async def validate(request: Request) -> dict[str, Any]:
         body = await request.body()
         try:
-            return review(json.loads(body), policy)
+            return answer_admission_review(json.loads(body), policy)
         except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
             raise HTTPException(400, f"not JSON: {exc}") from exc
         except ReviewError as exc:

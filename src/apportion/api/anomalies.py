@@ -7,6 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
+from apportion.analyse.anomalies import anomalies
 from apportion.api.auth import AnalystCaller
 from apportion.api.exact import ExactJSONRoute
 from apportion.api.v1 import PeriodPath, workspace_of
@@ -20,6 +21,4 @@ router = APIRouter(prefix="/api/v1", route_class=ExactJSONRoute)
     "(admin, analyst)",
 )
 def period_anomalies(request: Request, period: PeriodPath, caller: AnalystCaller) -> dict[str, Any]:
-    from apportion.analyse.anomalies import anomalies
-
     return anomalies(workspace_of(request), period).as_dict()

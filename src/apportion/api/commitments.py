@@ -11,7 +11,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Request
 from pydantic import BaseModel, Field
 
-from apportion.analyse.commitment_records import Kind
+from apportion.analyse.commitment_records import Kind, add_commitment, commitments
+from apportion.analyse.commitments import commitment_report as compute
 from apportion.api.auth import AdminCaller, AnalystCaller
 from apportion.api.exact import ExactJSONRoute
 from apportion.api.v1 import TEXT, PeriodPath, workspace_of
@@ -33,8 +34,6 @@ class CommitmentRequest(BaseModel):
 
 @router.get("/commitments", summary="Every recorded commitment (admin, analyst)")
 def commitment_list(request: Request, caller: AnalystCaller) -> list[dict[str, Any]]:
-    from apportion.analyse.commitment_records import commitments
-
     return [c.as_dict() for c in commitments(workspace_of(request))]
 
 
@@ -42,8 +41,6 @@ def commitment_list(request: Request, caller: AnalystCaller) -> list[dict[str, A
 def commitment_add(
     request: Request, caller: AdminCaller, body: Annotated[CommitmentRequest, Body()]
 ) -> dict[str, Any]:
-    from apportion.analyse.commitment_records import add_commitment
-
     found = add_commitment(workspace_of(request), actor=caller.actor, **body.model_dump())
     return found.as_dict()
 
@@ -55,6 +52,4 @@ def commitment_add(
 def commitment_report(
     request: Request, period: PeriodPath, caller: AnalystCaller
 ) -> dict[str, Any]:
-    from apportion.analyse.commitments import commitment_report as compute
-
     return compute(workspace_of(request), period).as_dict()

@@ -11,6 +11,10 @@ from fastapi import APIRouter, Body, HTTPException, Query, Request
 from pydantic import BaseModel, Field
 
 from apportion.access import Caller
+from apportion.analyse.forecast_baseline import baseline
+from apportion.analyse.forecast_input import ForecastScopeError, parse_rows
+from apportion.analyse.forecasts import forecast_report as report
+from apportion.analyse.forecasts import submit
 from apportion.api.auth import AnalystCaller, AnyCaller
 from apportion.api.exact import ExactJSONRoute
 from apportion.api.v1 import PeriodPath, workspace_of
@@ -43,9 +47,6 @@ class ForecastUpload(BaseModel):
 def forecasts_submit(
     request: Request, caller: AnyCaller, body: Annotated[ForecastUpload, Body()]
 ) -> dict[str, Any]:
-    from apportion.analyse.forecast_input import ForecastScopeError, parse_rows
-    from apportion.analyse.forecasts import submit
-
     _refuse_other_owners(caller, body.rows)
     rows = parse_rows(
         (
@@ -96,8 +97,6 @@ def forecast_report(
     caller: AnyCaller,
     kind: Annotated[Literal["forecast", "budget", "baseline"], Query()] = "forecast",
 ) -> dict[str, Any]:
-    from apportion.analyse.forecasts import forecast_report as report
-
     visible = None if caller.sees_everything() else caller.may_see
     return report(workspace_of(request), period, kind, visible).as_dict()
 
@@ -109,6 +108,4 @@ def forecast_report(
 def forecast_baseline(
     request: Request, period: PeriodPath, caller: AnalystCaller
 ) -> dict[str, Any]:
-    from apportion.analyse.forecast_baseline import baseline
-
     return baseline(workspace_of(request), period).as_dict()

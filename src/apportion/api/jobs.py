@@ -65,7 +65,7 @@ class Jobs:
         with self._lock:
             return self._jobs.get(job_id)
 
-    def listing(self) -> list[Job]:
+    def all(self) -> list[Job]:
         with self._lock:
             return sorted(self._jobs.values(), key=lambda j: j.created_at, reverse=True)
 

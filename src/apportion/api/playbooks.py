@@ -6,6 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
+from apportion.analyse.playbooks import playbooks
 from apportion.api.auth import AnalystCaller
 from apportion.api.exact import ExactJSONRoute
 from apportion.api.v1 import PeriodPath, workspace_of
@@ -19,6 +20,4 @@ router = APIRouter(prefix="/api/v1", route_class=ExactJSONRoute)
     "evidence (admin, analyst)",
 )
 def period_playbooks(request: Request, period: PeriodPath, caller: AnalystCaller) -> dict[str, Any]:
-    from apportion.analyse.playbooks import playbooks
-
     return playbooks(workspace_of(request), period).as_dict()

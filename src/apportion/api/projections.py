@@ -30,8 +30,10 @@ class ProjectionRequest(BaseModel):
     "/projections",
     summary="Project a proposed workload's monthly cost and its optimisation scenarios; "
     "save: true keeps it (admin, analyst)",
+    # the operationId clients know: FastAPI would otherwise derive it from the function name
+    operation_id="project_api_v1_projections_post",
 )
-def project(
+def create_projection(
     request: Request, caller: AnalystCaller, body: Annotated[ProjectionRequest, Body()]
 ) -> dict[str, Any]:
     workspace = workspace_of(request)

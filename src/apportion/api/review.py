@@ -8,6 +8,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, HTTPException, Query, Request
 from pydantic import BaseModel, Field
 
+from apportion.analyse.review import Subject, monthly_review
+from apportion.analyse.review import explain as record
+from apportion.analyse.thresholds import thresholds_review as review_thresholds
 from apportion.api.auth import AnalystCaller, AnyCaller
 from apportion.api.exact import ExactJSONRoute
 from apportion.api.v1 import PERIOD, PeriodPath, workspace_of
@@ -20,9 +23,7 @@ router = APIRouter(prefix="/api/v1", route_class=ExactJSONRoute)
     summary="The monthly review: what moved beyond its threshold, explained or not",
 )
 def cost_review(request: Request, period: PeriodPath, caller: AnyCaller) -> dict[str, Any]:
-    from apportion.analyse.review import review
-
-    return review(workspace_of(request), period, caller.payers).as_dict()
+    return monthly_review(workspace_of(request), period, caller.payers).as_dict()
 
 
 class ExplanationRequest(BaseModel):
@@ -49,9 +50,6 @@ def explain(
     caller: AnyCaller,
     body: Annotated[ExplanationRequest, Body()],
 ) -> dict[str, Any]:
-    from apportion.analyse.review import Subject
-    from apportion.analyse.review import explain as record
-
     if caller.role == "analyst":
         raise HTTPException(403, "analysts read; the cost centre's consumer or an admin explains")
     subject = Subject(body.cost_centre, body.use_case, body.category, body.currency)
@@ -70,6 +68,4 @@ def thresholds_review(
     periods: Annotated[int, Query(ge=1, le=60)] = 6,
     until: Annotated[str | None, Query(pattern=PERIOD)] = None,
 ) -> dict[str, Any]:
-    from apportion.analyse.thresholds import thresholds_review as compute
-
-    return compute(workspace_of(request), until, periods).as_dict()
+    return review_thresholds(workspace_of(request), until, periods).as_dict()

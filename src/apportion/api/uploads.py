@@ -13,8 +13,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from apportion.ingest import ingest_files
-from apportion.ledger import audit
+from apportion.control import audit
+from apportion.ingest.load import ingest_files
 from apportion.workspace import Workspace
 
 

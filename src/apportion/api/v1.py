@@ -12,14 +12,24 @@ from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, Field
 
 from apportion.access import Caller
+from apportion.analyse.maturity import maturity as assess_maturity
+from apportion.analyse.unit_economics import unit_economics as cost_per_decision
 from apportion.api.auth import AdminCaller, AnalystCaller, AnyCaller, Authenticated, current
 from apportion.api.exact import ExactJSONRoute
+from apportion.api.exports import bill_lines_csv
 from apportion.api.jobs import Jobs
+from apportion.api.uploads import ingest_metrics
+from apportion.api.work import start_allocation
+from apportion.control.audit import entries
+from apportion.errors import NotFoundError
 from apportion.explore import drill, overview, views
 from apportion.explore.drill import BILL_LINE_SORTS, Page
-from apportion.explore.scope import NotFoundError
 from apportion.ledger import disputes, periods
+from apportion.ledger.close import close_period
+from apportion.ledger.published import review_period
 from apportion.ledger.statement import payers
+from apportion.periods import Period
+from apportion.tags.coverage import tag_coverage as coverage
 from apportion.workspace import Workspace
 
 PERIOD = r"^\d{4}-(0[1-9]|1[0-2])$"
@@ -68,7 +78,7 @@ def me(found: Annotated[Authenticated, Depends(current)]) -> dict[str, object]:
 
 @router.get("/periods", summary="Every period with data or a ledger record, and its state")
 def period_list(request: Request, caller: AnyCaller) -> list[dict[str, Any]]:
-    return [status.as_dict() for status in periods.listing(workspace_of(request))]
+    return [status.as_dict() for status in periods.list_periods(workspace_of(request))]
 
 
 @router.get("/periods/{period}/overview", summary="A period: totals, breakdowns and trend")
@@ -193,8 +203,6 @@ def bill_lines(
 ) -> dict[str, Any] | PlainTextResponse:
     workspace = workspace_of(request)
     if query.format == "csv":
-        from apportion.api.exports import bill_lines_csv
-
         return bill_lines_csv(bill_line_listing(workspace, period, caller, query, every=True))
     return bill_line_listing(workspace, period, caller, query)
 
@@ -217,7 +225,7 @@ def dispute_list(
     period: Annotated[str | None, Query(pattern=PERIOD)] = None,
     state: DisputeState | None = None,
 ) -> list[dict[str, Any]]:
-    found = disputes.listing(
+    found = disputes.list_disputes(
         workspace_of(request).control, period=period, state=state, payers=caller.payers
     )
     return [dispute.as_dict() for dispute in found]
@@ -302,7 +310,7 @@ def decide(
     if not caller.is_admin:
         raise HTTPException(403, "deciding a dispute needs an admin token")
     if action == "review":
-        return disputes.review(control, found.id, caller.actor, body.reason)
+        return disputes.take_under_review(control, found.id, caller.actor, body.reason)
     if action == "reject":
         return disputes.reject(control, found.id, caller.actor, body.reason or "")
     if body.amount is None:
@@ -360,9 +368,6 @@ def rules(request: Request, caller: AnyCaller) -> list[dict[str, Any]]:
 
 @router.get("/periods/{period}/tag-coverage", summary="Tag coverage of the period's bills")
 def tag_coverage(request: Request, period: PeriodPath, caller: AnalystCaller) -> dict[str, Any]:
-    from apportion.periods import Period
-    from apportion.tags.coverage import tag_coverage as coverage
-
     found: dict[str, Any] = coverage(workspace_of(request), Period.parse(period)).as_dict()
     return found
 
@@ -372,9 +377,7 @@ def tag_coverage(request: Request, period: PeriodPath, caller: AnalystCaller) ->
     summary="Cost per decision per use case beside its value; the portfolio (admin, analyst)",
 )
 def unit_economics(request: Request, period: PeriodPath, caller: AnalystCaller) -> dict[str, Any]:
-    from apportion.analyse.unit_economics import unit_economics as compute
-
-    return compute(workspace_of(request), period).as_dict()
+    return cost_per_decision(workspace_of(request), period).as_dict()
 
 
 @router.get(
@@ -382,9 +385,7 @@ def unit_economics(request: Request, period: PeriodPath, caller: AnalystCaller) 
     summary="Crawl, walk or run, the figures behind it and the next step (admin, analyst)",
 )
 def maturity(request: Request, period: PeriodPath, caller: AnalystCaller) -> dict[str, Any]:
-    from apportion.analyse.maturity import maturity as compute
-
-    return compute(workspace_of(request), period).as_dict()
+    return assess_maturity(workspace_of(request), period).as_dict()
 
 
 class MetricsRow(BaseModel):
@@ -415,16 +416,11 @@ class MetricsUpload(BaseModel):
 def business_metrics(
     request: Request, caller: AdminCaller, body: Annotated[MetricsUpload, Body()]
 ) -> dict[str, Any]:
-    from apportion.api.uploads import ingest_metrics
-
     return ingest_metrics(workspace_of(request), body.source, body.rows, caller.actor)
 
 
 @router.post("/periods/{period}/review", summary="Put an allocated period in review (admin)")
 def period_review(request: Request, period: PeriodPath, caller: AdminCaller) -> dict[str, Any]:
-    from apportion.periods import Period
-    from apportion.report.published import review_period
-
     return review_period(workspace_of(request), Period.parse(period), caller.actor).as_dict()
 
 
@@ -440,8 +436,6 @@ def period_close(
     caller: AdminCaller,
     body: Annotated[CloseRequest, Body()],
 ) -> dict[str, Any]:
-    from apportion.ledger.close import close_period
-
     closed = close_period(
         workspace_of(request), period, caller.actor, force=body.force, reason=body.reason
     )
@@ -454,8 +448,6 @@ def period_close(
     summary="Allocate the period in the background (admin); poll the job",
 )
 def period_allocate(request: Request, period: PeriodPath, caller: AdminCaller) -> dict[str, Any]:
-    from apportion.api.work import start_allocation
-
     return start_allocation(request.app, period, caller).as_dict()
 
 
@@ -476,7 +468,5 @@ def job(
 def audit_log(
     request: Request, caller: AdminCaller, offset: Offset = 0, limit: Limit = 100
 ) -> list[dict[str, Any]]:
-    from apportion.ledger.audit import entries
-
     found = entries(workspace_of(request).control)
     return [entry.as_dict() for entry in found[offset : offset + limit]]

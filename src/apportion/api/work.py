@@ -7,15 +7,14 @@ from typing import Any
 from fastapi import FastAPI
 
 from apportion.access import Caller
+from apportion.allocate.plan import refuse_if_empty
 from apportion.api.jobs import Job, Jobs
+from apportion.ledger.allocation import allocate_period
+from apportion.ledger.periods import refuse_if_closed
+from apportion.periods import Period
 
 
 def start_allocation(app: FastAPI, period: str, caller: Caller) -> Job:
-    from apportion.allocate import allocate_period
-    from apportion.allocate.run import refuse_if_empty
-    from apportion.ledger.periods import refuse_if_closed
-    from apportion.periods import Period
-
     parsed = Period.parse(period)
     workspace = app.state.workspace
     # refused now, as a 409 (closed) or a 422 (no bills) that says why, not as a background

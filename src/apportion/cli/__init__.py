@@ -37,7 +37,7 @@ from apportion.cli.common import (
     decimal_option,
     err,
     guard,
-    open_workspace,
+    opened_workspace,
     out,
     plain_text,
     print_report,
@@ -46,11 +46,12 @@ from apportion.cli.common import (
     state,
     write_csv,
 )
+from apportion.ingest import registry as ingest_registry
 from apportion.money import plain, to_minor
 from apportion.workspace import Workspace, default_root
 
 if TYPE_CHECKING:
-    from apportion.ingest import IngestResult
+    from apportion.ingest.load import IngestResult
     from apportion.tags import TagPolicy
 
 app = typer.Typer(
@@ -78,28 +79,11 @@ quarantine_commands.register(app)
 review_commands.register(app, report_app)
 
 
-class IngestFormat(StrEnum):
-    """apportion.ingest.load.Format, spelled out so that the CLI starts without importing the
-    engines (a test keeps the two equal)."""
-
-    auto = "auto"
-    focus = "focus"
-    drivers = "drivers"
-    openai_costs = "openai-costs"
-    openai_usage = "openai-usage"
-    anthropic_costs = "anthropic-costs"
-    anthropic_usage = "anthropic-usage"
-    aws_cur = "aws-cur"
-    aws_cur2 = "aws-cur2"
-    azure_ea = "azure-ea"
-    azure_ea_amortized = "azure-ea-amortized"
-    azure_mca = "azure-mca"
-    azure_mca_amortized = "azure-mca-amortized"
-    gcp = "gcp"
-    oci = "oci"
-    litellm = "litellm"
-    otel = "otel"
-    metrics = "metrics"
+# every --format value, from the format registry (light: no engine is imported for it)
+IngestFormat = StrEnum(  # type: ignore[misc]  # members from the registry, not spelled out
+    "IngestFormat", [(name.replace("-", "_"), name) for name in ingest_registry.FORMATS]
+)
+_AUTO_FORMAT = IngestFormat(ingest_registry.AUTO)
 
 
 def _version(value: bool) -> None:
@@ -145,7 +129,7 @@ def ingest(
             "cloud exports."
         ),
     ],
-    fmt: Annotated[IngestFormat, typer.Option("--format", help="File kind.")] = IngestFormat.auto,
+    fmt: Annotated[IngestFormat, typer.Option("--format", help="File kind.")] = _AUTO_FORMAT,
     source: Annotated[
         str | None,
         typer.Option(
@@ -163,15 +147,19 @@ def ingest(
     ] = False,
 ) -> None:
     """Load bills and metering; bad rows are quarantined, a bad file changes nothing."""
-    from apportion.ingest import ingest_files
+    from apportion.ingest.load import ingest_files
 
-    with guard():
-        workspace = open_workspace()
+    with opened_workspace() as workspace:
         with progress("ingesting") as say:
             results = ingest_files(
-                workspace, files, fmt=fmt.value, source=source, also=also, progress=say
+                workspace,
+                files,
+                fmt=ingest_registry.format_named(fmt.value),
+                source=source,
+                also=also,
+                progress=say,
             )
-    _print_loaded(workspace, results)
+        _print_loaded(workspace, results)
 
 
 def _print_loaded(workspace: Workspace, results: Sequence[IngestResult]) -> None:
@@ -208,10 +196,10 @@ def _print_loaded(workspace: Workspace, results: Sequence[IngestResult]) -> None
 @app.command()
 def allocate(period: PeriodOption) -> None:
     """Run the allocation rules for a period; publish only if it balances exactly."""
-    from apportion.allocate import Period, allocate_period
+    from apportion.allocate import Period
+    from apportion.ledger.allocation import allocate_period
 
-    with guard():
-        workspace = open_workspace()
+    with opened_workspace() as workspace:
         Period.parse(period)
         with progress(f"allocating {period}") as say:
             result = allocate_period(workspace, period, progress=say)
@@ -238,8 +226,8 @@ def report_totals(period: PeriodOption, fmt: FormatOption = OutputFormat.table) 
     from apportion.ingest.quarantine import money_line
     from apportion.report import totals
 
-    with guard():
-        result = totals(open_workspace(), Period.parse(period))
+    with opened_workspace() as workspace:
+        result = totals(workspace, Period.parse(period))
     rows = [_totals_row(metric.as_dict()) for metric in result.metrics]
     for row in rows:  # refused rows' money of the metric, in no other column of the row
         held = result.quarantined_money.get(row["currency"], {}).get(row["metric"])
@@ -309,8 +297,8 @@ def report_statements(
     from apportion.report import statements
 
     groups = [name.strip() for name in by.split(",") if name.strip()]
-    with guard():
-        lines, totals = statements(open_workspace(), Period.parse(period), groups)
+    with opened_workspace() as workspace:
+        lines, totals = statements(workspace, Period.parse(period), groups)
     rows = [line.as_dict() for line in lines]
     if fmt is OutputFormat.json:
         payload = {
@@ -336,8 +324,8 @@ def export_focus_command(
     from apportion.allocate import Period
     from apportion.export import export_focus
 
-    with guard(), progress(f"exporting {period}") as say:
-        count = export_focus(open_workspace(), Period.parse(period), out_file, progress=say)
+    with opened_workspace() as workspace, progress(f"exporting {period}") as say:
+        count = export_focus(workspace, Period.parse(period), out_file, progress=say)
     err.print(f"wrote {count:,} rows to {out_file}")
 
 
@@ -414,8 +402,8 @@ def tags_coverage(
 
     if metric not in COST_METRICS:
         raise typer.BadParameter(f"one of {', '.join(COST_METRICS)}", param_hint="--metric")
-    with guard():
-        result = tag_coverage(open_workspace(), Period.parse(period), months=months, top=top)
+    with opened_workspace() as workspace:
+        result = tag_coverage(workspace, Period.parse(period), months=months, top=top)
     if fmt is CheckFormat.table and not result.overall:
         out.print(f"no cost lines in {period}")
         return
@@ -441,12 +429,12 @@ def tags_audit(
     from apportion.allocate import Period
     from apportion.tags.audit import audit_rows, tag_audit
 
-    with guard():
-        coverage = decimal_option(metering, "--metering")
-        if coverage > 1:
-            raise typer.BadParameter("give a share from 0 to 1", param_hint="--metering")
+    coverage = decimal_option(metering, "--metering")
+    if coverage > 1:
+        raise typer.BadParameter("give a share from 0 to 1", param_hint="--metering")
+    with opened_workspace() as workspace:
         result = tag_audit(
-            open_workspace(), Period.parse(period), months=months, top=top, metering=coverage
+            workspace, Period.parse(period), months=months, top=top, metering=coverage
         )
     print_report(fmt, result.as_dict(), lambda: audit_rows(result), result.notes)
 
@@ -490,14 +478,13 @@ def pull(
     if provider is not PullProvider.litellm and (url or table):
         raise typer.BadParameter("only `pull litellm` reads a database", param_hint="--url/--table")
     first, last = since.date(), until.date() if until else None
-    with guard():
-        workspace = open_workspace()
+    with opened_workspace() as workspace:
         with progress(f"pulling {provider.value}") as say:
             if provider is PullProvider.litellm:
                 results = pull_litellm(workspace, first, last, url=url, table=table, say=say)
             else:
                 results = run(workspace, provider.value, first, last, say=say)
-    _print_loaded(workspace, results)
+        _print_loaded(workspace, results)
 
 
 class Grain(StrEnum):
@@ -539,9 +526,9 @@ def reconcile(
     from apportion.pricing.reconcile import reconcile as run
     from apportion.pricing.reconcile import reconciliation_rows
 
-    with guard():
+    with opened_workspace() as workspace:
         result = run(
-            open_workspace(),
+            workspace,
             Period.parse(period),
             tolerance_percent=decimal_option(tolerance, "--tolerance"),
             minimum=decimal_option(minimum, "--minimum"),

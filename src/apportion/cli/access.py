@@ -15,7 +15,7 @@ from apportion.cli.common import (
     OutputFormat,
     err,
     guard,
-    open_workspace,
+    opened_workspace,
     out,
     print_table,
     state,
@@ -34,7 +34,7 @@ def register(app: typer.Typer) -> None:
 
 
 def _actor() -> str:
-    from apportion.ledger.audit import current_actor
+    from apportion.control.audit import current_actor
 
     return current_actor()
 
@@ -55,12 +55,8 @@ def token_create(
 
     granted = cost_centre or []
     chosen = name or "-".join([role, *granted])[:60] + "-" + secrets.token_hex(2)
-    with guard():
-        workspace = open_workspace()
-        try:
-            secret = tokens.create(workspace.control, chosen, role, granted, _actor())
-        finally:
-            workspace.close()
+    with opened_workspace() as workspace:
+        secret = tokens.create(workspace.control, chosen, role, granted, _actor())
     out.print(secret, markup=False, highlight=False)
     scope = f"cost centres {', '.join(granted)}" if granted else "every cost centre"
     err.print(
@@ -75,12 +71,8 @@ def token_list(fmt: FormatOption = OutputFormat.table) -> None:
     """Every token: name, role, cost centres, who created it and whether it is revoked."""
     from apportion.access import tokens
 
-    with guard():
-        workspace = open_workspace()
-        try:
-            found = tokens.listing(workspace.control)
-        finally:
-            workspace.close()
+    with opened_workspace() as workspace:
+        found = tokens.list_tokens(workspace.control)
     rows = [token.as_dict() for token in found]
     if fmt is OutputFormat.json:
         out.print_json(json.dumps(rows))
@@ -97,12 +89,8 @@ def token_revoke(name: Annotated[str, typer.Argument(help="The token's name.")])
     """Revoke a token: its requests and browser sessions stop working at once."""
     from apportion.access import tokens
 
-    with guard():
-        workspace = open_workspace()
-        try:
-            tokens.revoke(workspace.control, name, _actor())
-        finally:
-            workspace.close()
+    with opened_workspace() as workspace:
+        tokens.revoke(workspace.control, name, _actor())
     err.print(f"revoked token {name!r}", markup=False, highlight=False)
 
 
@@ -118,7 +106,7 @@ def serve(
 def _serve(root: Path, host: str, port: int) -> None:
     import uvicorn
 
-    from apportion.api.app import create_app
+    from apportion.server import create_app
 
     with guard():
         app = create_app(root)

@@ -99,7 +99,7 @@ def commitment_add(
 ) -> None:
     """Record a commitment (who acts is $APPORTION_USER, else the login name)."""
     from apportion.analyse.commitment_records import add_commitment
-    from apportion.ledger.audit import current_actor
+    from apportion.control.audit import current_actor
 
     value = decimal_option(amount.strip(), "--amount")
     with opened_workspace() as workspace:

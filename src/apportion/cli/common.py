@@ -19,7 +19,7 @@ from rich.table import Table
 from rich.text import Text
 
 from apportion.csvfile import csv_text as csv_text  # re-exported: the ledger commands use it
-from apportion.errors import USAGE_ERRORS, WORK_ERRORS
+from apportion.errors import ApportionError, UsageError
 from apportion.money import plain
 from apportion.workspace import Workspace
 
@@ -66,12 +66,10 @@ def guard() -> Iterator[None]:
     """Turn the library's input and configuration errors into one clear line and exit 2."""
     try:
         yield
-    except USAGE_ERRORS as exc:
-        err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
-        raise typer.Exit(2) from None
-    except WORK_ERRORS as exc:
-        err.print(f"[bold red]failed:[/] {escape(str(exc))}", highlight=False)
-        raise typer.Exit(1) from None
+    except ApportionError as exc:
+        said = "error" if isinstance(exc, UsageError) else "failed"
+        err.print(f"[bold red]{said}:[/] {escape(str(exc))}", highlight=False)
+        raise typer.Exit(exc.exit_code) from None
 
 
 @contextmanager
@@ -80,16 +78,12 @@ def progress(title: str) -> Iterator[Callable[[str], None]]:
         yield lambda message: status.update(f"{title}: {message}")
 
 
-def open_workspace() -> Workspace:
-    return Workspace.open(state.root)
-
-
 @contextmanager
 def opened_workspace() -> Iterator[Workspace]:
     """The workspace for one command: opened, closed after it, and the library's errors in it
     turned into one clear line and an exit code (guard)."""
     with guard():
-        workspace = open_workspace()
+        workspace = Workspace.open(state.root)
         try:
             yield workspace
         finally:

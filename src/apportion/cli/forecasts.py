@@ -77,7 +77,7 @@ def submit(
     """Submit forecasts or budgets; a bad row refuses the whole file, and a row submitted
     before replaces the earlier amount (the audit log keeps it)."""
     from apportion.analyse.forecasts import submit_file
-    from apportion.ledger.audit import current_actor
+    from apportion.control.audit import current_actor
 
     with opened_workspace() as workspace:
         done = submit_file(workspace, file, current_actor())
@@ -102,7 +102,7 @@ def baseline(
     with seasonality from 24 periods, Holt's trend from 3, else the last actual."""
     from apportion.analyse.forecast_baseline import baseline as compute
     from apportion.analyse.forecast_baseline import save_baseline
-    from apportion.ledger.audit import current_actor
+    from apportion.control.audit import current_actor
 
     with opened_workspace() as workspace:
         if save:

@@ -20,9 +20,8 @@ from apportion.cli.common import (
     decimal_option,
     emit,
     err,
-    guard,
     note,
-    open_workspace,
+    opened_workspace,
     out,
     print_table,
     progress,
@@ -61,7 +60,7 @@ def register(app: typer.Typer) -> None:
 
 
 def _actor() -> str:
-    from apportion.ledger.audit import current_actor
+    from apportion.control.audit import current_actor
 
     return current_actor()
 
@@ -70,10 +69,10 @@ def _actor() -> str:
 @period_app.command("list")
 def period_list(fmt: FormatOption = OutputFormat.table) -> None:
     """Every period with data or a ledger record, its state, run and closing."""
-    from apportion.ledger.periods import listing
+    from apportion.ledger.periods import list_periods
 
-    with guard():
-        found = listing(open_workspace())
+    with opened_workspace() as workspace:
+        found = list_periods(workspace)
     rows = [status.as_dict() for status in found]
     emit(fmt, "Periods", rows, rows)
 
@@ -81,11 +80,11 @@ def period_list(fmt: FormatOption = OutputFormat.table) -> None:
 @period_app.command("review")
 def period_review(period: PeriodArgument) -> None:
     """Put an allocated period in review: statements go to the payers, disputes may open."""
+    from apportion.ledger.published import review_period
     from apportion.periods import Period
-    from apportion.report.published import review_period
 
-    with guard():
-        status = review_period(open_workspace(), Period.parse(_period(period)), _actor())
+    with opened_workspace() as workspace:
+        status = review_period(workspace, Period.parse(_period(period)), _actor())
     out.print(f"period {status.period} is in review", highlight=False, markup=False)
 
 
@@ -102,8 +101,7 @@ def period_close(
 
     if reason and not force:
         raise typer.BadParameter("--reason goes with --force", param_hint="--reason")
-    with guard():
-        workspace = open_workspace()
+    with opened_workspace() as workspace:
         with progress(f"closing {period}"):
             closed = close_period(workspace, _period(period), _actor(), force=force, reason=reason)
         unexplained = _unexplained(workspace, closed.period)
@@ -122,9 +120,9 @@ def period_close(
 
 
 def _unexplained(workspace: Workspace, period: str) -> int:
-    from apportion.analyse.review import UNEXPLAINED, review
+    from apportion.analyse.review import UNEXPLAINED, monthly_review
 
-    return review(workspace, period).counts()[UNEXPLAINED]
+    return monthly_review(workspace, period).counts()[UNEXPLAINED]
 
 
 @period_app.command("adjust")
@@ -133,10 +131,8 @@ def period_adjust(period: PeriodArgument, fmt: FormatOption = OutputFormat.table
     next open period (the closed statements stay as they were)."""
     from apportion.ledger.adjustments import adjust_restated
 
-    with guard():
-        workspace = open_workspace()
-        with progress(f"restating {period}") as say:
-            result = adjust_restated(workspace, _period(period), _actor(), say)
+    with opened_workspace() as workspace, progress(f"restating {period}") as say:
+        result = adjust_restated(workspace, _period(period), _actor(), say)
     rows = result.adjustments
     for remark in result.notes:
         note(remark)
@@ -176,8 +172,8 @@ def ledger_verify(
     anything was changed after closing."""
     from apportion.ledger.close import verify
 
-    with guard():
-        result = verify(open_workspace().control, expect_head)
+    with opened_workspace() as workspace:
+        result = verify(workspace.control, expect_head)
     if fmt is OutputFormat.json:
         out.print_json(json.dumps(result.as_dict()))
     else:
@@ -214,8 +210,8 @@ def journal_export(
     stable, so importing the same export twice can be recognised."""
     from apportion.ledger.journal import chain_head_of, posted
 
-    with guard():
-        control = open_workspace().control
+    with opened_workspace() as workspace:
+        control = workspace.control
         lines = posted(control, _period(period))
         head = chain_head_of(control, period)
     # every row carries the chain head of the close, so a file handed on proves its origin
@@ -275,8 +271,8 @@ def statement(
     from apportion.ledger.render import statements_html
     from apportion.ledger.statement import statements
 
-    with guard():
-        found = statements(open_workspace(), _period(period), [payer] if payer else None)
+    with opened_workspace() as workspace:
+        found = statements(workspace, _period(period), [payer] if payer else None)
     if fmt is StatementFormat.html:
         write_text(statements_html(found), output)
         if output:
@@ -300,12 +296,12 @@ def statement(
 
 
 def _total_line(total: CurrencyTotal) -> str:
-    from apportion.ledger.render import money, signed
+    from apportion.ledger.render import grouped_text, signed
 
     currency = total.currency
     text = (
-        f"{currency}: chargeback {money(total.chargeback, currency)}, showback "
-        f"{money(total.showback, currency)}, total {money(total.total, currency)}"
+        f"{currency}: chargeback {grouped_text(total.chargeback, currency)}, showback "
+        f"{grouped_text(total.showback, currency)}, total {grouped_text(total.total, currency)}"
     )
     if total.change is not None:
         text += f", change {signed(total.change, currency)}"
@@ -350,10 +346,10 @@ def dispute_open(
     """Dispute a statement line."""
     from apportion.ledger.disputes import open_dispute
 
-    with guard():
-        claimed = decimal_option(amount, "--amount") if amount is not None else None
+    claimed = decimal_option(amount, "--amount") if amount is not None else None
+    with opened_workspace() as workspace:
         found = open_dispute(
-            open_workspace(),
+            workspace,
             _period(period),
             line,
             reason,
@@ -387,11 +383,11 @@ def dispute_list(
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
     """Disputes with their age; the unresolved ones counted by age."""
-    from apportion.ledger.disputes import aging, listing
+    from apportion.ledger.disputes import aging, list_disputes
 
-    with guard():
-        found = listing(
-            open_workspace().control,
+    with opened_workspace() as workspace:
+        found = list_disputes(
+            workspace.control,
             period=_period(period) if period else None,
             state=state.value if state else None,
             payer=payer,
@@ -421,8 +417,8 @@ def dispute_show(number: DisputeArgument, fmt: FormatOption = OutputFormat.table
     """A dispute and every transition it went through."""
     from apportion.ledger.disputes import show
 
-    with guard():
-        found = show(open_workspace().control, number)
+    with opened_workspace() as workspace:
+        found = show(workspace.control, number)
     payload = found.as_dict()
     if fmt is OutputFormat.json:
         out.print_json(json.dumps(payload))
@@ -441,10 +437,10 @@ def dispute_review(
     note: Annotated[str | None, typer.Option(help="A note for the record.")] = None,
 ) -> None:
     """Take a dispute under review."""
-    from apportion.ledger.disputes import review
+    from apportion.ledger.disputes import take_under_review
 
-    with guard():
-        found = review(open_workspace().control, number, _actor(), note)
+    with opened_workspace() as workspace:
+        found = take_under_review(workspace.control, number, _actor(), note)
     _said(found.id, found.state)
 
 
@@ -465,8 +461,7 @@ def dispute_accept(
     period (and charged to --reassign-to, or left unallocated)."""
     from apportion.ledger.disputes import accept, receivers
 
-    with guard():
-        workspace = open_workspace()
+    with opened_workspace() as workspace:
         found = accept(
             workspace.control,
             number,
@@ -487,8 +482,8 @@ def dispute_reject(
     """Reject a dispute under review."""
     from apportion.ledger.disputes import reject
 
-    with guard():
-        found = reject(open_workspace().control, number, _actor(), reason)
+    with opened_workspace() as workspace:
+        found = reject(workspace.control, number, _actor(), reason)
     _said(found.id, found.state)
 
 
@@ -500,8 +495,8 @@ def dispute_withdraw(
     """Withdraw a dispute that is not resolved yet."""
     from apportion.ledger.disputes import withdraw
 
-    with guard():
-        found = withdraw(open_workspace().control, number, _actor(), reason)
+    with opened_workspace() as workspace:
+        found = withdraw(workspace.control, number, _actor(), reason)
     _said(found.id, found.state)
 
 
@@ -523,10 +518,10 @@ def audit_log(
 ) -> None:
     """Every state change in the control plane, oldest first: rule-set versions, period
     transitions, closes, disputes, adjustments, forced overrides."""
-    from apportion.ledger.audit import entries
+    from apportion.control.audit import entries
 
-    with guard():
-        found = entries(open_workspace().control, since.replace(tzinfo=UTC) if since else None)
+    with opened_workspace() as workspace:
+        found = entries(workspace.control, since.replace(tzinfo=UTC) if since else None)
     payload = [entry.as_dict() for entry in found]
     rows = [
         {**row, "details": json.dumps(row["details"]) if row["details"] else ""} for row in payload

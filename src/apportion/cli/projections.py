@@ -92,7 +92,7 @@ def run(
     override or complete the file's figures (the whole is checked once, after them); without
     a file they make a quick one-model proposal."""
     from apportion.analyse import projections
-    from apportion.ledger.audit import current_actor
+    from apportion.control.audit import current_actor
 
     overrides = {
         "name": name,

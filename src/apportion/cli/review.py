@@ -49,10 +49,10 @@ def review_report(
     """The monthly cost review: per cost centre and use case, the change against the previous
     period, forecast and budget; which lines need an explanation, which have one, and by
     whom."""
-    from apportion.analyse.review import review
+    from apportion.analyse.review import monthly_review
 
     with opened_workspace() as workspace:
-        found = review(workspace, period, cost_centre or None)
+        found = monthly_review(workspace, period, cost_centre or None)
     payload = found.as_dict()
     if fmt is OutputFormat.json:
         out.print_json(json.dumps(payload))
@@ -107,7 +107,7 @@ def explain(
     login)."""
     from apportion.analyse.review import Subject
     from apportion.analyse.review import explain as record
-    from apportion.ledger.audit import current_actor
+    from apportion.control.audit import current_actor
 
     with opened_workspace() as workspace:
         found = record(

@@ -14,6 +14,7 @@ import yaml
 from pydantic import ValidationError
 
 from apportion.config.models import Config
+from apportion.errors import UsageError
 from apportion.money import EXACT
 
 CONFIG_FILE = "apportion.yaml"
@@ -29,7 +30,7 @@ ENV_OVERRIDES: dict[str, tuple[str, ...]] = {
 }
 
 
-class ConfigError(ValueError):
+class ConfigError(UsageError):
     """apportion.yaml is missing, unreadable or invalid; the message says where."""
 
 

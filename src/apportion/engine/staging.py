@@ -17,6 +17,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from apportion.errors import UsageError
 from apportion.schema import tables as t
 
 GZIP_MAGIC = b"\x1f\x8b"
@@ -25,7 +26,7 @@ GZIP_MAGIC = b"\x1f\x8b"
 MAX_LINE_BYTES = 2 * 1024 * 1024
 
 
-class FileError(ValueError):
+class FileError(UsageError):
     """A whole input file is unusable; nothing from it was stored."""
 
 

@@ -32,6 +32,7 @@ from urllib.parse import quote
 import pyarrow.fs as pafs
 
 from apportion.engine.tables import SCHEMAS
+from apportion.errors import BusyError, UsageError, WorkError
 from apportion.schema import tables as t
 
 MANIFEST = "_apportion_manifest.json"
@@ -79,16 +80,16 @@ class _State:
         return {p.path for parts in self.parts.values() for p in parts}
 
 
-class StoreError(RuntimeError):
+class StoreError(WorkError):
     """The store changed under a commit, or its manifest is unreadable."""
 
 
-class EngineBusyError(RuntimeError):
+class EngineBusyError(BusyError):
     """Another process holds the engine's database (DuckDB lets one process open its file):
     running again once it is done may succeed."""
 
 
-class StorageError(ValueError):
+class StorageError(UsageError):
     """The configured storage cannot serve this workspace: an unusable location, or a store
     that does not hold the workspace's data."""
 

@@ -7,6 +7,6 @@ consumer may not see is never read, and asking for it by id is :class:`NotFoundE
 answer as for an id that does not exist.
 """
 
-from apportion.explore.scope import NotFoundError
+from apportion.errors import NotFoundError
 
 __all__ = ["NotFoundError"]

@@ -14,10 +14,11 @@ import ibis.expr.types as ir
 
 from apportion.access import Caller
 from apportion.config.models import ActivityRule, ProportionalRule
+from apportion.control.models import Adjustment
+from apportion.errors import NotFoundError
 from apportion.explore.overview import visible_lines
-from apportion.explore.scope import NONE, NotFoundError, Scoped, scoped
+from apportion.explore.scope import NONE, Scoped, scoped
 from apportion.ledger.lines import ADJUSTMENT, Line
-from apportion.ledger.models import Adjustment
 from apportion.money import EXACT, ratio
 from apportion.periods import Period
 from apportion.schema import tables as t

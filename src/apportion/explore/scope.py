@@ -10,16 +10,12 @@ from functools import cached_property
 import ibis.expr.types as ir
 
 from apportion.access import Caller
+from apportion.ledger.published import final_allocations, published_run
 from apportion.periods import Period
-from apportion.report.published import final_allocations, published_run
 from apportion.schema import tables as t
 from apportion.workspace import Workspace
 
 NONE = "(none)"  # a dimension an allocation has no value for, as statements show it
-
-
-class NotFoundError(LookupError):
-    """Not there, or not for this caller: the two are one answer, so an id tells nothing."""
 
 
 @dataclass(frozen=True)

@@ -10,13 +10,13 @@ from typing import Any
 
 from apportion.access import Caller
 from apportion.allocate.split import round_to
+from apportion.errors import NotFoundError
 from apportion.explore.overview import TREND_PERIODS, visible_lines
-from apportion.explore.scope import NotFoundError
+from apportion.ledger.grain import StatementLine, statement_grain, summed
 from apportion.ledger.lines import ADJUSTMENT, Line
 from apportion.ledger.statement import currency_sum, statement
 from apportion.money import exact_sum
 from apportion.periods import Period
-from apportion.report.statements import StatementLine, statement_grain, summed
 from apportion.schema.currency import minor_units
 from apportion.workspace import Workspace
 
@@ -78,7 +78,7 @@ def _by_model(
     workspace: Workspace, period: str, name: str, caller: Caller, lines: list[Line]
 ) -> list[dict[str, str]]:
     """This period's cost by category, provider and model: the statements' own rounded
-    lines (apportion.report.statements) of the use case in the caller's cost centres, added
+    lines (apportion.ledger.grain) of the use case in the caller's cost centres, added
     up, so each category's parts add up to its statement total. A closed period whose
     statement a restatement has since changed keeps its frozen total: its parts are rounded
     to add up to it."""

@@ -61,10 +61,11 @@ import pyarrow.parquet as pq
 from apportion.allocate.arrow_decimal import IntArray, decimals, units
 from apportion.csvfile import guard_table
 from apportion.engine import DataPlane
+from apportion.errors import UsageError
 from apportion.export.split import MarginSplit, SplitError, split_rows
+from apportion.ledger.published import final_allocations, owner_sources
 from apportion.periods import Period
 from apportion.progress import Progress, quiet
-from apportion.report.published import final_allocations, owner_sources
 from apportion.schema import tables as t
 from apportion.schema.focus import ALLOCATED_COLUMNS, COST_METRICS, FOCUS_COLUMNS, Kind
 from apportion.workspace import Workspace
@@ -127,7 +128,7 @@ _TAG = "tag__"  # a line's own tag value for a dimension key (for AllocatedTags)
 _DETAILS_PREFIX = '{"Elements": [{"AllocatedRatio": '
 
 
-class ExportError(ValueError):
+class ExportError(UsageError):
     pass
 
 

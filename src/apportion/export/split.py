@@ -30,11 +30,12 @@ import numpy as np
 import numpy.typing as npt
 
 from apportion.allocate.arrow_decimal import IntArray
+from apportion.errors import WorkError
 
 Mask = npt.NDArray[np.bool_]
 
 
-class SplitError(ValueError):
+class SplitError(WorkError):
     """A pool's origin rows and its targets do not add up to the same total."""
 
 

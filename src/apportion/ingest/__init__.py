@@ -1,5 +1,5 @@
-"""Bring bills and metering into the workspace: sniff, parse, quarantine, load idempotently."""
+"""Bring bills and metering into the workspace: sniff, parse, quarantine, load idempotently.
 
-from apportion.ingest.load import Difference, IngestResult, ingest_files
-
-__all__ = ["Difference", "IngestResult", "ingest_files"]
+The loading is apportion.ingest.load; the formats are apportion.ingest.registry, which imports
+nothing heavy, so the command line reads it at start-up.
+"""

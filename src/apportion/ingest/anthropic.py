@@ -25,6 +25,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from apportion.ingest import values
+from apportion.ingest.registry import reader
 from apportion.ingest.reports import FocusRow, Page, Report, charge, flag, nested, text, total
 from apportion.money import EXACT
 from apportion.schema.currency import MINOR_UNITS
@@ -142,16 +143,12 @@ def _usage_row(bucket: Mapping[str, Any], result: Mapping[str, Any]) -> FocusRow
 
 
 COSTS = Report(
-    name="anthropic-costs",
-    title="Anthropic cost report",
-    kind="focus",
+    reader("anthropic-costs"),
     recognise=_costs_page,
     rows=_cost_row,
 )
 USAGE = Report(
-    name="anthropic-usage",
-    title="Anthropic usage report",
-    kind="usage",
+    reader("anthropic-usage"),
     recognise=_usage_page,
     rows=_usage_row,
 )

@@ -14,6 +14,8 @@ import ibis.expr.types as ir
 from apportion.engine.dataplane import DataPlane, FileError
 from apportion.ingest import values
 from apportion.ingest.quarantine import quarantine_rows
+from apportion.ingest.readers import Table
+from apportion.ingest.registry import reader
 from apportion.ingest.roles import by_role
 from apportion.schema import tables as t
 
@@ -46,6 +48,10 @@ def _role(header: str, dimensions: list[str]) -> str | None:
 def recognise(headers: list[str], dimensions: list[str]) -> bool:
     roles = {_role(h, dimensions) for h in headers}
     return all(required in roles for required in REQUIRED)
+
+
+# its stager (apportion.ingest.readers): the file staged as it is, told by its columns
+READER = Table(reader("drivers"), lambda columns, config: recognise(columns, config.dimensions))
 
 
 def normalise(

@@ -14,8 +14,9 @@ from typing import TextIO
 
 from apportion.engine.staging import MAX_LINE_BYTES, FileError, gzipped
 
-__all__ = ["MAX_LINE_BYTES", "gzipped", "open_text", "reading_suffix", "stored_suffix"]
+__all__ = ["BOM", "MAX_LINE_BYTES", "gzipped", "open_text", "reading_suffix", "stored_suffix"]
 
+BOM = "\ufeff"
 _GZ = ".gz"
 # a CSV field may be as long as the longest line the engine's CSV reader takes: the Python
 # readers (native exports, gateway logs) then refuse no file the FOCUS reader accepts

@@ -17,6 +17,8 @@ import ibis.expr.types as ir
 from apportion.engine.dataplane import DataPlane, FileError
 from apportion.ingest import values
 from apportion.ingest.quarantine import quarantine_rows
+from apportion.ingest.readers import Table
+from apportion.ingest.registry import reader
 from apportion.schema import tables as t
 from apportion.schema.currency import ISO_4217
 from apportion.schema.focus import COST_METRICS, FOCUS_COLUMNS, IDENTIFYING_COLUMNS, Kind
@@ -35,6 +37,10 @@ def recognise(headers: list[str]) -> bool:
     """A file is FOCUS when it has a cost metric and at least one other identifying column."""
     names = {focus_name(h) for h in headers}
     return bool(names & set(COST_METRICS)) and len(names & IDENTIFYING_COLUMNS) >= 2
+
+
+# its stager (apportion.ingest.readers): the file staged as it is, told by its columns
+READER = Table(reader("focus"), lambda columns, config: recognise(columns))
 
 
 def normalise(

@@ -41,6 +41,7 @@ from typing import Any
 from apportion.ingest import services, values
 from apportion.ingest.conform import charge_frequency, pricing, pricing_unit
 from apportion.ingest.native import Native
+from apportion.ingest.registry import reader
 from apportion.ingest.reports import NO_AMOUNT, FocusRow, billing_month, nested, text
 from apportion.ingest.services import ai_service, lookup, service_columns
 from apportion.money import EXACT, rounded_text
@@ -252,9 +253,7 @@ def _gcp_row(row: Mapping[str, Any]) -> FocusRow:
 
 
 GCP = Native(
-    name="gcp",
-    title="Google Cloud billing export",
+    reader("gcp"),
     recognise=lambda keys: set(keys) >= _FIELDS,
     row=_gcp_row,
-    reads="json",
 )

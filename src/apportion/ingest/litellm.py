@@ -37,6 +37,8 @@ import pyarrow as pa
 
 from apportion.ingest import values
 from apportion.ingest.providers import bare_model, provider
+from apportion.ingest.readers import Look, Read, Staging
+from apportion.ingest.registry import Reader, reader
 from apportion.ingest.reports import csv_records, text_table
 from apportion.ingest.usage import DIMENSION
 from apportion.money import rounded_text
@@ -210,3 +212,24 @@ def _json(text: str) -> Any:
         return json.loads(text) if text.strip() else None
     except json.JSONDecodeError:
         return None
+
+
+@dataclass(frozen=True)
+class SpendLogs:
+    """The litellm reader's stager (apportion.ingest.readers): driver rows, usage beside."""
+
+    reader: Reader
+
+    def recognises(self, look: Look) -> bool:
+        return recognise(look.header)
+
+    def stage(self, path: Path, at: Staging) -> Read:
+        log = read(path, at.policy(), at.config.dimensions)
+        what = "llm_tokens and llm_spend drivers and usage"
+        notes = [f"read as {self.reader.title} ({self.reader.name}): {what}"]
+        if log.cache_hits:
+            notes.append(f"{log.cache_hits} requests answered from the gateway's cache: no usage")
+        return Read.arrow(at, log.drivers, usage=log.usage, notes=notes)
+
+
+READER = SpendLogs(reader("litellm"))

@@ -7,66 +7,41 @@ named in one call load in one transaction: if any file is unusable, nothing chan
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import json
 import shutil
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Literal
 
 import ibis
 import ibis.expr.types as ir
-import pyarrow as pa
-import pyarrow.parquet as pq
 
 from apportion.config import Config
-from apportion.engine.dataplane import DataPlane, FileError, staged_column
+from apportion.engine.dataplane import DataPlane, FileError
 from apportion.engine.tables import LOADS
-from apportion.ingest import anthropic, drivers, focus, litellm, metrics, openai, otel, usage
+from apportion.ingest import drivers, focus, metrics, registry, usage
 from apportion.ingest.categories import categoriser
-from apportion.ingest.files import open_text, reading_suffix, stored_suffix
-from apportion.ingest.gcp import GCP
-from apportion.ingest.native import EXPORTS, Native, native_table
-from apportion.ingest.reports import BOM, Report, read_pages, recognised, report_table
+from apportion.ingest.files import reading_suffix, stored_suffix
+from apportion.ingest.readers import (
+    Look,
+    Read,
+    Staging,
+    by_columns,
+    recognised,
+    stage_table,
+    stager,
+)
+from apportion.ingest.registry import Format, Reader, Yields
 from apportion.money import EXACT, plain
 from apportion.progress import Progress, quiet
 from apportion.schema import tables as t
 from apportion.schema.focus import COST_METRICS
-from apportion.schema.focus import canonical_name as focus_name
-from apportion.tags.policy import load_policy
 from apportion.workspace import Workspace
 
-Format = Literal[
-    "auto",
-    "focus",
-    "drivers",
-    "openai-costs",
-    "openai-usage",
-    "anthropic-costs",
-    "anthropic-usage",
-    "aws-cur",
-    "aws-cur2",
-    "azure-ea",
-    "azure-ea-amortized",
-    "azure-mca",
-    "azure-mca-amortized",
-    "gcp",
-    "oci",
-    "litellm",
-    "otel",
-    "metrics",
-]
-# provider reports, by their --format name: cost reports read as FOCUS cost lines, usage
-# reports as token usage
-REPORTS: dict[str, Report] = {
-    report.name: report for report in (openai.COSTS, openai.USAGE, anthropic.COSTS, anthropic.USAGE)
-}
-# native cloud exports mapped to FOCUS cost lines, by their --format name
-NATIVES: dict[str, Native] = {native.name: native for native in (*EXPORTS, GCP)}
+__all__ = ["Difference", "Format", "IngestResult", "ingest_files"]
+
 # the table each kind of file loads into, and the kind its quarantined rows are recorded as
 _TABLES = {
     "focus": t.COST_LINES,
@@ -80,15 +55,7 @@ _QUARANTINE_KINDS = {
     t.USAGE: "usage",
     t.BUSINESS_METRICS: "metrics",
 }
-# whose usage a gateway log's or span export's companion rows are
-_ORIGINS = {"litellm": "gateway", "otel": "telemetry"}
-
-_CSV = {".csv"}
-_PARQUET = {".parquet", ".pq"}
-_JSON_LINES = {".jsonl", ".ndjson", ".json"}
 _MONEY_LIMIT = Decimal(10) ** (38 - t.MONEY_SCALE)  # a DECIMAL(38, 18) holds less than this
-# a pretty-printed JSON file is parsed whole to see whether it is a report only up to this size
-REPORT_SNIFF_BYTES = 64 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -168,7 +135,7 @@ def ingest_files(
         holders, emptied = _holders(plane, file_hash)
         _refuse_elsewhere(path, name, holders)
         # a gateway log or span export loaded before they gave usage loads again, for it
-        current = (name in holders and not _lacks_usage(plane, path, fmt, file_hash)) or (
+        current = (name in holders and not _lacks_usage(workspace, path, fmt, file_hash)) or (
             not holders and name in emptied
         )
         item = _recorded(plane, path, name, file_hash) if current else None
@@ -211,13 +178,11 @@ def ingest_files(
 
 def _note_closed_periods(workspace: Workspace, results: list[IngestResult]) -> None:
     """A closed period never changes: new data for it waits for `apportion period adjust`."""
-    from apportion.ledger.periods import CLOSED, status
-
-    for result in results:
-        if result.status == "unchanged":
-            continue
+    changed = [result for result in results if result.status != "unchanged"]
+    closed = workspace.control.closed_periods(p for r in changed for p in r.periods)
+    for result in changed:
         for period in result.periods:
-            if status(workspace.control, period).state == CLOSED:
+            if period in closed:
                 result.notes.append(
                     f"{period} is closed: its statements stay as closed; `apportion period "
                     f"adjust {period}` posts what this changed as adjustments to the next open "
@@ -225,9 +190,11 @@ def _note_closed_periods(workspace: Workspace, results: list[IngestResult]) -> N
                 )
 
 
-def _lacks_usage(plane: DataPlane, path: Path, fmt: Format, file_hash: str) -> bool:
-    if _reader(path, fmt) not in ("litellm", "otel"):
+def _lacks_usage(workspace: Workspace, path: Path, fmt: Format, file_hash: str) -> bool:
+    reader = _reader(Look(path, workspace.config), fmt)
+    if reader is None or not reader.companions:
         return False
+    plane = workspace.data
     usage, quarantine = plane.table(t.USAGE), plane.table(t.QUARANTINE)
     loaded = usage.filter(usage[t.FILE_HASH] == file_hash).count()
     refused = quarantine.filter(
@@ -333,121 +300,29 @@ def _stage(
     current: bool,
 ) -> _Staged:
     """Parse a file into rows and quarantine (lazily: filters over one materialised table)."""
-    suffix = reading_suffix(path)
-    notes: list[str] = []
-    reader = _reader(path, fmt)
-    # a gateway log's or span export's usage, loaded beside its drivers
-    usage_text: pa.Table | None = None
-    if reader == "otel":
-        policy = load_policy(workspace.config, workspace.root)
-        spans = otel.read(path, policy, workspace.config.dimensions)
-        raw, usage_text = plane.stage_arrow(spans.drivers), spans.usage
-        named = {c: c for c in plane.staged_columns(raw)}
-        fmt = "drivers"
-        notes.append("read as OpenTelemetry GenAI spans (otel): llm_tokens drivers and usage")
-        if spans.skipped:
-            notes.append(f"skipped {spans.skipped} spans without token usage")
-    elif isinstance(reader, Report):
-        pages = read_pages(path)
-        raw = plane.stage_arrow(report_table(reader, pages, path.name))
-        named = {c: c for c in plane.staged_columns(raw)}
-    elif reader == "litellm":
-        policy = load_policy(workspace.config, workspace.root)
-        log = litellm.read(path, policy, workspace.config.dimensions)
-        raw, usage_text = plane.stage_arrow(log.drivers), log.usage
-        named = {c: c for c in plane.staged_columns(raw)}
-        fmt = "drivers"
-        notes.append(
-            "read as LiteLLM spend logs (litellm): llm_tokens and llm_spend drivers and usage"
-        )
-        if log.cache_hits:
-            notes.append(f"{log.cache_hits} requests answered from the gateway's cache: no usage")
-    elif isinstance(reader, Native):
-        raw = plane.stage_arrow(native_table(reader, path))
-        named = {c: c for c in plane.staged_columns(raw)}
-        fmt = "focus"
-        notes.append(f"read as {reader.title} ({reader.name}), mapped to FOCUS")
-    elif suffix in _CSV:
-        headers = _csv_headers(path)
-        raw = plane.stage_csv(path, len(headers))
-        named = {staged_column(i): header for i, header in enumerate(headers)}
-    elif suffix in _PARQUET or suffix in _JSON_LINES:
-        if suffix in _PARQUET:
-            _refuse_wide_decimals(path)
-        raw = plane.stage_parquet(path) if suffix in _PARQUET else plane.stage_json_lines(path)
-        # stringify so the same parsers apply; keep native timestamps for drivers
-        named = {c: c for c in plane.staged_columns(raw)}
-    else:
-        raise FileError(f"{path.name}: unsupported file type {suffix!r} (csv, parquet, jsonl)")
-
+    reading_suffix(path)  # a compressed file other than CSV is refused before any reader
     config = workspace.config
-    report = reader if isinstance(reader, Report) else None
-    kind: str = report.kind if report else _kind(list(named.values()), fmt, config, path)
-    result = IngestResult(file=path.name, source=name, kind=kind, file_hash=file_hash)
-    result.notes += notes
-    if report is not None:
-        result.notes.append(f"read as {report.title} pages ({report.name})")
-    keys: list[str] = []
-    if kind == "usage" or usage_text is not None:
-        origin = "provider" if usage_text is None else _ORIGINS[str(reader)]
-        _refuse_mixed_usage(plane, path, name, origin)
-    if kind == "usage":
-        read = usage.normalise(
-            raw, source=name, file_hash=file_hash, file_name=path.name, plane=plane
-        )
-        rows, quarantine, table = read.rows, read.quarantine, t.USAGE
-    elif kind == "focus":
-        normalised = focus.normalise(
-            raw,
-            named,
-            source=name,
-            file_hash=file_hash,
-            file_name=path.name,
-            default_currency=config.default_currency,
-            categorise=categoriser(config.categories, config.dimensions),
-            plane=plane,
-        )
-        if not any(h.strip().lower() == "billingcurrency" for h in named.values()):
-            result.notes.append(f"no BillingCurrency column: read as {config.default_currency}")
-        rows, quarantine, table = normalised.lines, normalised.quarantine, t.COST_LINES
-    elif kind == "metrics":
-        delivered = metrics.normalise(
-            raw,
-            named,
-            workload=config.ledger.workload,
-            default_currency=config.default_currency,
-            source=name,
-            file_hash=file_hash,
-            file_name=path.name,
-            plane=plane,
-        )
-        if delivered.ignored_columns:
-            result.notes.append(f"ignored columns: {', '.join(delivered.ignored_columns)}")
-        rows, quarantine, table = delivered.rows, delivered.quarantine, t.BUSINESS_METRICS
+    look = Look(path, config)
+    reader = _reader(look, fmt)
+    if reader is None:  # a table file read as it is: its columns tell its kind
+        read = stage_table(path, plane)
+        look.columns = list(read.named.values())
+        reader = _kind(look)
     else:
-        found = drivers.normalise(
-            raw,
-            named,
-            dimensions=config.dimensions,
-            source=name,
-            file_hash=file_hash,
-            file_name=path.name,
-            plane=plane,
-        )
-        if found.ignored_columns:
-            result.notes.append(f"ignored columns: {', '.join(found.ignored_columns)}")
-        rows, quarantine, table = found.rows, found.quarantine, t.DRIVERS
-        keys = list(found.dimensions)
+        read = stager(reader).stage(path, Staging(plane, config, workspace.root))
+    kind = reader.yields
+    result = IngestResult(file=path.name, source=name, kind=kind, file_hash=file_hash)
+    result.notes += read.notes
+    if kind == "usage" or reader.usage_beside is not None:
+        _refuse_mixed_usage(plane, path, name, reader.usage_beside or "provider")
+    into = _Into(plane, config, name, file_hash, path.name)
+    parsed = _PARSERS[kind](read, into)
+    rows, quarantine, table = parsed.rows, parsed.quarantine, _TABLES[kind]
+    result.notes += parsed.notes
     companions = []
-    if usage_text is not None:
-        read = usage.normalise(
-            plane.stage_arrow(usage_text),
-            source=name,
-            file_hash=file_hash,
-            file_name=path.name,
-            plane=plane,
-        )
-        companions.append(_Companion(t.USAGE, read.rows, read.quarantine))
+    if read.usage is not None:  # a gateway log's or span export's usage, beside its drivers
+        beside = _usage(Read(plane.stage_arrow(read.usage), {}), into)
+        companions.append(_Companion(t.USAGE, beside.rows, beside.quarantine))
     if table == t.COST_LINES:
         _refuse_unsummable(plane, path, rows)
     result.rows, result.quarantined, result.periods = _counts(plane, rows, quarantine)
@@ -456,60 +331,105 @@ def _stage(
         result.quarantined += refused
         result.periods = sorted({*result.periods, *periods})
         result.notes.append(f"{loaded} {companion.table} rows beside the {result.kind}")
-    return _Staged(path, result, table, current, rows, quarantine, keys, companions)
+    return _Staged(path, result, table, current, rows, quarantine, parsed.keys, companions)
 
 
-def _reader(path: Path, fmt: Format) -> Report | Native | Literal["otel", "litellm"] | None:
-    """What reads a file that is not plain FOCUS or drivers: named by --format, or (auto)
-    recognised from its CSV header or its first JSON object, each looked at once. A JSON-lines
-    file of any other kind is read no further than its first line."""
-    if fmt in REPORTS:
-        return REPORTS[fmt]
-    if fmt in NATIVES:
-        return NATIVES[fmt]
-    if fmt == "otel" or fmt == "litellm":
-        return fmt
-    if fmt != "auto":
-        return None
-    suffix = reading_suffix(path)
-    if suffix in _JSON_LINES:
-        first = _first_json(path)
-        if otel.is_otlp(first):
-            return "otel"
-        if first is None:
-            return None
-        return _native(list(first), "json") or recognised([first], REPORTS)
-    if suffix in _CSV:
-        headers = [h.strip() for h in _csv_headers(path)]
-        if litellm.recognise(headers):
-            return "litellm"
-        return _native(headers, "csv")
-    return None
+@dataclass(frozen=True)
+class _Into:
+    """What a file's staged rows are parsed for: the plane, the workspace's configuration, and
+    the source and file they are recorded under."""
+
+    plane: DataPlane
+    config: Config
+    source: str
+    file_hash: str
+    file_name: str
 
 
-def _native(names: list[str], reads: str) -> Native | None:
-    """The native export whose columns (a CSV header, a JSON object's keys) these are."""
-    found = (n for n in NATIVES.values() if n.reads == reads and n.auto and n.recognise(names))
-    return next(found, None)
+@dataclass
+class _Parsed:
+    rows: ir.Table
+    quarantine: ir.Table
+    keys: list[str] = field(default_factory=list)  # a driver file's dimensions
+    notes: list[str] = field(default_factory=list)
 
 
-def _first_json(path: Path) -> dict[str, Any] | None:
-    """The file's first JSON object: its first line, or the whole file when that is one
-    pretty-printed document (a saved API response); None when neither parses."""
-    try:
-        with path.open(encoding="utf-8-sig") as handle:
-            line = next((line for line in handle if line.strip()), "")
-        document = json.loads(line)
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        if path.stat().st_size > REPORT_SNIFF_BYTES:
-            return None
-        try:
-            document = json.loads(path.read_text(encoding="utf-8-sig"))
-        except (UnicodeDecodeError, json.JSONDecodeError):
-            return None
-    if isinstance(document, list):
-        document = document[0] if document else None
-    return document if isinstance(document, dict) else None
+def _usage(read: Read, into: _Into) -> _Parsed:
+    parsed = usage.normalise(
+        read.raw,
+        source=into.source,
+        file_hash=into.file_hash,
+        file_name=into.file_name,
+        plane=into.plane,
+    )
+    return _Parsed(parsed.rows, parsed.quarantine)
+
+
+def _cost_lines(read: Read, into: _Into) -> _Parsed:
+    config = into.config
+    normalised = focus.normalise(
+        read.raw,
+        read.named,
+        source=into.source,
+        file_hash=into.file_hash,
+        file_name=into.file_name,
+        default_currency=config.default_currency,
+        categorise=categoriser(config.categories, config.dimensions),
+        plane=into.plane,
+    )
+    notes = []
+    if not any(h.strip().lower() == "billingcurrency" for h in read.named.values()):
+        notes.append(f"no BillingCurrency column: read as {config.default_currency}")
+    return _Parsed(normalised.lines, normalised.quarantine, notes=notes)
+
+
+def _metrics(read: Read, into: _Into) -> _Parsed:
+    delivered = metrics.normalise(
+        read.raw,
+        read.named,
+        workload=into.config.ledger.workload,
+        default_currency=into.config.default_currency,
+        source=into.source,
+        file_hash=into.file_hash,
+        file_name=into.file_name,
+        plane=into.plane,
+    )
+    return _Parsed(delivered.rows, delivered.quarantine, notes=_ignored(delivered.ignored_columns))
+
+
+def _drivers(read: Read, into: _Into) -> _Parsed:
+    found = drivers.normalise(
+        read.raw,
+        read.named,
+        dimensions=into.config.dimensions,
+        source=into.source,
+        file_hash=into.file_hash,
+        file_name=into.file_name,
+        plane=into.plane,
+    )
+    keys = list(found.dimensions)
+    return _Parsed(found.rows, found.quarantine, keys, _ignored(found.ignored_columns))
+
+
+def _ignored(columns: Sequence[str]) -> list[str]:
+    return [f"ignored columns: {', '.join(columns)}"] if columns else []
+
+
+# how each kind of row is parsed from a file's staged rows
+_PARSERS: dict[Yields, Callable[[Read, _Into], _Parsed]] = {
+    "focus": _cost_lines,
+    "drivers": _drivers,
+    "usage": _usage,
+    "metrics": _metrics,
+}
+
+
+def _reader(look: Look, fmt: Format) -> Reader | None:
+    """The reader --format names, or (auto) the one that recognises the file by its CSV header
+    or its first JSON object; None for a file auto reads as a table (its columns tell)."""
+    if fmt != registry.AUTO:
+        return registry.reader(fmt)
+    return recognised(look)
 
 
 def _counts(plane: DataPlane, rows: ir.Table, quarantine: ir.Table) -> tuple[int, int, list[str]]:
@@ -527,18 +447,17 @@ def _counts(plane: DataPlane, rows: ir.Table, quarantine: ir.Table) -> tuple[int
     return loaded, refused, sorted(periods)
 
 
-def _kind(headers: list[str], fmt: Format, config: Config, path: Path) -> str:
-    if fmt == "focus" or (fmt == "auto" and focus.recognise(headers)):
-        return "focus"
-    if fmt == "drivers" or (fmt == "auto" and drivers.recognise(headers, config.dimensions)):
-        return "drivers"
-    if fmt == "metrics" or (fmt == "auto" and metrics.recognise(headers, config.ledger.workload)):
-        return "metrics"
-    raise FileError(
-        f"{path.name}: no recognisable schema: neither FOCUS cost columns (BilledCost, "
-        "BillingPeriodStart, ...), driver columns (timestamp, driver, quantity) nor business "
-        f"metrics (period, {config.ledger.workload}, decisions, ...)"
-    )
+def _kind(look: Look) -> Reader:
+    """The table reader --format auto reads a staged file with, by its columns."""
+    found = by_columns(look)
+    if found is None:
+        workload = look.config.ledger.workload
+        raise FileError(
+            f"{look.path.name}: no recognisable schema: neither FOCUS cost columns (BilledCost, "
+            "BillingPeriodStart, ...), driver columns (timestamp, driver, quantity) nor business "
+            f"metrics (period, {workload}, decisions, ...)"
+        )
+    return found
 
 
 def _pending(plane: DataPlane, staged: list[_Staged]) -> list[_Staged]:
@@ -693,54 +612,6 @@ def _keep_raw(workspace: Workspace, item: _Staged) -> None:
         partial = target.with_suffix(target.suffix + ".partial")
         shutil.copyfile(item.path, partial)
         partial.replace(target)
-
-
-def _csv_headers(path: Path) -> list[str]:
-    try:
-        with open_text(path) as handle:
-            header = next(csv.reader(handle), None)
-    except UnicodeDecodeError as exc:
-        raise FileError(f"{path.name}: not UTF-8 text ({exc.reason})") from exc
-    except csv.Error as exc:
-        raise FileError(f"{path.name}: the header line cannot be read ({exc})") from exc
-    except (OSError, EOFError) as exc:  # a gzip file cut short or not gzip after all
-        raise FileError(f"{path.name}: not a readable gzip file ({exc})") from exc
-    if not header or not any(cell.strip() for cell in header):
-        raise FileError(f"{path.name}: empty file or empty header line")
-    # a file saved twice through a BOM-adding editor starts with two: the second would make
-    # BilledCost an unknown column and every row load with no cost
-    header[0] = header[0].lstrip(BOM)
-    return header
-
-
-def _refuse_wide_decimals(path: Path) -> None:
-    """A Parquet decimal of more than 38 digits is read by the engines as DOUBLE, and its
-    amounts come out scaled wrong (by 2^24 on DuckDB), silently: such a file is refused, and
-    so is one with a column named twice."""
-    try:
-        schema = pq.read_schema(path)
-    except (pa.ArrowException, OSError):
-        return  # not readable Parquet: staging says so, in its own words
-    # the engine renames a second copy (BilledCost_1), which would load as an extension
-    # column while the first copy counts: refused as the CSV readers refuse it
-    names = [focus_name(name) or name.strip() for name in schema.names]
-    twice = sorted({name for name in names if names.count(name) > 1})
-    if twice:
-        raise FileError(f"{path.name}: column {twice[0]} appears twice")
-    for field_ in schema:
-        wide = _wide_decimal(field_.type)
-        if wide is not None:
-            raise FileError(
-                f"{path.name}: column {field_.name!r} is {wide}, more digits than an engine "
-                "keeps exactly (38); write it as decimal(38, 18) or as text"
-            )
-
-
-def _wide_decimal(kind: pa.DataType) -> str | None:
-    if pa.types.is_decimal(kind) and kind.precision > 38:
-        return f"decimal({kind.precision}, {kind.scale})"
-    children = [kind.field(i).type for i in range(kind.num_fields)] if kind.num_fields else []
-    return next((found for c in children if (found := _wide_decimal(c)) is not None), None)
 
 
 def _refuse_unreadable(path: Path) -> None:

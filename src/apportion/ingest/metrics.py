@@ -18,6 +18,8 @@ import ibis.expr.types as ir
 from apportion.engine.dataplane import DataPlane, FileError
 from apportion.ingest import values
 from apportion.ingest.quarantine import quarantine_rows
+from apportion.ingest.readers import Table
+from apportion.ingest.registry import reader
 from apportion.ingest.roles import by_role
 from apportion.schema import tables as t
 from apportion.schema.currency import ISO_4217
@@ -54,6 +56,12 @@ def recognise(headers: list[str], workload: str) -> bool:
         and bool(roles & set(METRICS))
         and not roles & {"driver", "quantity"}
     )
+
+
+# its stager (apportion.ingest.readers): the file staged as it is, told by its columns
+READER = Table(
+    reader("metrics"), lambda columns, config: recognise(columns, config.ledger.workload)
+)
 
 
 def normalise(

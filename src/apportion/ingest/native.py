@@ -54,13 +54,15 @@ from decimal import Decimal
 from functools import cache
 from itertools import chain
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 import pyarrow as pa
 
 from apportion.engine.dataplane import FileError
 from apportion.ingest import services, values
 from apportion.ingest.conform import charge_frequency, pricing, pricing_unit
+from apportion.ingest.readers import Look, Read, Staging
+from apportion.ingest.registry import Reader, reader
 from apportion.ingest.reports import (
     FOCUS_ALWAYS,
     NO_AMOUNT,
@@ -91,17 +93,35 @@ class OtherExport(ValueError):
 
 @dataclass(frozen=True)
 class Native:
-    name: str  # the --format value
-    title: str
+    """A native export's mapping to FOCUS (a stager of apportion.ingest.readers). Its registry
+    entry says whether it is CSV (auto looks at the header) or JSON (at the first object's
+    keys), and whether auto recognises it."""
+
+    reader: Reader  # its registry entry: --format name, title, how auto recognises it
     recognise: Callable[[list[str]], bool]  # on the CSV header, or the first JSON object's keys
     row: Callable[[Mapping[str, Any]], FocusRow]  # a CSV row (text) or a JSON object
-    reads: Literal["csv", "json"] = "csv"
-    auto: bool = True  # recognised by --format auto; else only read when named
+
+    @property
+    def name(self) -> str:
+        return self.reader.name
+
+    @property
+    def title(self) -> str:
+        return self.reader.title
+
+    def recognises(self, look: Look) -> bool:
+        if self.reader.looks == "json":
+            return look.first is not None and self.recognise(list(look.first))
+        return self.recognise(look.header)
+
+    def stage(self, path: Path, at: Staging) -> Read:
+        notes = [f"read as {self.title} ({self.name}), mapped to FOCUS"]
+        return Read.arrow(at, native_table(self, path), notes=notes)
 
 
 def native_table(native: Native, path: Path) -> pa.Table:
     """Every row of the export as a FOCUS row of text, numbered by its line in the file."""
-    records = json_records if native.reads == "json" else csv_records
+    records = json_records if native.reader.looks == "json" else csv_records
     rows: list[FocusRow] = []
     lines: list[int] = []
     for line, row in records(path, native.recognise, native.title):
@@ -349,8 +369,7 @@ def _aws_line(row: Cells, tags: str | None) -> FocusRow:
 
 
 AWS_CUR = Native(
-    name="aws-cur",
-    title="AWS Cost and Usage Report",
+    reader("aws-cur"),
     recognise=lambda header: (
         {"lineItem/UnblendedCost", "bill/BillingPeriodStartDate"} <= set(header)
     ),
@@ -414,8 +433,7 @@ def _cur2_row(row: Row) -> FocusRow:
 
 
 AWS_CUR2 = Native(
-    name="aws-cur2",
-    title="AWS CUR 2.0 export",
+    reader("aws-cur2"),
     recognise=lambda header: (
         {"line_item_unblended_cost", "bill_billing_period_start_date"} <= set(header)
     ),
@@ -655,30 +673,24 @@ def _mca_header(header: list[str]) -> bool:
 # Actual and amortized exports share their columns: auto reads both as the actual one, and a
 # row only the other kind has refuses the file with the --format to use.
 AZURE_EA = Native(
-    name="azure-ea",
-    title="Azure EA cost export",
+    reader("azure-ea"),
     recognise=_ea_header,
     row=_actual_row("azure-ea-amortized"),
 )
 AZURE_EA_AMORTIZED = Native(
-    name="azure-ea-amortized",
-    title="Azure EA cost export (amortized cost)",
+    reader("azure-ea-amortized"),
     recognise=_ea_header,
     row=_amortized_row("azure-ea"),
-    auto=False,
 )
 AZURE_MCA = Native(
-    name="azure-mca",
-    title="Azure MCA cost details export (actual cost)",
+    reader("azure-mca"),
     recognise=_mca_header,
     row=_actual_row("azure-mca-amortized"),
 )
 AZURE_MCA_AMORTIZED = Native(
-    name="azure-mca-amortized",
-    title="Azure MCA cost details export (amortized cost)",
+    reader("azure-mca-amortized"),
     recognise=_mca_header,
     row=_amortized_row("azure-mca"),
-    auto=False,
 )
 
 
@@ -786,11 +798,7 @@ def _oci_row(row: Row) -> FocusRow:
 
 
 OCI = Native(
-    name="oci",
-    title="OCI cost report",
+    reader("oci"),
     recognise=lambda header: {"cost/myCost", "lineItem/intervalUsageStart"} <= set(header),
     row=_oci_row,
 )
-
-# every export this module maps, in the order --format lists them (gcp.py adds Google's)
-EXPORTS = (AWS_CUR, AWS_CUR2, AZURE_EA, AZURE_EA_AMORTIZED, AZURE_MCA, AZURE_MCA_AMORTIZED, OCI)

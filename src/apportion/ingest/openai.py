@@ -27,6 +27,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from apportion.ingest.registry import reader
 from apportion.ingest.reports import FocusRow, Page, Report, charge, flag, instant, text
 
 PROVIDER = "OpenAI"
@@ -146,16 +147,12 @@ def _usage_row(bucket: Mapping[str, Any], result: Mapping[str, Any]) -> FocusRow
 
 
 COSTS = Report(
-    name="openai-costs",
-    title="OpenAI Costs API",
-    kind="focus",
+    reader("openai-costs"),
     recognise=_costs_page,
     rows=_cost_row,
 )
 USAGE = Report(
-    name="openai-usage",
-    title="OpenAI Usage API",
-    kind="usage",
+    reader("openai-usage"),
     recognise=_usage_page,
     rows=_usage_row,
 )

@@ -31,6 +31,8 @@ from apportion.engine.dataplane import FileError
 from apportion.ingest import values
 from apportion.ingest.litellm import TOKENS, KeyReader, driver_columns
 from apportion.ingest.providers import bare_model, provider
+from apportion.ingest.readers import Look, Read, Staging
+from apportion.ingest.registry import Reader, reader
 from apportion.ingest.reports import bounded_text, exact_json, text_table
 from apportion.ingest.usage import DIMENSION
 
@@ -220,3 +222,23 @@ def _time(nanos: Any) -> str | None:
     except (TypeError, ValueError, OverflowError, OSError):
         return None if nanos is None else str(nanos)  # quarantined as not a time
     return stamp.strftime("%Y-%m-%dT%H:%M:%S") + f".{rest // 1000:06d}Z"
+
+
+@dataclass(frozen=True)
+class SpanExport:
+    """The otel reader's stager (apportion.ingest.readers): driver rows, usage beside."""
+
+    reader: Reader
+
+    def recognises(self, look: Look) -> bool:
+        return is_otlp(look.first)
+
+    def stage(self, path: Path, at: Staging) -> Read:
+        spans = read(path, at.policy(), at.config.dimensions)
+        notes = [f"read as {self.reader.title} ({self.reader.name}): llm_tokens drivers and usage"]
+        if spans.skipped:
+            notes.append(f"skipped {spans.skipped} spans without token usage")
+        return Read.arrow(at, spans.drivers, usage=spans.usage, notes=notes)
+
+
+READER = SpanExport(reader("otel"))

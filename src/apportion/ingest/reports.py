@@ -23,13 +23,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import pyarrow as pa
 
 from apportion.engine.dataplane import FileError
 from apportion.ingest import values
-from apportion.ingest.files import open_text
+from apportion.ingest.files import BOM, open_text
+from apportion.ingest.readers import Look, Read, Staging
+from apportion.ingest.registry import Reader, Yields
 from apportion.schema import tables as t
 
 MAX_BYTES = 256 * 1024 * 1024  # a year of daily pages grouped by project and line item is far less
@@ -52,7 +54,6 @@ def ai_category(*names: str | None) -> str | None:
 
 
 NO_AMOUNT = "(no amount in the report)"
-BOM = "\ufeff"
 FOCUS_ALWAYS = ("BillingPeriodStart", "ChargePeriodStart", "BilledCost", "BillingCurrency")
 FocusRow = dict[str, str | None]
 Page = dict[str, Any]
@@ -60,13 +61,32 @@ Page = dict[str, Any]
 
 @dataclass(frozen=True)
 class Report:
-    """One provider report format: how to recognise its pages and read their results."""
+    """One provider report format: how to recognise its pages and read their results (a
+    stager of apportion.ingest.readers)."""
 
-    name: str  # the --format value, e.g. "openai-costs"
-    title: str  # what people call it, for messages
-    kind: Literal["focus", "usage"]  # what its rows are: FOCUS cost lines, or token usage
+    reader: Reader  # its registry entry: --format name, title, and rows (cost lines or usage)
     recognise: Callable[[Page], bool]  # on a page
     rows: Callable[[Mapping[str, Any], Mapping[str, Any]], FocusRow]  # (bucket, result) -> row
+
+    @property
+    def name(self) -> str:
+        return self.reader.name
+
+    @property
+    def title(self) -> str:
+        return self.reader.title
+
+    @property
+    def kind(self) -> Yields:
+        return self.reader.yields
+
+    def recognises(self, look: Look) -> bool:
+        """Whether the file's first JSON object is a page of this report."""
+        return look.first is not None and self.recognise(look.first)
+
+    def stage(self, path: Path, at: Staging) -> Read:
+        table = report_table(self, read_pages(path), path.name)
+        return Read.arrow(at, table, notes=[f"read as {self.title} pages ({self.name})"])
 
 
 def read_pages(path: Path) -> list[Page]:
@@ -170,11 +190,6 @@ def _exact_number(written: str) -> Decimal | str:
 
 def _not_a_number(name: str) -> Any:
     raise ValueError(f"{name} is not a number JSON allows")
-
-
-def recognised(pages: list[Page], reports: Mapping[str, Report]) -> Report | None:
-    first = pages[0] if pages else {}
-    return next((report for report in reports.values() if report.recognise(first)), None)
 
 
 def report_table(report: Report, pages: list[Page], file_name: str) -> pa.Table:

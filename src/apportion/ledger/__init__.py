@@ -1,5 +1,2 @@
-"""The control plane: small, transactional state kept in SQLAlchemy (SQLite by default)."""
-
-from apportion.ledger.controlplane import ControlPlane, RunRecord
-
-__all__ = ["ControlPlane", "RunRecord"]
+"""The ledger: a period's life (open, allocated, in review, closed), its statements, closings,
+journal, disputes and adjustments, kept in the control plane (apportion.control)."""

@@ -16,9 +16,11 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from apportion.allocate.inputs import input_partitions
-from apportion.ledger import audit
+from apportion.control import audit
+from apportion.control.models import Adjustment, Closing, PeriodRecord
+from apportion.control.plane import ControlPlane, RunRecord
 from apportion.ledger import periods as states
-from apportion.ledger.controlplane import ControlPlane, RunRecord
+from apportion.ledger.allocation import allocate_period
 from apportion.ledger.lines import (
     ADJUSTMENT,
     KEY_FIELDS,
@@ -27,7 +29,6 @@ from apportion.ledger.lines import (
     amounts_by_key,
     frozen_lines,
 )
-from apportion.ledger.models import Adjustment, Closing, PeriodRecord
 from apportion.money import add, subtract
 from apportion.periods import Period
 from apportion.progress import Progress, quiet
@@ -125,7 +126,6 @@ def adjust_restated(
 ) -> Restatement:
     """Allocate a closed period's current (restated) data again and post what changed against
     its closed statement, less earlier restatements of it, to the next open period."""
-    from apportion.allocate import allocate_period  # allocation imports the ledger
 
     control = workspace.control
     if states.status(control, period).state != states.CLOSED:

@@ -1,7 +1,7 @@
 """Closing a period: its statement lines and chargeback journal entries are frozen in one
 transaction, with a content hash chained to the closing before it, so an edited statement is
 detectable (:func:`verify`). Each link of the chain is an HMAC with the ledger key, which is
-kept outside the database (:mod:`apportion.ledger.seal`): write access to the database is not
+kept outside the database (:mod:`apportion.control.seal`): write access to the database is not
 enough to forge a chain that verifies. The chain hash of the newest closing, the chain head,
 is printed at close and carried by statements and journal exports, for an auditor to keep and
 hand back to :func:`verify`.
@@ -24,24 +24,25 @@ from typing import Any
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from apportion.allocate.inputs import changed_partitions, input_partitions
-from apportion.ledger import audit, disputes, journal
+from apportion.allocate.inputs import changed_partitions, input_partitions, runs_held
+from apportion.control import audit
+from apportion.control.models import AuditEntry, Closing, JournalLineRecord, PeriodRecord
+from apportion.control.plane import ControlPlane
+from apportion.control.seal import HMAC_SHA256, SEALS, LedgerKey, link
+from apportion.errors import RefusedError
+from apportion.ledger import disputes, journal
 from apportion.ledger import lines as statement_lines
 from apportion.ledger import periods as states
-from apportion.ledger.controlplane import ControlPlane
 from apportion.ledger.journal import JournalLine
 from apportion.ledger.lines import Line
-from apportion.ledger.models import AuditEntry, Closing, JournalLineRecord, PeriodRecord
-from apportion.ledger.seal import HMAC_SHA256, SEALS, LedgerKey, link
 from apportion.periods import Period
-from apportion.report.published import runs_held
 from apportion.workspace import Workspace
 
 # any number, the same in every process (migrate.py's lock is another)
 _CHAIN_LOCK = 7_402_118
 
 
-class CloseRefusedError(ValueError):
+class CloseRefusedError(RefusedError):
     """The period should not close as it stands; the message says what to do (exit code 2)."""
 
 
@@ -106,7 +107,7 @@ def prepare_close(
             f"`apportion allocate --period {period}` again, then close"
         )
     found = statement_lines.period_lines(workspace, period) or []
-    published = runs_held(workspace, period)  # read after the lines
+    published = runs_held(workspace.data, period)  # read after the lines
     if published - {run_id}:  # none at all: a month without cost closes empty
         raise states.ConcurrentChangeError(
             f"the allocation of {period} in the data plane is from run "

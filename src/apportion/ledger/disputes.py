@@ -17,10 +17,12 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from apportion.config.ledger import NOT_CHARGED
-from apportion.ledger import adjustments, audit
-from apportion.ledger.controlplane import ControlPlane
+from apportion.control import audit
+from apportion.control.models import Dispute, DisputeEvent
+from apportion.control.plane import ControlPlane
+from apportion.errors import RefusedError
+from apportion.ledger import adjustments
 from apportion.ledger.lines import period_lines
-from apportion.ledger.models import Dispute, DisputeEvent
 from apportion.ledger.periods import ConcurrentChangeError
 from apportion.money import EXACT
 from apportion.schema.currency import minor_units
@@ -51,7 +53,7 @@ DISPUTED_AMOUNT_MEANS = (
 AGING = ((0, 7, "0-7 days"), (8, 30, "8-30 days"), (31, 60, "31-60 days"), (61, None, "61+ days"))
 
 
-class DisputeError(ValueError):
+class DisputeError(RefusedError):
     """Not allowed, or not possible as asked (bad usage: exit code 2)."""
 
 
@@ -107,7 +109,7 @@ class DisputeView:
         return (end - self.opened_at).days
 
     def as_dict(self, now: datetime | None = None) -> dict[str, Any]:
-        def money(value: Decimal | None) -> str | None:
+        def decimal_text(value: Decimal | None) -> str | None:
             return None if value is None else f"{value:f}"
 
         return {
@@ -119,8 +121,8 @@ class DisputeView:
             "category": self.category,
             "rule": self.rule,
             "currency": self.currency,
-            "line_amount": money(self.line_amount),
-            "claimed_amount": money(self.claimed_amount),
+            "line_amount": decimal_text(self.line_amount),
+            "claimed_amount": decimal_text(self.claimed_amount),
             "reason": self.reason,
             "evidence": self.evidence,
             "state": self.state,
@@ -129,7 +131,7 @@ class DisputeView:
             "age_days": self.age_days(now),
             "resolved_at": self.resolved_at.isoformat() if self.resolved_at else None,
             "resolution": self.resolution,
-            "accepted_amount": money(self.accepted_amount),
+            "accepted_amount": decimal_text(self.accepted_amount),
             "adjustment_id": self.adjustment_id,
             "events": [event.as_dict() for event in self.events],
         }
@@ -215,7 +217,9 @@ def open_dispute(
     return show(workspace.control, number)
 
 
-def review(control: ControlPlane, number: int, actor: str, note: str | None = None) -> DisputeView:
+def take_under_review(
+    control: ControlPlane, number: int, actor: str, note: str | None = None
+) -> DisputeView:
     with control.transaction() as session:
         _move(session, number, UNDER_REVIEW, actor, note)
     return show(control, number)
@@ -312,7 +316,7 @@ def show(control: ControlPlane, number: int) -> DisputeView:
         return _view(dispute, tuple(_event(event) for event in events))
 
 
-def listing(
+def list_disputes(
     control: ControlPlane,
     *,
     period: str | None = None,

@@ -15,9 +15,10 @@ from typing import Any
 from sqlalchemy import select
 
 from apportion.config.ledger import CHARGEBACK, Accounts
-from apportion.ledger.controlplane import ControlPlane
+from apportion.control.models import JournalLineRecord
+from apportion.control.plane import ControlPlane
+from apportion.errors import UsageError
 from apportion.ledger.lines import Line
-from apportion.ledger.models import JournalLineRecord
 from apportion.ledger.periods import closing_of
 from apportion.money import add, exact_sum, subtract
 from apportion.schema.currency import minor_units
@@ -25,7 +26,7 @@ from apportion.schema.currency import minor_units
 ZERO = Decimal(0)
 
 
-class JournalError(ValueError):
+class JournalError(UsageError):
     pass
 
 

@@ -18,11 +18,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from apportion.config import Config
-from apportion.ledger.models import Adjustment, StatementLineRecord
+from apportion.control.models import Adjustment, StatementLineRecord
+from apportion.ledger.grain import statements
 from apportion.ledger.periods import closing_of
 from apportion.money import add
 from apportion.periods import Period
-from apportion.report.statements import statements
 from apportion.workspace import Workspace
 
 ADJUSTMENT = "adjustment"  # the method of an adjustment line

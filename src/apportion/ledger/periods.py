@@ -11,32 +11,58 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from apportion.ledger import audit
-from apportion.ledger.controlplane import ControlPlane
-from apportion.ledger.models import Closing, PeriodRecord, Run
+from apportion.control import audit
+from apportion.control.models import (
+    ALLOCATED,
+    CLOSED,
+    IN_REVIEW,
+    OPEN,
+    STATES,
+    Closing,
+    PeriodRecord,
+    Run,
+)
+from apportion.control.plane import ControlPlane
+from apportion.errors import RefusedError, WorkError
 from apportion.schema import tables as t
+from apportion.workspace import Workspace
 
-if TYPE_CHECKING:
-    from apportion.workspace import Workspace
+__all__ = [  # the states are the control plane's; the rules between them are here
+    "ALLOCATED",
+    "CLOSED",
+    "IN_REVIEW",
+    "OPEN",
+    "STATES",
+    "ConcurrentChangeError",
+    "PeriodStateError",
+    "PeriodStatus",
+    "bump",
+    "claim_for_publishing",
+    "closing_of",
+    "ensure_open_period",
+    "forbidden",
+    "list_periods",
+    "record_allocation",
+    "record_published",
+    "refuse_if_closed",
+    "start_review",
+    "status",
+    "statuses",
+    "transition",
+]
 
-OPEN = "open"
-ALLOCATED = "allocated"
-IN_REVIEW = "in_review"
-CLOSED = "closed"
-STATES = (OPEN, ALLOCATED, IN_REVIEW, CLOSED)
 
-
-class PeriodStateError(ValueError):
+class PeriodStateError(RefusedError):
     """The transition is not allowed from the period's state (bad usage: exit code 2)."""
 
 
-class ConcurrentChangeError(RuntimeError):
+class ConcurrentChangeError(WorkError):
     """Someone else changed the period first; nothing was written (run it again)."""
 
 
@@ -77,7 +103,7 @@ def statuses(control: ControlPlane, with_data: Iterable[str] = ()) -> list[Perio
         ]
 
 
-def listing(workspace: Workspace) -> list[PeriodStatus]:
+def list_periods(workspace: Workspace) -> list[PeriodStatus]:
     """Every period with data or a ledger record: its state, run and who closed it."""
     lines = workspace.data.table(t.COST_LINES)
     found = workspace.data.to_arrow(lines.select(lines[t.BILLING_PERIOD]).distinct())
@@ -193,7 +219,7 @@ def ensure_open_period(session: Session, period: str) -> None:
         session.flush()
 
 
-def review(control: ControlPlane, period: str, actor: str) -> PeriodStatus:
+def start_review(control: ControlPlane, period: str, actor: str) -> PeriodStatus:
     with control.transaction() as session:
         row = session.get(PeriodRecord, period)
         if row is None or row.run_id is None:

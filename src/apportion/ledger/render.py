@@ -19,7 +19,7 @@ _ENVIRONMENT = Environment(
 )
 
 
-def money(amount: Decimal, currency: str) -> str:
+def grouped_text(amount: Decimal, currency: str) -> str:
     """Grouped thousands at the currency's minor unit: 12,345.60 (statements are rounded
     there already, so this never rounds)."""
     places = minor_units(currency)
@@ -27,10 +27,10 @@ def money(amount: Decimal, currency: str) -> str:
 
 
 def signed(amount: Decimal, currency: str) -> str:
-    return ("+" if amount > 0 else "") + money(amount, currency)
+    return ("+" if amount > 0 else "") + grouped_text(amount, currency)
 
 
-_ENVIRONMENT.filters["money"] = money
+_ENVIRONMENT.filters["money"] = grouped_text
 _ENVIRONMENT.filters["signed"] = signed
 
 

@@ -13,11 +13,12 @@ from typing import Any
 from sqlalchemy import select
 
 from apportion.config.ledger import CHARGEBACK
+from apportion.control.models import Adjustment
+from apportion.errors import NotFoundError
 from apportion.ledger import disputes
 from apportion.ledger import periods as states
 from apportion.ledger.disputes import UNRESOLVED
 from apportion.ledger.lines import ADJUSTMENT, Line, amounts_by_key, period_lines
-from apportion.ledger.models import Adjustment
 from apportion.money import EXACT, exact_sum, subtract
 from apportion.periods import Period
 from apportion.schema.currency import minor_units
@@ -27,7 +28,7 @@ from apportion.workspace import Workspace
 ZERO = Decimal(0)
 
 
-class StatementNotFoundError(LookupError):
+class StatementNotFoundError(NotFoundError):
     pass
 
 
@@ -170,7 +171,7 @@ def statements(
         disputed=disputes.latest_states(control, period),
         notes=_adjustment_notes(workspace, period),
         unresolved=[
-            d.payer for d in disputes.listing(control, period=period) if d.state in UNRESOLVED
+            d.payer for d in disputes.list_disputes(control, period=period) if d.state in UNRESOLVED
         ],
     )
     return [

@@ -20,8 +20,8 @@ from typing import cast
 
 import httpx2
 
-from apportion.ingest import IngestResult
-from apportion.ingest.load import Format
+from apportion.ingest.load import IngestResult
+from apportion.ingest.registry import Format
 from apportion.periods import Period
 from apportion.progress import Progress, quiet
 from apportion.pull.client import (

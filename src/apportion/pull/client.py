@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx2
 
+from apportion.errors import UsageError, WorkError
 from apportion.ingest.reports import exact_json
 
 ATTEMPTS = 6  # a request is tried this often before the pull gives up
@@ -26,11 +27,11 @@ Params = Sequence[tuple[str, str]]
 Sleep = Callable[[float], None]
 
 
-class PullError(RuntimeError):
+class PullError(WorkError):
     """The provider refused or kept failing; nothing was ingested."""
 
 
-class PullSetupError(PullError):
+class PullSetupError(UsageError, PullError):
     """The pull cannot start or was refused as asked: no key, a refused key (401, 403), a range
     with nothing in it. The user has to change something first."""
 

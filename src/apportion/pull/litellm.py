@@ -34,7 +34,7 @@ from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchTableError, ProgrammingError
 from sqlalchemy.pool import NullPool
 
-from apportion.ingest import IngestResult
+from apportion.ingest.load import IngestResult
 from apportion.progress import Progress, quiet
 from apportion.pull.client import PullError, PullSetupError
 from apportion.pull.months import Month, ingest_pulled, months_to_read, pulled_folder, write_whole

@@ -15,8 +15,8 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TextIO
 
-from apportion.ingest import IngestResult, ingest_files
-from apportion.ingest.load import Format
+from apportion.ingest.load import IngestResult, ingest_files
+from apportion.ingest.registry import Format
 from apportion.periods import Period
 from apportion.progress import Progress
 from apportion.pull.client import PullSetupError

@@ -7,7 +7,7 @@ dimensions it lacks. The method that placed cost last carries it in ``allocated`
 and ``unallocated`` add up to what was ingested); ``moved`` credits every method with all it
 split, so cost that a later rule split again counts under each rule it passed through.
 Each figure comes exact (what conservation is proved on) and as statements show it: the sum
-of the rounded statement lines (apportion.report.statements), the same figure every view gives.
+of the rounded statement lines (apportion.ledger.grain), the same figure every view gives.
 """
 
 from __future__ import annotations
@@ -24,10 +24,10 @@ import pyarrow as pa
 
 from apportion.allocate.conservation import ingested_totals
 from apportion.ingest.quarantine import money_at_stake, money_texts, quarantined, rows_by_kind
+from apportion.ledger.grain import UNALLOCATED_REASON, StatementLine, statement_grain
+from apportion.ledger.published import final_allocations, owner_sources
 from apportion.money import add, exact_sum
 from apportion.periods import Period
-from apportion.report.published import final_allocations, owner_sources
-from apportion.report.statements import UNALLOCATED_REASON, StatementLine, statement_grain
 from apportion.schema import tables as t
 from apportion.schema.focus import COST_METRICS
 from apportion.tags.derived import source_kind

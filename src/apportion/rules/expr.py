@@ -34,11 +34,13 @@ from ibis.common.exceptions import IbisTypeError
 from sqlglot import exp
 from sqlglot.errors import ParseError, SqlglotError
 
+from apportion.errors import UsageError
+
 MAX_TEXT_LENGTH = 10_000
 MAX_DIGITS = 38  # widest DECIMAL that DuckDB supports
 
 
-class MatchError(ValueError):
+class MatchError(UsageError):
     """A match expression that is malformed or uses something outside the whitelist."""
 
 

@@ -7,17 +7,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from apportion.errors import UsageError
 from apportion.tags.policy import TagPolicy
 from apportion.tags.resources import kubernetes_workload
 
 API_VERSION = "admission.k8s.io/v1"
 
 
-class ReviewError(ValueError):
+class ReviewError(UsageError):
     """The body is not an AdmissionReview v1 request."""
 
 
-def review(body: Any, policy: TagPolicy) -> dict[str, Any]:
+def answer_admission_review(body: Any, policy: TagPolicy) -> dict[str, Any]:
     request = _request(body)
     allowed, message, warnings = _decide(request, policy)
     response: dict[str, Any] = {"uid": request["uid"], "allowed": allowed}

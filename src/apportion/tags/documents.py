@@ -9,12 +9,14 @@ from typing import Any
 
 import yaml
 
+from apportion.errors import UsageError
+
 MAX_BYTES = 64 * 1024 * 1024  # a Terraform plan of a large estate fits; a runaway file does not
 MAX_ALIASES = 1_000  # YAML anchors reused more often than this are refused (a "YAML bomb")
 MAX_DOCUMENTS = 100_000
 
 
-class DocumentError(ValueError):
+class DocumentError(UsageError):
     """An infrastructure file that cannot be read as what it claims to be; names the file."""
 
 

@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from apportion.access import Caller
-from apportion.ledger.render import money, signed
+from apportion.ledger.render import grouped_text, signed
 from apportion.money import at_least
 from apportion.schema.currency import minor_units
 
@@ -29,7 +29,7 @@ def _money(amount: str | Decimal | None, currency: str) -> str:
     statements' own, already rounded there, so this never rounds them differently."""
     if amount is None or amount == "":
         return ""
-    return money(Decimal(amount), currency)
+    return grouped_text(Decimal(amount), currency)
 
 
 def _signed(amount: str | Decimal | None, currency: str) -> str:

@@ -34,7 +34,7 @@ class Finding:
     @property
     def monthly_saving(self) -> Decimal:
         """Rounded to the currency's minor unit, half to even."""
-        return money(self.saving, self.currency)
+        return rounded_saving(self.saving, self.currency)
 
     def as_dict(self) -> dict[str, Any]:
         places = minor_units(self.currency)
@@ -86,10 +86,11 @@ class Prices:
 
 def worth(saving: Decimal, minimum: Decimal) -> bool:
     """A saving to show: above nothing, and at least the minimum once rounded."""
-    return saving > 0 and money(saving) >= minimum
+    return saving > 0 and rounded_saving(saving) >= minimum
 
 
-def money(amount: Decimal, currency: str = CURRENCY) -> Decimal:
+def rounded_saving(amount: Decimal, currency: str = CURRENCY) -> Decimal:
+    """A saving as shown: rounded half to even to the currency's minor unit (cents)."""
     return to_minor(amount, currency)
 
 

@@ -21,9 +21,9 @@ from apportion.analyse.playbooks.findings import (
     Found,
     Prices,
     by_model,
-    money,
     per_million,
     prices_text,
+    rounded_saving,
     share,
     worth,
 )
@@ -109,6 +109,6 @@ def _sized(
             f"{' (a usage report by its daily mean)' if daily else ''} x assumed hit rate "
             f"{settings.hit_rate:f} x "
             f"(input {prices_text(inputs)} - cache read {prices_text(reads)}) per million "
-            f"tokens = {money(saving)}"
+            f"tokens = {rounded_saving(saving)}"
         ),
     )

@@ -16,7 +16,7 @@ from apportion.analyse.playbooks.findings import (
     by_model,
     by_use_case,
     exact_text,
-    money,
+    rounded_saving,
     share,
     worth,
 )
@@ -56,7 +56,7 @@ def find(groups: list[Group], prices: Prices, config: PlaybooksConfig) -> Found:
                 method=(
                     f"the cost of the {repeats} requests that repeat an earlier identical "
                     f"request of the month (same content hash), at list prices = "
-                    f"{money(saving)}"
+                    f"{rounded_saving(saving)}"
                     + ("" if all(c is not None for c in costs) else "; some were unpriced")
                 ),
             )

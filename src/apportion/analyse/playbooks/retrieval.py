@@ -18,9 +18,9 @@ from apportion.analyse.playbooks.findings import (
     Found,
     Prices,
     by_model,
-    money,
     per_million,
     prices_text,
+    rounded_saving,
     worth,
 )
 from apportion.analyse.playbooks.usage import Group
@@ -77,7 +77,7 @@ def find(groups: list[Group], prices: Prices, config: PlaybooksConfig) -> Found:
                 method=(
                     f"{excess} uncached input tokens above {settings.target_input_tokens} per "
                     f"request{' (a usage report by its daily mean)' if daily else ''} x input "
-                    f"{prices_text(inputs)} per million tokens = {money(saving)}"
+                    f"{prices_text(inputs)} per million tokens = {rounded_saving(saving)}"
                 ),
             )
         )

@@ -19,7 +19,7 @@ from apportion.analyse.playbooks.findings import (
     by_model,
     by_use_case,
     exact_text,
-    money,
+    rounded_saving,
     share,
     worth,
 )
@@ -73,7 +73,7 @@ def find(groups: list[Group], prices: Prices, config: PlaybooksConfig) -> Found:
                     f"the {simple} requests of at most {settings.max_prompt_tokens} input and "
                     f"{settings.max_output_tokens} output tokens priced on {model} "
                     f"({exact_text(now)}) minus on {target} ({exact_text(routed)}) = "
-                    f"{money(saving)}" + ("; some were unpriced" if unpriced else "")
+                    f"{rounded_saving(saving)}" + ("; some were unpriced" if unpriced else "")
                 ),
             )
         )

@@ -41,7 +41,7 @@ def disputes_page(
     desc: bool = False,
     q: Annotated[str, Query(max_length=200)] = "",
 ) -> Response:
-    found = disputes.listing(
+    found = disputes.list_disputes(
         workspace_of(request).control, period=period, state=state, payers=caller.payers
     )
     table = Table(

@@ -8,6 +8,9 @@ from typing import Literal
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
+from apportion.analyse.anomalies import anomalies
+from apportion.analyse.forecasts import forecast_report
+from apportion.analyse.maturity import maturity
 from apportion.api import v1
 from apportion.web.pages.common import PageCaller, StaffPageCaller, workspace_of
 from apportion.web.render import render
@@ -22,8 +25,6 @@ def forecast_page(
     caller: PageCaller,
     kind: Literal["forecast", "budget", "baseline"] = "forecast",
 ) -> Response:
-    from apportion.analyse.forecasts import forecast_report
-
     visible = None if caller.sees_everything() else caller.may_see
     found = forecast_report(workspace_of(request), period, kind, visible).as_dict()
     return render(
@@ -37,8 +38,6 @@ def forecast_page(
 
 @router.get("/periods/{period}/anomalies", response_class=HTMLResponse)
 def anomalies_page(request: Request, period: v1.PeriodPath, caller: StaffPageCaller) -> Response:
-    from apportion.analyse.anomalies import anomalies
-
     found = anomalies(workspace_of(request), period).as_dict()
     return render(
         request,
@@ -51,8 +50,6 @@ def anomalies_page(request: Request, period: v1.PeriodPath, caller: StaffPageCal
 
 @router.get("/periods/{period}/maturity", response_class=HTMLResponse)
 def maturity_page(request: Request, period: v1.PeriodPath, caller: StaffPageCaller) -> Response:
-    from apportion.analyse.maturity import maturity
-
     found = maturity(workspace_of(request), period).as_dict()
     return render(
         request,

@@ -24,7 +24,7 @@ router = APIRouter(include_in_schema=False)
 def home(request: Request, caller: PageCaller) -> Response:
     """The newest period with a statement."""
     workspace = workspace_of(request)
-    listed = [s for s in periods.listing(workspace) if s.run_id is not None]
+    listed = [s for s in periods.list_periods(workspace) if s.run_id is not None]
     if not listed:
         return render(request, "empty.html", {}, caller=caller)
     return RedirectResponse(f"/periods/{listed[-1].period}", status_code=303)
@@ -50,7 +50,7 @@ def period_page(request: Request, period: v1.PeriodPath, caller: PageCaller) -> 
         "overview.html",
         {
             "o": found,
-            "periods": [s.period for s in periods.listing(workspace)],
+            "periods": [s.period for s in periods.list_periods(workspace)],
             "charts": _overview_charts(found),
         },
         caller=caller,

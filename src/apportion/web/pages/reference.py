@@ -5,7 +5,11 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
+from apportion import charts
+from apportion.analyse.unit_economics import unit_economics
 from apportion.api import v1
+from apportion.periods import Period
+from apportion.tags.coverage import coverage_tables, tag_coverage
 from apportion.web.pages.common import PageCaller, StaffPageCaller, workspace_of
 from apportion.web.render import render
 
@@ -25,9 +29,6 @@ def rules_page(request: Request, caller: PageCaller) -> Response:
 
 @router.get("/periods/{period}/coverage", response_class=HTMLResponse)
 def coverage_page(request: Request, period: v1.PeriodPath, caller: StaffPageCaller) -> Response:
-    from apportion.periods import Period
-    from apportion.tags.coverage import coverage_tables, tag_coverage
-
     found = tag_coverage(workspace_of(request), Period.parse(period))
     tables = coverage_tables(found, workspace_of(request).config.ledger.metric)
     return render(
@@ -43,9 +44,6 @@ def coverage_page(request: Request, period: v1.PeriodPath, caller: StaffPageCall
 def unit_economics_page(
     request: Request, period: v1.PeriodPath, caller: StaffPageCaller
 ) -> Response:
-    from apportion import charts
-    from apportion.analyse.unit_economics import unit_economics
-
     portfolio = unit_economics(workspace_of(request), period)
     points = portfolio.points()
     chart = charts.portfolio(f"Portfolio {period}", points) if points else None

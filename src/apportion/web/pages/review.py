@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from apportion.analyse.review import monthly_review
 from apportion.api import v1
 from apportion.api.review import ExplanationRequest
 from apportion.api.review import explain as explain_line
@@ -21,9 +22,7 @@ router = APIRouter(include_in_schema=False)
 def review_page(
     request: Request, period: v1.PeriodPath, caller: PageCaller, everything: bool = False
 ) -> Response:
-    from apportion.analyse.review import review
-
-    found = review(workspace_of(request), period, caller.payers)
+    found = monthly_review(workspace_of(request), period, caller.payers)
     return render(
         request,
         "review.html",

@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import ibis.expr.types as ir
 
-from apportion.ledger.controlplane import RunRecord
-from apportion.ledger.periods import PeriodStatus
+from apportion.allocate.inputs import runs_held
+from apportion.control.plane import RunRecord
+from apportion.errors import NotFoundError
+from apportion.ledger.periods import PeriodStatus, start_review
 from apportion.periods import Period
 from apportion.schema import tables as t
 from apportion.workspace import Workspace
 
 
-class NotAllocatedError(LookupError):
+class NotAllocatedError(NotFoundError):
     pass
 
 
@@ -34,7 +36,7 @@ def published_run(workspace: Workspace, period: Period) -> RunRecord:
             f"period {period} has no published allocation: run `apportion allocate --period "
             f"{period}` first"
         )
-    held = runs_held(workspace, str(period))
+    held = runs_held(workspace.data, str(period))
     empty_run = isinstance(run.totals, dict) and run.totals.get("pools") == 0
     if held == {run.run_id} or (not held and empty_run):
         return run
@@ -45,13 +47,6 @@ def published_run(workspace: Workspace, period: Period) -> RunRecord:
         f"stopped between writing and publishing): run `apportion allocate --period {period}` "
         "again"
     )
-
-
-def runs_held(workspace: Workspace, period: str) -> set[str]:
-    """The runs whose pools of the period the data plane holds: one, once a run is published."""
-    pools = workspace.data.table(t.POOLS)
-    found = pools.filter(pools[t.BILLING_PERIOD] == period).select("run_id").distinct()
-    return set(workspace.data.to_arrow(found).column(0).to_pylist())
 
 
 def final_allocations(workspace: Workspace, period: Period) -> ir.Table:
@@ -69,10 +64,9 @@ def final_allocations(workspace: Workspace, period: Period) -> ir.Table:
 def review_period(workspace: Workspace, period: Period, actor: str) -> PeriodStatus:
     """Put the period in review, once its published allocation is the one the data plane
     holds: statements must not go out on a run that was never published."""
-    from apportion.ledger.periods import review
 
     published_run(workspace, period)
-    return review(workspace.control, str(period), actor)
+    return start_review(workspace.control, str(period), actor)
 
 
 def owner_sources(workspace: Workspace, period: Period) -> dict[str, dict[str, str]]:

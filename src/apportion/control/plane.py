@@ -5,7 +5,7 @@ modules (periods, close, disputes, audit) work through :meth:`ControlPlane.trans
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -15,9 +15,9 @@ from sqlalchemy import Connection, Engine, create_engine, event, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from apportion.ledger import migrate
-from apportion.ledger.models import Run
-from apportion.ledger.seal import LedgerKey
+from apportion.control import migrate
+from apportion.control.models import CLOSED, PeriodRecord, Run
+from apportion.control.seal import LedgerKey
 
 
 @dataclass(frozen=True)
@@ -119,6 +119,19 @@ class ControlPlane:
             if period:
                 query = query.where(Run.period == period)
             return [_record(run) for run in session.scalars(query)]
+
+    def closed_periods(self, periods: Iterable[str]) -> set[str]:
+        """Which of ``periods`` are closed (and so never change)."""
+        wanted = set(periods)
+        if not wanted:
+            return set()
+        with self.reading() as session:
+            found = session.scalars(
+                select(PeriodRecord.period).where(
+                    PeriodRecord.period.in_(sorted(wanted)), PeriodRecord.state == CLOSED
+                )
+            )
+            return set(found)
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -7,17 +7,19 @@
 4. cascade: allocations a later rule matches are claimed and split again, until none are;
    an allocation that would return to a rule already in its path is a cycle;
 5. conserve: allocations plus unallocated must equal ingested cost exactly, per currency and
-   cost metric, and every pool must be split completely;
-6. publish: only a run that conserves replaces the period's allocations.
+   cost metric, and every pool must be split completely (apportion.allocate.conservation);
+6. write: only a run that conserves replaces the period's allocations in the data plane.
+
+This is the planner: it reads the data plane and the rules and computes, and writes nothing
+but the allocations it is told to. The run that records itself in the ledger around it (a
+period's state, the run's record, its lease) is apportion.ledger.allocation.
 """
 
 from __future__ import annotations
 
 import hashlib
-import uuid
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -31,9 +33,7 @@ import pyarrow.compute as pc
 from apportion.allocate import arrow_decimal, overflow
 from apportion.allocate import items as item_columns
 from apportion.allocate.batch import TargetRows, split_pools
-from apportion.allocate.conservation import ConservationError, check_conservation
 from apportion.allocate.drivers import Quantities, driver_quantities
-from apportion.allocate.inputs import input_partitions
 from apportion.allocate.targets import (
     Implied,
     completed,
@@ -49,28 +49,25 @@ from apportion.config import (
     FixedRule,
     ProportionalRule,
     Rule,
-    config_hash,
 )
 from apportion.engine import DataPlane
 from apportion.engine.carried import carried_keys
 from apportion.engine.dataplane import conform_arrow, plain_arrow
 from apportion.engine.tables import ALLOCATIONS, POOLS
-from apportion.ledger import periods as ledger_periods
-from apportion.ledger.audit import current_actor
+from apportion.errors import UsageError
 from apportion.money import to_units
 from apportion.periods import Period
-from apportion.progress import Progress, quiet
+from apportion.progress import Progress
 from apportion.rules.columns import allocation_columns, check_names, compile_match
 from apportion.rules.expr import Match, parse_match, referenced_columns
 from apportion.schema import tables as t
 from apportion.schema.focus import COST_METRICS
 from apportion.tags.derived import TAG, Derivation
-from apportion.workspace import Workspace
 
 UNALLOCATED = t.UNALLOCATED
 
 
-class AllocationError(ValueError):
+class AllocationError(UsageError):
     """The rules cannot be applied as written (e.g. a cycle); a configuration problem."""
 
 
@@ -80,20 +77,7 @@ class EmptyPeriodError(AllocationError):
 
 
 @dataclass
-class RunResult:
-    run_id: str
-    period: str
-    published: bool
-    pools: int = 0
-    allocations: int = 0
-    generations: int = 0
-    message: str | None = None
-    # driver values folded to the tag policy's spelling: (dimension, as written, as folded)
-    folded: tuple[tuple[str, str, str], ...] = ()
-
-
-@dataclass
-class _Plan:
+class Plan:
     """Everything one run computes before it publishes."""
 
     pools: list[dict[str, Any]] = field(default_factory=list)
@@ -113,94 +97,6 @@ class _Plan:
         return table.set_column(table.schema.get_field_index("is_final"), "is_final", final)
 
 
-def allocate_period(
-    workspace: Workspace,
-    period_text: str,
-    progress: Progress | None = None,
-    *,
-    restatement: bool = False,
-    actor: str | None = None,
-) -> RunResult:
-    """Allocate the period and publish the run if it conserves. A closed period is refused,
-    unless this is the restatement run whose difference apportion.ledger.adjustments posts."""
-    say = progress or quiet
-    config = workspace.config
-    period = Period.parse(period_text)
-    control = workspace.control
-    if not restatement:
-        ledger_periods.refuse_if_closed(control, str(period))
-    refuse_if_empty(workspace.data, period)
-    rules = _parsed_rules(config)
-    # mapping tables are read (and a bad one refused) before the run is recorded
-    derivation = Derivation.of_config(config, workspace.root)
-    run_id = f"{period}-{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
-    # held until the run is finished: a later open tells a run still going from one whose
-    # process died (the lease goes with the process, however it ends)
-    with workspace.run_lease(run_id):
-        control.start_run(run_id, str(period), config_hash(config))
-        return _run(workspace, period, rules, derivation, run_id, say, restatement, actor)
-
-
-def _run(
-    workspace: Workspace,
-    period: Period,
-    rules: list[tuple[Rule, Match]],
-    derivation: Derivation,
-    run_id: str,
-    say: Progress,
-    restatement: bool,
-    actor: str | None,
-) -> RunResult:
-    """Plan, check and publish a recorded run; whatever stops it marks it failed."""
-    config, control, plane = workspace.config, workspace.control, workspace.data
-    try:
-        say("recording the inputs")
-        inputs = input_partitions(plane, period)
-        plan = _plan(plane, config, derivation, rules, period, run_id, say)
-        say("checking conservation")
-        allocations = plan.allocation_table()
-        conserved = check_conservation(plane, period, plan.pools, allocations, config.dimensions)
-    except (ConservationError, OverflowError) as exc:
-        # an amount beyond DECIMAL(38, 18) cannot be kept exactly: refuse, like an imbalance
-        control.finish_run(run_id, "failed", str(exc), None)
-        return RunResult(run_id, str(period), published=False, message=str(exc))
-    except Exception as exc:
-        control.finish_run(run_id, "failed", str(exc), None)
-        raise
-    say("publishing")
-    try:
-        # closed while this run planned: its allocation stands; else a close prepared on the
-        # allocation this replaces is refused from here on
-        claimed = None if restatement else ledger_periods.claim_for_publishing(control, str(period))
-        _publish(plane, period, config.dimensions, plan, allocations)
-        ledger_periods.record_published(
-            control,
-            run_id,
-            str(period),
-            totals=_run_totals(plan, conserved),
-            inputs=inputs,
-            actor=actor or current_actor(),
-            restatement=restatement,
-            claimed=claimed,
-        )
-    except Exception as exc:
-        # the data plane's transaction rolled back, or it committed and the control plane
-        # refused the record (a close or another run came between): either way this run is
-        # failed, and the period's state names the run it stands on
-        control.finish_run(run_id, "failed", f"publishing failed: {exc}", None)
-        raise
-    generations = max((p["generation"] for p in plan.pools), default=-1) + 1
-    return RunResult(
-        run_id,
-        str(period),
-        published=True,
-        pools=len(plan.pools),
-        allocations=allocations.num_rows,
-        generations=generations,
-        folded=tuple(sorted(plan.folded)),
-    )
-
-
 def refuse_if_empty(plane: DataPlane, period: Period) -> None:
     """Refuse a period with no cost lines before a run is recorded (bad input, not a failed
     run). Lines whose rows were all quarantined count as none: nothing of them was loaded."""
@@ -216,16 +112,7 @@ def refuse_if_empty(plane: DataPlane, period: Period) -> None:
     )
 
 
-def _run_totals(plan: _Plan, conserved: dict[tuple[str, str], Decimal]) -> dict[str, Any]:
-    """What the run's record keeps: its size, and the cost it conserved per currency and
-    metric (allocations plus unallocated, equal to the ingested cost)."""
-    by_currency: dict[str, dict[str, str]] = {}
-    for (currency, metric), amount in sorted(conserved.items()):
-        by_currency.setdefault(currency, {})[metric] = f"{amount:f}"
-    return {"pools": len(plan.pools), "conserved": by_currency}
-
-
-def _parsed_rules(config: Config) -> list[tuple[Rule, Match]]:
+def parsed_rules(config: Config) -> list[tuple[Rule, Match]]:
     parsed = []
     for rule in config.rules:
         match = parse_match(rule.match)
@@ -235,7 +122,7 @@ def _parsed_rules(config: Config) -> list[tuple[Rule, Match]]:
 
 
 # -- 1-4: claim, pool, split, cascade ---------------------------------------------------------
-def _plan(
+def plan_period(
     plane: DataPlane,
     config: Config,
     derivation: Derivation,
@@ -243,9 +130,9 @@ def _plan(
     period: Period,
     run_id: str,
     say: Progress,
-) -> _Plan:
+) -> Plan:
     dims = config.dimensions
-    plan = _Plan()
+    plan = Plan()
     lines = plane.table(t.COST_LINES)
     lines = lines.filter(lines[t.BILLING_PERIOD] == str(period))
     derived = derivation.lines(plane, lines, dims)
@@ -420,7 +307,7 @@ def _pool_and_split(
     run_id: str,
     generation: int,
     items: ir.Table,
-    plan: _Plan,
+    plan: Plan,
     say: Progress,
 ) -> tuple[pa.Table, list[dict[str, Any]]]:
     """The generation's allocations, and its pools."""
@@ -760,9 +647,9 @@ def _empty() -> pa.Table:
     return ALLOCATIONS.to_pyarrow().empty_table()
 
 
-# -- 6: publish -------------------------------------------------------------------------------
-def _publish(
-    plane: DataPlane, period: Period, dims: list[str], plan: _Plan, allocations: pa.Table
+# -- 6: write ---------------------------------------------------------------------------------
+def write_allocations(
+    plane: DataPlane, period: Period, dims: list[str], plan: Plan, allocations: pa.Table
 ) -> None:
     pools = pa.Table.from_pylist(
         [_pool_record(pool, dims) for pool in plan.pools], schema=POOLS.to_pyarrow()

@@ -23,18 +23,11 @@ from apportion.api import commitments, forecasts, playbooks, projections, review
 from apportion.api.jobs import Jobs
 from apportion.api.limits import BodyLimit
 from apportion.api.served import ServedWorkspace
-from apportion.engine import EngineBusyError
-from apportion.errors import USAGE_ERRORS, WORK_ERRORS
-from apportion.explore.scope import NotFoundError
-from apportion.ledger.close import CloseRefusedError
-from apportion.ledger.disputes import DisputeError
-from apportion.ledger.periods import PeriodStateError
-from apportion.ledger.statement import StatementNotFoundError
-from apportion.report.published import NotAllocatedError
+from apportion.errors import BusyError, NotFoundError, RefusedError, UsageError, WorkError
+from apportion.web import pages
+from apportion.web.render import render
 
 MAX_BODY_BYTES = 1024 * 1024  # forms and JSON bodies: a dispute's reason, not a bill
-NOT_FOUND = (NotFoundError, StatementNotFoundError, NotAllocatedError)
-REFUSED = (CloseRefusedError, DisputeError, PeriodStateError)
 
 
 def create_app(root: Path) -> FastAPI:
@@ -68,7 +61,6 @@ def create_app(root: Path) -> FastAPI:
     _errors(app)
     app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)
     app.middleware("http")(_security_headers)
-    from apportion.web import pages
 
     pages.mount(app)
     return app
@@ -81,16 +73,19 @@ def _errors(app: FastAPI) -> None:
 
         return handler
 
+    # Starlette picks the handler of the nearest class in the error's MRO
     statuses: dict[type[Exception], int] = {
-        **dict.fromkeys((*USAGE_ERRORS, ValueError), 422),
-        **dict.fromkeys((*REFUSED, *WORK_ERRORS), 409),
-        **dict.fromkeys(NOT_FOUND, 404),
+        ValueError: 422,
+        UsageError: 422,
+        NotFoundError: 404,
+        RefusedError: 409,
+        WorkError: 409,
     }
     for kind, status in statuses.items():
         app.add_exception_handler(kind, answer(status))
 
-    @app.exception_handler(EngineBusyError)
-    async def _busy(request: Request, exc: EngineBusyError) -> Response:
+    @app.exception_handler(BusyError)
+    async def _busy(request: Request, exc: BusyError) -> Response:
         # another process (a CLI allocation) holds DuckDB's file: try again shortly
         return _error(request, 503, str(exc), {"Retry-After": "30"})
 
@@ -129,7 +124,6 @@ def _error(
     """JSON for the API; for a page, the same message on a page."""
     if _is_api(request):
         return JSONResponse({"detail": detail}, status_code=status, headers=headers)
-    from apportion.web.render import render
 
     titles = {401: "Sign in", 403: "Not allowed", 404: "Not found", 409: "Refused"}
     found = getattr(request.state, "authenticated", None)

@@ -17,7 +17,7 @@ branch_labels = None
 depends_on = None
 
 APPEND_ONLY = "the audit log is append-only"
-# money columns hold exact decimal text (apportion.ledger.models.Money), String(64) underneath
+# money columns hold exact decimal text (apportion.control.models.Money), String(64) underneath
 
 
 def _when() -> sa.Column[object]:

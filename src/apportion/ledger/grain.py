@@ -20,9 +20,10 @@ import ibis
 import ibis.expr.types as ir
 
 from apportion.allocate.split import round_to
+from apportion.errors import UsageError
+from apportion.ledger.published import final_allocations
 from apportion.money import EXACT, exact_sum
 from apportion.periods import Period
-from apportion.report.published import final_allocations
 from apportion.schema import tables as t
 from apportion.schema.currency import minor_units
 from apportion.schema.focus import COST_METRICS
@@ -60,7 +61,7 @@ BILL_GROUPS = (
 )
 
 
-class StatementError(ValueError):
+class StatementError(UsageError):
     pass
 
 

@@ -63,6 +63,14 @@ class Run(Base):
     inputs: Mapped[Any] = mapped_column(JSON, nullable=True)
 
 
+# the states a period's record takes (apportion.ledger.periods gives them their rules)
+OPEN = "open"
+ALLOCATED = "allocated"
+IN_REVIEW = "in_review"
+CLOSED = "closed"
+STATES = (OPEN, ALLOCATED, IN_REVIEW, CLOSED)
+
+
 class PeriodRecord(Base):
     """A period's place in open -> allocated -> in_review -> closed. ``version`` rises with
     every transition, so a transition is one conditional UPDATE that exactly one writer wins."""

@@ -15,6 +15,8 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
+from apportion.errors import UsageError
+
 ENV_KEY = "APPORTION_LEDGER_KEY"
 ENV_KEY_FILE = "APPORTION_LEDGER_KEY_FILE"
 KEY_FILE = "ledger.key"
@@ -25,7 +27,7 @@ HMAC_SHA256 = "hmac-sha256"
 SEALS = (HMAC_SHA256,)
 
 
-class LedgerKeyError(ValueError):
+class LedgerKeyError(UsageError):
     """The ledger key is missing where it is needed, or unusable (exit code 2)."""
 
 

@@ -13,8 +13,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from apportion.ledger.controlplane import ControlPlane
-from apportion.ledger.models import AuditEntry
+from apportion.control.models import AuditEntry
+from apportion.control.plane import ControlPlane
 
 ENV_USER = "APPORTION_USER"
 
