@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from apportion.access import Caller
 from apportion.allocate import Period
 from apportion.allocate.conservation import ConservationError, check_conservation
+from apportion.allocate.pool import Pool
 from apportion.explore.overview import overview
 from apportion.ledger.grain import BILL_GROUPS, EXTRA_GROUPS, statements
 from apportion.ledger.lines import allocated_lines
@@ -331,17 +332,31 @@ def test_the_run_refuses_a_pool_that_blurs_a_bill_dimension(tmp_path: Path) -> N
     ingest(ws, write_focus(tmp_path / "b.csv", [{"BilledCost": "7"}]))
     allocate(ws)
     amounts = {metric: D(7) if metric == "BilledCost" else D(0) for metric in COST_METRICS}
-    pool = {
-        "rule": None,
-        "BillingCurrency": "USD",
-        **{name: None for name in t.BILL_DIMENSIONS},
-        "origin": (None,) * 4,
-        **amounts,
-    }
-    pools = [
-        {**pool, "pool_id": "bill", "generation": 0, "ProviderName": "AWS"},
-        {**pool, "pool_id": "split-again", "generation": 1, "ProviderName": "Azure"},
-    ]
+
+    def pool(pool_id: str, generation: int, provider: str) -> Pool:
+        return Pool(
+            pool_id=pool_id,
+            run_id="run",
+            generation=generation,
+            period="2026-10",
+            rule=None,
+            method="unallocated",
+            driver=None,
+            path="",
+            currency="USD",
+            bill={**{name: None for name in t.BILL_DIMENSIONS}, "ProviderName": provider},
+            window_start=None,
+            pool_resource=None,
+            resource_id=None,
+            resource_name=None,
+            values=(None,) * 4,
+            origin=(None,) * 4,
+            sources=None,
+            members=1,
+            amounts=amounts,
+        )
+
+    pools = [pool("bill", 0, "AWS"), pool("split-again", 1, "Azure")]
     allocations = pa.table(
         {
             "pool_id": ["bill", "split-again"],

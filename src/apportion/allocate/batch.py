@@ -9,9 +9,9 @@ to the earlier target, exactly as :func:`apportion.allocate.split.split` does fo
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from decimal import Decimal
 
 import numpy as np
 import numpy.typing as npt
@@ -102,7 +102,7 @@ class Split:
     pool_weight: IntArray  # the pool's total weight, per row
 
 
-def split_pools(pools: Sequence[dict[str, Any]], targets: TargetRows) -> Split:
+def split_pools(amounts: Sequence[Mapping[str, Decimal]], targets: TargetRows) -> Split:
     count = len(targets)
     pool = targets.pool
     if count and np.any(np.diff(pool) < 0):
@@ -120,7 +120,7 @@ def split_pools(pools: Sequence[dict[str, Any]], targets: TargetRows) -> Split:
     split_before: list[tuple[IntArray, IntArray]] = []  # (pool amounts, parts) per metric
     for metric in COST_METRICS:
         amount = np.array(
-            [to_units(pools[p][metric], MONEY_SCALE) for p in pool[starts]], dtype=object
+            [to_units(amounts[p][metric], MONEY_SCALE) for p in pool[starts]], dtype=object
         )
         # metrics often carry the same amounts (ListCost = BilledCost without discounts)
         same = next((done for seen, done in split_before if np.array_equal(seen, amount)), None)

@@ -13,10 +13,12 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from apportion.allocate.pool import Pool
 from apportion.engine import DataPlane
 from apportion.errors import WorkError
 from apportion.money import EXACT, add
 from apportion.periods import Period
+from apportion.schema import columns as col
 from apportion.schema import tables as t
 from apportion.schema.focus import COST_METRICS
 
@@ -33,24 +35,20 @@ class ConservationError(WorkError):
 def ingested_totals(plane: DataPlane, period: Period) -> dict[tuple[str, str], Decimal]:
     lines = plane.table(t.COST_LINES)
     lines = lines.filter(lines[t.BILLING_PERIOD] == str(period))
-    sums = lines.group_by("BillingCurrency").aggregate(
+    sums = lines.group_by(col.BILLING_CURRENCY).aggregate(
         **{metric: lines[metric].sum() for metric in COST_METRICS}
     )
     totals: dict[tuple[str, str], Decimal] = {}
     for row in plane.to_arrow(sums).to_pylist():
         for metric in COST_METRICS:
-            totals[(row["BillingCurrency"], metric)] = row[metric] or Decimal(0)
+            totals[(row[col.BILLING_CURRENCY], metric)] = row[metric] or Decimal(0)
     return totals
-
-
-def pool_bill_key(pool: dict[str, Any]) -> BillKey:
-    return (pool["BillingCurrency"], *(pool[name] for name in t.BILL_DIMENSIONS), *pool["origin"])
 
 
 def check_conservation(
     plane: DataPlane,
     period: Period,
-    pools: list[dict[str, Any]],
+    pools: list[Pool],
     allocations: pa.Table,
     dims: Sequence[str],
 ) -> dict[tuple[str, str], Decimal]:
@@ -61,13 +59,13 @@ def check_conservation(
     the lines keyed by all of them, so their sums are the bill's whatever happens after. The
     final allocations, summed by what their pools say of the bill, must equal it."""
     problems = _unsplit_pools(pools, allocations)
-    bill = _by_bill_key([pool for pool in pools if pool["generation"] == 0], lambda pool: pool)
-    final_sums = _pool_sums(allocations, allocations["is_final"])
+    bill = _by_bill_key([pool for pool in pools if pool.generation == 0], lambda pool: pool.amounts)
+    final_sums = _pool_sums(allocations, allocations[col.IS_FINAL])
     final = _by_bill_key(
         pools,
         lambda pool: (
             {m: found[f"{m}_sum"] for m in COST_METRICS}
-            if (found := final_sums.get(pool["pool_id"]))
+            if (found := final_sums.get(pool.pool_id))
             else None
         ),
     )
@@ -95,32 +93,34 @@ def check_conservation(
 
 def _pool_sums(allocations: pa.Table, rows: pa.Array | None = None) -> dict[str, dict[str, Any]]:
     """Per pool id, the allocations' sums of every metric (of the given rows only)."""
-    table = allocations.select(["pool_id", *COST_METRICS])
+    table = allocations.select([col.POOL_ID, *COST_METRICS])
     if rows is not None:
         table = table.filter(rows)
     # grouped on the pool id's dictionary code: hashing integers, not 1.5 M strings
-    encoded = table.set_column(0, "pool_id", pc.dictionary_encode(table["pool_id"]))
+    encoded = table.set_column(0, col.POOL_ID, pc.dictionary_encode(table[col.POOL_ID]))
     sums = [(metric, "sum") for metric in COST_METRICS]
-    return {row["pool_id"]: row for row in encoded.group_by("pool_id").aggregate(sums).to_pylist()}
+    return {
+        row[col.POOL_ID]: row for row in encoded.group_by(col.POOL_ID).aggregate(sums).to_pylist()
+    }
 
 
-def _unsplit_pools(pools: list[dict[str, Any]], allocations: pa.Table) -> list[str]:
+def _unsplit_pools(pools: list[Pool], allocations: pa.Table) -> list[str]:
     split = _pool_sums(allocations)
     problems = []
     for pool in pools:
-        got = split.get(pool["pool_id"], {})
+        got = split.get(pool.pool_id, {})
         for metric in COST_METRICS:
             value = got.get(f"{metric}_sum", Decimal(0))
-            if value != pool[metric]:
+            if value != pool.amounts[metric]:
                 problems.append(
-                    f"pool {pool['pool_id']} (rule {pool['rule']}) {metric}: "
-                    f"pool {pool[metric]} but allocations {value}"
+                    f"pool {pool.pool_id} (rule {pool.rule}) {metric}: "
+                    f"pool {pool.amounts[metric]} but allocations {value}"
                 )
     return problems
 
 
 def _by_bill_key(
-    pools: list[dict[str, Any]], sums_of: Callable[[dict[str, Any]], Mapping[str, Any] | None]
+    pools: list[Pool], sums_of: Callable[[Pool], Mapping[str, Any] | None]
 ) -> dict[BillKey, Sums]:
     """Amounts of the pools (``sums_of`` a pool: its metrics, None for nothing) summed by
     what each pool says of the bill."""
@@ -129,7 +129,7 @@ def _by_bill_key(
         sums = sums_of(pool)
         if sums is None:
             continue
-        into = found[pool_bill_key(pool)]
+        into = found[pool.bill_key()]
         for metric in COST_METRICS:
             into[metric] = add(into.get(metric, Decimal(0)), sums[metric] or Decimal(0))
     return dict(found)

@@ -15,6 +15,7 @@ import pyarrow.compute as pc
 from apportion.allocate.arrow_decimal import IntArray, units
 from apportion.engine import DataPlane
 from apportion.engine.carried import to_read
+from apportion.schema import columns as col
 from apportion.schema import tables as t
 
 WindowKey = tuple[datetime | None, str | None]  # (window start, resource id or None)
@@ -95,7 +96,7 @@ def driver_quantities(
     # per row (a quarter of the scan for each) and change nothing
     read = to_read(dimensions, carried)
     keys = {
-        "window_start": window_start,
+        col.WINDOW_START: window_start,
         "resource": selected.resource_id if by_resource else ibis.null("string"),
         **{f"d{i}": plane.map_value(selected.dimensions, d) for i, d in enumerate(read)},
     }
@@ -105,7 +106,7 @@ def driver_quantities(
         .filter(lambda g: g.quantity > 0)
     )
     # targets sorted within a window so splits never depend on storage order
-    order = ["window_start", "resource", *[f"d{i}" for i in range(len(read))]]
+    order = [col.WINDOW_START, "resource", *[f"d{i}" for i in range(len(read))]]
     table = plane.to_arrow(grouped.order_by([ibis.asc(c, nulls_first=True) for c in order]))
     if table.num_rows == 0:
         return empty
@@ -113,14 +114,14 @@ def driver_quantities(
     if spell is not None:
         table, folded = _folded(table, read, order, spell)
     # the rows are sorted, so each (window, resource) is one run of rows: find where runs change
-    window_ids = table.column("window_start").cast(pa.int64()).fill_null(-1).to_numpy()
+    window_ids = table.column(col.WINDOW_START).cast(pa.int64()).fill_null(-1).to_numpy()
     resources = pc.dictionary_encode(table.column("resource")).combine_chunks()
     codes = resources.indices.fill_null(-1).to_numpy()
     changes = np.flatnonzero((np.diff(window_ids) != 0) | (np.diff(codes) != 0)) + 1
     bounds = np.r_[0, changes, table.num_rows]
-    keys_at = table.select(["window_start", "resource"]).take(pa.array(bounds[:-1])).to_pylist()
+    keys_at = table.select([col.WINDOW_START, "resource"]).take(pa.array(bounds[:-1])).to_pylist()
     slices: dict[WindowKey, tuple[int, int]] = {
-        (key["window_start"], key["resource"]): (int(start), int(end))
+        (key[col.WINDOW_START], key["resource"]): (int(start), int(end))
         for key, start, end in zip(keys_at, bounds[:-1], bounds[1:], strict=True)
     }
     position = {d: i for i, d in enumerate(read)}
@@ -131,7 +132,7 @@ def driver_quantities(
             else pa.nulls(table.num_rows, pa.string())
             for d in dimensions
         ],
-        weights=units(table.column("quantity"), t.QUANTITY_SCALE),
+        weights=units(table.column(col.QUANTITY), t.QUANTITY_SCALE),
         slices=slices,
         folded=folded,
     )
@@ -158,9 +159,9 @@ def _folded(
         )
     if not changes:
         return table, ()
-    summed = table.group_by(order, use_threads=False).aggregate([("quantity", "sum")])
+    summed = table.group_by(order, use_threads=False).aggregate([(col.QUANTITY, "sum")])
     summed = summed.rename_columns(
-        ["quantity" if c == "quantity_sum" else c for c in summed.column_names]
+        [col.QUANTITY if c == "quantity_sum" else c for c in summed.column_names]
     )
     ordered = summed.sort_by([(c, "ascending", "at_start") for c in order])
     return ordered, tuple(sorted(set(changes)))

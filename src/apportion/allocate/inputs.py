@@ -10,6 +10,7 @@ import ibis
 
 from apportion.engine import DataPlane
 from apportion.periods import Period
+from apportion.schema import columns as col
 from apportion.schema import tables as t
 
 INPUT_TABLES = (t.COST_LINES, t.DRIVERS, t.USAGE)
@@ -43,5 +44,5 @@ def changed_partitions(recorded: dict[str, str], current: dict[str, str]) -> lis
 def runs_held(plane: DataPlane, period: str) -> set[str]:
     """The runs whose pools of the period the data plane holds: one, once a run is published."""
     pools = plane.table(t.POOLS)
-    found = pools.filter(pools[t.BILLING_PERIOD] == period).select("run_id").distinct()
+    found = pools.filter(pools[t.BILLING_PERIOD] == period).select(col.RUN_ID).distinct()
     return set(plane.to_arrow(found).column(0).to_pylist())

@@ -15,10 +15,11 @@ from collections.abc import Mapping, Sequence
 import ibis
 import ibis.expr.types as ir
 
+from apportion.schema import columns as col
 from apportion.schema import tables as t
 from apportion.schema.focus import COST_METRICS
 
-RESOURCE = ("ResourceId", "ResourceName")
+RESOURCE = (col.RESOURCE_ID, col.RESOURCE_NAME)
 
 
 def dim_column(dimension: str) -> str:

@@ -22,6 +22,7 @@ import pyarrow.compute as pc
 from apportion.engine.dataplane import DataPlane
 from apportion.errors import WorkError
 from apportion.money import plain
+from apportion.schema import columns as col
 from apportion.schema.focus import COST_METRICS
 from apportion.schema.tables import MONEY_SCALE
 
@@ -71,7 +72,7 @@ def overflowing_pools(
     rows = plane.to_arrow(grouped).to_pylist()
     found: list[tuple[Mapping[str, Any], str]] = []
     for row in rows:
-        slack = Decimal(row["members"]) / 2
+        slack = Decimal(row[col.MEMBERS]) / 2
         for metric in COST_METRICS:
             if row[metric] is not None and row[metric] + slack >= LIMIT:
                 found.append(({**row, metric: None}, metric))  # its exact sum is unknown
@@ -100,8 +101,8 @@ def _line_ids(
 ) -> list[str]:
     # NULL matches NULL: a pool without a window or resource is still one pool
     same = [keyed[name].identical_to(ibis.literal(row[name], keyed[name].type())) for name in key]
-    chosen = keyed.filter(*same).select("member_id").order_by("member_id").limit(SHOWN_LINES)
-    return [str(found) for found in plane.to_arrow(chosen).column("member_id").to_pylist()]
+    chosen = keyed.filter(*same).select(col.MEMBER_ID).order_by(col.MEMBER_ID).limit(SHOWN_LINES)
+    return [str(found) for found in plane.to_arrow(chosen).column(col.MEMBER_ID).to_pylist()]
 
 
 def _describe(row: Mapping[str, Any], metric: str, lines: list[str]) -> str:
@@ -113,7 +114,7 @@ def _describe(row: Mapping[str, Any], metric: str, lines: list[str]) -> str:
     if window is not None:
         where.append(f"window {_day(window)}")
     where.append(f"currency {row.get('BillingCurrency')}")
-    count = int(row["members"])
+    count = int(row[col.MEMBERS])
     more = f" and {count - len(lines)} more" if count > len(lines) else ""
     value = row.get(metric)
     if isinstance(value, Decimal):

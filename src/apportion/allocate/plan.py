@@ -34,6 +34,7 @@ from apportion.allocate import arrow_decimal, overflow
 from apportion.allocate import items as item_columns
 from apportion.allocate.batch import TargetRows, split_pools
 from apportion.allocate.drivers import Quantities, driver_quantities
+from apportion.allocate.pool import Pool
 from apportion.allocate.targets import (
     Implied,
     completed,
@@ -60,6 +61,7 @@ from apportion.periods import Period
 from apportion.progress import Progress
 from apportion.rules.columns import allocation_columns, check_names, compile_match
 from apportion.rules.expr import Match, parse_match, referenced_columns
+from apportion.schema import columns as col
 from apportion.schema import tables as t
 from apportion.schema.focus import COST_METRICS
 from apportion.tags.derived import TAG, Derivation
@@ -80,7 +82,7 @@ class EmptyPeriodError(AllocationError):
 class Plan:
     """Everything one run computes before it publishes."""
 
-    pools: list[dict[str, Any]] = field(default_factory=list)
+    pools: list[Pool] = field(default_factory=list)
     allocations: list[pa.Table] = field(default_factory=list)  # one per generation
     claimed: set[str] = field(default_factory=set)  # allocation ids a later rule split again
     member_exprs: list[ir.Table] = field(default_factory=list)
@@ -92,9 +94,11 @@ class Plan:
         table = pa.concat_tables(self.allocations) if self.allocations else _empty()
         table = table.unify_dictionaries()  # generations encoded their text separately
         final = pc.invert(
-            pc.is_in(table["allocation_id"], value_set=pa.array(sorted(self.claimed), pa.string()))
+            pc.is_in(
+                table[col.ALLOCATION_ID], value_set=pa.array(sorted(self.claimed), pa.string())
+            )
         )
-        return table.set_column(table.schema.get_field_index("is_final"), "is_final", final)
+        return table.set_column(table.schema.get_field_index(col.IS_FINAL), col.IS_FINAL, final)
 
 
 def refuse_if_empty(plane: DataPlane, period: Period) -> None:
@@ -176,7 +180,7 @@ def _claim_allocations(
     rules: list[tuple[Rule, Match]],
     dims: list[str],
     new: pa.Table,
-    pools: list[dict[str, Any]],
+    pools: list[Pool],
     sourced: bool,
 ) -> ir.Table | None:
     # Only rules that name a dimension see allocations: a cascade is written on the values an
@@ -191,11 +195,11 @@ def _claim_allocations(
     ]
     if not cascading:
         return None  # decided before touching the rows: filtering them is not free
-    candidates = new.filter(pc.not_equal(new["method"], "unallocated"))
+    candidates = new.filter(pc.not_equal(new[col.METHOD], "unallocated"))
     if candidates.num_rows == 0:
         return None
     by_name = {rule.name: rule for rule, _ in rules}
-    paths = sorted(set(candidates["path"].unique().to_pylist()) - {None})
+    paths = sorted(set(candidates[col.PATH].unique().to_pylist()) - {None})
     done_by = {
         rule.name: [path for path in paths if _already_split(rule, match, path, dims, by_name)]
         for rule, match in cascading
@@ -206,15 +210,15 @@ def _claim_allocations(
     return item_columns.from_allocations(claimed, dims, sourced)
 
 
-def _with_origin(allocations: pa.Table, pools: list[dict[str, Any]], dims: list[str]) -> pa.Table:
+def _with_origin(allocations: pa.Table, pools: list[Pool], dims: list[str]) -> pa.Table:
     """The allocations with the values their bill lines had (``origin__*``), from their pools:
     a later pool is keyed by them too, so they are carried through every split."""
     at = pc.index_in(
-        pc.cast(allocations["pool_id"], pa.string()),
-        value_set=pa.array([pool["pool_id"] for pool in pools], pa.string()),
+        pc.cast(allocations[col.POOL_ID], pa.string()),
+        value_set=pa.array([pool.pool_id for pool in pools], pa.string()),
     )
     for k, d in enumerate(dims):
-        values = pa.array([pool["origin"][k] for pool in pools], pa.string())
+        values = pa.array([pool.origin[k] for pool in pools], pa.string())
         allocations = allocations.append_column(item_columns.origin_column(d), values.take(at))
     return allocations
 
@@ -267,7 +271,7 @@ class _Pooling:
         proportional rules), the dimension values the items already have (with where each
         came from, when that can differ) and, for allocations split again, the values their
         bill lines had (on a line they are the values themselves)."""
-        fixed = ["claim", "BillingCurrency", *t.BILL_DIMENSIONS, "pool_window", "pool_resource"]
+        fixed = ["claim", col.BILLING_CURRENCY, *t.BILL_DIMENSIONS, "pool_window", "pool_resource"]
         values = [item_columns.dim_column(d) for d in self.dims]
         sources = [item_columns.source_column(d) for d in self.dims] if self.sourced else []
         origin = [item_columns.origin_column(d) for d in self.dims] if generation else []
@@ -309,14 +313,14 @@ def _pool_and_split(
     items: ir.Table,
     plan: Plan,
     say: Progress,
-) -> tuple[pa.Table, list[dict[str, Any]]]:
+) -> tuple[pa.Table, list[Pool]]:
     """The generation's allocations, and its pools."""
     dims, period, by_name = pooling.dims, pooling.period, pooling.rules
     # Items are pooled in one grouped scan and a pool's id is made from its key afterwards;
     # lineage reads the items again and finds each one's pool by key. Two scans cost less
     # than writing every item with its id (20 M cost lines: 20 s against 8 s).
     keyed = _with_pool_keys(items, pooling)
-    pools, pool_keys = _aggregate_pools(plane, keyed, pooling, generation)
+    sums, pool_keys = _aggregate_pools(plane, keyed, pooling, generation)
     members = _members(keyed, pool_keys, pooling.key(generation))
     if generation == 0:
         plan.member_exprs.append(
@@ -328,20 +332,19 @@ def _pool_and_split(
         )
         paths: dict[str, str] = {}
     else:
-        rows = plane.to_arrow(members.select("pool_id", "member_id", "path")).to_pylist()
-        paths = _cascade_paths(rows, pools)
+        rows = plane.to_arrow(members.select(col.POOL_ID, col.MEMBER_ID, col.PATH)).to_pylist()
+        paths = _cascade_paths(rows, {row[col.POOL_ID]: row["claim"] for row in sums})
         plan.members.extend(
-            {t.BILLING_PERIOD: str(period), "pool_id": r["pool_id"], "member_id": r["member_id"]}
+            {
+                t.BILLING_PERIOD: str(period),
+                col.POOL_ID: r[col.POOL_ID],
+                col.MEMBER_ID: r[col.MEMBER_ID],
+            }
             for r in rows
         )
-        plan.claimed.update(r["member_id"] for r in rows)
+        plan.claimed.update(r[col.MEMBER_ID] for r in rows)
+    pools = [_pool(row, pooling, generation, run_id, paths) for row in sums]
     say(f"splitting {len(pools)} pools (generation {generation})")
-    for pool in pools:
-        pool.update(run_id=run_id, generation=generation, x_BillingPeriod=str(period))
-        rule = by_name.get(pool["rule"]) if pool["rule"] else None
-        pool["method"] = rule.method if rule else "unallocated"
-        pool["driver"] = rule.driver if isinstance(rule, ProportionalRule | ActivityRule) else None
-        pool["path"] = " -> ".join(p for p in (paths.get(pool["pool_id"], ""), pool["rule"]) if p)
     quantities = _quantities(plane, pooling, pools)
     for found in quantities.values():
         plan.folded.update(found.folded)
@@ -389,7 +392,8 @@ def _pool_id(generation: int, key: list[Any]) -> str:
 def _aggregate_pools(
     plane: DataPlane, keyed: ir.Table, pooling: _Pooling, generation: int
 ) -> tuple[list[dict[str, Any]], pa.Table]:
-    """The pools, and their keys with their ids (for finding each item's pool)."""
+    """The pools' sums, one row each with its id, and their keys with their ids (for finding
+    each item's pool)."""
     key = pooling.key(generation)
     grouped = keyed.group_by(*key).aggregate(
         members=keyed.count(),
@@ -402,29 +406,40 @@ def _aggregate_pools(
     )
     table = _summed_pools(plane, keyed, key, grouped)
     ids = [_pool_id(generation, list(row.values())) for row in table.select(key).to_pylist()]
-    table = table.append_column("pool_id", pa.array(ids, pa.string())).sort_by("pool_id")
-    pools: list[dict[str, Any]] = []
-    for row in table.to_pylist():
-        values = pooling.values(row)
-        pools.append(
-            {
-                "pool_id": row["pool_id"],
-                "rule": row["claim"],
-                "BillingCurrency": row["BillingCurrency"],
-                **{name: row[name] for name in t.BILL_DIMENSIONS},
-                "window_start": row["pool_window"],
-                "pool_resource": row["pool_resource"],  # what proportional drivers are read on
-                "ResourceId": row["pool_resource"] or _uniform(row, "resource_id"),
-                "ResourceName": _uniform(row, "resource_name"),
-                "values": values,
-                "origin": pooling.origin(row, generation, values),
-                "sources": pooling.sources(row, values) if not generation else None,
-                "members": row["members"],
-                **{m: row[m] if row[m] is not None else Decimal(0) for m in COST_METRICS},
-            }
-        )
-    keys = table.select([*key, "pool_id"])
-    return pools, keys.rename_columns([f"pool__{name}" for name in keys.column_names])
+    table = table.append_column(col.POOL_ID, pa.array(ids, pa.string())).sort_by(col.POOL_ID)
+    keys = table.select([*key, col.POOL_ID])
+    return table.to_pylist(), keys.rename_columns([f"pool__{name}" for name in keys.column_names])
+
+
+def _pool(
+    row: dict[str, Any], pooling: _Pooling, generation: int, run_id: str, paths: dict[str, str]
+) -> Pool:
+    """A pool from its sums (:func:`_aggregate_pools`), with its rule's method and driver and
+    the path its cost took."""
+    pool_id, claim = row[col.POOL_ID], row["claim"]
+    rule = pooling.rules.get(claim) if claim else None
+    values = pooling.values(row)
+    return Pool(
+        pool_id=pool_id,
+        run_id=run_id,
+        generation=generation,
+        period=str(pooling.period),
+        rule=claim,
+        method=rule.method if rule else "unallocated",
+        driver=rule.driver if isinstance(rule, ProportionalRule | ActivityRule) else None,
+        path=" -> ".join(p for p in (paths.get(pool_id, ""), claim) if p),
+        currency=row[col.BILLING_CURRENCY],
+        bill={name: row[name] for name in t.BILL_DIMENSIONS},
+        window_start=row["pool_window"],
+        pool_resource=row["pool_resource"],
+        resource_id=row["pool_resource"] or _uniform(row, "resource_id"),
+        resource_name=_uniform(row, "resource_name"),
+        values=values,
+        origin=pooling.origin(row, generation, values),
+        sources=pooling.sources(row, values) if not generation else None,
+        members=row[col.MEMBERS],
+        amounts={m: row[m] if row[m] is not None else Decimal(0) for m in COST_METRICS},
+    )
 
 
 def _summed_pools(plane: DataPlane, keyed: ir.Table, key: list[str], grouped: ir.Table) -> pa.Table:
@@ -463,26 +478,24 @@ def _members(keyed: ir.Table, pool_keys: pa.Table, key: list[str]) -> ir.Table:
     )
 
 
-def _cascade_paths(rows: list[dict[str, Any]], pools: list[dict[str, Any]]) -> dict[str, str]:
-    """The rules each pool's cost has passed through; returning to one of them is a cycle."""
-    rule_of = {pool["pool_id"]: pool["rule"] for pool in pools}
+def _cascade_paths(rows: list[dict[str, Any]], rule_of: dict[str, str]) -> dict[str, str]:
+    """The rules each pool's cost has passed through; returning to one of them is a cycle.
+    ``rule_of``: each pool's rule, by its id."""
     paths: dict[str, list[str]] = {}
     for row in rows:
-        before = [name for name in row["path"].split(" -> ") if name]
-        rule = rule_of[row["pool_id"]]
+        before = [name for name in row[col.PATH].split(" -> ") if name]
+        rule = rule_of[row[col.POOL_ID]]
         if rule in before:
             cycle = " -> ".join([*before[before.index(rule) :], rule])
             raise AllocationError(f"rules form a cycle: {cycle}")
-        known = paths.setdefault(row["pool_id"], [])
+        known = paths.setdefault(row[col.POOL_ID], [])
         for name in before:
             if name not in known:
                 known.append(name)
     return {pool_id: " -> ".join(names) for pool_id, names in paths.items()}
 
 
-def _quantities(
-    plane: DataPlane, pooling: _Pooling, pools: list[dict[str, Any]]
-) -> dict[str, Quantities]:
+def _quantities(plane: DataPlane, pooling: _Pooling, pools: list[Pool]) -> dict[str, Quantities]:
     """Driver quantities for every driver-based rule that has pools, one grouped scan each;
     their dimension values spelled as the tag policy spells tag values."""
     found: dict[str, Quantities] = {}
@@ -491,7 +504,7 @@ def _quantities(
     for name, rule in pooling.rules.items():
         if not isinstance(rule, ProportionalRule | ActivityRule):
             continue
-        windows = [p["window_start"] for p in pools if p["rule"] == name and p["window_start"]]
+        windows = [p.window_start for p in pools if p.rule == name and p.window_start]
         if not windows:
             continue
         found[name] = driver_quantities(
@@ -511,7 +524,7 @@ def _quantities(
 
 
 def _allocation_table(
-    pools: list[dict[str, Any]],
+    pools: list[Pool],
     targets: TargetRows,
     reasons: dict[int, str],
     rules: dict[str, Rule],
@@ -521,14 +534,14 @@ def _allocation_table(
     """Split rows for pools with targets, one unallocated row for each pool without; every
     row with every dimension the rule, the pool or the catalogue gives, and why not where
     none does."""
-    split = split_pools(pools, targets)
+    split = split_pools([pool.amounts for pool in pools], targets)
     rows = len(targets)
     unallocated = sorted(reasons)
     # the unallocated rows follow the split rows; each carries its whole pool
     every_pool = np.r_[targets.pool, np.asarray(unallocated, dtype=np.int64)]
-    carried = [{name: pool.get(name) for name in _POOL_CARRIED} for pool in pools]
+    carried = [{name: pool.column(name) for name in _POOL_CARRIED} for pool in pools]
     for p in unallocated:
-        carried[p]["method"] = "unallocated"
+        carried[p][col.METHOD] = "unallocated"
     pool_rows = _per_pool(pa.Table.from_pylist(carried, schema=_POOL_SCHEMA), every_pool)
     index = np.r_[split.index_in_pool, np.zeros(len(unallocated), dtype=np.int64)]
     nowhere = pa.nulls(len(unallocated), pa.string())  # only what the pool itself says
@@ -542,7 +555,7 @@ def _allocation_table(
     # one reason per pool, shared by its rows as a dictionary entry (not a copy per row)
     said = pa.array(
         [
-            gap_reason(rules.get(pool["rule"]) if pool["rule"] else None, reasons.get(p))
+            gap_reason(rules.get(pool.rule) if pool.rule else None, reasons.get(p))
             for p, pool in enumerate(pools)
         ],
         pa.string(),
@@ -562,37 +575,37 @@ def _allocation_table(
     amounts: dict[str, pa.Array] = {}
     converted: dict[tuple[int, tuple[int, ...]], pa.Array] = {}  # metrics with equal amounts
     for metric in COST_METRICS:
-        whole = tuple(to_units(pools[p][metric], t.MONEY_SCALE) for p in unallocated)
+        whole = tuple(to_units(pools[p].amounts[metric], t.MONEY_SCALE) for p in unallocated)
         key = (id(split.parts[metric]), whole)
         if key not in converted:
             units = np.r_[split.parts[metric], np.array(whole, dtype=object)]
             converted[key] = arrow_decimal.decimals(units, t.MONEY_SCALE)
         amounts[metric] = converted[key]
     allocation_id = pc.binary_join_element_wise(
-        pool_rows["pool_id"].dictionary_decode(), pc.cast(pa.array(index), pa.string()), ":"
+        pool_rows[col.POOL_ID].dictionary_decode(), pc.cast(pa.array(index), pa.string()), ":"
     )
     reason_column = pa.array([None] * rows + [reasons[p] for p in unallocated], pa.string())
     columns = {
-        "run_id": pool_rows["run_id"],
-        "allocation_id": allocation_id,
-        "pool_id": pool_rows["pool_id"],
-        "rule": pool_rows["rule"],
-        "method": pool_rows["method"],
-        "driver": pool_rows["driver"],
-        "generation": pool_rows["generation"],
-        "is_final": pa.array(np.ones(len(every_pool), dtype=bool)),
-        "reason": reason_column,
+        col.RUN_ID: pool_rows[col.RUN_ID],
+        col.ALLOCATION_ID: allocation_id,
+        col.POOL_ID: pool_rows[col.POOL_ID],
+        col.RULE: pool_rows[col.RULE],
+        col.METHOD: pool_rows[col.METHOD],
+        col.DRIVER: pool_rows[col.DRIVER],
+        col.GENERATION: pool_rows[col.GENERATION],
+        col.IS_FINAL: pa.array(np.ones(len(every_pool), dtype=bool)),
+        col.REASON: reason_column,
         t.BILLING_PERIOD: pool_rows[t.BILLING_PERIOD],
-        "BillingCurrency": pool_rows["BillingCurrency"],
+        col.BILLING_CURRENCY: pool_rows[col.BILLING_CURRENCY],
         **{name: pool_rows[name] for name in t.BILL_DIMENSIONS},
-        "ResourceId": pool_rows["ResourceId"],
-        "ResourceName": pool_rows["ResourceName"],
-        "window_start": pool_rows["window_start"],
-        "dimensions": dimension_maps(dims, values),
-        "gap_reason": gap_reasons,
-        "quantity": quantity_column,
-        "pool_quantity": pool_quantity_column,
-        "path": pool_rows["path"],
+        col.RESOURCE_ID: pool_rows[col.RESOURCE_ID],
+        col.RESOURCE_NAME: pool_rows[col.RESOURCE_NAME],
+        col.WINDOW_START: pool_rows[col.WINDOW_START],
+        col.DIMENSIONS: dimension_maps(dims, values),
+        col.GAP_REASON: gap_reasons,
+        col.QUANTITY: quantity_column,
+        col.POOL_QUANTITY: pool_quantity_column,
+        col.PATH: pool_rows[col.PATH],
         **amounts,
     }
     return conform_arrow(pa.table(columns), ALLOCATIONS.to_pyarrow())
@@ -621,23 +634,25 @@ def _per_pool(pools: pa.Table, rows: npt.NDArray[np.int64]) -> dict[str, pa.Arra
 
 _QUANTITY = pa.decimal128(38, t.QUANTITY_SCALE)
 _POOL_CARRIED = (
-    "run_id",
-    "pool_id",
-    "rule",
-    "method",
-    "driver",
-    "generation",
+    col.RUN_ID,
+    col.POOL_ID,
+    col.RULE,
+    col.METHOD,
+    col.DRIVER,
+    col.GENERATION,
     t.BILLING_PERIOD,
-    "BillingCurrency",
+    col.BILLING_CURRENCY,
     *t.BILL_DIMENSIONS,
-    "ResourceId",
-    "ResourceName",
-    "window_start",
-    "path",
+    col.RESOURCE_ID,
+    col.RESOURCE_NAME,
+    col.WINDOW_START,
+    col.PATH,
 )
 _POOL_SCHEMA = pa.schema(
     [
-        ALLOCATIONS.to_pyarrow().field(name) if name != "path" else pa.field("path", pa.string())
+        ALLOCATIONS.to_pyarrow().field(name)
+        if name != col.PATH
+        else pa.field(col.PATH, pa.string())
         for name in _POOL_CARRIED
     ]
 )
@@ -665,9 +680,9 @@ def write_allocations(
             plane.insert(t.POOL_MEMBERS, pa.Table.from_pylist(plan.members))
 
 
-def _pool_record(pool: dict[str, Any], dims: list[str]) -> dict[str, Any]:
+def _pool_record(pool: Pool, dims: list[str]) -> dict[str, Any]:
     """A pool as the pools table keeps it: its values as maps of what is known."""
-    record = {name: pool.get(name) for name in POOLS.names}
-    for name, values in (("dimensions", pool["values"]), ("origin", pool["origin"])):
+    record = {name: pool.column(name) for name in POOLS.names}
+    for name, values in ((col.DIMENSIONS, pool.values), (col.ORIGIN, pool.origin)):
         record[name] = [(d, v) for d, v in zip(dims, values, strict=True) if v is not None]
     return record

@@ -15,7 +15,6 @@ A target's dimension values come, in order, from:
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -24,6 +23,7 @@ import pyarrow.compute as pc
 
 from apportion.allocate.batch import TargetRows, Targets
 from apportion.allocate.drivers import Quantities
+from apportion.allocate.pool import Pool
 from apportion.config import ActivityRule, DirectRule, EvenRule, FixedRule, ProportionalRule, Rule
 from apportion.money import to_units
 from apportion.schema import tables as t
@@ -40,7 +40,7 @@ Implied = Mapping[tuple[str, str], Mapping[str, str]]
 
 
 def pool_targets(
-    pools: list[dict[str, Any]],
+    pools: list[Pool],
     rules: Mapping[str, Rule],
     dims: list[str],
     quantities: Mapping[str, Quantities],
@@ -51,22 +51,22 @@ def pool_targets(
     reasons: dict[int, str] = {}
     spans: dict[str, list[tuple[int, tuple[int, int]]]] = {}  # rule -> (pool, driver rows)
     for index, pool in enumerate(pools):
-        rule = rules.get(pool["rule"]) if pool["rule"] else None
+        rule = rules.get(pool.rule) if pool.rule else None
         if rule is None:
             reasons[index] = NO_RULE
         elif isinstance(rule, DirectRule):
-            if all(value is None for value in pool["values"]):
+            if all(value is None for value in pool.values):
                 reasons[index] = NO_OWNER
             else:
-                targets.add(index, pool["values"], _ONE, measured=False)
-        elif isinstance(rule, ProportionalRule) and pool["pool_resource"] is None:
+                targets.add(index, pool.values, _ONE, measured=False)
+        elif isinstance(rule, ProportionalRule) and pool.pool_resource is None:
             reasons[index] = "no ResourceId to measure the driver on"
-        elif isinstance(rule, ProportionalRule | ActivityRule) and pool["window_start"] is None:
+        elif isinstance(rule, ProportionalRule | ActivityRule) and pool.window_start is None:
             # cost that reached a daily rule through a cascade from a rule without windows
             reasons[index] = f"no {rule.window} window (split by an earlier rule without one)"
         elif isinstance(rule, ProportionalRule | ActivityRule):
             found = quantities.get(rule.name)
-            where = (pool["window_start"], pool["pool_resource"])
+            where = (pool.window_start, pool.pool_resource)
             start, end = found.span(where) if found else (0, 0)
             if end > start:
                 spans.setdefault(rule.name, []).append((index, (start, end)))
@@ -87,7 +87,7 @@ def pool_targets(
 def completed(
     columns: Sequence[pa.Array],
     pool_of_row: npt.NDArray[np.int64],
-    pools: Sequence[dict[str, Any]],
+    pools: Sequence[Pool],
     dims: Sequence[str],
     implied: Implied,
 ) -> tuple[list[pa.Array], npt.NDArray[np.bool_]]:
@@ -96,7 +96,7 @@ def completed(
     taken = pa.array(pool_of_row, pa.int64())
     filled = []
     for k, column in enumerate(columns):
-        own = pa.array([pool["values"][k] for pool in pools], pa.string()).take(taken)
+        own = pa.array([pool.values[k] for pool in pools], pa.string()).take(taken)
         filled.append(pc.coalesce(column, own) if len(column) else column)
     filled = _catalogue_filled(filled, dims, implied)
     lacking = np.zeros(len(pool_of_row), dtype=bool)

@@ -23,11 +23,12 @@ import ibis.expr.types as ir
 
 from apportion.money import EXACT, add
 from apportion.periods import Period
+from apportion.schema import columns as col
 from apportion.schema import tables as t
 from apportion.workspace import Workspace
 
 NONE = "(none)"  # a dimension, category or provider a line has no value for
-LINE_FIELDS = ("ServiceName", "ResourceId", "SkuId", "ChargeDescription")
+LINE_FIELDS = (col.SERVICE_NAME, col.RESOURCE_ID, col.SKU_ID, col.CHARGE_DESCRIPTION)
 
 
 class Owner(NamedTuple):
@@ -87,7 +88,7 @@ def period_cost(workspace: Workspace, period: Period) -> PeriodCost:
             undated += 1
             continue
         day = row["day"].date()
-        for owner, fraction in by_pool.get(row["pool_id"], ()):
+        for owner, fraction in by_pool.get(row[col.POOL_ID], ()):
             key = SeriesKey(owner.use_case, owner.category, row["provider"], owner.currency)
             amount = EXACT.multiply(fraction, row["cost"] or Decimal(0))
             daily[key][day] = add(daily[key].get(day, Decimal(0)), amount)
@@ -115,31 +116,31 @@ def _fractions(workspace: Workspace, period: str) -> tuple[dict[Owner, dict[str,
     pools = plane.table(t.POOLS)
     pools = pools.filter(pools[t.BILLING_PERIOD] == period)
     totals = {
-        row["pool_id"]: (row["generation"], row["amount"] or Decimal(0))
+        row[col.POOL_ID]: (row[col.GENERATION], row["amount"] or Decimal(0))
         for row in plane.to_arrow(
-            pools.select("pool_id", "generation", amount=pools[metric])
+            pools.select(col.POOL_ID, col.GENERATION, amount=pools[metric])
         ).to_pylist()
     }
     allocations = _allocations(workspace, period)
     members = _later_members(workspace, period)
-    counts = Counter(row["pool_id"] for row in allocations)
+    counts = Counter(row[col.POOL_ID] for row in allocations)
     shares: dict[str, dict[str, Decimal]] = {}  # allocation id -> gen-0 pool -> fraction
     evenly: set[str] = set()
     found: dict[Owner, dict[str, Decimal]] = defaultdict(dict)
-    for row in sorted(allocations, key=lambda r: totals[r["pool_id"]][0]):
-        pool_id = row["pool_id"]
+    for row in sorted(allocations, key=lambda r: totals[r[col.POOL_ID]][0]):
+        pool_id = row[col.POOL_ID]
         generation, total = totals[pool_id]
         share, even = _share(row, total, counts[pool_id])
         if even:
             evenly.add(pool_id)
         sources = {pool_id: Decimal(1)} if generation == 0 else _sources(members[pool_id], shares)
         mine = {source: EXACT.multiply(part, share) for source, part in sources.items()}
-        if row["is_final"]:
+        if row[col.IS_FINAL]:
             owner = found[Owner(row["use_case"], row["category"], row["currency"])]
             for source, part in mine.items():
                 owner[source] = add(owner.get(source, Decimal(0)), part)
         else:
-            shares[row["allocation_id"]] = mine
+            shares[row[col.ALLOCATION_ID]] = mine
     return dict(found), len(evenly)
 
 
@@ -151,8 +152,8 @@ def _share(row: dict[str, Any], total: Decimal, count: int) -> tuple[Decimal, bo
         return EXACT.divide(row["amount"] or Decimal(0), total), False
     if count == 1:
         return Decimal(1), False
-    if row["quantity"] is not None and row["pool_quantity"]:
-        return EXACT.divide(row["quantity"], row["pool_quantity"]), False
+    if row[col.QUANTITY] is not None and row[col.POOL_QUANTITY]:
+        return EXACT.divide(row[col.QUANTITY], row[col.POOL_QUANTITY]), False
     return EXACT.divide(Decimal(1), Decimal(count)), True
 
 
@@ -173,11 +174,11 @@ def _allocations(workspace: Workspace, period: str) -> list[dict[str, Any]]:
     table = table.filter(table[t.BILLING_PERIOD] == period)
     rows: list[dict[str, Any]] = plane.to_arrow(
         table.select(
-            "allocation_id",
-            "pool_id",
-            "is_final",
-            "quantity",
-            "pool_quantity",
+            col.ALLOCATION_ID,
+            col.POOL_ID,
+            col.IS_FINAL,
+            col.QUANTITY,
+            col.POOL_QUANTITY,
             use_case=plane.map_value(table.dimensions, workload).fill_null(NONE),
             category=table[t.CATEGORY].fill_null(NONE),
             currency=table.BillingCurrency,
@@ -194,11 +195,11 @@ def _later_members(workspace: Workspace, period: str) -> dict[str, list[str]]:
     later = pools.filter((pools[t.BILLING_PERIOD] == period) & (pools.generation > 0))
     members = plane.table(t.POOL_MEMBERS)
     members = members.filter(members[t.BILLING_PERIOD] == period).semi_join(
-        later.select("pool_id"), "pool_id"
+        later.select(col.POOL_ID), col.POOL_ID
     )
     found: dict[str, list[str]] = defaultdict(list)
-    for row in plane.to_arrow(members.select("pool_id", "member_id")).to_pylist():
-        found[row["pool_id"]].append(row["member_id"])
+    for row in plane.to_arrow(members.select(col.POOL_ID, col.MEMBER_ID)).to_pylist():
+        found[row[col.POOL_ID]].append(row[col.MEMBER_ID])
     return found
 
 
@@ -209,7 +210,7 @@ def _bill_lines(workspace: Workspace, period: str) -> ir.Table:
     first = pools.filter((pools[t.BILLING_PERIOD] == period) & (pools.generation == 0))
     members = plane.table(t.POOL_MEMBERS)
     members = members.filter(members[t.BILLING_PERIOD] == period).semi_join(
-        first.select("pool_id"), "pool_id"
+        first.select(col.POOL_ID), col.POOL_ID
     )
     lines = plane.table(t.COST_LINES)
     lines = lines.filter(lines[t.BILLING_PERIOD] == period)
@@ -228,7 +229,7 @@ def _pool_days(workspace: Workspace, period: str) -> ir.Table:
     """Each generation-0 pool's cost per day and provider: one grouped scan of the lines."""
     lines = _bill_lines(workspace, period)
     metric = workspace.config.ledger.metric
-    return lines.group_by("pool_id", "day", "provider", "longer").aggregate(
+    return lines.group_by(col.POOL_ID, "day", "provider", "longer").aggregate(
         cost=lines[metric].sum(), lines=lines.count()
     )
 
@@ -247,15 +248,15 @@ def bill_lines(
         return []
     metric = workspace.config.ledger.metric
     lines = _bill_lines(workspace, period)
-    wanted = ibis.memtable({"pool_id": sorted(pools)}, schema={"pool_id": "string"})
+    wanted = ibis.memtable({col.POOL_ID: sorted(pools)}, schema={col.POOL_ID: "string"})
     start = ibis.literal(first).cast("timestamp")
     end = ibis.literal(last + timedelta(days=1)).cast("timestamp")
-    lines = lines.semi_join(wanted, "pool_id").filter(
+    lines = lines.semi_join(wanted, col.POOL_ID).filter(
         lines.provider == provider, lines.day >= start, lines.day < end, ~lines.longer
     )
     rows: list[dict[str, Any]] = workspace.data.to_arrow(
-        lines.select("pool_id", t.LINE_ID, "day", *LINE_FIELDS, cost=lines[metric])
+        lines.select(col.POOL_ID, t.LINE_ID, "day", *LINE_FIELDS, cost=lines[metric])
     ).to_pylist()
     for row in rows:
-        row["share"] = EXACT.multiply(pools[row["pool_id"]], row["cost"] or Decimal(0))
+        row["share"] = EXACT.multiply(pools[row[col.POOL_ID]], row["cost"] or Decimal(0))
     return rows

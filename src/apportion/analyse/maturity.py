@@ -43,6 +43,7 @@ from apportion.ledger.published import NotAllocatedError, final_allocations
 from apportion.money import EXACT, add, at_least, ratio, subtract
 from apportion.periods import Period
 from apportion.report.totals import METHODS, MetricTotals, totals
+from apportion.schema import columns as col
 from apportion.schema.currency import minor_units
 from apportion.schema.tables import UNALLOCATED
 from apportion.tags.coverage import ALL, tag_coverage
@@ -282,9 +283,9 @@ def _ownerless(workspace: Workspace, period: str, metric: str) -> dict[str, Deci
     unclaimed = (final.method == "unallocated") & final.reason.isin([NO_RULE, NO_OWNER])
     payer = final.dimensions[workspace.config.ledger.payer]
     chosen = final.filter(unclaimed | ((final.method == "direct") & (payer == UNALLOCATED)))
-    grouped = chosen.group_by("BillingCurrency").aggregate(cost=chosen[metric].sum())
+    grouped = chosen.group_by(col.BILLING_CURRENCY).aggregate(cost=chosen[metric].sum())
     return {
-        row["BillingCurrency"]: row["cost"] or Decimal(0)
+        row[col.BILLING_CURRENCY]: row["cost"] or Decimal(0)
         for row in workspace.data.to_arrow(grouped).to_pylist()
     }
 

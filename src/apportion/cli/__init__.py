@@ -48,6 +48,7 @@ from apportion.cli.common import (
 )
 from apportion.ingest import registry as ingest_registry
 from apportion.money import plain, to_minor
+from apportion.schema import columns as col
 from apportion.workspace import Workspace, default_root
 
 if TYPE_CHECKING:
@@ -391,7 +392,7 @@ def tags_coverage(
     fmt: TableOrJson = CheckFormat.table,
     metric: Annotated[
         str, typer.Option(help="Cost metric the tables show (JSON has all four).")
-    ] = "BilledCost",
+    ] = col.BILLED_COST,
     months: Annotated[int, typer.Option(min=1, help="Months in the trend, this one last.")] = 6,
     top: Annotated[int, typer.Option(min=1, help="Resources in the costliest list.")] = 10,
 ) -> None:

@@ -16,6 +16,7 @@ from apportion.cli.common import (
     opened_workspace,
     plain_text,
 )
+from apportion.schema import columns as col
 
 quarantine_app = typer.Typer(
     help="Rows ingest refused: file, line, column, reason and the money at stake.",
@@ -130,6 +131,6 @@ def _row(row: dict[str, Any]) -> dict[str, Any]:
         "currency": row["currency"] or "",
         **{
             metric: row["cells"].get(metric, "")
-            for metric in ("BilledCost", "EffectiveCost", "ListCost", "ContractedCost")
+            for metric in (col.BILLED_COST, col.EFFECTIVE_COST, col.LIST_COST, col.CONTRACTED_COST)
         },
     }

@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from apportion.periods import Period, PeriodError
+from apportion.schema import columns as col
 from apportion.schema.tables import UNALLOCATED
 
 ALL_CATEGORIES = "*"
@@ -75,7 +76,7 @@ class LedgerConfig(_Strict):
         default="use_case", description="The dimension statement lines are itemised by"
     )
     metric: Literal["EffectiveCost", "BilledCost", "ListCost", "ContractedCost"] = Field(
-        default="EffectiveCost",
+        default=col.EFFECTIVE_COST,
         description="The cost metric statements show and chargeback posts (FOCUS recommends "
         "EffectiveCost: amortised, after discounts)",
     )

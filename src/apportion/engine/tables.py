@@ -5,6 +5,7 @@ from __future__ import annotations
 import ibis
 import ibis.expr.schema as sch
 
+from apportion.schema import columns as col
 from apportion.schema import tables as t
 from apportion.schema.focus import COST_METRICS, FOCUS_COLUMNS, Kind
 
@@ -35,11 +36,11 @@ DRIVERS = ibis.schema(
         t.FILE_HASH: "string",
         t.ROW_NUMBER: "int64",
         t.BILLING_PERIOD: "string",
-        "timestamp": "timestamp",
-        "driver": "string",
-        "quantity": t.QUANTITY_TYPE,
-        "resource_id": "string",
-        "dimensions": "map<string, string>",
+        col.TIMESTAMP: "timestamp",
+        col.DRIVER: "string",
+        col.QUANTITY: t.QUANTITY_TYPE,
+        col.DRIVER_RESOURCE_ID: "string",
+        col.DIMENSIONS: "map<string, string>",
     }
 )
 
@@ -50,7 +51,7 @@ QUARANTINE = ibis.schema(
         "file": "string",
         "kind": "string",  # cost | driver
         "line": "int64",
-        "reason": "string",
+        col.REASON: "string",
         t.BILLING_PERIOD: "string",
         "currency": "string",
         "cost_text": "string",  # the BilledCost cell as written, so quarantined cost is visible
@@ -83,57 +84,57 @@ LOADS = ibis.schema(
 
 ALLOCATIONS = ibis.schema(
     {
-        "run_id": "string",
-        "allocation_id": "string",
-        "pool_id": "string",
-        "rule": "string",
-        "method": "string",
-        "driver": "string",
-        "generation": "int64",
-        "is_final": "boolean",
-        "reason": "string",
+        col.RUN_ID: "string",
+        col.ALLOCATION_ID: "string",
+        col.POOL_ID: "string",
+        col.RULE: "string",
+        col.METHOD: "string",
+        col.DRIVER: "string",
+        col.GENERATION: "int64",
+        col.IS_FINAL: "boolean",
+        col.REASON: "string",
         t.BILLING_PERIOD: "string",
-        "BillingCurrency": "string",
+        col.BILLING_CURRENCY: "string",
         **dict.fromkeys(t.BILL_DIMENSIONS, "string"),
         # the pool's resource where it has one (direct and proportional pools are per resource)
-        "ResourceId": "string",
-        "ResourceName": "string",
-        "window_start": "timestamp",
-        "dimensions": "map<string, string>",
+        col.RESOURCE_ID: "string",
+        col.RESOURCE_NAME: "string",
+        col.WINDOW_START: "timestamp",
+        col.DIMENSIONS: "map<string, string>",
         # why the dimensions that are __unallocated__ in ``dimensions`` have no value (one
         # reason per pool, so one per row); NULL when every dimension has one
-        "gap_reason": "string",
-        "quantity": t.QUANTITY_TYPE,
-        "pool_quantity": t.QUANTITY_TYPE,
-        "path": "string",  # the rules this cost passed through, "platform -> shared"
+        col.GAP_REASON: "string",
+        col.QUANTITY: t.QUANTITY_TYPE,
+        col.POOL_QUANTITY: t.QUANTITY_TYPE,
+        col.PATH: "string",  # the rules this cost passed through, "platform -> shared"
         **{metric: t.MONEY_TYPE for metric in COST_METRICS},
     }
 )
 
 POOLS = ibis.schema(
     {
-        "run_id": "string",
-        "pool_id": "string",
-        "rule": "string",
-        "method": "string",
-        "driver": "string",
-        "generation": "int64",
+        col.RUN_ID: "string",
+        col.POOL_ID: "string",
+        col.RULE: "string",
+        col.METHOD: "string",
+        col.DRIVER: "string",
+        col.GENERATION: "int64",
         t.BILLING_PERIOD: "string",
-        "BillingCurrency": "string",
+        col.BILLING_CURRENCY: "string",
         **dict.fromkeys(t.BILL_DIMENSIONS, "string"),
-        "ResourceId": "string",
-        "ResourceName": "string",
-        "window_start": "timestamp",
-        "members": "int64",
+        col.RESOURCE_ID: "string",
+        col.RESOURCE_NAME: "string",
+        col.WINDOW_START: "timestamp",
+        col.MEMBERS: "int64",
         # what the pool's cost already said of each dimension (NULL: nothing): its targets
         # keep these unless the rule names another value
-        "dimensions": "map<string, string>",
+        col.DIMENSIONS: "map<string, string>",
         # the dimension values the bill lines themselves had (tags, mappings): bill-side, like
         # ProviderName; an allocation's ``dimensions`` are where the cost went
-        "origin": "map<string, string>",
+        col.ORIGIN: "map<string, string>",
         # a direct pool of bill lines: where each owner value came from (apportion.tags.derived:
         # "tag", "inherited:<file>", "rule:<name>"); NULL for other pools
-        "sources": "map<string, string>",
+        col.SOURCES: "map<string, string>",
         **{metric: t.MONEY_TYPE for metric in COST_METRICS},
     }
 )
@@ -145,8 +146,8 @@ POOLS = ibis.schema(
 POOL_MEMBERS = ibis.schema(
     {
         t.BILLING_PERIOD: "string",
-        "pool_id": "string",
-        "member_id": "string",
+        col.POOL_ID: "string",
+        col.MEMBER_ID: "string",
     }
 )
 
@@ -176,9 +177,9 @@ USAGE = ibis.schema(
         t.FILE_HASH: "string",
         t.ROW_NUMBER: "int64",
         t.BILLING_PERIOD: "string",
-        "ProviderName": "string",  # as the provider's bill names it: OpenAI, Anthropic
+        col.PROVIDER_NAME: "string",  # as the provider's bill names it: OpenAI, Anthropic
         "provider": "string",  # genai-prices' provider id: openai, anthropic
-        "window_start": "timestamp",
+        col.WINDOW_START: "timestamp",
         "window_end": "timestamp",
         "account_id": "string",  # the project or workspace: the bill's SubAccountId
         "api_key_id": "string",
@@ -191,12 +192,12 @@ USAGE = ibis.schema(
         t.EXTENSIONS: "map<string, string>",
         # who measured it (USAGE_ORIGINS); NULL in rows loaded before this column existed,
         # which all came from provider reports
-        "origin": "string",
+        col.ORIGIN: "string",
         # the cost the source itself reported (a gateway's spend): it wins over the computed
         # price, which is kept beside it for checking; NULL where the source reports none
         "reported_cost": t.MONEY_TYPE,
         # the dimensions the usage names (a gateway's request tags, a span's attributes)
-        "dimensions": "map<string, string>",
+        col.DIMENSIONS: "map<string, string>",
     }
 )
 

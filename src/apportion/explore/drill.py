@@ -21,6 +21,7 @@ from apportion.explore.scope import NONE, Scoped, scoped
 from apportion.ledger.lines import ADJUSTMENT, Line
 from apportion.money import EXACT, ratio
 from apportion.periods import Period
+from apportion.schema import columns as col
 from apportion.schema import tables as t
 from apportion.schema.focus import COST_METRICS
 from apportion.schema.tables import UNALLOCATED
@@ -29,57 +30,76 @@ from apportion.workspace import Workspace
 MAX_PAGE = 500
 SHARE_PLACES = Decimal("0.000001")  # an allocation's share of its pool, as shown
 ALLOCATION_COLUMNS = (
-    "allocation_id",
-    "pool_id",
-    "rule",
-    "method",
-    "driver",
-    "generation",
-    "window_start",
-    "ResourceId",
-    "ResourceName",
-    "ServiceName",
-    "ProviderName",
-    "ChargeCategory",
-    "quantity",
-    "pool_quantity",
-    "path",
-    "reason",
+    col.ALLOCATION_ID,
+    col.POOL_ID,
+    col.RULE,
+    col.METHOD,
+    col.DRIVER,
+    col.GENERATION,
+    col.WINDOW_START,
+    col.RESOURCE_ID,
+    col.RESOURCE_NAME,
+    col.SERVICE_NAME,
+    col.PROVIDER_NAME,
+    col.CHARGE_CATEGORY,
+    col.QUANTITY,
+    col.POOL_QUANTITY,
+    col.PATH,
+    col.REASON,
 )
 # what a bill-line list shows; a single bill line shows every column
 BILL_LINE_COLUMNS = (
     t.LINE_ID,
-    "ChargePeriodStart",
-    "ProviderName",
-    "ServiceName",
-    "ChargeCategory",
-    "ResourceId",
-    "ResourceName",
-    "SkuId",
-    "ChargeDescription",
-    "ConsumedQuantity",
-    "ConsumedUnit",
-    "BilledCost",
-    "EffectiveCost",
-    "BillingCurrency",
+    col.CHARGE_PERIOD_START,
+    col.PROVIDER_NAME,
+    col.SERVICE_NAME,
+    col.CHARGE_CATEGORY,
+    col.RESOURCE_ID,
+    col.RESOURCE_NAME,
+    col.SKU_ID,
+    col.CHARGE_DESCRIPTION,
+    col.CONSUMED_QUANTITY,
+    col.CONSUMED_UNIT,
+    col.BILLED_COST,
+    col.EFFECTIVE_COST,
+    col.BILLING_CURRENCY,
     t.CATEGORY,
     t.SOURCE,
     t.ROW_NUMBER,
 )
 # the columns a bill-line list can be sorted and filtered by (nothing else reaches a query)
 BILL_LINE_SORTS = (
-    "ChargePeriodStart",
-    "BilledCost",
-    "EffectiveCost",
-    "ServiceName",
-    "ResourceId",
-    "ProviderName",
-    "ChargeCategory",
+    col.CHARGE_PERIOD_START,
+    col.BILLED_COST,
+    col.EFFECTIVE_COST,
+    col.SERVICE_NAME,
+    col.RESOURCE_ID,
+    col.PROVIDER_NAME,
+    col.CHARGE_CATEGORY,
     t.LINE_ID,
 )
-BILL_LINE_FILTERS = ("ProviderName", "ServiceName", "ChargeCategory", "ResourceId", t.CATEGORY)
-SEARCHED = ("ResourceId", "ResourceName", "ServiceName", "ChargeDescription", "SkuId")
-DRIVER_COLUMNS = ("timestamp", "driver", "quantity", "resource_id", "dimensions", t.SOURCE)
+BILL_LINE_FILTERS = (
+    col.PROVIDER_NAME,
+    col.SERVICE_NAME,
+    col.CHARGE_CATEGORY,
+    col.RESOURCE_ID,
+    t.CATEGORY,
+)
+SEARCHED = (
+    col.RESOURCE_ID,
+    col.RESOURCE_NAME,
+    col.SERVICE_NAME,
+    col.CHARGE_DESCRIPTION,
+    col.SKU_ID,
+)
+DRIVER_COLUMNS = (
+    col.TIMESTAMP,
+    col.DRIVER,
+    col.QUANTITY,
+    col.DRIVER_RESOURCE_ID,
+    col.DIMENSIONS,
+    t.SOURCE,
+)
 
 
 @dataclass(frozen=True)
@@ -121,15 +141,15 @@ def line_detail(
     metric = workspace.config.ledger.metric
     total = workspace.data.scalar(behind.count())
     rows = workspace.data.to_arrow(
-        behind.order_by([ibis.desc(metric), "allocation_id"])
+        behind.order_by([ibis.desc(metric), col.ALLOCATION_ID])
         .limit(page.limit, offset=page.offset)
-        .select(*ALLOCATION_COLUMNS, "dimensions", *COST_METRICS)
+        .select(*ALLOCATION_COLUMNS, col.DIMENSIONS, *COST_METRICS)
     ).to_pylist()
     exact = workspace.data.scalar(behind[metric].sum())
     found.update(
         {
             "metric": metric,
-            "run_id": scope.run_id,
+            col.RUN_ID: scope.run_id,
             "exact_total": _text(exact or Decimal(0)),
             "allocations": [_allocation(row, metric) for row in rows],
             "page": page.as_dict(total),
@@ -162,20 +182,20 @@ def pool_detail(
     metric = workspace.config.ledger.metric
     total = workspace.data.scalar(allocations.count())
     rows = workspace.data.to_arrow(
-        allocations.order_by([ibis.desc(metric), "allocation_id"])
+        allocations.order_by([ibis.desc(metric), col.ALLOCATION_ID])
         .limit(page.limit, offset=page.offset)
-        .select(*ALLOCATION_COLUMNS, "dimensions", "is_final", *COST_METRICS)
+        .select(*ALLOCATION_COLUMNS, col.DIMENSIONS, col.IS_FINAL, *COST_METRICS)
     ).to_pylist()
     members = scope.members().filter(lambda m: m.pool_id == pool_id)
-    rule = workspace.config.rule(pool["rule"]) if pool["rule"] else None
+    rule = workspace.config.rule(pool[col.RULE]) if pool[col.RULE] else None
     return {
         "period": period,
         "metric": metric,
         "pool": _plain(pool),
         "rule": rule.model_dump(mode="json") if rule else None,
         "members": workspace.data.scalar(members.count()),
-        "members_are": "bill lines" if pool["generation"] == 0 else "allocations",
-        "filled_by": _filled_by(scope, pool_id) if pool["generation"] else [],
+        "members_are": "bill lines" if pool[col.GENERATION] == 0 else "allocations",
+        "filled_by": _filled_by(scope, pool_id) if pool[col.GENERATION] else [],
         "allocations": [_allocation(row, metric) for row in rows],
         "page": page.as_dict(total),
     }
@@ -197,9 +217,9 @@ def _visible_allocations(scope: Scoped) -> ir.Table:
     visible = scope.visible_pool_ids()
     if visible is None:
         return allocations
-    members = scope.members().semi_join(visible, "pool_id")
+    members = scope.members().semi_join(visible, col.POOL_ID)
     feeding = allocations.filter(~allocations.is_final).semi_join(
-        members.select(allocation_id=members.member_id), "allocation_id"
+        members.select(allocation_id=members.member_id), col.ALLOCATION_ID
     )
     # an earlier split's allocation to another cost centre is that cost centre's: shown are
     # those to nobody yet (__unallocated__, split again later) and the caller's own
@@ -213,13 +233,13 @@ def _filled_by(scope: Scoped, pool_id: str) -> list[dict[str, Any]]:
     """The earlier pools whose allocations filled a later generation's pool."""
     members = scope.members().filter(lambda m: m.pool_id == pool_id)
     allocations = scope.allocations().semi_join(
-        members.select(allocation_id=members.member_id), "allocation_id"
+        members.select(allocation_id=members.member_id), col.ALLOCATION_ID
     )
     metric = scope.workspace.config.ledger.metric
-    grouped = allocations.group_by("pool_id", "rule").aggregate(
+    grouped = allocations.group_by(col.POOL_ID, col.RULE).aggregate(
         allocations=allocations.count(), amount=allocations[metric].sum()
     )
-    rows = scope.workspace.data.to_arrow(grouped.order_by("pool_id")).to_pylist()
+    rows = scope.workspace.data.to_arrow(grouped.order_by(col.POOL_ID)).to_pylist()
     return [_plain(row) for row in rows]
 
 
@@ -232,7 +252,7 @@ def bill_lines(
     line_id: str | None = None,
     search: str | None = None,
     filters: dict[str, str] | None = None,
-    sort: str = "ChargePeriodStart",
+    sort: str = col.CHARGE_PERIOD_START,
     descending: bool = False,
     page: Page | None = Page(),
 ) -> dict[str, Any]:
@@ -252,7 +272,7 @@ def bill_lines(
         lines = lines.semi_join(_source_ids(scope, _ids([pool_id])), t.LINE_ID)
     if line_id is not None:
         line = find_line(workspace, period, line_id, caller)
-        pools = _behind(scope, line).select("pool_id").distinct()
+        pools = _behind(scope, line).select(col.POOL_ID).distinct()
         lines = lines.semi_join(_source_ids(scope, pools), t.LINE_ID)
     for column, value in sorted((filters or {}).items()):
         lines = lines.filter(lines[column] == value)
@@ -285,8 +305,8 @@ def bill_line(workspace: Workspace, period: str, line_id: str, caller: Caller) -
     if not rows:
         raise NotFoundError(f"no bill line {line_id} in {period}")
     members = scope.members().filter(lambda m: m.member_id == line_id)
-    pools = scope.visible_pools().semi_join(members, "pool_id")
-    found = workspace.data.to_arrow(pools.select("pool_id", "rule", "method")).to_pylist()
+    pools = scope.visible_pools().semi_join(members, col.POOL_ID)
+    found = workspace.data.to_arrow(pools.select(col.POOL_ID, col.RULE, col.METHOD)).to_pylist()
     return {"period": period, "bill_line": _plain(rows[0]), "pools": found}
 
 
@@ -300,27 +320,27 @@ def _scoped_bill_lines(scope: Scoped) -> ir.Table:
 
 
 def _ids(ids: list[str]) -> ir.Table:
-    return ibis.memtable({"pool_id": ids}, schema={"pool_id": "string"})
+    return ibis.memtable({col.POOL_ID: ids}, schema={col.POOL_ID: "string"})
 
 
 def _source_ids(scope: Scoped, pools: ir.Table) -> ir.Table:
     """The bill lines the given pools were filled from, through earlier pools if need be."""
     plane = scope.workspace.data
-    frontier = pools.select("pool_id").distinct()
+    frontier = pools.select(col.POOL_ID).distinct()
     sources = []
     for _ in range(len(scope.workspace.config.rules) + 1):
-        members = scope.members().semi_join(frontier, "pool_id")
-        every = scope.pools().semi_join(frontier, "pool_id")
-        first = every.filter(every.generation == 0).select("pool_id")
-        sources.append(scope.members().semi_join(first, "pool_id"))
-        later = every.filter(every.generation > 0).select("pool_id")
+        members = scope.members().semi_join(frontier, col.POOL_ID)
+        every = scope.pools().semi_join(frontier, col.POOL_ID)
+        first = every.filter(every.generation == 0).select(col.POOL_ID)
+        sources.append(scope.members().semi_join(first, col.POOL_ID))
+        later = every.filter(every.generation > 0).select(col.POOL_ID)
         if plane.scalar(later.count()) == 0:
             break
-        later_members = members.semi_join(later, "pool_id")
+        later_members = members.semi_join(later, col.POOL_ID)
         allocations = scope.allocations().semi_join(
-            later_members.select(allocation_id=later_members.member_id), "allocation_id"
+            later_members.select(allocation_id=later_members.member_id), col.ALLOCATION_ID
         )
-        frontier = allocations.select("pool_id").distinct()
+        frontier = allocations.select(col.POOL_ID).distinct()
     union = sources[0] if len(sources) == 1 else ibis.union(*sources, distinct=True)
     return union.select(**{t.LINE_ID: union.member_id})
 
@@ -338,11 +358,11 @@ def driver_rows(
     resource), for the targets the caller may see (one allocation's only, if named)."""
     scope = scoped(workspace, period, caller)
     pool = _pool(scope, pool_id)
-    rule = workspace.config.rule(pool["rule"]) if pool["rule"] else None
+    rule = workspace.config.rule(pool[col.RULE]) if pool[col.RULE] else None
     if not isinstance(rule, ProportionalRule | ActivityRule):
         return {
             "period": period,
-            "pool_id": pool_id,
+            col.POOL_ID: pool_id,
             "note": "this pool was not split by a driver",
             "rows": [],
             "page": page.as_dict(0),
@@ -350,18 +370,18 @@ def driver_rows(
     targets = _visible_allocations(scope).filter(lambda a: a.pool_id == pool_id)
     if allocation_id is not None:
         targets = targets.filter(targets.allocation_id == allocation_id)
-    wanted = workspace.data.to_arrow(targets.select("dimensions")).to_pylist()
+    wanted = workspace.data.to_arrow(targets.select(col.DIMENSIONS)).to_pylist()
     if allocation_id is not None and not wanted:
         raise NotFoundError(f"no allocation {allocation_id} in pool {pool_id}")
     rows = workspace.data.table(t.DRIVERS)
-    start = pool["window_start"] or Period.parse(period).start
+    start = pool[col.WINDOW_START] or Period.parse(period).start
     end = start + timedelta(days=1) if rule.window == "day" else Period.parse(period).end
     if rule.window != "day":
         start = Period.parse(period).start
     selected = rows.filter(
         rows.driver == rule.driver, rows.timestamp >= start, rows.timestamp < end
     )
-    resource = pool["ResourceId"] if isinstance(rule, ProportionalRule) else rule.driver_resource
+    resource = pool[col.RESOURCE_ID] if isinstance(rule, ProportionalRule) else rule.driver_resource
     if resource is not None:
         selected = selected.filter(selected.resource_id == resource)
     dims = workspace.config.dimensions
@@ -370,7 +390,7 @@ def driver_rows(
         ibis.and_(
             *(
                 workspace.data.map_value(selected.dimensions, d).fill_null(UNALLOCATED)
-                == (target["dimensions"] or {}).get(d, UNALLOCATED)
+                == (target[col.DIMENSIONS] or {}).get(d, UNALLOCATED)
                 for d in dims
             )
         )
@@ -379,13 +399,13 @@ def driver_rows(
     selected = selected.filter(ibis.or_(*matches)) if matches else selected.filter(False)
     total = workspace.data.scalar(selected.count())
     found = workspace.data.to_arrow(
-        selected.order_by(["timestamp", t.SOURCE, t.ROW_NUMBER])
+        selected.order_by([col.TIMESTAMP, t.SOURCE, t.ROW_NUMBER])
         .limit(page.limit, offset=page.offset)
         .select(*DRIVER_COLUMNS)
     ).to_pylist()
     return {
         "period": period,
-        "pool_id": pool_id,
+        col.POOL_ID: pool_id,
         "driver": rule.driver,
         "window": rule.window,
         "resource": resource,
@@ -397,7 +417,7 @@ def driver_rows(
 def _distinct(targets: list[dict[str, Any]]) -> list[dict[str, Any]]:
     seen: dict[tuple[tuple[str, str], ...], dict[str, Any]] = {}
     for target in targets:
-        key = tuple(sorted(dict(target["dimensions"] or {}).items()))
+        key = tuple(sorted(dict(target[col.DIMENSIONS] or {}).items()))
         seen[key] = {"dimensions": dict(key)}
     return list(seen.values())
 
@@ -423,7 +443,7 @@ def _line(line: Line) -> dict[str, Any]:
 
 
 def _allocation(row: dict[str, Any], metric: str) -> dict[str, Any]:
-    share = ratio(row["quantity"], row["pool_quantity"])
+    share = ratio(row[col.QUANTITY], row[col.POOL_QUANTITY])
     plain = _plain(row)
     plain["amount"] = plain[metric]
     plain["share"] = None if share is None else f"{EXACT.quantize(share, SHARE_PLACES):f}"

@@ -12,6 +12,7 @@ import ibis.expr.types as ir
 from apportion.access import Caller
 from apportion.ledger.published import final_allocations, published_run
 from apportion.periods import Period
+from apportion.schema import columns as col
 from apportion.schema import tables as t
 from apportion.workspace import Workspace
 
@@ -63,20 +64,20 @@ class Scoped:
         # worked out once per request: the walk up the generations runs a query per step
         if self.caller.payers is None:
             return None
-        found = self.final().select("pool_id").distinct()
+        found = self.final().select(col.POOL_ID).distinct()
         frontier = found
         # a pool of a later generation was filled by allocations of earlier pools: walk up
         # until no pool is left whose members are allocations (generations are few: rules)
         for _ in range(len(self.workspace.config.rules) + 1):
             pools = self.pools()
-            upstream = pools.filter(pools.generation > 0).semi_join(frontier, "pool_id")
-            members = self.members().semi_join(upstream.select("pool_id"), "pool_id")
+            upstream = pools.filter(pools.generation > 0).semi_join(frontier, col.POOL_ID)
+            members = self.members().semi_join(upstream.select(col.POOL_ID), col.POOL_ID)
             allocations = self.allocations()
             parents = (
                 allocations.semi_join(
-                    members.select(allocation_id=members.member_id), "allocation_id"
+                    members.select(allocation_id=members.member_id), col.ALLOCATION_ID
                 )
-                .select("pool_id")
+                .select(col.POOL_ID)
                 .distinct()
             )
             if self.workspace.data.scalar(parents.count()) == 0:
@@ -90,7 +91,7 @@ class Scoped:
     def visible_pools(self) -> ir.Table:
         pools = self.pools()
         visible = self.visible_pool_ids()
-        return pools if visible is None else pools.semi_join(visible, "pool_id")
+        return pools if visible is None else pools.semi_join(visible, col.POOL_ID)
 
     def visible_bill_line_ids(self) -> ir.Table | None:
         """The ids of the bill lines in pools this caller may see; None for every line."""
@@ -98,8 +99,8 @@ class Scoped:
         if visible is None:
             return None
         pools = self.pools()
-        first = pools.filter(pools.generation == 0).semi_join(visible, "pool_id")
-        members = self.members().semi_join(first.select("pool_id"), "pool_id")
+        first = pools.filter(pools.generation == 0).semi_join(visible, col.POOL_ID)
+        members = self.members().semi_join(first.select(col.POOL_ID), col.POOL_ID)
         return members.select(line_id=members.member_id).distinct()
 
 

@@ -66,24 +66,30 @@ from apportion.export.split import MarginSplit, SplitError, split_rows
 from apportion.ledger.published import final_allocations, owner_sources
 from apportion.periods import Period
 from apportion.progress import Progress, quiet
+from apportion.schema import columns as col
 from apportion.schema import tables as t
 from apportion.schema.focus import ALLOCATED_COLUMNS, COST_METRICS, FOCUS_COLUMNS, Kind
 from apportion.workspace import Workspace
 
 # FOCUS 1.3 renamed the provider columns; a 1.2 file carries the 1.2 names.
-_NOT_IN_1_2 = {"ContractApplied", "HostProviderName", "ServiceProviderName"}
+_NOT_IN_1_2 = {col.CONTRACT_APPLIED, col.HOST_PROVIDER_NAME, col.SERVICE_PROVIDER_NAME}
 FOCUS_1_2 = [name for name in FOCUS_COLUMNS if name not in _NOT_IN_1_2]
 # summable, nullable: split following a cost metric's cells
 FOLLOWING = (
-    "PricingCurrencyEffectiveCost",
-    "ConsumedQuantity",
-    "PricingQuantity",
-    "CommitmentDiscountQuantity",
+    col.PRICING_CURRENCY_EFFECTIVE_COST,
+    col.CONSUMED_QUANTITY,
+    col.PRICING_QUANTITY,
+    col.COMMITMENT_DISCOUNT_QUANTITY,
 )
 _RATIO = "AllocatedRatio"  # the row's share of its origin line, in units of 10^-18
 SUMMABLE = (*COST_METRICS, *FOLLOWING, _RATIO)
 NULLABLE = (*COST_METRICS, *FOLLOWING)  # a null on the origin line is null on all its rows
-REFERENCE = ("EffectiveCost", "BilledCost", "ListCost", "ContractedCost")  # for FOLLOWING
+REFERENCE = (
+    col.EFFECTIVE_COST,
+    col.BILLED_COST,
+    col.LIST_COST,
+    col.CONTRACTED_COST,
+)  # for FOLLOWING
 _ONE = 10**t.MONEY_SCALE
 
 # Sizes: bill lines read at once (whole pools; a larger pool is read in pages of this many),
@@ -101,26 +107,26 @@ _ARROW = {
 }
 _MONEY = pa.decimal128(38, t.MONEY_SCALE)
 _TARGET_COLUMNS = (
-    "allocation_id",
-    "pool_id",
-    "is_final",
-    "method",
-    "rule",
-    "driver",
-    "reason",
-    "quantity",
-    "pool_quantity",
-    "path",
-    "run_id",
+    col.ALLOCATION_ID,
+    col.POOL_ID,
+    col.IS_FINAL,
+    col.METHOD,
+    col.RULE,
+    col.DRIVER,
+    col.REASON,
+    col.QUANTITY,
+    col.POOL_QUANTITY,
+    col.PATH,
+    col.RUN_ID,
     t.CATEGORY,
     *COST_METRICS,
 )
 _LONG_TEXT = {
-    "AllocatedMethodDetails",
-    "AllocatedTags",
-    "Tags",
-    "ChargeDescription",
-    "SkuPriceDetails",
+    col.ALLOCATED_METHOD_DETAILS,
+    col.ALLOCATED_TAGS,
+    col.TAGS,
+    col.CHARGE_DESCRIPTION,
+    col.SKU_PRICE_DETAILS,
     "x_AllocationId",
     t.LINE_ID,
 }
@@ -258,14 +264,14 @@ def _targets(
     table: pa.Table, pools: set[str], names: _Names, sources: dict[str, dict[str, str]]
 ) -> _Targets:
     if table.num_rows:
-        table = table.filter(pc.is_in(table["pool_id"], value_set=pa.array(sorted(pools))))
+        table = table.filter(pc.is_in(table[col.POOL_ID], value_set=pa.array(sorted(pools))))
     # as the run split them: by pool, then by the index of the allocation in it
-    index = pc.struct_field(pc.extract_regex(table["allocation_id"], r":(?P<i>\d+)$"), "i")
+    index = pc.struct_field(pc.extract_regex(table[col.ALLOCATION_ID], r":(?P<i>\d+)$"), "i")
     table = table.append_column("index", pc.cast(index, pa.int64()))
-    table = table.sort_by([("pool_id", "ascending"), ("index", "ascending")])
-    spans = _spans(table["pool_id"])
+    table = table.sort_by([(col.POOL_ID, "ascending"), ("index", "ascending")])
+    spans = _spans(table[col.POOL_ID])
     amounts = {m: units(table[m], t.MONEY_SCALE) for m in COST_METRICS}
-    final = np.asarray(table["is_final"].to_numpy(zero_copy_only=False), dtype=bool)
+    final = np.asarray(table[col.IS_FINAL].to_numpy(zero_copy_only=False), dtype=bool)
     targets = _Targets(table, spans, amounts, final)
     targets.columns = _describe(table, names, sources)
     for d in names.dims:
@@ -286,7 +292,7 @@ def _describe(
     """The output columns each allocation gives its rows, in columns (a run can have a million
     allocations): text that depends on the pool is made once per pool."""
     dims = names.dims
-    nowhere = pc.equal(_column(table, "method"), pa.scalar("unallocated"))
+    nowhere = pc.equal(_column(table, col.METHOD), pa.scalar("unallocated"))
     values = {d: pc.fill_null(_column(table, f"dim__{d}"), t.UNALLOCATED) for d in dims}
     # the values the allocation names (none for the remainder)
     named = {
@@ -310,15 +316,15 @@ def _describe(
     order = list(dict.fromkeys([names.workload, names.payer, *dims]))
     resource_name = pc.coalesce(*[named[d] for d in order])
     return {
-        "AllocatedMethodId": pc.fill_null(_column(table, "rule"), t.UNALLOCATED),
-        "AllocatedResourceId": resource_id,
-        "AllocatedResourceName": resource_name,
+        col.ALLOCATED_METHOD_ID: pc.fill_null(_column(table, col.RULE), t.UNALLOCATED),
+        col.ALLOCATED_RESOURCE_ID: resource_id,
+        col.ALLOCATED_RESOURCE_NAME: resource_name,
         "details": _details(table, nowhere, sources),
         **{f"x_{d}": values[d] for d in dims},
         **{f"named__{d}": named[d] for d in dims},
         t.CATEGORY: _column(table, t.CATEGORY),
-        "x_AllocationId": _column(table, "allocation_id"),
-        "x_UnallocatedReason": _column(table, "reason"),
+        "x_AllocationId": _column(table, col.ALLOCATION_ID),
+        "x_UnallocatedReason": _column(table, col.REASON),
     }
 
 
@@ -331,31 +337,31 @@ def _details(table: pa.Table, nowhere: pa.Array, sources: dict[str, dict[str, st
     if not count:
         return pa.array([], pa.string())
     gaps = [name for name in table.column_names if name.startswith("gap__")]
-    pools = pc.dictionary_encode(_column(table, "pool_id"))
+    pools = pc.dictionary_encode(_column(table, col.POOL_ID))
     codes = np.asarray(pools.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
     _, first = np.unique(codes, return_index=True)
-    fields = ("pool_id", "method", "rule", "driver", "path", "run_id")
+    fields = (col.POOL_ID, col.METHOD, col.RULE, col.DRIVER, col.PATH, col.RUN_ID)
     heads = table.select(list(fields)).take(pa.array(first)).to_pylist()
     by_pool, usage_unit = [], []
     for head in heads:
         body = {
-            "method": head["method"],
-            "rule": head["rule"],
-            "driver": head["driver"],
-            "path": head["path"],
-            "pool_id": head["pool_id"],
-            "run_id": head["run_id"],
-            "sources": sources.get(head["pool_id"]),  # where a direct owner's values came from
+            col.METHOD: head[col.METHOD],
+            col.RULE: head[col.RULE],
+            col.DRIVER: head[col.DRIVER],
+            col.PATH: head[col.PATH],
+            col.POOL_ID: head[col.POOL_ID],
+            col.RUN_ID: head[col.RUN_ID],
+            col.SOURCES: sources.get(head[col.POOL_ID]),  # where a direct owner's values came from
         }
         by_pool.append(json.dumps({k: v for k, v in body.items() if v})[1:-1])
-        driver = head["driver"]
+        driver = head[col.DRIVER]
         usage_unit.append(
             f', "UsageUnit": {json.dumps(driver)}, "UsageQuantity": ' if driver else None
         )
     at_pool = pools.indices
     quantity, pool_quantity = (
-        _plain(_column(table, "quantity")),
-        _plain(_column(table, "pool_quantity")),
+        _plain(_column(table, col.QUANTITY)),
+        _plain(_column(table, col.POOL_QUANTITY)),
     )
     measured = pc.and_(pc.invert(nowhere), pc.and_(quantity.is_valid(), pool_quantity.is_valid()))
     quantity = pc.if_else(measured, quantity, pa.scalar(None, pa.string()))
@@ -432,7 +438,7 @@ def _line_columns() -> list[str]:
 
 def _prepared(lines: pa.Table, dims: list[str]) -> pa.Table:
     """A line table with its Tags as JSON text and the tag value each dimension key has."""
-    tags = lines["Tags"].combine_chunks() if lines.num_rows else pa.array([], _TAGS)
+    tags = lines[col.TAGS].combine_chunks() if lines.num_rows else pa.array([], _TAGS)
     text = [None if value is None else json.dumps(dict(value)) for value in tags.to_pylist()]
     extra = {
         f"{_TAG}{d}": pc.map_lookup(tags, pa.scalar(d), "first")
@@ -440,7 +446,7 @@ def _prepared(lines: pa.Table, dims: list[str]) -> pa.Table:
         else pa.array([], pa.string())
         for d in dims
     }
-    table = lines.set_column(lines.schema.get_field_index("Tags"), "Tags", pa.array(text))
+    table = lines.set_column(lines.schema.get_field_index(col.TAGS), col.TAGS, pa.array(text))
     for name, column in extra.items():
         table = table.append_column(name, column)
     return table
@@ -639,8 +645,8 @@ class _Exporter:
     def _pool_list(self) -> list[dict[str, Any]]:
         pools = self.plane.table(t.POOLS)
         pools = pools.filter(pools[t.BILLING_PERIOD] == self.period)
-        found = self.plane.to_arrow(pools.select("pool_id", "generation", "members"))
-        return sorted(found.to_pylist(), key=lambda p: (p["generation"], p["pool_id"]))
+        found = self.plane.to_arrow(pools.select(col.POOL_ID, col.GENERATION, col.MEMBERS))
+        return sorted(found.to_pylist(), key=lambda p: (p[col.GENERATION], p[col.POOL_ID]))
 
     def _members(self, low: str, high: str) -> ir.Table:
         members = self.plane.table(t.POOL_MEMBERS)
@@ -701,30 +707,30 @@ class _Exporter:
         """How many allocations each pool has (a batch is sized by lines and targets)."""
         allocations = self.plane.table(t.ALLOCATIONS)
         mine = allocations.filter(allocations[t.BILLING_PERIOD] == self.period)
-        counted = self.plane.to_arrow(mine.group_by("pool_id").aggregate(targets=mine.count()))
+        counted = self.plane.to_arrow(mine.group_by(col.POOL_ID).aggregate(targets=mine.count()))
         return dict(
-            zip(counted["pool_id"].to_pylist(), counted["targets"].to_pylist(), strict=True)
+            zip(counted[col.POOL_ID].to_pylist(), counted["targets"].to_pylist(), strict=True)
         )
 
     def _size(self, pool: dict[str, Any]) -> int:
-        return int(pool["members"]) + self.width.get(pool["pool_id"], 0)
+        return int(pool[col.MEMBERS]) + self.width.get(pool[col.POOL_ID], 0)
 
     def run(self) -> None:
         pools = self._pool_list()
-        first = [p for p in pools if p["generation"] == 0]
-        total = sum(p["members"] for p in first)
+        first = [p for p in pools if p[col.GENERATION] == 0]
+        total = sum(p[col.MEMBERS] for p in first)
         done = 0
         self.width = self._widths()
         for batch in _batches(first, self._size):
-            if len(batch) == 1 and batch[0]["members"] > BATCH_LINES:
+            if len(batch) == 1 and batch[0][col.MEMBERS] > BATCH_LINES:
                 self._large_pool(batch[0])
             else:
                 self._first_batch(batch)
-            done += sum(p["members"] for p in batch)
+            done += sum(p[col.MEMBERS] for p in batch)
             self.say(f"{done:,} of {total:,} bill lines split")
-        later = sorted({p["generation"] for p in pools if p["generation"] > 0})
+        later = sorted({p[col.GENERATION] for p in pools if p[col.GENERATION] > 0})
         for generation in later:
-            ids = [p["pool_id"] for p in pools if p["generation"] == generation]
+            ids = [p[col.POOL_ID] for p in pools if p[col.GENERATION] == generation]
             self.say(f"splitting {len(ids):,} pools of generation {generation} again")
             self._cascade(generation, ids)
         left = self.carried.left()
@@ -735,18 +741,18 @@ class _Exporter:
             )
 
     def _first_batch(self, batch: list[dict[str, Any]]) -> None:
-        ids = [p["pool_id"] for p in batch]
+        ids = [p[col.POOL_ID] for p in batch]
         lines = self._pool_lines(ids[0], ids[-1])
         if lines.num_rows:
-            lines = lines.filter(pc.is_in(lines["pool_id"], value_set=pa.array(ids)))
-        lines = lines.sort_by([("pool_id", "ascending"), (t.LINE_ID, "ascending")])
-        spans = _spans(lines["pool_id"])
+            lines = lines.filter(pc.is_in(lines[col.POOL_ID], value_set=pa.array(ids)))
+        lines = lines.sort_by([(col.POOL_ID, "ascending"), (t.LINE_ID, "ascending")])
+        spans = _spans(lines[col.POOL_ID])
         targets = self._targets(0, ids)
-        prepared = _prepared(lines.drop_columns(["pool_id"]), self.names.dims)
+        prepared = _prepared(lines.drop_columns([col.POOL_ID]), self.names.dims)
         values, nulls = _line_values(lines)
         for pool in batch:
-            start, stop = spans.get(pool["pool_id"], (0, 0))
-            if stop - start != pool["members"]:
+            start, stop = spans.get(pool[col.POOL_ID], (0, 0))
+            if stop - start != pool[col.MEMBERS]:
                 raise ExportError(
                     f"pool {pool['pool_id']} has {pool['members']} members but "
                     f"{stop - start} of them are bill lines of {self.period} (run `apportion "
@@ -759,18 +765,18 @@ class _Exporter:
                 {c: v[start:stop] for c, v in values.items()},
                 {c: v[start:stop] for c, v in nulls.items()},
             )
-            split = _PoolSplit(pool["pool_id"], targets, stop - start)
+            split = _PoolSplit(pool[col.POOL_ID], targets, stop - start)
             self._split(split, page, targets)
             split.finish()
         self._flush(prepared, targets)
 
     def _large_pool(self, pool: dict[str, Any]) -> None:
         """A pool of more lines than a batch: read and split a page of its lines at a time."""
-        members = self._members(pool["pool_id"], pool["pool_id"])
-        ids = self.plane.to_arrow(members.select("member_id"))["member_id"].combine_chunks()
+        members = self._members(pool[col.POOL_ID], pool[col.POOL_ID])
+        ids = self.plane.to_arrow(members.select(col.MEMBER_ID))[col.MEMBER_ID].combine_chunks()
         ordered = ids.take(pc.array_sort_indices(ids))
-        targets = self._targets(0, [pool["pool_id"]])
-        split = _PoolSplit(pool["pool_id"], targets, len(ordered))
+        targets = self._targets(0, [pool[col.POOL_ID]])
+        split = _PoolSplit(pool[col.POOL_ID], targets, len(ordered))
         for start in range(0, len(ordered), BATCH_LINES):
             chunk = ordered.slice(start, BATCH_LINES)
             lines = self._fetch_lines(chunk)
@@ -791,12 +797,12 @@ class _Exporter:
         members_expr = self._members(pool_ids[0], pool_ids[-1])
         joined = members_expr.join(these, members_expr.pool_id == these.chosen_pool)
         members = self.plane.to_arrow(joined.select(members_expr.pool_id, members_expr.member_id))
-        cells = self.carried.take(members["member_id"].combine_chunks())
+        cells = self.carried.take(members[col.MEMBER_ID].combine_chunks())
         rows = _origin_rows(cells, members)
-        spans = _spans(rows["pool_id"])
-        counts = [{"pool_id": p, "members": _width(spans, p)} for p in pool_ids]
+        spans = _spans(rows[col.POOL_ID])
+        counts = [{col.POOL_ID: p, col.MEMBERS: _width(spans, p)} for p in pool_ids]
         for batch in _batches(counts, self._size):
-            ids = [p["pool_id"] for p in batch]
+            ids = [p[col.POOL_ID] for p in batch]
             targets = self._targets(generation, ids)
             splits = {p: _PoolSplit(p, targets, _width(spans, p)) for p in ids}
             # pages: whole pools while they fit a batch, a large pool a batch at a time
@@ -808,7 +814,7 @@ class _Exporter:
                     c: np.asarray(piece[c].is_null().to_numpy(zero_copy_only=False), dtype=bool)
                     for c in NULLABLE
                 }
-                local = _spans(piece["pool_id"])
+                local = _spans(piece[col.POOL_ID])
                 for pool, (low, high) in local.items():
                     page = _Page(
                         lines,
@@ -848,7 +854,7 @@ class _Exporter:
             again = ~final
             if again.any():
                 self.carried.add(
-                    targets.table["allocation_id"].take(pa.array(target_positions[again])),
+                    targets.table[col.ALLOCATION_ID].take(pa.array(target_positions[again])),
                     page.lines[t.LINE_ID].take(pa.array(line_positions[again])),
                     {c: v[again] for c, v in amounts.items()},
                     {c: v[again] for c, v in nulls.items()},
@@ -915,12 +921,12 @@ def _assemble(
         else:
             columns[name] = lines[name].take(at_line).cast(schema.field(name).type)
     ratio = _plain(decimals(values[_RATIO], t.MONEY_SCALE))
-    columns["AllocatedMethodDetails"] = pc.binary_join_element_wise(
+    columns[col.ALLOCATED_METHOD_DETAILS] = pc.binary_join_element_wise(
         pa.scalar(_DETAILS_PREFIX), ratio, targets.columns["details"].take(at_target), ""
     )
-    for name in ("AllocatedMethodId", "AllocatedResourceId", "AllocatedResourceName"):
+    for name in (col.ALLOCATED_METHOD_ID, col.ALLOCATED_RESOURCE_ID, col.ALLOCATED_RESOURCE_NAME):
         columns[name] = targets.columns[name].take(at_target)
-    columns["AllocatedTags"] = _allocated_tags(
+    columns[col.ALLOCATED_TAGS] = _allocated_tags(
         names, lines, line_positions, targets, target_positions
     )
     for name in (
@@ -1024,18 +1030,18 @@ def _origin_rows(cells: pa.Table, members: pa.Table) -> pa.Table:
     """A later generation's origin rows: the cells its pools' member allocations received,
     summed per (pool, bill line), sorted by pool and line."""
     joined = cells.join(
-        members.select(["pool_id", "member_id"]), keys="member", right_keys="member_id"
+        members.select([col.POOL_ID, col.MEMBER_ID]), keys="member", right_keys=col.MEMBER_ID
     )
     if not joined.num_rows:
-        return _carried_empty().rename_columns(["pool_id", *_carried_empty().column_names[1:]])
-    joined = joined.sort_by([("pool_id", "ascending"), (t.LINE_ID, "ascending")])
-    pools = np.asarray(joined["pool_id"].to_numpy(zero_copy_only=False), dtype=object)
+        return _carried_empty().rename_columns([col.POOL_ID, *_carried_empty().column_names[1:]])
+    joined = joined.sort_by([(col.POOL_ID, "ascending"), (t.LINE_ID, "ascending")])
+    pools = np.asarray(joined[col.POOL_ID].to_numpy(zero_copy_only=False), dtype=object)
     lines = np.asarray(joined[t.LINE_ID].to_numpy(zero_copy_only=False), dtype=object)
     change = (pools[1:] != pools[:-1]) | (lines[1:] != lines[:-1])
     starts = np.r_[0, np.flatnonzero(change) + 1].astype(np.int64)
     at = pa.array(starts)
     columns: dict[str, pa.Array] = {
-        "pool_id": joined["pool_id"].combine_chunks().take(at),
+        col.POOL_ID: joined[col.POOL_ID].combine_chunks().take(at),
         t.LINE_ID: joined[t.LINE_ID].combine_chunks().take(at),
     }
     for column in SUMMABLE:

@@ -28,6 +28,7 @@ from apportion.ingest import values
 from apportion.ingest.registry import reader
 from apportion.ingest.reports import FocusRow, Page, Report, charge, flag, nested, text, total
 from apportion.money import EXACT
+from apportion.schema import columns as col
 from apportion.schema.currency import MINOR_UNITS
 
 PROVIDER = "Anthropic"
@@ -121,9 +122,9 @@ def _usage_row(bucket: Mapping[str, Any], result: Mapping[str, Any]) -> FocusRow
     tier = text(result.get("service_tier"))
     window = text(result.get("context_window"))
     row: FocusRow = {
-        "ProviderName": PROVIDER,
+        col.PROVIDER_NAME: PROVIDER,
         "provider": "anthropic",
-        "window_start": text(bucket.get("starting_at")),
+        col.WINDOW_START: text(bucket.get("starting_at")),
         "window_end": text(bucket.get("ending_at")),
         "account_id": text(result.get("workspace_id")),
         "api_key_id": text(result.get("api_key_id")),

@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 
 from apportion.ingest.reports import FocusRow
+from apportion.schema import columns as col
 
 # ChargeFrequency by ChargeCategory, where the export does not say
 FREQUENCY_BY_CATEGORY: dict[str, str] = {
@@ -111,5 +112,5 @@ def pricing(category: str, quantity: str | None, unit: str | None) -> FocusRow:
     """PricingQuantity and PricingUnit: both, where the export has both and the line is not
     tax; otherwise neither."""
     if category == "Tax" or not (quantity or "").strip() or not (unit or "").strip():
-        return {"PricingQuantity": None, "PricingUnit": None}
-    return {"PricingQuantity": quantity, "PricingUnit": unit}
+        return {col.PRICING_QUANTITY: None, col.PRICING_UNIT: None}
+    return {col.PRICING_QUANTITY: quantity, col.PRICING_UNIT: unit}

@@ -19,6 +19,7 @@ from apportion.ingest import values
 from apportion.ingest.quarantine import quarantine_rows
 from apportion.ingest.readers import Table
 from apportion.ingest.registry import reader
+from apportion.schema import columns as col
 from apportion.schema import tables as t
 from apportion.schema.currency import ISO_4217
 from apportion.schema.focus import COST_METRICS, FOCUS_COLUMNS, IDENTIFYING_COLUMNS, Kind
@@ -72,11 +73,11 @@ def normalise(
             f"{file_name}: no FOCUS cost columns found (expected BilledCost and "
             "BillingPeriodStart or similar); use --format drivers for metering files"
         )
-    if "BilledCost" not in by_focus:
+    if col.BILLED_COST not in by_focus:
         # every other metric is optional in FOCUS; without this one every line would load
         # with no cost, silently
         raise FileError(f"{file_name}: no BilledCost column; a FOCUS cost file must have one")
-    if "BillingPeriodStart" not in by_focus and "ChargePeriodStart" not in by_focus:
+    if col.BILLING_PERIOD_START not in by_focus and col.CHARGE_PERIOD_START not in by_focus:
         raise FileError(f"{file_name}: neither BillingPeriodStart nor ChargePeriodStart present")
 
     # Stage 1: parse every cell once and materialise, so stage 2 (reasons, categories) reads
@@ -123,9 +124,9 @@ def normalise(
         return ibis.ifelse(parsed.isnull(), ibis.null("string"), local)
 
     # Stage 2: the first reason a row fails, its period, and the split into lines / quarantine.
-    currency = value("BillingCurrency").upper() if "BillingCurrency" in by_focus else None
+    currency = value(col.BILLING_CURRENCY).upper() if col.BILLING_CURRENCY in by_focus else None
     currency = currency if currency is not None else ibis.literal(default_currency)
-    period = month("BillingPeriodStart").fill_null(month("ChargePeriodStart"))
+    period = month(col.BILLING_PERIOD_START).fill_null(month(col.CHARGE_PERIOD_START))
     # a currency written but unknown first: an amount in it is unreadable because of it (an
     # Anthropic amount in lowest units of a currency not known); a missing one comes last
     unknown = "BillingCurrency: '" + currency.fill_null("") + "' is not an ISO 4217 currency code"
@@ -151,7 +152,7 @@ def normalise(
         },
         **{
             name: good._currency
-            if name == "BillingCurrency"
+            if name == col.BILLING_CURRENCY
             else (good[f"_p_{name}"] if name in by_focus else value(name))
             for name in FOCUS_COLUMNS
         },
@@ -167,7 +168,7 @@ def normalise(
         file_name=file_name,
         period=bad._period,
         currency=bad._currency,
-        cost_text=bad["_t_BilledCost"] if "BilledCost" in by_focus else None,
+        cost_text=bad["_t_BilledCost"] if col.BILLED_COST in by_focus else None,
     )
     return Normalised(lines, quarantine)
 

@@ -45,6 +45,7 @@ from apportion.ingest.registry import reader
 from apportion.ingest.reports import NO_AMOUNT, FocusRow, billing_month, nested, text
 from apportion.ingest.services import ai_service, lookup, service_columns
 from apportion.money import EXACT, rounded_text
+from apportion.schema import columns as col
 from apportion.schema.tables import MONEY_SCALE
 
 PROVIDER = "Google Cloud"
@@ -172,13 +173,13 @@ def _period_columns(row: Mapping[str, Any]) -> FocusRow:
     adjustment = row.get("adjustment_info")
     category = _CHARGE_CATEGORY.get(_cost_type(row), "Adjustment")
     return {
-        "BillingPeriodStart": start,
-        "BillingPeriodEnd": end,
-        "ChargePeriodStart": _time(row.get("usage_start_time")),
-        "ChargePeriodEnd": _time(row.get("usage_end_time")),
-        "ChargeCategory": category,
-        "ChargeClass": "Correction" if isinstance(adjustment, dict) and adjustment else None,
-        "ChargeFrequency": charge_frequency(
+        col.BILLING_PERIOD_START: start,
+        col.BILLING_PERIOD_END: end,
+        col.CHARGE_PERIOD_START: _time(row.get("usage_start_time")),
+        col.CHARGE_PERIOD_END: _time(row.get("usage_end_time")),
+        col.CHARGE_CATEGORY: category,
+        col.CHARGE_CLASS: "Correction" if isinstance(adjustment, dict) and adjustment else None,
+        col.CHARGE_FREQUENCY: charge_frequency(
             category, "Recurring" if _commitment_fee(row) else None
         ),
     }
@@ -188,13 +189,13 @@ def _cost_columns(row: Mapping[str, Any]) -> FocusRow:
     net = _net(row)
     cost = _as_money(row.get("cost")) or NO_AMOUNT
     return {
-        "BillingCurrency": text(row.get("currency")),
-        "BilledCost": net,
-        "EffectiveCost": net,
-        "ListCost": _as_money(row.get("cost_at_list")) or cost,
-        "ContractedCost": cost,
+        col.BILLING_CURRENCY: text(row.get("currency")),
+        col.BILLED_COST: net,
+        col.EFFECTIVE_COST: net,
+        col.LIST_COST: _as_money(row.get("cost_at_list")) or cost,
+        col.CONTRACTED_COST: cost,
         # tax has no unit price in FOCUS
-        "ContractedUnitPrice": (
+        col.CONTRACTED_UNIT_PRICE: (
             text(nested(row, "price", "effective_price")) if _cost_type(row) != "tax" else None
         ),
     }
@@ -203,8 +204,8 @@ def _cost_columns(row: Mapping[str, Any]) -> FocusRow:
 def _usage_columns(row: Mapping[str, Any]) -> FocusRow:
     usage = _cost_type(row) == "regular"
     return {
-        "ConsumedQuantity": text(nested(row, "usage", "amount")) if usage else None,
-        "ConsumedUnit": text(nested(row, "usage", "unit")) if usage else None,
+        col.CONSUMED_QUANTITY: text(nested(row, "usage", "amount")) if usage else None,
+        col.CONSUMED_UNIT: text(nested(row, "usage", "unit")) if usage else None,
         **pricing(
             _CHARGE_CATEGORY.get(_cost_type(row), "Adjustment"),
             text(nested(row, "usage", "amount_in_pricing_units")),
@@ -219,28 +220,28 @@ def _gcp_row(row: Mapping[str, Any]) -> FocusRow:
     third_party = row.get("transaction_type") not in (None, "GOOGLE")
     service = text(nested(row, "service", "description"))
     return {
-        "ProviderName": PROVIDER,
-        "PublisherName": (text(row.get("seller_name")) if third_party else None) or PROVIDER,
-        "InvoiceIssuerName": PROVIDER,
-        "BillingAccountId": text(row.get("billing_account_id")),
-        "SubAccountId": text(nested(row, "project", "id")),
-        "SubAccountName": text(nested(row, "project", "name")),
+        col.PROVIDER_NAME: PROVIDER,
+        col.PUBLISHER_NAME: (text(row.get("seller_name")) if third_party else None) or PROVIDER,
+        col.INVOICE_ISSUER_NAME: PROVIDER,
+        col.BILLING_ACCOUNT_ID: text(row.get("billing_account_id")),
+        col.SUB_ACCOUNT_ID: text(nested(row, "project", "id")),
+        col.SUB_ACCOUNT_NAME: text(nested(row, "project", "name")),
         **_period_columns(row),
         **_cost_columns(row),
         **_usage_columns(row),
-        "ChargeDescription": text(nested(row, "sku", "description")),
-        "PricingCategory": _pricing_category(row, bool(cud)),
-        "CommitmentDiscountCategory": _COMMITMENT_CREDITS.get(str(cud.get("type"))),
-        "CommitmentDiscountId": text(cud.get("id")),
-        "CommitmentDiscountName": text(cud.get("full_name") or cud.get("name")),
-        "ServiceName": service,
+        col.CHARGE_DESCRIPTION: text(nested(row, "sku", "description")),
+        col.PRICING_CATEGORY: _pricing_category(row, bool(cud)),
+        col.COMMITMENT_DISCOUNT_CATEGORY: _COMMITMENT_CREDITS.get(str(cud.get("type"))),
+        col.COMMITMENT_DISCOUNT_ID: text(cud.get("id")),
+        col.COMMITMENT_DISCOUNT_NAME: text(cud.get("full_name") or cud.get("name")),
+        col.SERVICE_NAME: service,
         **service_columns(lookup(services.GCP, service), ai_service(service)),
-        "SkuId": text(nested(row, "sku", "id")),
-        "RegionId": text(nested(row, "location", "region")),
-        "AvailabilityZone": text(nested(row, "location", "zone")),
-        "ResourceId": text(nested(row, "resource", "global_name")),  # the detailed export's
-        "ResourceName": text(nested(row, "resource", "name")),
-        "Tags": _tags(row),
+        col.SKU_ID: text(nested(row, "sku", "id")),
+        col.REGION_ID: text(nested(row, "location", "region")),
+        col.AVAILABILITY_ZONE: text(nested(row, "location", "zone")),
+        col.RESOURCE_ID: text(nested(row, "resource", "global_name")),  # the detailed export's
+        col.RESOURCE_NAME: text(nested(row, "resource", "name")),
+        col.TAGS: _tags(row),
         "x_CostType": _cost_type(row),
         "x_Cost": text(row.get("cost")),
         "x_Credits": text(row.get("credits") or None),

@@ -42,6 +42,7 @@ from apportion.ingest.registry import Reader, reader
 from apportion.ingest.reports import csv_records, text_table
 from apportion.ingest.usage import DIMENSION
 from apportion.money import rounded_text
+from apportion.schema import columns as col
 from apportion.schema.tables import MONEY_SCALE, QUANTITY_SCALE
 
 TOKENS = "llm_tokens"
@@ -114,9 +115,9 @@ def _usage_row(cells: Mapping[str, str], found: Mapping[str, str]) -> dict[str, 
     cached = _object(_object(_json(cells.get("metadata", ""))).get("usage_object"))
     row: dict[str, str | None] = {
         "origin": "gateway",
-        "ProviderName": billed_by.bill_name or None,
+        col.PROVIDER_NAME: billed_by.bill_name or None,
         "provider": billed_by.prices_id or None,
-        "window_start": cells.get("starttime") or None,
+        col.WINDOW_START: cells.get("starttime") or None,
         "window_end": cells.get("endtime") or None,
         "api_key_id": cells.get("api_key") or None,
         "user_id": cells.get("user") or None,

@@ -36,6 +36,7 @@ from apportion.ingest.readers import (
 from apportion.ingest.registry import Format, Reader, Yields
 from apportion.money import EXACT, plain
 from apportion.progress import Progress, quiet
+from apportion.schema import columns as col
 from apportion.schema import tables as t
 from apportion.schema.focus import COST_METRICS
 from apportion.workspace import Workspace
@@ -584,13 +585,13 @@ def _exact_totals(plane: DataPlane, lines: ir.Table) -> dict[tuple[str, str, str
         whole = lines[metric].floor().cast("decimal(38, 0)")
         parts[f"{metric}_whole"] = whole.sum()
         parts[f"{metric}_part"] = (lines[metric] - whole).sum()
-    sums = lines.group_by([t.BILLING_PERIOD, "BillingCurrency"]).aggregate(**parts)
+    sums = lines.group_by([t.BILLING_PERIOD, col.BILLING_CURRENCY]).aggregate(**parts)
     totals: dict[tuple[str, str, str], Decimal] = {}
     for row in plane.to_arrow(sums).to_pylist():
         for metric in COST_METRICS:
             whole, part = row[f"{metric}_whole"], row[f"{metric}_part"]
             total = EXACT.add(whole or Decimal(0), part or Decimal(0))
-            totals[(row[t.BILLING_PERIOD], row["BillingCurrency"], metric)] = total
+            totals[(row[t.BILLING_PERIOD], row[col.BILLING_CURRENCY], metric)] = total
     return totals
 
 

@@ -75,6 +75,7 @@ from apportion.ingest.reports import (
 )
 from apportion.ingest.services import ai_service, lookup, service_columns
 from apportion.money import EXACT, rounded_text
+from apportion.schema import columns as col
 
 Row = Mapping[str, str]
 
@@ -270,14 +271,14 @@ def _aws_prices(row: Cells, kind: str) -> FocusRow:
         None if negation else row.get("lineItem/UsageAmount", ""),  # it has no usage of its own
         pricing_unit(row.get("pricing/unit", "")),
     )
-    quantity = quantities["PricingQuantity"]
+    quantity = quantities[col.PRICING_QUANTITY]
     on_demand = _or(row.get("pricing/publicOnDemandCost", "")) if category == "Usage" else None
     listed = (_times(quantity, rate) if rate and quantity else None) or on_demand or unblended
     return {
-        "ListUnitPrice": rate,
+        col.LIST_UNIT_PRICE: rate,
         **quantities,
-        "ListCost": "0" if negation else listed,
-        "ContractedCost": "0" if negation else unblended,
+        col.LIST_COST: "0" if negation else listed,
+        col.CONTRACTED_COST: "0" if negation else unblended,
     }
 
 
@@ -329,38 +330,38 @@ def _aws_line(row: Cells, tags: str | None) -> FocusRow:
     product_code = row.get("lineItem/ProductCode", "")
     product_name = row.get("product/ProductName", "")
     return {
-        "ProviderName": "AWS",
-        "PublisherName": _or(row.get("bill/BillingEntity", "")) or "AWS",
-        "InvoiceIssuerName": _or(row.get("bill/InvoicingEntity", "")) or "AWS",
-        "InvoiceId": _or(row.get("bill/InvoiceId", "")),
-        "BillingAccountId": _or(
+        col.PROVIDER_NAME: "AWS",
+        col.PUBLISHER_NAME: _or(row.get("bill/BillingEntity", "")) or "AWS",
+        col.INVOICE_ISSUER_NAME: _or(row.get("bill/InvoicingEntity", "")) or "AWS",
+        col.INVOICE_ID: _or(row.get("bill/InvoiceId", "")),
+        col.BILLING_ACCOUNT_ID: _or(
             row.get("bill/PayerAccountId", ""), row.get("lineItem/UsageAccountId", "")
         ),
-        "BillingAccountName": _or(row.get("bill/PayerAccountName", "")),
-        "SubAccountId": _or(row.get("lineItem/UsageAccountId", "")),
-        "SubAccountName": _or(row.get("lineItem/UsageAccountName", "")),
-        "BillingPeriodStart": _or(row.get("bill/BillingPeriodStartDate", "")),
-        "BillingPeriodEnd": _or(row.get("bill/BillingPeriodEndDate", "")),
-        "ChargePeriodStart": _or(row.get("lineItem/UsageStartDate", "")),
-        "ChargePeriodEnd": _or(row.get("lineItem/UsageEndDate", "")),
-        "ChargeCategory": category,
-        "ChargeFrequency": frequency,
-        "ChargeDescription": _or(row.get("lineItem/LineItemDescription", "")),
-        "BillingCurrency": _or(row.get("lineItem/CurrencyCode", "")),
-        "BilledCost": unblended,
-        "EffectiveCost": _aws_effective_cost(row),
+        col.BILLING_ACCOUNT_NAME: _or(row.get("bill/PayerAccountName", "")),
+        col.SUB_ACCOUNT_ID: _or(row.get("lineItem/UsageAccountId", "")),
+        col.SUB_ACCOUNT_NAME: _or(row.get("lineItem/UsageAccountName", "")),
+        col.BILLING_PERIOD_START: _or(row.get("bill/BillingPeriodStartDate", "")),
+        col.BILLING_PERIOD_END: _or(row.get("bill/BillingPeriodEndDate", "")),
+        col.CHARGE_PERIOD_START: _or(row.get("lineItem/UsageStartDate", "")),
+        col.CHARGE_PERIOD_END: _or(row.get("lineItem/UsageEndDate", "")),
+        col.CHARGE_CATEGORY: category,
+        col.CHARGE_FREQUENCY: frequency,
+        col.CHARGE_DESCRIPTION: _or(row.get("lineItem/LineItemDescription", "")),
+        col.BILLING_CURRENCY: _or(row.get("lineItem/CurrencyCode", "")),
+        col.BILLED_COST: unblended,
+        col.EFFECTIVE_COST: _aws_effective_cost(row),
         **_aws_prices(row, kind),
-        "ServiceName": _or(product_name, product_code),
+        col.SERVICE_NAME: _or(product_name, product_code),
         **service_columns(
             lookup(services.AWS, product_code), ai_service(product_code, product_name)
         ),
-        "ResourceId": _or(row.get("lineItem/ResourceId", "")),
-        "RegionId": _or(row.get("product/regionCode", ""), row.get("product/region", "")),
-        "AvailabilityZone": _or(row.get("lineItem/AvailabilityZone", "")),
-        "SkuId": _or(row.get("product/sku", "")),
-        "ConsumedQuantity": _or(row.get("lineItem/UsageAmount", "")) if usage else None,
-        "ConsumedUnit": pricing_unit(row.get("pricing/unit", "")) if usage else None,
-        "Tags": tags,
+        col.RESOURCE_ID: _or(row.get("lineItem/ResourceId", "")),
+        col.REGION_ID: _or(row.get("product/regionCode", ""), row.get("product/region", "")),
+        col.AVAILABILITY_ZONE: _or(row.get("lineItem/AvailabilityZone", "")),
+        col.SKU_ID: _or(row.get("product/sku", "")),
+        col.CONSUMED_QUANTITY: _or(row.get("lineItem/UsageAmount", "")) if usage else None,
+        col.CONSUMED_UNIT: pricing_unit(row.get("pricing/unit", "")) if usage else None,
+        col.TAGS: tags,
         "x_LineItemType": kind or None,
         "x_UsageType": _or(row.get("lineItem/UsageType", "")),
         "x_Operation": _or(row.get("lineItem/Operation", "")),
@@ -537,14 +538,14 @@ def _azure_costs(cell: _AnyCase, *, amortized: bool) -> FocusRow:
     prices = _azure_prices(cell, category)
     listed, contracted = (
         _times(quantity, price) if price else None
-        for price in (prices["ListUnitPrice"], prices["ContractedUnitPrice"])
+        for price in (prices[col.LIST_UNIT_PRICE], prices[col.CONTRACTED_UNIT_PRICE])
     )
     return {
-        "BilledCost": "0" if covered else cost,  # billed as the purchase, in the actual export
-        "EffectiveCost": "0" if bought else cost,  # amortised into the usage it covers
+        col.BILLED_COST: "0" if covered else cost,  # billed as the purchase, in the actual export
+        col.EFFECTIVE_COST: "0" if bought else cost,  # amortised into the usage it covers
         # pay-as-you-go price for the list, the agreement's price for the contract
-        "ListCost": listed or cell("paygCostInBillingCurrency") or cost,
-        "ContractedCost": contracted or cost,
+        col.LIST_COST: listed or cell("paygCostInBillingCurrency") or cost,
+        col.CONTRACTED_COST: contracted or cost,
         **prices,
         **pricing(category, quantity, pricing_unit(cell("UnitOfMeasure"))),
     }
@@ -556,22 +557,22 @@ def _azure_prices(cell: _AnyCase, category: str) -> FocusRow:
     unit price in FOCUS."""
     if category == "Tax":
         return dict.fromkeys(_AZURE_PRICES)
-    rate, priced = cell("exchangeRatePricingToBilling"), cell("PricingCurrency")
+    rate, priced = cell("exchangeRatePricingToBilling"), cell(col.PRICING_CURRENCY)
     return {
-        "ListUnitPrice": _times("1", cell("PayGPrice"), rate),
-        "ContractedUnitPrice": _times("1", cell("UnitPrice"), rate),
-        "PricingCurrency": priced or None,
-        "PricingCurrencyListUnitPrice": _or(cell("PayGPrice")) if priced else None,
-        "PricingCurrencyContractedUnitPrice": _or(cell("UnitPrice")) if priced else None,
+        col.LIST_UNIT_PRICE: _times("1", cell("PayGPrice"), rate),
+        col.CONTRACTED_UNIT_PRICE: _times("1", cell("UnitPrice"), rate),
+        col.PRICING_CURRENCY: priced or None,
+        col.PRICING_CURRENCY_LIST_UNIT_PRICE: _or(cell("PayGPrice")) if priced else None,
+        col.PRICING_CURRENCY_CONTRACTED_UNIT_PRICE: _or(cell("UnitPrice")) if priced else None,
     }
 
 
 _AZURE_PRICES = (
-    "ListUnitPrice",
-    "ContractedUnitPrice",
-    "PricingCurrency",
-    "PricingCurrencyListUnitPrice",
-    "PricingCurrencyContractedUnitPrice",
+    col.LIST_UNIT_PRICE,
+    col.CONTRACTED_UNIT_PRICE,
+    col.PRICING_CURRENCY,
+    col.PRICING_CURRENCY_LIST_UNIT_PRICE,
+    col.PRICING_CURRENCY_CONTRACTED_UNIT_PRICE,
 )
 
 
@@ -581,43 +582,43 @@ def _azure_line(cell: _AnyCase, *, amortized: bool) -> FocusRow:
     usage = category == "Usage"
     meter, consumed, family = cell("MeterCategory"), cell("ConsumedService"), cell("ServiceFamily")
     return {
-        "ProviderName": "Microsoft",
-        "PublisherName": _or(cell("PublisherName", "PublisherType")) or "Microsoft",
-        "InvoiceIssuerName": cell("PartnerName") or "Microsoft",
-        "InvoiceId": _or(cell("InvoiceId")),
-        "BillingAccountId": _or(cell("BillingAccountId")),
-        "BillingAccountName": _or(cell("BillingAccountName")),
-        "SubAccountId": _or(cell("SubscriptionId")),
-        "SubAccountName": _or(cell("SubscriptionName")),
-        "BillingPeriodStart": _us_date(cell("BillingPeriodStartDate")),
-        "BillingPeriodEnd": _us_date(cell("BillingPeriodEndDate"), days_after=1),
-        "ChargePeriodStart": _us_date(cell("Date")),
-        "ChargePeriodEnd": _us_date(cell("Date"), days_after=1),
-        "ChargeCategory": category,
-        "ChargeFrequency": charge_frequency(category, cell("Frequency")),
-        "PricingCategory": _or(cell("PricingModel")),
-        "BillingCurrency": _or(cell("BillingCurrencyCode", "BillingCurrency")),
+        col.PROVIDER_NAME: "Microsoft",
+        col.PUBLISHER_NAME: _or(cell(col.PUBLISHER_NAME, "PublisherType")) or "Microsoft",
+        col.INVOICE_ISSUER_NAME: cell("PartnerName") or "Microsoft",
+        col.INVOICE_ID: _or(cell(col.INVOICE_ID)),
+        col.BILLING_ACCOUNT_ID: _or(cell(col.BILLING_ACCOUNT_ID)),
+        col.BILLING_ACCOUNT_NAME: _or(cell(col.BILLING_ACCOUNT_NAME)),
+        col.SUB_ACCOUNT_ID: _or(cell("SubscriptionId")),
+        col.SUB_ACCOUNT_NAME: _or(cell("SubscriptionName")),
+        col.BILLING_PERIOD_START: _us_date(cell("BillingPeriodStartDate")),
+        col.BILLING_PERIOD_END: _us_date(cell("BillingPeriodEndDate"), days_after=1),
+        col.CHARGE_PERIOD_START: _us_date(cell("Date")),
+        col.CHARGE_PERIOD_END: _us_date(cell("Date"), days_after=1),
+        col.CHARGE_CATEGORY: category,
+        col.CHARGE_FREQUENCY: charge_frequency(category, cell("Frequency")),
+        col.PRICING_CATEGORY: _or(cell("PricingModel")),
+        col.BILLING_CURRENCY: _or(cell("BillingCurrencyCode", col.BILLING_CURRENCY)),
         **_azure_costs(cell, amortized=amortized),
         # a rounding adjustment names no service: its product is the adjustment
-        "ServiceName": _or(cell("MeterCategory", "ConsumedService", "ProductName")),
+        col.SERVICE_NAME: _or(cell("MeterCategory", "ConsumedService", "ProductName")),
         **service_columns(
             lookup(services.AZURE_METERS, meter),
             lookup(services.AZURE_PROVIDERS, consumed),
             ai_service(family, meter, consumed),
             lookup(services.AZURE_FAMILIES, family),
         ),
-        "ChargeDescription": _or(cell("ProductName")),
-        "ResourceId": _or(cell("ResourceId")),
-        "ResourceName": _or(cell("ResourceName")),
-        "RegionName": _or(cell("ResourceLocation")),
-        "AvailabilityZone": _or(cell("AvailabilityZone")),
-        "SkuId": _or(cell("PartNumber", "ProductId", "MeterId")),
-        "SkuMeter": _or(cell("MeterName")),
-        "ConsumedQuantity": _or(cell("Quantity")) if usage else None,
-        "ConsumedUnit": pricing_unit(cell("UnitOfMeasure")) if usage else None,
-        "CommitmentDiscountId": _or(cell("ReservationId", "benefitId")),
-        "CommitmentDiscountName": _or(cell("ReservationName", "benefitName")),
-        "Tags": _azure_tags(cell("Tags")),
+        col.CHARGE_DESCRIPTION: _or(cell("ProductName")),
+        col.RESOURCE_ID: _or(cell(col.RESOURCE_ID)),
+        col.RESOURCE_NAME: _or(cell(col.RESOURCE_NAME)),
+        col.REGION_NAME: _or(cell("ResourceLocation")),
+        col.AVAILABILITY_ZONE: _or(cell(col.AVAILABILITY_ZONE)),
+        col.SKU_ID: _or(cell("PartNumber", "ProductId", "MeterId")),
+        col.SKU_METER: _or(cell("MeterName")),
+        col.CONSUMED_QUANTITY: _or(cell("Quantity")) if usage else None,
+        col.CONSUMED_UNIT: pricing_unit(cell("UnitOfMeasure")) if usage else None,
+        col.COMMITMENT_DISCOUNT_ID: _or(cell("ReservationId", "benefitId")),
+        col.COMMITMENT_DISCOUNT_NAME: _or(cell("ReservationName", "benefitName")),
+        col.TAGS: _azure_tags(cell(col.TAGS)),
         "x_ResourceGroup": _or(cell("ResourceGroup", "ResourceGroupName")),
         "x_MeterSubCategory": _or(cell("MeterSubCategory")),
         "x_CostCenter": _or(cell("CostCenter")),
@@ -757,41 +758,41 @@ def _oci_row(row: Row) -> FocusRow:
     category = "Adjustment" if correction else "Usage"
     service = row.get("product/service", "")
     return {
-        "ProviderName": "Oracle",
-        "PublisherName": "Oracle",
-        "InvoiceIssuerName": "Oracle",
-        "BillingAccountId": _or(row.get("lineItem/tenantId", "")),
-        "SubAccountId": _or(row.get("product/compartmentId", "")),
-        "SubAccountName": _or(row.get("product/compartmentName", "")),
-        "BillingPeriodStart": period_start,
-        "BillingPeriodEnd": period_end,
-        "ChargePeriodStart": start,
-        "ChargePeriodEnd": _oci_time(row.get("lineItem/intervalUsageEnd", "")),
-        "ChargeCategory": category,
-        "ChargeFrequency": "Usage-Based",  # the report holds usage and its corrections
-        "BillingCurrency": _or(row.get("cost/currencyCode", "")),
-        "BilledCost": cost,
-        "EffectiveCost": cost,
+        col.PROVIDER_NAME: "Oracle",
+        col.PUBLISHER_NAME: "Oracle",
+        col.INVOICE_ISSUER_NAME: "Oracle",
+        col.BILLING_ACCOUNT_ID: _or(row.get("lineItem/tenantId", "")),
+        col.SUB_ACCOUNT_ID: _or(row.get("product/compartmentId", "")),
+        col.SUB_ACCOUNT_NAME: _or(row.get("product/compartmentName", "")),
+        col.BILLING_PERIOD_START: period_start,
+        col.BILLING_PERIOD_END: period_end,
+        col.CHARGE_PERIOD_START: start,
+        col.CHARGE_PERIOD_END: _oci_time(row.get("lineItem/intervalUsageEnd", "")),
+        col.CHARGE_CATEGORY: category,
+        col.CHARGE_FREQUENCY: "Usage-Based",  # the report holds usage and its corrections
+        col.BILLING_CURRENCY: _or(row.get("cost/currencyCode", "")),
+        col.BILLED_COST: cost,
+        col.EFFECTIVE_COST: cost,
         # the report has no list price: cost/unitPrice is the price the tenancy pays
-        "ListCost": cost,
-        "ContractedCost": cost,
-        "ContractedUnitPrice": _or(row.get("cost/unitPrice", "")),
+        col.LIST_COST: cost,
+        col.CONTRACTED_COST: cost,
+        col.CONTRACTED_UNIT_PRICE: _or(row.get("cost/unitPrice", "")),
         **pricing(
             category,
             row.get("usage/billedQuantity", ""),
             _oci_unit(row.get("cost/billingUnitReadable", "")),
         ),
-        "ServiceName": _or(service),
+        col.SERVICE_NAME: _or(service),
         **service_columns(lookup(services.OCI, service), ai_service(service)),
-        "ChargeDescription": _or(row.get("product/Description", "")),
-        "ResourceId": _or(row.get("product/resourceId", "")),
-        "RegionId": _or(row.get("product/region", "")),
-        "AvailabilityZone": _or(row.get("product/availabilityDomain", "")),
-        "SkuId": _or(row.get("cost/productSku", "")),
+        col.CHARGE_DESCRIPTION: _or(row.get("product/Description", "")),
+        col.RESOURCE_ID: _or(row.get("product/resourceId", "")),
+        col.REGION_ID: _or(row.get("product/region", "")),
+        col.AVAILABILITY_ZONE: _or(row.get("product/availabilityDomain", "")),
+        col.SKU_ID: _or(row.get("cost/productSku", "")),
         # FOCUS: a consumed quantity is usage's, not a correction's
-        "ConsumedQuantity": _or(row.get("usage/billedQuantity", "")) if not correction else None,
-        "ConsumedUnit": _or(row.get("cost/skuUnitDescription", "")) if not correction else None,
-        "Tags": _oci_tags(row),
+        col.CONSUMED_QUANTITY: _or(row.get("usage/billedQuantity", "")) if not correction else None,
+        col.CONSUMED_UNIT: _or(row.get("cost/skuUnitDescription", "")) if not correction else None,
+        col.TAGS: _oci_tags(row),
         "x_ReferenceNo": _or(row.get("lineItem/referenceNo", "")),
         "x_SubscriptionId": _or(row.get("cost/subscriptionId", "")),
     }

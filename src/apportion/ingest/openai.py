@@ -29,6 +29,7 @@ from typing import Any
 
 from apportion.ingest.registry import reader
 from apportion.ingest.reports import FocusRow, Page, Report, charge, flag, instant, text
+from apportion.schema import columns as col
 
 PROVIDER = "OpenAI"
 _COSTS = "organization.costs.result"
@@ -116,9 +117,9 @@ def _cost_row(bucket: Mapping[str, Any], result: Mapping[str, Any]) -> FocusRow:
 def _usage_row(bucket: Mapping[str, Any], result: Mapping[str, Any]) -> FocusRow:
     kind = str(result.get("object"))
     row: FocusRow = {
-        "ProviderName": PROVIDER,
+        col.PROVIDER_NAME: PROVIDER,
         "provider": "openai",
-        "window_start": instant(bucket.get("start_time")),
+        col.WINDOW_START: instant(bucket.get("start_time")),
         "window_end": instant(bucket.get("end_time")),
         "account_id": text(result.get("project_id")),
         "api_key_id": text(result.get("api_key_id")),

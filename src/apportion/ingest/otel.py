@@ -35,6 +35,7 @@ from apportion.ingest.readers import Look, Read, Staging
 from apportion.ingest.registry import Reader, reader
 from apportion.ingest.reports import bounded_text, exact_json, text_table
 from apportion.ingest.usage import DIMENSION
+from apportion.schema import columns as col
 
 _INPUT = "gen_ai.usage.input_tokens"
 _OUTPUT = "gen_ai.usage.output_tokens"
@@ -180,9 +181,9 @@ def _usage_row(
     billed_by = provider(given)
     row: dict[str, str | None] = {
         "origin": "telemetry",
-        "ProviderName": billed_by.bill_name or None,
+        col.PROVIDER_NAME: billed_by.bill_name or None,
         "provider": billed_by.prices_id or None,
-        "window_start": _time(span.get("startTimeUnixNano")),
+        col.WINDOW_START: _time(span.get("startTimeUnixNano")),
         "window_end": _time(span.get("endTimeUnixNano")),
         "model": bare_model(_first(attributes, _MODEL) or "", given) or None,
         "input_tokens": _first(attributes, (_INPUT,)),

@@ -19,15 +19,16 @@ import ibis.expr.types as ir
 from apportion.engine.dataplane import DataPlane
 from apportion.ingest import values
 from apportion.money import add, plain
+from apportion.schema import columns as col
 from apportion.schema import tables as t
 from apportion.schema.focus import COST_METRICS
 
 # the quarantine table's column that keeps each cost metric's cell as written
 METRIC_TEXTS: dict[str, str] = {
-    "BilledCost": "cost_text",
-    "EffectiveCost": "effective_cost_text",
-    "ListCost": "list_cost_text",
-    "ContractedCost": "contracted_cost_text",
+    col.BILLED_COST: "cost_text",
+    col.EFFECTIVE_COST: "effective_cost_text",
+    col.LIST_COST: "list_cost_text",
+    col.CONTRACTED_COST: "contracted_cost_text",
 }
 assert set(METRIC_TEXTS) == set(COST_METRICS), "every cost metric is kept"
 
@@ -56,7 +57,7 @@ def quarantine_rows(
     shows in reports per metric."""
     texts: dict[str, ir.Value] = {}
     for metric, column in METRIC_TEXTS.items():
-        given = cost_text if metric == "BilledCost" else None
+        given = cost_text if metric == col.BILLED_COST else None
         if given is None and f"_t_{metric}" in bad.columns:
             given = bad[f"_t_{metric}"]
         texts[column] = given if given is not None else ibis.null("string")

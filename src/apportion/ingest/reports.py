@@ -32,6 +32,7 @@ from apportion.ingest import values
 from apportion.ingest.files import BOM, open_text
 from apportion.ingest.readers import Look, Read, Staging
 from apportion.ingest.registry import Reader, Yields
+from apportion.schema import columns as col
 from apportion.schema import tables as t
 
 MAX_BYTES = 256 * 1024 * 1024  # a year of daily pages grouped by project and line item is far less
@@ -54,7 +55,12 @@ def ai_category(*names: str | None) -> str | None:
 
 
 NO_AMOUNT = "(no amount in the report)"
-FOCUS_ALWAYS = ("BillingPeriodStart", "ChargePeriodStart", "BilledCost", "BillingCurrency")
+FOCUS_ALWAYS = (
+    col.BILLING_PERIOD_START,
+    col.CHARGE_PERIOD_START,
+    col.BILLED_COST,
+    col.BILLING_CURRENCY,
+)
 FocusRow = dict[str, str | None]
 Page = dict[str, Any]
 
@@ -314,20 +320,20 @@ def charge(
     # a result without an amount is quarantined, not read as no cost
     amount = amount if amount is not None else NO_AMOUNT
     return {
-        "ProviderName": provider,
-        "PublisherName": provider,
-        "InvoiceIssuerName": provider,
-        "ServiceCategory": AI_SERVICE_CATEGORY,
-        "ServiceSubcategory": "Generative AI",  # the providers' model APIs
-        "ChargeCategory": "Usage",
-        "ChargeFrequency": "Usage-Based",
-        "BillingPeriodStart": period_start,
-        "BillingPeriodEnd": period_end,
-        "ChargePeriodStart": start,
-        "ChargePeriodEnd": end,
-        "BilledCost": amount,
-        "EffectiveCost": amount,
-        "ListCost": amount,
-        "ContractedCost": amount,
-        "BillingCurrency": currency,
+        col.PROVIDER_NAME: provider,
+        col.PUBLISHER_NAME: provider,
+        col.INVOICE_ISSUER_NAME: provider,
+        col.SERVICE_CATEGORY: AI_SERVICE_CATEGORY,
+        col.SERVICE_SUBCATEGORY: "Generative AI",  # the providers' model APIs
+        col.CHARGE_CATEGORY: "Usage",
+        col.CHARGE_FREQUENCY: "Usage-Based",
+        col.BILLING_PERIOD_START: period_start,
+        col.BILLING_PERIOD_END: period_end,
+        col.CHARGE_PERIOD_START: start,
+        col.CHARGE_PERIOD_END: end,
+        col.BILLED_COST: amount,
+        col.EFFECTIVE_COST: amount,
+        col.LIST_COST: amount,
+        col.CONTRACTED_COST: amount,
+        col.BILLING_CURRENCY: currency,
     }

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from apportion.ingest.reports import AI_SERVICE_CATEGORY, FocusRow, ai_category
+from apportion.schema import columns as col
 
 # FOCUS 1.2: each ServiceCategory and the ServiceSubcategory values under it
 CATEGORIES: dict[str, tuple[str, ...]] = {
@@ -629,4 +630,4 @@ def ai_service(*names: str | None) -> Service | None:
 def service_columns(*found: Service | None) -> FocusRow:
     """ServiceCategory and ServiceSubcategory: the first service found, else Other."""
     category, subcategory = next((service for service in found if service), OTHER)
-    return {"ServiceCategory": category, "ServiceSubcategory": subcategory}
+    return {col.SERVICE_CATEGORY: category, col.SERVICE_SUBCATEGORY: subcategory}

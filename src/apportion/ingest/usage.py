@@ -21,10 +21,11 @@ from apportion.engine.dataplane import DataPlane
 from apportion.engine.tables import USAGE, USAGE_QUANTITIES
 from apportion.ingest import values
 from apportion.ingest.quarantine import quarantine_rows
+from apportion.schema import columns as col
 from apportion.schema import tables as t
 
 TEXT_COLUMNS = (
-    "ProviderName",
+    col.PROVIDER_NAME,
     "provider",
     "account_id",
     "api_key_id",
@@ -58,7 +59,7 @@ def normalise(
 
     parsed: dict[str, ir.Value] = {t.ROW_NUMBER: staged[t.ROW_NUMBER]}
     checks: list[tuple[str, str, values.Parsed]] = []
-    for name in ("window_start", "window_end"):
+    for name in (col.WINDOW_START, "window_end"):
         result = values.timestamp(cell(name))
         checks.append((name, "time", result))
         parsed[name] = result.value

@@ -115,7 +115,7 @@ def _run(
         # failed, and the period's state names the run it stands on
         control.finish_run(run_id, "failed", f"publishing failed: {exc}", None)
         raise
-    generations = max((p["generation"] for p in plan.pools), default=-1) + 1
+    generations = max((p.generation for p in plan.pools), default=-1) + 1
     return RunResult(
         run_id,
         str(period),

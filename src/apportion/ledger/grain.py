@@ -24,6 +24,7 @@ from apportion.errors import UsageError
 from apportion.ledger.published import final_allocations
 from apportion.money import EXACT, exact_sum
 from apportion.periods import Period
+from apportion.schema import columns as col
 from apportion.schema import tables as t
 from apportion.schema.currency import minor_units
 from apportion.schema.focus import COST_METRICS
@@ -35,16 +36,16 @@ UNALLOCATED_REASON = "unallocated_reason"
 # Groupings besides the configured dimensions, and the allocation column each one reads.
 EXTRA_GROUPS = {
     "category": t.CATEGORY,
-    "method": "method",
-    "rule": "rule",
-    "provider": "ProviderName",
-    "service": "ServiceName",
-    "service_category": "ServiceCategory",
-    "sub_account": "SubAccountId",
-    "billing_account": "BillingAccountId",
-    "region": "RegionId",
-    "charge_category": "ChargeCategory",
-    "resource": "ResourceName",
+    col.METHOD: col.METHOD,
+    col.RULE: col.RULE,
+    "provider": col.PROVIDER_NAME,
+    "service": col.SERVICE_NAME,
+    "service_category": col.SERVICE_CATEGORY,
+    "sub_account": col.SUB_ACCOUNT_ID,
+    "billing_account": col.BILLING_ACCOUNT_ID,
+    "region": col.REGION_ID,
+    "charge_category": col.CHARGE_CATEGORY,
+    "resource": col.RESOURCE_NAME,
 }
 # the groupings that are the bill's own columns: what statement lines are rounded within,
 # a provider's service first

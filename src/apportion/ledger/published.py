@@ -15,6 +15,7 @@ from apportion.control.plane import RunRecord
 from apportion.errors import NotFoundError
 from apportion.ledger.periods import PeriodStatus, start_review
 from apportion.periods import Period
+from apportion.schema import columns as col
 from apportion.schema import tables as t
 from apportion.workspace import Workspace
 
@@ -79,6 +80,6 @@ def owner_sources(workspace: Workspace, period: Period) -> dict[str, dict[str, s
             (pools[t.BILLING_PERIOD] == str(period))
             & (pools.run_id == run.run_id)
             & pools.sources.notnull()
-        ).select("pool_id", "sources")
+        ).select(col.POOL_ID, col.SOURCES)
     )
-    return {row["pool_id"]: dict(row["sources"]) for row in found.to_pylist()}
+    return {row[col.POOL_ID]: dict(row[col.SOURCES]) for row in found.to_pylist()}

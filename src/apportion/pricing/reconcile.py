@@ -42,6 +42,7 @@ from apportion.ingest.reports import AI_SERVICE_CATEGORY
 from apportion.money import EXACT, add, plain
 from apportion.periods import Period
 from apportion.pricing.tokens import CURRENCY, Pricer, TokenUsage
+from apportion.schema import columns as col
 from apportion.schema import tables as t
 from apportion.workspace import Workspace
 
@@ -234,10 +235,10 @@ def _origins(workspace: Workspace, period: Period, wanted: Origin) -> dict[str, 
     """Whose usage each provider with usage in the period is compared with: the one asked
     for, or the first of the provider's report, a gateway and telemetry that has any."""
     usage = _period_usage(workspace, period)
-    pairs = usage.select("ProviderName", origin=_origin(usage)).distinct()
+    pairs = usage.select(col.PROVIDER_NAME, origin=_origin(usage)).distinct()
     found: dict[str, set[str]] = defaultdict(set)
     for row in workspace.data.to_arrow(pairs).to_pylist():
-        found[row["ProviderName"]].add(row["origin"])
+        found[row[col.PROVIDER_NAME]].add(row["origin"])
     if wanted != "auto":
         return {provider: wanted for provider, origins in found.items() if wanted in origins}
     return {
@@ -304,7 +305,7 @@ def _metered_usage(
     # grouped by the dimensions too, to name them; prices are per unit, so the finer groups
     # price to the same total
     grouped = usage.group_by(
-        "ProviderName",
+        col.PROVIDER_NAME,
         *_PRICE_KEY,
         account=account,
         day=usage.window_start.truncate("D"),
@@ -320,7 +321,7 @@ def _metered_usage(
     unpriced: dict[tuple[str, str, str], int] = defaultdict(int)
     sources: set[str] = set()
     for row in workspace.data.to_arrow(grouped).to_pylist():
-        found = metered[(row["ProviderName"], row["account"], row["when"])]
+        found = metered[(row[col.PROVIDER_NAME], row["account"], row["when"])]
         found.rows += row["rows"]
         found.reported_rows += row["reported_rows"]
         for d in dimensions:
@@ -402,7 +403,7 @@ def _invoiced(
     )
     charged = lines.ChargePeriodStart.fill_null(lines.BillingPeriodStart)
     grouped = lines.group_by(
-        "ProviderName",
+        col.PROVIDER_NAME,
         account=account,
         when=_when(grain, charged),
         priced_currency=lines.BillingCurrency == CURRENCY,
@@ -412,7 +413,7 @@ def _invoiced(
         if not row["priced_currency"]:
             found.other_currency_lines += row["lines"]
             continue
-        key: Key = (row["ProviderName"], row["account"], row["when"])
+        key: Key = (row[col.PROVIDER_NAME], row["account"], row["when"])
         found.cost[key] = row["cost"] if row["cost"] is not None else Decimal(0)
         found.lines[key] = row["lines"]
     return found

@@ -28,6 +28,7 @@ from apportion.ledger.grain import UNALLOCATED_REASON, StatementLine, statement_
 from apportion.ledger.published import final_allocations, owner_sources
 from apportion.money import add, exact_sum
 from apportion.periods import Period
+from apportion.schema import columns as col
 from apportion.schema import tables as t
 from apportion.schema.focus import COST_METRICS
 from apportion.tags.derived import source_kind
@@ -91,7 +92,7 @@ class PeriodTotals:
     # currency -> metric -> reason (or dimension) -> amount
     unallocated_by_reason: dict[str, dict[str, dict[str, Decimal]]] = field(default_factory=dict)
     unallocated_by_dimension: dict[str, dict[str, dict[str, Decimal]]] = field(default_factory=dict)
-    metric: str = "EffectiveCost"  # the ledger's metric: what statements show
+    metric: str = col.EFFECTIVE_COST  # the ledger's metric: what statements show
 
     @property
     def balanced(self) -> bool:
@@ -103,7 +104,7 @@ class PeriodTotals:
         breakdown)."""
         found: dict[str, Decimal] = defaultdict(Decimal)
         for by_metric in self.unallocated_by_reason.values():
-            for reason, amount in by_metric.get("BilledCost", {}).items():
+            for reason, amount in by_metric.get(col.BILLED_COST, {}).items():
                 found[reason] = add(found[reason], amount)
         return dict(found)
 
@@ -158,7 +159,7 @@ def totals(workspace: Workspace, period: Period) -> PeriodTotals:
         run_id=run.run_id if run else "",
         metrics=metrics,
         quarantined_rows=rows_by_kind(refused),
-        quarantined_cost={c: m["BilledCost"] for c, m in money.items() if "BilledCost" in m},
+        quarantined_cost={c: m[col.BILLED_COST] for c, m in money.items() if col.BILLED_COST in m},
         quarantined_money=money,
         unallocated_by_reason=_unallocated_by_reason(grain, payer),
         unallocated_by_dimension=_unallocated_by_dimension(grain, workspace.config.dimensions),
@@ -255,7 +256,7 @@ def _moved(workspace: Workspace, period: Period) -> dict[tuple[str, str], dict[s
     mine = allocations.filter(
         (allocations[t.BILLING_PERIOD] == str(period)) & (allocations.method != "unallocated")
     )
-    sums = mine.group_by(["BillingCurrency", "method"]).aggregate(
+    sums = mine.group_by([col.BILLING_CURRENCY, "method"]).aggregate(
         **{metric: mine[metric].sum() for metric in COST_METRICS}
     )
     found: dict[tuple[str, str], dict[str, Decimal]] = defaultdict(
@@ -263,7 +264,7 @@ def _moved(workspace: Workspace, period: Period) -> dict[tuple[str, str], dict[s
     )
     for row in workspace.data.to_arrow(sums).to_pylist():
         for metric in COST_METRICS:
-            into = found[(row["BillingCurrency"], metric)]
+            into = found[(row[col.BILLING_CURRENCY], metric)]
             into[row["method"]] = add(into.get(row["method"], Decimal(0)), row[metric])
     return found
 
@@ -292,12 +293,12 @@ def _direct_by_source(
     lookup = ibis.memtable(pa.table({"basis_pool": list(basis), "basis": list(basis.values())}))
     direct = final.filter(final.method == "direct")
     joined = direct.join(lookup, direct.pool_id == lookup.basis_pool)
-    sums = joined.group_by(["BillingCurrency", "basis"]).aggregate(
+    sums = joined.group_by([col.BILLING_CURRENCY, "basis"]).aggregate(
         **{metric: joined[metric].sum() for metric in COST_METRICS}
     )
     for row in workspace.data.to_arrow(sums).to_pylist():
         for metric in COST_METRICS:
-            into = found[(row["BillingCurrency"], metric)]
+            into = found[(row[col.BILLING_CURRENCY], metric)]
             into[row["basis"]] = add(into[row["basis"]], row[metric])
     return found
 

@@ -16,6 +16,7 @@ import ibis
 import ibis.expr.types as ir
 
 from apportion.rules.expr import Match, MatchError, referenced_columns, to_ibis
+from apportion.schema import columns as col
 from apportion.schema import tables as t
 from apportion.schema.focus import canonical_name
 
@@ -33,7 +34,7 @@ def line_columns(
     both read the tag of exactly that key."""
 
     def raw_tag(key: str) -> ir.Value:
-        return table["Tags"][key]
+        return table[col.TAGS][key]
 
     read_tag = tag or raw_tag
     read_dimension = dimension or read_tag
@@ -41,7 +42,7 @@ def line_columns(
     def column(name: str) -> ir.Value:
         if name in dimensions:
             return read_dimension(name)
-        return _common(table, name) if name != "Tags" else _no_tags_column()
+        return _common(table, name) if name != col.TAGS else _no_tags_column()
 
     return column, read_tag
 
@@ -79,7 +80,7 @@ def check_names(match: Match, dimensions: Sequence[str]) -> None:
             name in dimensions
             or canonical_name(name) is not None
             or name.startswith("x_")
-            or name == "Tags"
+            or name == col.TAGS
         )
         if not known:
             raise MatchError(_unknown(name))

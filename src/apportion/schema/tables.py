@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Final
 
+from apportion.schema import columns as col
+
 # Exact decimal types in the engines. Money keeps 18 places: enough for the sub-micro-cent
 # unit prices real exports carry, with 20 integer digits left for totals.
 MONEY_SCALE: Final = 18
@@ -34,13 +36,13 @@ EXTENSIONS: Final = "x_Extensions"  # map of columns that are neither FOCUS nor 
 # mixes lines that differ in one of them, so allocations summed by any of them (or by the
 # origin's tag-derived dimensions, kept beside) equal the bill lines summed by it, exactly.
 BILL_DIMENSIONS: Final = (
-    "ProviderName",
-    "ServiceName",
-    "ServiceCategory",
-    "SubAccountId",
-    "BillingAccountId",
-    "RegionId",
-    "ChargeCategory",
+    col.PROVIDER_NAME,
+    col.SERVICE_NAME,
+    col.SERVICE_CATEGORY,
+    col.SUB_ACCOUNT_ID,
+    col.BILLING_ACCOUNT_ID,
+    col.REGION_ID,
+    col.CHARGE_CATEGORY,
     CATEGORY,
 )
 

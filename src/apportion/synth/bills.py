@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from apportion.schema import columns as col
 from apportion.synth.organisation import (
     BEDROCK_KEY,
     EMR_BATCH,
@@ -30,41 +31,41 @@ from apportion.synth.organisation import (
 )
 
 FOCUS_HEADER: tuple[str, ...] = (
-    "BillingAccountId",
-    "BillingAccountName",
-    "SubAccountId",
-    "SubAccountName",
-    "BillingCurrency",
-    "BillingPeriodStart",
-    "BillingPeriodEnd",
-    "ChargePeriodStart",
-    "ChargePeriodEnd",
-    "ChargeCategory",
-    "ChargeClass",
-    "ChargeDescription",
-    "ChargeFrequency",
-    "ProviderName",
-    "PublisherName",
-    "InvoiceIssuerName",
-    "ServiceCategory",
-    "ServiceName",
-    "ServiceSubcategory",
-    "ResourceId",
-    "ResourceName",
-    "ResourceType",
-    "RegionId",
-    "SkuId",
-    "PricingUnit",
-    "PricingQuantity",
-    "ConsumedUnit",
-    "ConsumedQuantity",
-    "ListUnitPrice",
-    "ContractedUnitPrice",
-    "BilledCost",
-    "EffectiveCost",
-    "ListCost",
-    "ContractedCost",
-    "Tags",
+    col.BILLING_ACCOUNT_ID,
+    col.BILLING_ACCOUNT_NAME,
+    col.SUB_ACCOUNT_ID,
+    col.SUB_ACCOUNT_NAME,
+    col.BILLING_CURRENCY,
+    col.BILLING_PERIOD_START,
+    col.BILLING_PERIOD_END,
+    col.CHARGE_PERIOD_START,
+    col.CHARGE_PERIOD_END,
+    col.CHARGE_CATEGORY,
+    col.CHARGE_CLASS,
+    col.CHARGE_DESCRIPTION,
+    col.CHARGE_FREQUENCY,
+    col.PROVIDER_NAME,
+    col.PUBLISHER_NAME,
+    col.INVOICE_ISSUER_NAME,
+    col.SERVICE_CATEGORY,
+    col.SERVICE_NAME,
+    col.SERVICE_SUBCATEGORY,
+    col.RESOURCE_ID,
+    col.RESOURCE_NAME,
+    col.RESOURCE_TYPE,
+    col.REGION_ID,
+    col.SKU_ID,
+    col.PRICING_UNIT,
+    col.PRICING_QUANTITY,
+    col.CONSUMED_UNIT,
+    col.CONSUMED_QUANTITY,
+    col.LIST_UNIT_PRICE,
+    col.CONTRACTED_UNIT_PRICE,
+    col.BILLED_COST,
+    col.EFFECTIVE_COST,
+    col.LIST_COST,
+    col.CONTRACTED_COST,
+    col.TAGS,
 )
 
 AMOUNT_SCALE = 10  # costs are integers of 1e-10 USD
@@ -158,25 +159,25 @@ def _priced(
     contracted_cost = quantity * contracted_unit
     effective_cost = contracted_cost * effective[0] // effective[1]
     return {
-        "PricingQuantity": fmt(quantity, q_scale),
-        "ListUnitPrice": fmt(list_unit, p_scale),
-        "ContractedUnitPrice": fmt(contracted_unit, p_scale),
-        "ListCost": fmt(list_cost, AMOUNT_SCALE),
-        "ContractedCost": fmt(contracted_cost, AMOUNT_SCALE),
-        "EffectiveCost": fmt(effective_cost, AMOUNT_SCALE),
-        "BilledCost": fmt(effective_cost, AMOUNT_SCALE),
+        col.PRICING_QUANTITY: fmt(quantity, q_scale),
+        col.LIST_UNIT_PRICE: fmt(list_unit, p_scale),
+        col.CONTRACTED_UNIT_PRICE: fmt(contracted_unit, p_scale),
+        col.LIST_COST: fmt(list_cost, AMOUNT_SCALE),
+        col.CONTRACTED_COST: fmt(contracted_cost, AMOUNT_SCALE),
+        col.EFFECTIVE_COST: fmt(effective_cost, AMOUNT_SCALE),
+        col.BILLED_COST: fmt(effective_cost, AMOUNT_SCALE),
     }
 
 
 def _credit(amount: str) -> dict[str, str]:
     value = scaled(amount, AMOUNT_SCALE)
     return {
-        "ChargeCategory": "Credit",
-        "ChargeFrequency": "One-Time",
-        "ListCost": "0",
-        "ContractedCost": "0",
-        "EffectiveCost": fmt(-value, AMOUNT_SCALE),
-        "BilledCost": fmt(-value, AMOUNT_SCALE),
+        col.CHARGE_CATEGORY: "Credit",
+        col.CHARGE_FREQUENCY: "One-Time",
+        col.LIST_COST: "0",
+        col.CONTRACTED_COST: "0",
+        col.EFFECTIVE_COST: fmt(-value, AMOUNT_SCALE),
+        col.BILLED_COST: fmt(-value, AMOUNT_SCALE),
     }
 
 
@@ -196,7 +197,7 @@ class _Bill:
         unknown = set(row) - set(FOCUS_HEADER)
         if unknown:
             raise KeyError(f"not FOCUS columns: {sorted(unknown)}")
-        self.subtotal += scaled(row.get("BilledCost", "0"), AMOUNT_SCALE)
+        self.subtotal += scaled(row.get(col.BILLED_COST, "0"), AMOUNT_SCALE)
         self.rows.append(tuple(row.get(column, "") for column in FOCUS_HEADER))
 
 
@@ -233,19 +234,19 @@ class _Calendar:
         return [round(v * surge.factor) if d == surge.day else v for d, v in enumerate(series)]
 
     def day_fields(self, d: int) -> dict[str, str]:
-        return {"ChargePeriodStart": self.day[d], "ChargePeriodEnd": self.day[d + 1]}
+        return {col.CHARGE_PERIOD_START: self.day[d], col.CHARGE_PERIOD_END: self.day[d + 1]}
 
     def month_fields(self) -> dict[str, str]:
-        return {"ChargePeriodStart": self.day[0], "ChargePeriodEnd": self.day[-1]}
+        return {col.CHARGE_PERIOD_START: self.day[0], col.CHARGE_PERIOD_END: self.day[-1]}
 
 
 def _base(period: Period, **fields: str) -> dict[str, str]:
     return {
-        "BillingCurrency": "USD",
-        "BillingPeriodStart": _ts(period.start),
-        "BillingPeriodEnd": _ts(period.end),
-        "ChargeCategory": "Usage",
-        "ChargeFrequency": "Usage-Based",
+        col.BILLING_CURRENCY: "USD",
+        col.BILLING_PERIOD_START: _ts(period.start),
+        col.BILLING_PERIOD_END: _ts(period.end),
+        col.CHARGE_CATEGORY: "Usage",
+        col.CHARGE_FREQUENCY: "Usage-Based",
         **fields,
     }
 
@@ -348,9 +349,9 @@ def _per_token(
     """Price ``tokens`` at per-token prices, expressed in pricing units of 10**q_scale tokens."""
     priced = _priced(tokens, 0, list_per_token, contracted_per_token)
     p_scale = AMOUNT_SCALE - q_scale
-    priced["PricingQuantity"] = fmt(tokens, q_scale)
-    priced["ListUnitPrice"] = fmt(scaled(list_per_token, AMOUNT_SCALE), p_scale)
-    priced["ContractedUnitPrice"] = fmt(scaled(contracted_per_token, AMOUNT_SCALE), p_scale)
+    priced[col.PRICING_QUANTITY] = fmt(tokens, q_scale)
+    priced[col.LIST_UNIT_PRICE] = fmt(scaled(list_per_token, AMOUNT_SCALE), p_scale)
+    priced[col.CONTRACTED_UNIT_PRICE] = fmt(scaled(contracted_per_token, AMOUNT_SCALE), p_scale)
     return priced
 
 
@@ -387,10 +388,10 @@ def _openai(
         pricing_unit="1M tokens",
         q_scale=6,
         resource={
-            "SubAccountId": "proj_{uc}",
-            "SubAccountName": "{uc}",
-            "ResourceId": "proj_{uc}",
-            "ResourceName": "{uc}",
+            col.SUB_ACCOUNT_ID: "proj_{uc}",
+            col.SUB_ACCOUNT_NAME: "{uc}",
+            col.RESOURCE_ID: "proj_{uc}",
+            col.RESOURCE_NAME: "{uc}",
         },
         tagged=False,  # OpenAI's cost export names the project, never tags: see below
         billed=billed,
@@ -440,10 +441,10 @@ def _anthropic(
         pricing_unit="1M tokens",
         q_scale=6,
         resource={
-            "SubAccountId": "wrkspc_{uc}",
-            "SubAccountName": "{uc}",
-            "ResourceId": "wrkspc_{uc}",
-            "ResourceName": "{uc}",
+            col.SUB_ACCOUNT_ID: "wrkspc_{uc}",
+            col.SUB_ACCOUNT_NAME: "{uc}",
+            col.RESOURCE_ID: "wrkspc_{uc}",
+            col.RESOURCE_NAME: "{uc}",
         },
     )
     return bill
@@ -484,8 +485,8 @@ def _azure(org: Organisation, period: Period, cal: _Calendar, rng: np.random.Gen
         pricing_unit="1K tokens",
         q_scale=3,
         resource={
-            "ResourceId": account + "/deployments/{uc}-{model}",
-            "ResourceName": "{uc}-{model}",
+            col.RESOURCE_ID: account + "/deployments/{uc}-{model}",
+            col.RESOURCE_NAME: "{uc}-{model}",
         },
     )
     return bill
@@ -521,13 +522,13 @@ def _bedrock(
     bill: _Bill, org: Organisation, period: Period, cal: _Calendar, rng: np.random.Generator
 ) -> None:
     shared = {
-        "ServiceCategory": "AI and Machine Learning",
-        "ServiceName": "Amazon Bedrock",
-        "ServiceSubcategory": "Generative AI",
-        "ResourceId": BEDROCK_KEY,
-        "ResourceName": BEDROCK_KEY,
-        "ResourceType": "API Key",
-        "Tags": _tags(_AWS_SHARED_TAGS),
+        col.SERVICE_CATEGORY: "AI and Machine Learning",
+        col.SERVICE_NAME: "Amazon Bedrock",
+        col.SERVICE_SUBCATEGORY: "Generative AI",
+        col.RESOURCE_ID: BEDROCK_KEY,
+        col.RESOURCE_NAME: BEDROCK_KEY,
+        col.RESOURCE_TYPE: "API Key",
+        col.TAGS: _tags(_AWS_SHARED_TAGS),
     }
     for model, (input_price, _, output_price) in BEDROCK_PRICES.items():
         callers = [u for u in org.use_cases if u.bedrock == model]
@@ -581,12 +582,12 @@ _EBS_GB_HOUR = "0.0001096"  # gp3, USD per GB-hour
 def _gpu_cluster(bill: _Bill, period: Period, cal: _Calendar, rng: np.random.Generator) -> None:
     """Hourly node and volume lines of the shared EKS GPU cluster; nothing says who used it."""
     shared = {
-        "ServiceCategory": "Compute",
-        "ServiceName": "Amazon Elastic Compute Cloud",
-        "ServiceSubcategory": "Virtual Machines",
-        "ResourceId": GPU_CLUSTER,
-        "ResourceName": GPU_CLUSTER,
-        "Tags": _tags({"cluster": GPU_CLUSTER, **_AWS_SHARED_TAGS}),
+        col.SERVICE_CATEGORY: "Compute",
+        col.SERVICE_NAME: "Amazon Elastic Compute Cloud",
+        col.SERVICE_SUBCATEGORY: "Virtual Machines",
+        col.RESOURCE_ID: GPU_CLUSTER,
+        col.RESOURCE_NAME: GPU_CLUSTER,
+        col.TAGS: _tags({"cluster": GPU_CLUSTER, **_AWS_SHARED_TAGS}),
     }
     node_ids = [f"i-0{int(n):016x}" for n in rng.integers(1 << 40, 1 << 60, len(_GPU_NODES))]
     hour_of_day = np.arange(period.hours) % 24
@@ -598,7 +599,7 @@ def _gpu_cluster(bill: _Bill, period: Period, cal: _Calendar, rng: np.random.Gen
         for h in range(period.hours):
             if not always_on and node - first_autoscaled >= int(autoscaled[h]):
                 continue  # this autoscaled node was not running that hour
-            span = {"ChargePeriodStart": cal.hour[h], "ChargePeriodEnd": cal.hour[h + 1]}
+            span = {col.CHARGE_PERIOD_START: cal.hour[h], col.CHARGE_PERIOD_END: cal.hour[h + 1]}
             bill.add(
                 **span,
                 **shared,
@@ -650,13 +651,13 @@ def _daily_meters(
 
 def _feature_store(bill: _Bill, period: Period, cal: _Calendar, rng: np.random.Generator) -> None:
     shared = {
-        "ServiceCategory": "AI and Machine Learning",
-        "ServiceName": "Amazon SageMaker Feature Store",
-        "ServiceSubcategory": "Machine Learning",
-        "ResourceId": FEATURE_STORE,
-        "ResourceName": FEATURE_STORE,
-        "ResourceType": "Feature Group",
-        "Tags": _tags(_AWS_SHARED_TAGS),
+        col.SERVICE_CATEGORY: "AI and Machine Learning",
+        col.SERVICE_NAME: "Amazon SageMaker Feature Store",
+        col.SERVICE_SUBCATEGORY: "Machine Learning",
+        col.RESOURCE_ID: FEATURE_STORE,
+        col.RESOURCE_NAME: FEATURE_STORE,
+        col.RESOURCE_TYPE: "Feature Group",
+        col.TAGS: _tags(_AWS_SHARED_TAGS),
     }
     _daily_meters(
         bill,
@@ -718,26 +719,26 @@ def _pipelines(bill: _Bill, period: Period, cal: _Calendar, rng: np.random.Gener
         ),
     ):
         shared = {
-            "ServiceCategory": "Analytics",
-            "ServiceName": service,
-            "ServiceSubcategory": "Data Processing",
-            "ResourceId": resource,
-            "ResourceName": resource,
-            "ResourceType": "Glue Job" if service == "AWS Glue" else "EMR Cluster",
-            "Tags": _tags(_AWS_SHARED_TAGS),
+            col.SERVICE_CATEGORY: "Analytics",
+            col.SERVICE_NAME: service,
+            col.SERVICE_SUBCATEGORY: "Data Processing",
+            col.RESOURCE_ID: resource,
+            col.RESOURCE_NAME: resource,
+            col.RESOURCE_TYPE: "Glue Job" if service == "AWS Glue" else "EMR Cluster",
+            col.TAGS: _tags(_AWS_SHARED_TAGS),
         }
         _daily_meters(bill, cal, rng, shared, ((description, sku, unit, base, 2, price, None),))
 
 
 def _cloudwatch(bill: _Bill, period: Period, cal: _Calendar, rng: np.random.Generator) -> None:
     shared = {
-        "ServiceCategory": "Management and Governance",
-        "ServiceName": "Amazon CloudWatch",
-        "ServiceSubcategory": "Observability",
-        "ResourceId": "cw-logs-ml-platform",
-        "ResourceName": "/aws/ml-platform",
-        "ResourceType": "Log Group",
-        "Tags": _tags(_AWS_SHARED_TAGS),
+        col.SERVICE_CATEGORY: "Management and Governance",
+        col.SERVICE_NAME: "Amazon CloudWatch",
+        col.SERVICE_SUBCATEGORY: "Observability",
+        col.RESOURCE_ID: "cw-logs-ml-platform",
+        col.RESOURCE_NAME: "/aws/ml-platform",
+        col.RESOURCE_TYPE: "Log Group",
+        col.TAGS: _tags(_AWS_SHARED_TAGS),
     }
     _daily_meters(
         bill,
@@ -981,7 +982,7 @@ def _unrelated_saas(
         bill,
         cal,
         rng,
-        {"ServiceName": "Programmable Messaging"},
+        {col.SERVICE_NAME: "Programmable Messaging"},
         (
             ("Outbound SMS, US", "sms-out-us", "Messages", 4_000.0, 0, "0.0079", None),
             ("Inbound SMS, US", "sms-in-us", "Messages", 1_500.0, 0, "0.0079", None),
@@ -991,7 +992,7 @@ def _unrelated_saas(
         bill,
         cal,
         rng,
-        {"ServiceName": "Programmable Voice"},
+        {col.SERVICE_NAME: "Programmable Voice"},
         (
             ("Outbound voice minutes, US", "voice-out-us", "Minutes", 600.0, 0, "0.014", None),
             (
@@ -1028,7 +1029,7 @@ def write_openai_projects(path: Path, org: Organisation) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle, lineterminator="\n")
-        writer.writerow(["SubAccountId", "name", *dims])
+        writer.writerow([col.SUB_ACCOUNT_ID, "name", *dims])
         for use_case in org.use_cases:
             writer.writerow([f"proj_{use_case.name}", use_case.name, *use_case.dims.values()])
     return path

@@ -26,6 +26,7 @@ import ibis.expr.types as ir
 
 from apportion.money import plain
 from apportion.periods import Period
+from apportion.schema import columns as col
 from apportion.schema import tables as t
 from apportion.tags.lines import TaggedLines, column, months_before
 from apportion.tags.metering import DEFAULT_COVERAGE, under_metered
@@ -169,7 +170,7 @@ def _shared_keys(tagged: TaggedLines, period: Period) -> list[Finding]:
     lines = tagged.of(period)
     use_case = lines[column(USE_CASE)]
     findings = []
-    for label, key in (("sub-account", "SubAccountId"), ("resource", "ResourceId")):
+    for label, key in (("sub-account", col.SUB_ACCOUNT_ID), ("resource", col.RESOURCE_ID)):
         keyed = lines.filter(lines[key].notnull() & use_case.notnull())
         # the use cases come back with each subject: one query, not one per finding
         table = (
@@ -240,7 +241,7 @@ def audit_rows(audit: Audit) -> dict[str, list[dict[str, str]]]:
             {
                 "subject": f.subject,
                 "currency": f.currency,
-                "BilledCost": plain(f.cost),
+                col.BILLED_COST: plain(f.cost),
                 "detail": f.detail,
             }
             for f in audit.findings.get(kind, [])

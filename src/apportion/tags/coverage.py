@@ -17,13 +17,18 @@ import ibis.expr.types as ir
 
 from apportion.money import EXACT, add, plain
 from apportion.periods import Period
+from apportion.schema import columns as col
 from apportion.schema import tables as t
 from apportion.schema.focus import COST_METRICS
 from apportion.tags.lines import TaggedLines
 from apportion.tags.policy import TagPolicy
 from apportion.workspace import Workspace
 
-BREAKDOWNS = {"provider": "ProviderName", "category": t.CATEGORY, "sub_account": "SubAccountName"}
+BREAKDOWNS = {
+    "provider": col.PROVIDER_NAME,
+    "category": t.CATEGORY,
+    "sub_account": col.SUB_ACCOUNT_NAME,
+}
 ALL = "all required"  # the row for "every required dimension present and valid"
 
 
@@ -167,7 +172,7 @@ def _grouped(tagged: TaggedLines, lines: ir.Table, column: str) -> list[Group]:
             covered.valid[d] = _amounts(row, f"valid{i}")
         groups.append(Group(row["value"], row["currency"], covered))
     # largest first; the value breaks ties so the order never depends on the engine
-    groups.sort(key=lambda g: (-g.covered.total["BilledCost"], g.currency, g.value or ""))
+    groups.sort(key=lambda g: (-g.covered.total[col.BILLED_COST], g.currency, g.value or ""))
     return groups
 
 
@@ -220,7 +225,7 @@ def _text(amounts: dict[str, Decimal]) -> dict[str, str]:
 
 # -- tables for people ---------------------------------------------------------------------------
 def coverage_tables(
-    coverage: Coverage, metric: str = "BilledCost"
+    coverage: Coverage, metric: str = col.BILLED_COST
 ) -> dict[str, list[dict[str, Any]]]:
     """The report as titled tables of one cost metric, shares as percentages."""
     dims = coverage.required

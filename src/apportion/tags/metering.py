@@ -22,6 +22,7 @@ import ibis
 
 from apportion.money import EXACT, add, plain
 from apportion.periods import Period
+from apportion.schema import columns as col
 from apportion.schema import tables as t
 from apportion.workspace import Workspace
 
@@ -83,7 +84,7 @@ def under_metered(
         (pools[t.BILLING_PERIOD] == str(period))
         & (pools.method == "proportional")
         & (pools.generation == 0)
-    ).select("pool_id", "rule", "driver", "ResourceId", "BillingCurrency")
+    ).select(col.POOL_ID, "rule", "driver", col.RESOURCE_ID, col.BILLING_CURRENCY)
     allocations = plane.table(t.ALLOCATIONS)
     allocations = allocations.filter(allocations[t.BILLING_PERIOD] == str(period))
     # every row of a split pool carries the pool's total quantity; an unsplit pool has none
@@ -100,7 +101,7 @@ def under_metered(
         .filter(lambda s: s.ConsumedQuantity.notnull() & s.ConsumedUnit.notnull())
     )
     by_pool = consumed.group_by(
-        "pool_id", "rule", "driver", "ResourceId", "BillingCurrency", "ConsumedUnit"
+        col.POOL_ID, "rule", "driver", col.RESOURCE_ID, col.BILLING_CURRENCY, col.CONSUMED_UNIT
     ).aggregate(billed=consumed.ConsumedQuantity.sum(), cost=consumed.BilledCost.sum())
     joined = by_pool.left_join(metered, by_pool.pool_id == metered.metered_pool)
     rows = plane.to_arrow(
@@ -117,13 +118,13 @@ def _findings(rows: list[dict[str, object]], coverage: Decimal) -> list[UnderMet
     counted: set[object] = set()  # pools whose metered quantity is already added
     for row in rows:
         driver = str(row["driver"])
-        if not same_unit(driver, str(row["ConsumedUnit"])):
+        if not same_unit(driver, str(row[col.CONSUMED_UNIT])):
             continue
-        key = (str(row["rule"]), str(row["ResourceId"]), str(row["BillingCurrency"]), driver)
+        key = (str(row["rule"]), str(row[col.RESOURCE_ID]), str(row[col.BILLING_CURRENCY]), driver)
         billed, metered, cost = totals.setdefault(key, [Decimal(0), Decimal(0), Decimal(0)])
-        if row["pool_id"] not in counted:
+        if row[col.POOL_ID] not in counted:
             metered = add(metered, _decimal(row["metered"]))
-        counted.add(row["pool_id"])
+        counted.add(row[col.POOL_ID])
         totals[key] = [
             add(billed, _decimal(row["billed"])),
             metered,

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from apportion.schema import columns as col
 from apportion.tags.documents import DocumentError, read_documents
 from apportion.tags.policy import UNKNOWN
 
@@ -264,7 +265,7 @@ def _cloudformation(name: str, template: dict[str, Any]) -> Found:
     for logical_id, resource in _mapping(template.get("Resources")).items():
         kind = str(_mapping(resource).get("Type", "?"))
         properties = _mapping(_mapping(resource).get("Properties"))
-        declared = properties.get("Tags")
+        declared = properties.get(col.TAGS)
         if declared is None and kind not in TAGGABLE_CLOUDFORMATION:
             found.skipped[f"resources of types not known to take tags ({kind})"] += 1
             continue

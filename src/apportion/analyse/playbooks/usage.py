@@ -27,6 +27,7 @@ from apportion.config.playbooks import PlaybooksConfig
 from apportion.engine.dataplane import DataPlane
 from apportion.engine.tables import USAGE_QUANTITIES
 from apportion.pricing.tokens import TokenUsage
+from apportion.schema import columns as col
 from apportion.schema import tables as t
 from apportion.schema.focus import canonical_name
 from apportion.tags.derived import read_mapping_table
@@ -42,7 +43,7 @@ UNKNOWN = "(unknown)"  # the provider of a usage row that names none
 _KEYS = (
     "use_case",
     "account_id",
-    "ProviderName",
+    col.PROVIDER_NAME,
     "provider",
     "model",
     "day",
@@ -153,10 +154,10 @@ def _provider_name(usage: ir.Table) -> ir.StringValue:
 
 
 def _origins(plane: DataPlane, usage: ir.Table, order: list[str]) -> dict[str, str]:
-    pairs = usage.select("ProviderName", origin=_origin(usage)).distinct()
+    pairs = usage.select(col.PROVIDER_NAME, origin=_origin(usage)).distinct()
     found: dict[str, set[str]] = {}
     for row in plane.to_arrow(pairs).to_pylist():
-        found.setdefault(row["ProviderName"], set()).add(row["origin"])
+        found.setdefault(row[col.PROVIDER_NAME], set()).add(row["origin"])
     chosen = {
         provider: next((origin for origin in order if origin in origins), None)
         for provider, origins in found.items()
@@ -246,7 +247,7 @@ def _group(row: dict[str, Any], accounts: list[list[Mapped]]) -> Group:
     return Group(
         use_case=row["use_case"] or _account_use_case(accounts, row["account_id"], at.date()),
         account=row["account_id"],
-        provider_name=row["ProviderName"],
+        provider_name=row[col.PROVIDER_NAME],
         provider=row["provider"] or "",
         model=row["model"],
         day=at,
@@ -275,7 +276,7 @@ def _account_use_cases(workspace: Workspace) -> list[list[Mapped]]:
     workload = config.ledger.workload
     tables = []
     for spec in config.tags.inherit:
-        if canonical_name(spec.column) != "SubAccountId":
+        if canonical_name(spec.column) != col.SUB_ACCOUNT_ID:
             continue
         rows = read_mapping_table(Path(workspace.root) / spec.file, spec, policy)
         tables.append(
