@@ -102,21 +102,13 @@ class Native:
     recognise: Callable[[list[str]], bool]  # on the CSV header, or the first JSON object's keys
     row: Callable[[Mapping[str, Any]], FocusRow]  # a CSV row (text) or a JSON object
 
-    @property
-    def name(self) -> str:
-        return self.reader.name
-
-    @property
-    def title(self) -> str:
-        return self.reader.title
-
     def recognises(self, look: Look) -> bool:
         if self.reader.looks == "json":
             return look.first is not None and self.recognise(list(look.first))
         return self.recognise(look.header)
 
     def stage(self, path: Path, at: Staging) -> Read:
-        notes = [f"read as {self.title} ({self.name}), mapped to FOCUS"]
+        notes = [f"read as {self.reader.title} ({self.reader.name}), mapped to FOCUS"]
         return Read.arrow(at, native_table(self, path), notes=notes)
 
 
@@ -125,7 +117,7 @@ def native_table(native: Native, path: Path) -> pa.Table:
     records = json_records if native.reader.looks == "json" else csv_records
     rows: list[FocusRow] = []
     lines: list[int] = []
-    for line, row in records(path, native.recognise, native.title):
+    for line, row in records(path, native.recognise, native.reader.title):
         try:
             rows.append(native.row(row))
         except OtherExport as exc:

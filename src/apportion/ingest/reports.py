@@ -75,14 +75,6 @@ class Report:
     rows: Callable[[Mapping[str, Any], Mapping[str, Any]], FocusRow]  # (bucket, result) -> row
 
     @property
-    def name(self) -> str:
-        return self.reader.name
-
-    @property
-    def title(self) -> str:
-        return self.reader.title
-
-    @property
     def kind(self) -> Yields:
         return self.reader.yields
 
@@ -92,7 +84,9 @@ class Report:
 
     def stage(self, path: Path, at: Staging) -> Read:
         table = report_table(self, read_pages(path), path.name)
-        return Read.arrow(at, table, notes=[f"read as {self.title} pages ({self.name})"])
+        return Read.arrow(
+            at, table, notes=[f"read as {self.reader.title} pages ({self.reader.name})"]
+        )
 
 
 def read_pages(path: Path) -> list[Page]:
@@ -205,7 +199,7 @@ def report_table(report: Report, pages: list[Page], file_name: str) -> pa.Table:
         # a page without results (a quiet day, a month with no embeddings) says nothing of
         # its kind; one with results must be of the kind asked for
         if not report.recognise(page) and not _empty(page):
-            raise FileError(f"{file_name}: page {index} is not an {report.title} page")
+            raise FileError(f"{file_name}: page {index} is not an {report.reader.title} page")
         for bucket in _list(page.get("data"), file_name, f"page {index}: data"):
             results = _list(bucket.get("results"), file_name, f"page {index}: results")
             rows.extend(report.rows(bucket, result) for result in results)
