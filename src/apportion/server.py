@@ -23,7 +23,7 @@ from apportion.api import commitments, forecasts, playbooks, projections, review
 from apportion.api.jobs import Jobs
 from apportion.api.limits import BodyLimit
 from apportion.api.served import ServedWorkspace
-from apportion.errors import BusyError, NotFoundError, RefusedError, UsageError, WorkError
+from apportion.errors import BusyError, NotFoundError, RefusedError, WorkError
 from apportion.web import pages
 from apportion.web.render import render
 
@@ -75,8 +75,7 @@ def _errors(app: FastAPI) -> None:
 
     # Starlette picks the handler of the nearest class in the error's MRO
     statuses: dict[type[Exception], int] = {
-        ValueError: 422,
-        UsageError: 422,
+        ValueError: 422,  # a UsageError is one, and so is a pydantic ValidationError
         NotFoundError: 404,
         RefusedError: 409,
         WorkError: 409,

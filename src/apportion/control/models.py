@@ -68,7 +68,6 @@ OPEN = "open"
 ALLOCATED = "allocated"
 IN_REVIEW = "in_review"
 CLOSED = "closed"
-STATES = (OPEN, ALLOCATED, IN_REVIEW, CLOSED)
 
 
 class PeriodRecord(Base):

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from apportion.allocate.inputs import input_partitions
 from apportion.control import audit
-from apportion.control.models import Adjustment, Closing, PeriodRecord
+from apportion.control.models import CLOSED, Adjustment, Closing, PeriodRecord
 from apportion.control.plane import ControlPlane, RunRecord
 from apportion.ledger import periods as states
 from apportion.ledger.allocation import allocate_period
@@ -52,7 +52,7 @@ def next_open_period(session: Session, after: str) -> str:
         if row is None:
             states.ensure_open_period(session, str(period))
             return str(period)
-        if row.state != states.CLOSED:
+        if row.state != CLOSED:
             states.bump(session, row)
             return str(period)
 
@@ -128,7 +128,7 @@ def adjust_restated(
     its closed statement, less earlier restatements of it, to the next open period."""
 
     control = workspace.control
-    if states.status(control, period).state != states.CLOSED:
+    if states.status(control, period).state != CLOSED:
         raise states.PeriodStateError(
             f"period {period} is not closed: allocate it again instead "
             f"(`apportion allocate --period {period}`)"
@@ -222,7 +222,7 @@ def _lock_closed(session: Session, period: str) -> None:
         .where(
             PeriodRecord.period == period,
             PeriodRecord.version == row.version,
-            PeriodRecord.state == states.CLOSED,
+            PeriodRecord.state == CLOSED,
         )
         .values(version=row.version + 1)
         .execution_options(synchronize_session=False)

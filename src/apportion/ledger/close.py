@@ -26,7 +26,15 @@ from sqlalchemy.orm import Session
 
 from apportion.allocate.inputs import changed_partitions, input_partitions, runs_held
 from apportion.control import audit
-from apportion.control.models import AuditEntry, Closing, JournalLineRecord, PeriodRecord
+from apportion.control.models import (
+    CLOSED,
+    IN_REVIEW,
+    OPEN,
+    AuditEntry,
+    Closing,
+    JournalLineRecord,
+    PeriodRecord,
+)
 from apportion.control.plane import ControlPlane
 from apportion.control.seal import HMAC_SHA256, SEALS, LedgerKey, link
 from apportion.errors import RefusedError
@@ -89,9 +97,9 @@ def prepare_close(
     control = workspace.control
     with control.reading() as session:
         row = session.get(PeriodRecord, period)
-        state = row.state if row else states.OPEN
-        if state != states.IN_REVIEW or row is None or row.run_id is None:
-            raise states.PeriodStateError(states.forbidden(period, state, states.CLOSED))
+        state = row.state if row else OPEN
+        if state != IN_REVIEW or row is None or row.run_id is None:
+            raise states.PeriodStateError(states.forbidden(period, state, CLOSED))
         run_id, version = row.run_id, row.version
         unresolved = disputes.unresolved_ids(session, period)
     if unresolved and not force:
@@ -156,9 +164,7 @@ def commit_close(control: ControlPlane, plan: ClosePlan) -> Closed:
         }
         if closing.forced:
             details |= {"forced": True, "reason": plan.reason, "unresolved_disputes": unresolved}
-        states.transition(
-            session, plan.period, (states.IN_REVIEW,), states.CLOSED, plan.actor, **details
-        )
+        states.transition(session, plan.period, (IN_REVIEW,), CLOSED, plan.actor, **details)
         session.add(closing)
         session.flush()  # the closing row exists before the rows that refer to it
         session.add_all(statement_lines.record(plan.period, line) for line in plan.lines)

@@ -23,7 +23,6 @@ from apportion.control.models import (
     CLOSED,
     IN_REVIEW,
     OPEN,
-    STATES,
     Closing,
     PeriodRecord,
     Run,
@@ -32,30 +31,6 @@ from apportion.control.plane import ControlPlane
 from apportion.errors import RefusedError, WorkError
 from apportion.schema import tables as t
 from apportion.workspace import Workspace
-
-__all__ = [  # the states are the control plane's; the rules between them are here
-    "ALLOCATED",
-    "CLOSED",
-    "IN_REVIEW",
-    "OPEN",
-    "STATES",
-    "ConcurrentChangeError",
-    "PeriodStateError",
-    "PeriodStatus",
-    "bump",
-    "claim_for_publishing",
-    "closing_of",
-    "ensure_open_period",
-    "forbidden",
-    "list_periods",
-    "record_allocation",
-    "record_published",
-    "refuse_if_closed",
-    "start_review",
-    "status",
-    "statuses",
-    "transition",
-]
 
 
 class PeriodStateError(RefusedError):

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import select
 
 from apportion.config.ledger import CHARGEBACK
-from apportion.control.models import Adjustment
+from apportion.control.models import CLOSED, IN_REVIEW, Adjustment
 from apportion.errors import NotFoundError
 from apportion.ledger import disputes
 from apportion.ledger import periods as states
@@ -107,7 +107,7 @@ class Statement:
 
     @property
     def final(self) -> bool:
-        return self.state == states.CLOSED
+        return self.state == CLOSED
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -288,8 +288,8 @@ def _closing(workspace: Workspace, period: str) -> dict[str, str] | None:
 
 
 def _state_notes(state: str, period: str) -> list[str]:
-    if state == states.CLOSED:
+    if state == CLOSED:
         return [f"{period} is closed: these figures are final"]
-    if state == states.IN_REVIEW:
+    if state == IN_REVIEW:
         return [f"{period} is in review: figures may still change before it closes"]
     return [f"{period} is {state}, not yet reviewed: figures may change"]

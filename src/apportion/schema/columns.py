@@ -112,22 +112,3 @@ MEMBERS: Final = "members"
 # -- drivers ---------------------------------------------------------------------------------------
 TIMESTAMP: Final = "timestamp"
 DRIVER_RESOURCE_ID: Final = "resource_id"
-
-# plain words that are column names in the allocation's modules and something else elsewhere
-# (a JSON key, a config field): only the allocation's own modules name them by constant
-GENERIC: Final = frozenset(
-    {
-        RULE,
-        METHOD,
-        DRIVER,
-        REASON,
-        DIMENSIONS,
-        ORIGIN,
-        SOURCES,
-        QUANTITY,
-        PATH,
-        MEMBERS,
-        TIMESTAMP,
-        DRIVER_RESOURCE_ID,
-    }
-)
