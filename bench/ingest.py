@@ -5,6 +5,8 @@ step in its own process (so peak memory is per step):
 
 - apportion:       ``ingest_files`` of a FOCUS CSV into a fresh workspace (hashing, raw copy,
                    parsing to exact decimals, quarantine, load), as allocation.py's ingest;
+- apportion-cur:   the same, of the AWS CUR CSV focus-converter reads (``--format aws-cur``:
+                   the export's column map run in DuckDB, then the same parsing and load);
 - focus-converter: the same lines as an AWS Cost and Usage Report CSV converted to FOCUS
                    Parquet by focus-converter (PyPI ``focus-converter``, Polars-based) into a
                    temporary folder, through the Python API its ``convert`` command calls.
@@ -171,6 +173,14 @@ def _cur_sql(n: int, seed: int) -> str:
 
 # -- steps, each run in a child process -------------------------------------------------------
 def step_apportion(args: argparse.Namespace) -> dict[str, Any]:
+    return _apportion(args, Path(args.focus_file), "auto")
+
+
+def step_apportion_cur(args: argparse.Namespace) -> dict[str, Any]:
+    return _apportion(args, Path(args.cur_file), "aws-cur")
+
+
+def _apportion(args: argparse.Namespace, path: Path, fmt: str) -> dict[str, Any]:
     import duckdb
 
     from apportion.ingest.load import ingest_files
@@ -188,7 +198,7 @@ def step_apportion(args: argparse.Namespace) -> dict[str, Any]:
         )
     ws = Workspace.create(workspace, config)
     started = time.perf_counter()
-    (result,) = ingest_files(ws, [Path(args.focus_file)])
+    (result,) = ingest_files(ws, [path], fmt=fmt)  # type: ignore[arg-type]
     seconds = time.perf_counter() - started
     ws.close()
     con = duckdb.connect(str(workspace / "apportion.duckdb"), read_only=True)
@@ -246,7 +256,11 @@ def step_convert(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-STEPS = {"apportion": step_apportion, "focus-converter": step_convert}
+STEPS = {
+    "apportion": step_apportion,
+    "apportion-cur": step_apportion_cur,
+    "focus-converter": step_convert,
+}
 
 
 # -- the parent: run each step in a child and measure it --------------------------------------
@@ -394,7 +408,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="ingest-", dir=args.data) as scratch:
         args.workspace = Path(scratch) / "workspace"
         args.export = Path(scratch) / "focus-converter-out"
-        for name, interpreter in (("apportion", sys.executable), ("focus-converter", python)):
+        steps = (
+            ("apportion", sys.executable),
+            ("apportion-cur", sys.executable),
+            ("focus-converter", python),
+        )
+        for name, interpreter in steps:
             results[name] = run_step(name, interpreter, args)
             print(json.dumps(results[name]), flush=True)
             shutil.rmtree(args.workspace, ignore_errors=True)  # disk: each holds a copy
@@ -419,10 +438,14 @@ def _summary(results: dict[str, dict[str, Any]]) -> None:
             f"{name:<16} {result['seconds']:9.2f} {result['rows']:12,} "
             f"{result['peak_mb']:9.0f} {result['tree_peak_mb']:9.0f}"
         )
-    ours, theirs = results.get("apportion", {}), results.get("focus-converter", {})
-    if "seconds" in ours and "seconds" in theirs:
-        ratios = [f"{ours[key] / theirs[key]:.2f} {label}" for key, label in RATIOS if theirs[key]]
-        print(f"apportion / focus-converter: {', '.join(ratios)}")
+    theirs = results.get("focus-converter", {})
+    for name in ("apportion", "apportion-cur"):
+        ours = results.get(name, {})
+        if "seconds" in ours and "seconds" in theirs:
+            ratios = [
+                f"{ours[key] / theirs[key]:.2f} {label}" for key, label in RATIOS if theirs[key]
+            ]
+            print(f"{name} / focus-converter: {', '.join(ratios)}")
 
 
 if __name__ == "__main__":

@@ -91,12 +91,16 @@ def test_ingest_benchmark_runs_end_to_end_on_tiny_data(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     steps = _steps(result.stdout)
-    assert set(steps) == {"apportion", "focus-converter"}
+    assert set(steps) == {"apportion", "apportion-cur", "focus-converter"}
     assert all("error" not in step for step in steps.values()), steps
-    assert steps["apportion"]["rows"] == steps["focus-converter"]["rows"] == 2000
-    assert steps["apportion"]["quarantined"] == 0
+    assert steps["apportion"]["rows"] == steps["apportion-cur"]["rows"] == 2000
+    assert steps["focus-converter"]["rows"] == 2000
+    assert steps["apportion"]["quarantined"] == steps["apportion-cur"]["quarantined"] == 0
+    # the same lines as FOCUS and as a CUR: the same bill, to the last digit
+    assert steps["apportion"]["billed"] == steps["apportion-cur"]["billed"]
     # the converter nulls what it cannot parse: none here, and the same bill in both
     assert steps["focus-converter"]["nulls"] == {}
     billed = Decimal(str(steps["apportion"]["billed"]))
     assert abs(billed - Decimal(str(steps["focus-converter"]["billed"]))) < Decimal("0.0001")
     assert "apportion / focus-converter:" in result.stdout
+    assert "apportion-cur / focus-converter:" in result.stdout

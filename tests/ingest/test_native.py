@@ -95,11 +95,11 @@ def test_a_cur_with_a_broken_row_is_refused_whole(tmp_path: Path) -> None:
     with broken.open("a", encoding="utf-8") as handle:
         handle.write(",".join(["x"] * 300) + "\n")
     ws = make_workspace(tmp_path / "ws")
-    with pytest.raises(FileError, match="line 1283 has a different number of fields"):
+    with pytest.raises(FileError, match=r"line 1283 has \d+ fields where the header has 94"):
         ingest(ws, broken)
     short = tmp_path / "short.csv"
     short.write_text(CUR.read_text(encoding="utf-8").splitlines()[0] + "\nx,y\n")
-    with pytest.raises(FileError, match="line 2 has a different number of fields"):
+    with pytest.raises(FileError, match=r"line 2 has \d+ fields where the header has 94"):
         ingest(ws, short)
     with pytest.raises(FileError, match="not an Azure EA cost export"):
         ingest(ws, CUR, fmt="azure-ea")

@@ -19,7 +19,7 @@ from typing import Any
 import ibis.expr.types as ir
 import pyarrow as pa
 
-from apportion.engine.staging import FileError, staged_column
+from apportion.engine.staging import FileError, Shape, staged_column
 from apportion.engine.store import ParquetStore, Part
 from apportion.engine.tables import SCHEMAS
 from apportion.schema import tables as t
@@ -67,7 +67,9 @@ class DataPlane(ABC):
         """Compute an expression once, for steps that read it twice."""
 
     @abstractmethod
-    def stage_csv(self, path: Path, columns: int) -> ir.Table: ...
+    def stage_csv(self, path: Path, columns: int, shape: Shape | None = None) -> ir.Table:
+        """A CSV file's cells as text, numbered by their line; reshaped in the staging engine
+        by ``shape`` where given, before any other engine is handed it."""
 
     @abstractmethod
     def stage_parquet(self, path: Path) -> ir.Table: ...

@@ -71,8 +71,9 @@ class DuckDBPlane(DataPlane):
         return self.con.create_table(f"tmp_{uuid.uuid4().hex[:16]}", expr, temp=True)
 
     # -- staging raw files -------------------------------------------------------------------
-    def stage_csv(self, path: Path, columns: int) -> ir.Table:
-        return self.con.table(staging.stage_csv(self.con.con, path, columns))
+    def stage_csv(self, path: Path, columns: int, shape: staging.Shape | None = None) -> ir.Table:
+        view = staging.stage_csv(self.con.con, path, columns)
+        return self.con.table(staging.shaped(self.con.con, view, shape) if shape else view)
 
     def stage_parquet(self, path: Path) -> ir.Table:
         return self.con.table(staging.stage_parquet(self.con.con, path))

@@ -135,8 +135,13 @@ class SparkPlane(DataPlane):
         return self._register(frame)
 
     # -- staging raw files -------------------------------------------------------------------
-    def stage_csv(self, path: Path, columns: int) -> ir.Table:
-        return self._hand_over(staging.stage_csv(self._stager, path, columns))
+    def stage_csv(self, path: Path, columns: int, shape: staging.Shape | None = None) -> ir.Table:
+        view = staging.stage_csv(self._stager, path, columns)
+        if shape is None:
+            return self._hand_over(view)
+        handed = self._hand_over(staging.shaped(self._stager, view, shape))
+        staging.drop(self._stager, view)
+        return handed
 
     def stage_parquet(self, path: Path) -> ir.Table:
         return self._hand_over(staging.stage_parquet(self._stager, path))

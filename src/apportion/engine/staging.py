@@ -11,10 +11,13 @@ import contextlib
 import json
 import re
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import duckdb
+import ibis
+import ibis.expr.types as ir
 import pyarrow as pa
 
 from apportion.errors import UsageError
@@ -24,6 +27,9 @@ GZIP_MAGIC = b"\x1f\x8b"
 # the longest CSV line (a record, quoted line breaks included) any reader takes: DuckDB's own
 # default, and the Python readers' field limit, so a file one reader takes none refuses
 MAX_LINE_BYTES = 2 * 1024 * 1024
+# a reader's reshaping of a staged file: its staged table, and how to stage a small table
+# beside it (a lookup to join), in; the table it stages out
+Shape = Callable[[ir.Table, Callable[[pa.Table], ir.Table]], ir.Table]
 
 
 class FileError(UsageError):
@@ -119,6 +125,75 @@ def stage_arrow(con: duckdb.DuckDBPyConnection, table: pa.Table) -> str:
     con.register(f"{name}_arrow", table)
     con.execute(f"CREATE TEMP TABLE {name} AS SELECT * FROM {name}_arrow")  # noqa: S608
     con.unregister(f"{name}_arrow")
+    return name
+
+
+# Exact arithmetic for the readers that compute a line's cost from its export's columns
+# (apportion.engine.functions declares them to Ibis). DECIMAL(38, 18) x DECIMAL(38, 18) is
+# DECIMAL(38, 36) in DuckDB, which overflows at 100: a product is taken in 128-bit integers,
+# whole and fractional parts apart (a = A + a'/10^18), and its one inexact term, a' x b',
+# rounded half to even to 18 places (the parity is the whole result's).
+#
+# Three things measured shape them. A macro's argument is written out wherever the macro uses
+# it, and planning a product of nested macros took over a second: each step is called on the
+# columns the step before made (apportion.engine.functions.with_exact_products). DuckDB
+# shares a repeated subexpression only outside a CASE (inside one, the product took 8x as
+# long), so none has a CASE. TRY does not catch an error raised under a CASE, so nothing
+# here relies on it: operands whose product would overflow the integers are zeroed first
+# (``kept``), and the product of those is NULL.
+_SCALE = "1000000000000000000"  # 10^18
+_ABOVE = "100000000000000000000"  # 10^20: no DECIMAL(38, 18) holds it
+EXACT_MACROS = (
+    "CREATE OR REPLACE TEMP MACRO apportion_whole(x) AS CAST(trunc(abs(x)) AS HUGEINT)",
+    "CREATE OR REPLACE TEMP MACRO apportion_part(x) AS "
+    f"CAST((abs(x) - trunc(abs(x))) * {_SCALE} AS HUGEINT)",
+    # w + f / 10^18 rounded half to even, for w, f >= 0
+    "CREATE OR REPLACE TEMP MACRO apportion_half_even(w, f) AS "
+    f"w + f // {_SCALE} + CAST((f % {_SCALE}) * 2 > {_SCALE} "
+    f"OR ((f % {_SCALE}) * 2 = {_SCALE} AND (w + f // {_SCALE}) % 2 = 1) AS INTEGER)",
+    # |a x b| x 10^18, for a and b DECIMAL(38, 18) whose product is below 10^20
+    "CREATE OR REPLACE TEMP MACRO apportion_scaled_product(a, b) AS apportion_half_even("
+    f"apportion_whole(a) * apportion_whole(b) * {_SCALE} "
+    "+ apportion_whole(a) * apportion_part(b) + apportion_part(a) * apportion_whole(b), "
+    "apportion_part(a) * apportion_part(b))",
+    "CREATE OR REPLACE TEMP MACRO apportion_scaled_text(negative, r) AS "
+    "repeat('-', CAST(negative AND r > 0 AS INTEGER)) "
+    f"|| CAST(r // {_SCALE} AS VARCHAR) || '.' || lpad(CAST(r % {_SCALE} AS VARCHAR), 18, '0')",
+    "CREATE OR REPLACE TEMP MACRO apportion_digits(x) AS "
+    "length(CAST(apportion_whole(x) AS VARCHAR))",
+    "CREATE OR REPLACE TEMP MACRO apportion_kept(x, keep) AS x * CAST(keep AS INTEGER)",
+    # whole parts of 21 digits between them multiply below 10^21, which 128 bits hold
+    "CREATE OR REPLACE TEMP MACRO apportion_fits(a, b) AS "
+    f"apportion_whole(a) * apportion_whole(b) < {_ABOVE}",
+    # the product's text where it fits, else NULL (its text cut to nothing, then NULLIF)
+    "CREATE OR REPLACE TEMP MACRO apportion_product_text(a, b, fits) AS nullif(left("
+    "apportion_scaled_text((a < 0) != (b < 0), apportion_scaled_product(a, b)), "
+    "64 * CAST(fits AS INTEGER)), '')",
+    # a + b where each is below half of 10^20 (so the sum cannot overflow), else NULL
+    "CREATE OR REPLACE TEMP MACRO apportion_guarded_sum(a, b, small) AS "
+    "(apportion_kept(a, small) + apportion_kept(b, small)) * nullif(CAST(small AS INTEGER), 0)",
+    "CREATE OR REPLACE TEMP MACRO apportion_exact_sum(a, b) AS apportion_guarded_sum("
+    "CAST(a AS DECIMAL(38, 18)), CAST(b AS DECIMAL(38, 18)), "
+    "abs(a) < 50000000000000000000 AND abs(b) < 50000000000000000000)",
+)
+
+
+def shaped(con: duckdb.DuckDBPyConnection, staged: str, shape: Shape) -> str:
+    """A staged file reshaped by a reader (a native export's columns mapped to FOCUS, as Ibis
+    over the staged table), as a temporary view in the staging engine named by the result.
+    The reader may query the staged table while it builds the expression (its distinct
+    units, say) and stage small tables beside it to join; the exact-arithmetic macros are
+    there for it."""
+    for macro in EXACT_MACROS:
+        con.execute(macro)
+    backend = ibis.duckdb.from_connection(con)
+
+    def beside(rows: pa.Table) -> ir.Table:
+        return backend.table(stage_arrow(con, rows))
+
+    name = f"{staged}_shaped"
+    sql = backend.compile(shape(backend.table(staged), beside))
+    con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {sql}")  # compiled by Ibis
     return name
 
 

@@ -34,15 +34,31 @@ a number is quarantined; its line number is its line in the file (its position i
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from decimal import Decimal
+from itertools import chain
+from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+
+from apportion.engine.dataplane import FileError
 from apportion.ingest import services, values
 from apportion.ingest.conform import charge_frequency, pricing, pricing_unit
-from apportion.ingest.native import Native
-from apportion.ingest.registry import reader
-from apportion.ingest.reports import NO_AMOUNT, FocusRow, billing_month, nested, text
+from apportion.ingest.readers import Look, Read, Staging
+from apportion.ingest.registry import Reader, reader
+from apportion.ingest.reports import (
+    FOCUS_ALWAYS,
+    NO_AMOUNT,
+    FocusRow,
+    billing_month,
+    bounded_text,
+    exact_json,
+    nested,
+    text,
+    text_table,
+)
 from apportion.ingest.services import ai_service, lookup, service_columns
 from apportion.money import EXACT, rounded_text
 from apportion.schema import columns as col
@@ -253,7 +269,87 @@ def _gcp_row(row: Mapping[str, Any]) -> FocusRow:
     }
 
 
-GCP = Native(
+# -- JSON exports, object by object ----------------------------------------------------------
+@dataclass(frozen=True)
+class JsonExport:
+    """A JSON export's mapping to FOCUS, object by object (a stager of
+    apportion.ingest.readers): auto recognises it by its first object's keys."""
+
+    reader: Reader  # its registry entry: --format name, title, how auto recognises it
+    recognise: Callable[[list[str]], bool]  # on the first JSON object's keys
+    row: Callable[[Mapping[str, Any]], FocusRow]
+
+    def recognises(self, look: Look) -> bool:
+        return look.first is not None and self.recognise(list(look.first))
+
+    def stage(self, path: Path, at: Staging) -> Read:
+        notes = [f"read as {self.reader.title} ({self.reader.name}), mapped to FOCUS"]
+        return Read.arrow(at, export_table(self, path), notes=notes)
+
+
+def export_table(export: JsonExport, path: Path) -> pa.Table:
+    """Every object of the export as a FOCUS row of text, numbered by its line in the file."""
+    rows: list[FocusRow] = []
+    lines: list[int] = []
+    for line, row in json_records(path, export.recognise, export.reader.title):
+        rows.append(export.row(row))
+        lines.append(line)
+    # a header-only export (a month with no charges) is still a cost file: it loads nothing
+    columns = list(dict.fromkeys([*FOCUS_ALWAYS, *(name for row in rows for name in row)]))
+    return text_table(rows, lines, columns)
+
+
+def json_records(
+    path: Path, keys_ok: Callable[[list[str]], bool], what: str
+) -> Iterator[tuple[int, dict[str, Any]]]:
+    """A JSON export's objects, numbers exact: JSON Lines numbered by line, or one JSON array
+    (what a query tool saves) numbered by position. The file is refused whole when it is not
+    UTF-8, when a line or item is not a JSON object, or when the first object's keys are not
+    ``what``'s (as ``keys_ok`` tells)."""
+    for index, (number, record) in enumerate(_json_objects(path)):
+        if index == 0 and not keys_ok(list(record)):
+            raise FileError(f"{path.name}: not a {what} (its fields are not)")
+        yield number, record
+
+
+def _json_objects(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    try:
+        with path.open(encoding="utf-8-sig") as handle:
+            lines = ((n, line) for n, line in enumerate(handle, start=1) if line.strip())
+            first = next(lines, None)
+            if first is not None and first[1].lstrip().startswith("["):
+                yield from _json_array(path)  # the whole file is one JSON array
+                return
+            for number, line in chain([first] if first else [], lines):
+                yield number, _json_object(line, path.name, f"line {number}")
+    except UnicodeDecodeError as exc:
+        raise FileError(f"{path.name}: not UTF-8 text ({exc.reason})") from exc
+
+
+def _json_array(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    try:
+        items = exact_json(bounded_text(path))
+    except ValueError as exc:  # JSONDecodeError is one, and so is NaN
+        raise FileError(f"{path.name}: not a readable JSON array ({exc})") from exc
+    if not isinstance(items, list):
+        raise FileError(f"{path.name}: not a JSON array of objects")
+    for number, item in enumerate(items, start=1):
+        if not isinstance(item, dict):
+            raise FileError(f"{path.name}: item {number} is not a JSON object")
+        yield number, item
+
+
+def _json_object(text: str, file_name: str, where: str) -> dict[str, Any]:
+    try:
+        found = exact_json(text)
+    except ValueError as exc:  # JSONDecodeError is one, and so is NaN
+        raise FileError(f"{file_name}: {where} is not valid JSON ({exc})") from exc
+    if not isinstance(found, dict):
+        raise FileError(f"{file_name}: {where} is not a JSON object")
+    return found
+
+
+GCP = JsonExport(
     reader("gcp"),
     recognise=lambda keys: set(keys) >= _FIELDS,
     row=_gcp_row,

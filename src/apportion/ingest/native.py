@@ -4,11 +4,11 @@ legacy (``--format aws-cur``) and 2.0 (``aws-cur2``), the Azure Enterprise Agree
 amortized (``azure-mca-amortized``), Oracle Cloud's cost report (``oci``) and, in
 apportion.ingest.gcp, Google Cloud's billing export (``gcp``).
 
-Each row of the export becomes one FOCUS row of text, and the rows go through the same parsing,
-quarantine and categories as a FOCUS file. Amounts are added and subtracted as exact decimals
-(the effective cost of a reservation's fee is two of its columns), never as floating point.
-The mapping is done row by row in Python: fine for the millions of rows a month of a large
-account has, slower than reading a FOCUS export, which AWS Data Exports write directly.
+Each CSV export's mapping is a column map (apportion.ingest.columnmap), run in the staging
+engine: each row of the export becomes one FOCUS row of text, and the rows go through the same
+parsing, quarantine and categories as a FOCUS file. Amounts are added, subtracted and
+multiplied as exact decimals (the effective cost of a reservation's fee is two of its
+columns; a list cost is a rate x a quantity), never as floating point.
 
 The lines are FOCUS 1.2 as far as the export allows (tests/ingest/test_focus_validity.py runs
 the FinOps Foundation's validator on them): every line has a ServiceCategory and
@@ -40,174 +40,71 @@ is no price), the negotiated unit price x quantity the contracted cost, each the
 the export has neither. A file whose rows show it is the other export is refused whole, so a
 commitment is never counted twice or not at all.
 
-The row number of a quarantined row is its line in the file.
+Cells are read trimmed, so `` Usage`` is Usage. The row number of a quarantined row is its
+line in the file.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
 from functools import cache
-from itertools import chain
-from pathlib import Path
-from typing import Any, Protocol
 
-import pyarrow as pa
+import ibis
+import ibis.expr.types as ir
 
-from apportion.engine.dataplane import FileError
 from apportion.ingest import services, values
-from apportion.ingest.conform import charge_frequency, pricing, pricing_unit
-from apportion.ingest.readers import Look, Read, Staging
-from apportion.ingest.registry import Reader, reader
-from apportion.ingest.reports import (
-    FOCUS_ALWAYS,
-    NO_AMOUNT,
-    FocusRow,
-    billing_month,
-    bounded_text,
-    csv_records,
-    exact_json,
-    text_table,
+from apportion.ingest.columnmap import (
+    Cells,
+    ColumnMap,
+    Derived,
+    Outputs,
+    Refusal,
+    Text,
+    json_members,
+    lookup,
+    total,
 )
-from apportion.ingest.services import ai_service, lookup, service_columns
+from apportion.ingest.conform import charge_frequency, pricing_unit
+from apportion.ingest.registry import reader
+from apportion.ingest.reports import NO_AMOUNT, billing_month
+from apportion.ingest.services import ai_service, service_columns
 from apportion.money import EXACT, rounded_text
 from apportion.schema import columns as col
 
-Row = Mapping[str, str]
+Columns = dict[str, ir.Value]
+_NULL = ibis.null("string")
 
 
-class Cells(Protocol):
-    """What a mapping reads a row's cells through: the row itself, or a view of it under
-    other names (a CUR 2.0 row read under legacy CUR names)."""
-
-    def get(self, name: str, default: str, /) -> str: ...
+def _when(condition: ir.BooleanValue, value: Text | str) -> Text:
+    """The value where the condition holds, else NULL."""
+    return ibis.ifelse(condition, value, _NULL)
 
 
-class OtherExport(ValueError):
-    """A row that shows the file is another export than the one named (an amortized Azure
-    export read as the actual one): the file is refused whole."""
+def _pricing(category: Text, quantity: Text, unit: Text) -> Columns:
+    """PricingQuantity and PricingUnit: both, where the export has both and the line is not
+    tax; otherwise neither (apportion.ingest.conform.pricing)."""
+    both = (category != "Tax") & quantity.strip().nullif("").notnull() & unit.notnull()
+    return {col.PRICING_QUANTITY: _when(both, quantity), col.PRICING_UNIT: _when(both, unit)}
 
 
-@dataclass(frozen=True)
-class Native:
-    """A native export's mapping to FOCUS (a stager of apportion.ingest.readers). Its registry
-    entry says whether it is CSV (auto looks at the header) or JSON (at the first object's
-    keys), and whether auto recognises it."""
-
-    reader: Reader  # its registry entry: --format name, title, how auto recognises it
-    recognise: Callable[[list[str]], bool]  # on the CSV header, or the first JSON object's keys
-    row: Callable[[Mapping[str, Any]], FocusRow]  # a CSV row (text) or a JSON object
-
-    def recognises(self, look: Look) -> bool:
-        if self.reader.looks == "json":
-            return look.first is not None and self.recognise(list(look.first))
-        return self.recognise(look.header)
-
-    def stage(self, path: Path, at: Staging) -> Read:
-        notes = [f"read as {self.reader.title} ({self.reader.name}), mapped to FOCUS"]
-        return Read.arrow(at, native_table(self, path), notes=notes)
+def _services(derived: Cells, name: str) -> Columns:
+    return {
+        col.SERVICE_CATEGORY: derived.derived(name, 0),
+        col.SERVICE_SUBCATEGORY: derived.derived(name, 1),
+    }
 
 
-def native_table(native: Native, path: Path) -> pa.Table:
-    """Every row of the export as a FOCUS row of text, numbered by its line in the file."""
-    records = json_records if native.reader.looks == "json" else csv_records
-    rows: list[FocusRow] = []
-    lines: list[int] = []
-    for line, row in records(path, native.recognise, native.reader.title):
-        try:
-            rows.append(native.row(row))
-        except OtherExport as exc:
-            raise FileError(f"{path.name}: line {line}: {exc}") from exc
-        lines.append(line)
-    # a header-only export (a month with no charges) is still a cost file: it loads nothing
-    columns = list(dict.fromkeys([*FOCUS_ALWAYS, *(name for row in rows for name in row)]))
-    return text_table(rows, lines, columns)
+def _service(*found: services.Service | None) -> Outputs:
+    columns = service_columns(*found)
+    return columns[col.SERVICE_CATEGORY], columns[col.SERVICE_SUBCATEGORY]
 
 
-def json_records(
-    path: Path, keys_ok: Callable[[list[str]], bool], what: str
-) -> Iterator[tuple[int, dict[str, Any]]]:
-    """A JSON export's objects, numbers exact: JSON Lines numbered by line, or one JSON array
-    (what a query tool saves) numbered by position. The file is refused whole when it is not
-    UTF-8, when a line or item is not a JSON object, or when the first object's keys are not
-    ``what``'s (as ``keys_ok`` tells)."""
-    for index, (number, record) in enumerate(_json_objects(path)):
-        if index == 0 and not keys_ok(list(record)):
-            raise FileError(f"{path.name}: not a {what} (its fields are not)")
-        yield number, record
-
-
-def _json_objects(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    try:
-        with path.open(encoding="utf-8-sig") as handle:
-            lines = ((n, line) for n, line in enumerate(handle, start=1) if line.strip())
-            first = next(lines, None)
-            if first is not None and first[1].lstrip().startswith("["):
-                yield from _json_array(path)  # the whole file is one JSON array
-                return
-            for number, line in chain([first] if first else [], lines):
-                yield number, _json_object(line, path.name, f"line {number}")
-    except UnicodeDecodeError as exc:
-        raise FileError(f"{path.name}: not UTF-8 text ({exc.reason})") from exc
-
-
-def _json_array(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    try:
-        items = exact_json(bounded_text(path))
-    except ValueError as exc:  # JSONDecodeError is one, and so is NaN
-        raise FileError(f"{path.name}: not a readable JSON array ({exc})") from exc
-    if not isinstance(items, list):
-        raise FileError(f"{path.name}: not a JSON array of objects")
-    for number, item in enumerate(items, start=1):
-        if not isinstance(item, dict):
-            raise FileError(f"{path.name}: item {number} is not a JSON object")
-        yield number, item
-
-
-def _json_object(text: str, file_name: str, where: str) -> dict[str, Any]:
-    try:
-        found = exact_json(text)
-    except ValueError as exc:  # JSONDecodeError is one, and so is NaN
-        raise FileError(f"{file_name}: {where} is not valid JSON ({exc})") from exc
-    if not isinstance(found, dict):
-        raise FileError(f"{file_name}: {where} is not a JSON object")
-    return found
-
-
-def _number(text: str) -> Decimal | None:
-    """A cell as a number to compute with; None when blank or not a number a column can hold
-    (``Infinity``, ``1e99999``: see apportion.ingest.values.number)."""
-    try:
-        return values.number(text)
-    except values.NotANumber:
-        return None
-
-
-def _or(*texts: str) -> str | None:
-    """The first non-empty text."""
-    return next((text for text in texts if text.strip()), None)
-
-
-def _cost(text: str) -> str:
-    """A cost cell as it is read: an empty one is quarantined, not read as no cost."""
-    return text if text.strip() else NO_AMOUNT
-
-
-def _sum(row: Cells, *names: str, minus: str | None = None) -> str:
-    """Columns added (and one taken away) exactly; an empty column counts nothing, and text
-    that is not a number is returned as written so the row is quarantined with it."""
-    total = Decimal(0)
-    for name in (*names, *([minus] if minus else [])):
-        cell = row.get(name, "")
-        value = _number(cell)
-        if value is None and cell.strip():
-            return cell
-        total = EXACT.add(total, EXACT.multiply(value or Decimal(0), -1 if name == minus else 1))
-    return format(total, "f")
+def _unit(given: str) -> Outputs:
+    return (pricing_unit(given),)
 
 
 def _json_members(text: str) -> dict[str, str] | None:
@@ -215,7 +112,7 @@ def _json_members(text: str) -> dict[str, str] | None:
     not a JSON object."""
     try:
         found = json.loads(text)
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, RecursionError):  # RecursionError: nested past Python's stack
         return None
     if not isinstance(found, dict):
         return None
@@ -245,128 +142,137 @@ _AWS_OTHER_LINE = ("Adjustment", "One-Time")
 # lines that take back the on-demand cost of usage a Savings Plan covered: the covered line
 # keeps its list and contracted cost, so these have none (the spec's ListCost of a negation),
 # or the savings of covered usage would be taken back with it
-_AWS_NEGATIONS = {"SavingsPlanNegation"}
+_AWS_NEGATION = "SavingsPlanNegation"
 
 
-def _aws_prices(row: Cells, kind: str) -> FocusRow:
+def _aws_category(kind: Text) -> Text:
+    return lookup(kind, {k: v[0] for k, v in _AWS_LINE_ITEMS.items()}, _AWS_OTHER_LINE[0])
+
+
+def _aws_prices(cell: Cells, kind: Text) -> Columns:
     """Unit price, quantity and unit, and the list and contracted cost they make. The list
     cost is the public on-demand rate x the quantity, as the FinOps Foundation's converter
     has it (AWS rounds ``pricing/publicOnDemandCost``, so it is not that product); where there
     is no rate, the public on-demand cost of usage, and the cost itself for the rest."""
-    category = _AWS_LINE_ITEMS.get(kind, _AWS_OTHER_LINE)[0]
-    unblended = _cost(row.get("lineItem/UnblendedCost", ""))
-    priced = category in ("Usage", "Purchase")
-    rate = _or(row.get("pricing/publicOnDemandRate", "")) if priced else None
-    negation = kind in _AWS_NEGATIONS
-    quantities = pricing(
+    category = _aws_category(kind)
+    unblended = cell.cost("lineItem/UnblendedCost")
+    rate = _when(category.isin(["Usage", "Purchase"]), cell("pricing/publicOnDemandRate"))
+    negation = kind == _AWS_NEGATION
+    # a negation has no usage of its own
+    quantities = _pricing(
         category,
-        None if negation else row.get("lineItem/UsageAmount", ""),  # it has no usage of its own
-        pricing_unit(row.get("pricing/unit", "")),
+        _when(~negation, cell.raw("lineItem/UsageAmount")),
+        cell.derived("unit"),
     )
     quantity = quantities[col.PRICING_QUANTITY]
-    on_demand = _or(row.get("pricing/publicOnDemandCost", "")) if category == "Usage" else None
-    listed = (_times(quantity, rate) if rate and quantity else None) or on_demand or unblended
+    on_demand = _when(category == "Usage", cell("pricing/publicOnDemandCost"))
+    # the product of the cells themselves, not of the expressions that choose them: each
+    # term of a map is written out in full wherever it is used
+    product = cell.times("quantity", "rate")
+    listed = ibis.coalesce(
+        _when(rate.notnull() & quantity.notnull(), product), on_demand, unblended
+    )
     return {
         col.LIST_UNIT_PRICE: rate,
         **quantities,
-        col.LIST_COST: "0" if negation else listed,
-        col.CONTRACTED_COST: "0" if negation else unblended,
+        col.LIST_COST: ibis.ifelse(negation, "0", listed),
+        col.CONTRACTED_COST: ibis.ifelse(negation, "0", unblended),
     }
 
 
-def _aws_effective_cost(row: Cells) -> str:
+def _aws_effective_cost(cell: Cells, kind: Text) -> Text:
     """The cost with commitments amortised, as the FOCUS converter computes it: covered usage
     at its share of the commitment, the commitment's fees at what went unused."""
-    kind, unblended = (
-        row.get("lineItem/LineItemType", ""),
-        _cost(row.get("lineItem/UnblendedCost", "")),
+    unblended = cell.cost("lineItem/UnblendedCost")
+    return ibis.cases(
+        (kind == "DiscountedUsage", cell("reservation/EffectiveCost").fill_null(unblended)),
+        (
+            kind == "SavingsPlanCoveredUsage",
+            cell("savingsPlan/SavingsPlanEffectiveCost").fill_null(unblended),
+        ),
+        (kind.isin(["SavingsPlanNegation", "SavingsPlanUpfrontFee"]), "0"),
+        # a reservation's upfront payment: amortised into the usage it covers
+        ((kind == "Fee") & cell("reservation/ReservationARN").notnull(), "0"),
+        (kind == "RIFee", total(cell.amount("unused upfront"), cell.amount("unused recurring"))),
+        (
+            kind == "SavingsPlanRecurringFee",
+            total(cell.amount("commitment"), minus=cell.amount("used commitment")),
+        ),
+        else_=unblended,
     )
-    if kind == "DiscountedUsage":
-        return _or(row.get("reservation/EffectiveCost", ""), unblended) or unblended
-    if kind == "SavingsPlanCoveredUsage":
-        return _or(row.get("savingsPlan/SavingsPlanEffectiveCost", ""), unblended) or unblended
-    if kind in ("SavingsPlanNegation", "SavingsPlanUpfrontFee"):
-        return "0"
-    if kind == "Fee" and row.get("reservation/ReservationARN", "").strip():
-        return "0"  # a reservation's upfront payment: amortised into the usage it covers
-    if kind == "RIFee":
-        return _sum(
-            row,
-            "reservation/UnusedAmortizedUpfrontFeeForBillingPeriod",
-            "reservation/UnusedRecurringFee",
-        )
-    if kind == "SavingsPlanRecurringFee":
-        return _sum(row, "savingsPlan/TotalCommitmentToDate", minus="savingsPlan/UsedCommitment")
-    return unblended
 
 
-def _aws_tags(row: Row) -> str | None:
-    tags = {
-        name.removeprefix("resourceTags/"): value
-        for name, value in row.items()
-        if name.startswith("resourceTags/") and value.strip()
-    }
-    return json.dumps(tags, sort_keys=True) if tags else None
-
-
-def _aws_row(row: Row) -> FocusRow:
-    return _aws_line(row, _aws_tags(row))
-
-
-def _aws_line(row: Cells, tags: str | None) -> FocusRow:
+def _aws_columns(cell: Cells, tags: Text) -> Columns:
     """A CUR row, read by its legacy column names, with its tags as a JSON object."""
-    unblended = _cost(row.get("lineItem/UnblendedCost", ""))
-    kind = row.get("lineItem/LineItemType", "")
-    category, frequency = _AWS_LINE_ITEMS.get(kind, _AWS_OTHER_LINE)
+    kind = cell("lineItem/LineItemType").fill_null("")
+    category = _aws_category(kind)
     usage = category == "Usage"
-    product_code = row.get("lineItem/ProductCode", "")
-    product_name = row.get("product/ProductName", "")
+    frequencies = {k: v[1] for k, v in _AWS_LINE_ITEMS.items()}
     return {
-        col.PROVIDER_NAME: "AWS",
-        col.PUBLISHER_NAME: _or(row.get("bill/BillingEntity", "")) or "AWS",
-        col.INVOICE_ISSUER_NAME: _or(row.get("bill/InvoicingEntity", "")) or "AWS",
-        col.INVOICE_ID: _or(row.get("bill/InvoiceId", "")),
-        col.BILLING_ACCOUNT_ID: _or(
-            row.get("bill/PayerAccountId", ""), row.get("lineItem/UsageAccountId", "")
-        ),
-        col.BILLING_ACCOUNT_NAME: _or(row.get("bill/PayerAccountName", "")),
-        col.SUB_ACCOUNT_ID: _or(row.get("lineItem/UsageAccountId", "")),
-        col.SUB_ACCOUNT_NAME: _or(row.get("lineItem/UsageAccountName", "")),
-        col.BILLING_PERIOD_START: _or(row.get("bill/BillingPeriodStartDate", "")),
-        col.BILLING_PERIOD_END: _or(row.get("bill/BillingPeriodEndDate", "")),
-        col.CHARGE_PERIOD_START: _or(row.get("lineItem/UsageStartDate", "")),
-        col.CHARGE_PERIOD_END: _or(row.get("lineItem/UsageEndDate", "")),
+        col.PROVIDER_NAME: ibis.literal("AWS"),
+        col.PUBLISHER_NAME: cell("bill/BillingEntity").fill_null("AWS"),
+        col.INVOICE_ISSUER_NAME: cell("bill/InvoicingEntity").fill_null("AWS"),
+        col.INVOICE_ID: cell("bill/InvoiceId"),
+        col.BILLING_ACCOUNT_ID: cell("bill/PayerAccountId", "lineItem/UsageAccountId"),
+        col.BILLING_ACCOUNT_NAME: cell("bill/PayerAccountName"),
+        col.SUB_ACCOUNT_ID: cell("lineItem/UsageAccountId"),
+        col.SUB_ACCOUNT_NAME: cell("lineItem/UsageAccountName"),
+        col.BILLING_PERIOD_START: cell("bill/BillingPeriodStartDate"),
+        col.BILLING_PERIOD_END: cell("bill/BillingPeriodEndDate"),
+        col.CHARGE_PERIOD_START: cell("lineItem/UsageStartDate"),
+        col.CHARGE_PERIOD_END: cell("lineItem/UsageEndDate"),
         col.CHARGE_CATEGORY: category,
-        col.CHARGE_FREQUENCY: frequency,
-        col.CHARGE_DESCRIPTION: _or(row.get("lineItem/LineItemDescription", "")),
-        col.BILLING_CURRENCY: _or(row.get("lineItem/CurrencyCode", "")),
-        col.BILLED_COST: unblended,
-        col.EFFECTIVE_COST: _aws_effective_cost(row),
-        **_aws_prices(row, kind),
-        col.SERVICE_NAME: _or(product_name, product_code),
-        **service_columns(
-            lookup(services.AWS, product_code), ai_service(product_code, product_name)
-        ),
-        col.RESOURCE_ID: _or(row.get("lineItem/ResourceId", "")),
-        col.REGION_ID: _or(row.get("product/regionCode", ""), row.get("product/region", "")),
-        col.AVAILABILITY_ZONE: _or(row.get("lineItem/AvailabilityZone", "")),
-        col.SKU_ID: _or(row.get("product/sku", "")),
-        col.CONSUMED_QUANTITY: _or(row.get("lineItem/UsageAmount", "")) if usage else None,
-        col.CONSUMED_UNIT: pricing_unit(row.get("pricing/unit", "")) if usage else None,
+        col.CHARGE_FREQUENCY: lookup(kind, frequencies, _AWS_OTHER_LINE[1]),
+        col.CHARGE_DESCRIPTION: cell("lineItem/LineItemDescription"),
+        col.BILLING_CURRENCY: cell("lineItem/CurrencyCode"),
+        col.BILLED_COST: cell.cost("lineItem/UnblendedCost"),
+        col.EFFECTIVE_COST: _aws_effective_cost(cell, kind),
+        **_aws_prices(cell, kind),
+        col.SERVICE_NAME: cell("product/ProductName", "lineItem/ProductCode"),
+        **_services(cell, "service"),
+        col.RESOURCE_ID: cell("lineItem/ResourceId"),
+        col.REGION_ID: cell("product/regionCode", "product/region"),
+        col.AVAILABILITY_ZONE: cell("lineItem/AvailabilityZone"),
+        col.SKU_ID: cell("product/sku"),
+        col.CONSUMED_QUANTITY: _when(usage, cell("lineItem/UsageAmount")),
+        col.CONSUMED_UNIT: _when(usage, cell.derived("unit")),
         col.TAGS: tags,
-        "x_LineItemType": kind or None,
-        "x_UsageType": _or(row.get("lineItem/UsageType", "")),
-        "x_Operation": _or(row.get("lineItem/Operation", "")),
-        "x_ProductCode": _or(row.get("lineItem/ProductCode", "")),
+        "x_LineItemType": kind.nullif(""),
+        "x_UsageType": cell("lineItem/UsageType"),
+        "x_Operation": cell("lineItem/Operation"),
+        "x_ProductCode": cell("lineItem/ProductCode"),
     }
 
 
-AWS_CUR = Native(
+def _aws_service(code: str, name: str) -> Outputs:
+    return _service(services.lookup(services.AWS, code), ai_service(code, name))
+
+
+def _aws_amounts(cell: Cells) -> dict[str, Text]:
+    return {
+        "quantity": cell.raw("lineItem/UsageAmount"),
+        "rate": cell.raw("pricing/publicOnDemandRate"),
+        "unused upfront": cell.raw("reservation/UnusedAmortizedUpfrontFeeForBillingPeriod"),
+        "unused recurring": cell.raw("reservation/UnusedRecurringFee"),
+        "commitment": cell.raw("savingsPlan/TotalCommitmentToDate"),
+        "used commitment": cell.raw("savingsPlan/UsedCommitment"),
+    }
+
+
+_AWS_DERIVED = (
+    Derived("unit", _unit, ("pricing/unit",)),
+    Derived("service", _aws_service, ("lineItem/ProductCode", "product/ProductName"), 2),
+)
+
+AWS_CUR = ColumnMap(
     reader("aws-cur"),
     recognise=lambda header: (
         {"lineItem/UnblendedCost", "bill/BillingPeriodStartDate"} <= set(header)
     ),
-    row=_aws_row,
+    columns=lambda cell: _aws_columns(cell, json_members(cell.prefixed("resourceTags/"))),
+    derive=_AWS_DERIVED,
+    amounts=_aws_amounts,
+    products=(("quantity", "rate"),),
 )
 
 
@@ -374,6 +280,9 @@ AWS_CUR = Native(
 _WORD_START = re.compile(r"(?<=[^/])(?=[A-Z])")
 # CUR 2.0 writes a tag key's "user:" or "aws:" prefix as "user_" or "aws_"
 _CUR2_TAG_PREFIX = re.compile(r"^(user|aws)_")
+# product attributes the legacy mapping reads, found in CUR 2.0's ``product`` map where they
+# are not columns of their own
+_CUR2_PRODUCT = ("product/ProductName", "product/regionCode", "product/region", "product/sku")
 
 
 @cache
@@ -384,53 +293,51 @@ def _cur2_name(legacy: str) -> str:
     return _WORD_START.sub("_", legacy).replace("/", "_").lower()
 
 
-@dataclass(frozen=True)
-class _Cur2Cells:
-    """A CUR 2.0 row read under legacy CUR names, so that one mapping serves both. A product
-    attribute outside CUR 2.0's fixed columns (``product/ProductName``) is a key of its
-    ``product`` map (``product_name``)."""
-
-    row: Row
-    product: Mapping[str, str]
-
-    def get(self, name: str, default: str, /) -> str:
-        column = _cur2_name(name)
-        if column in self.row:
-            return self.row[column]
-        if name.startswith("product/"):
-            return self.product.get(column.removeprefix("product_"), default)
-        return default
+def _cur2_product(text: str) -> Outputs:
+    """The product attributes of CUR 2.0's ``product`` map (``product_name``), by the legacy
+    names the mapping reads them under."""
+    members = _json_members(text or "{}") or {}
+    return tuple(members.get(_cur2_name(name).removeprefix("product_")) for name in _CUR2_PRODUCT)
 
 
-def _cur2_tags(text: str) -> str | None:
+def _cur2_tags(text: str) -> Outputs:
     """CUR 2.0 writes all of a line's tags as one JSON object, a user tag as ``user_team``
     (``user:team`` in the legacy report): the prefix is written back as the legacy report has
     it, so the tag policy folds both alike. A cell that is not a JSON object is passed on as
     written, so the row is quarantined for it."""
     if not text.strip():
-        return None
+        return (None,)
     members = _json_members(text)
     if members is None:
-        return text
+        return (text,)
     tags = {_CUR2_TAG_PREFIX.sub(r"\1:", key): value for key, value in members.items() if value}
-    return json.dumps(tags, sort_keys=True) if tags else None
+    return (json.dumps(tags, sort_keys=True) if tags else None,)
 
 
-def _cur2_row(row: Row) -> FocusRow:
-    cells = _Cur2Cells(row, _json_members(row.get("product", "") or "{}") or {})
-    line = _aws_line(cells, _cur2_tags(row.get("resource_tags", "")))
+def _cur2_columns(cell: Cells) -> Columns:
+    columns = _aws_columns(cell, cell.derived("tags"))
     # cost categories are AWS's own allocation, kept beside the tags rather than mixed in
-    categories = row.get("cost_category", "").strip()
-    line["x_CostCategory"] = None if categories in ("", "{}") else categories
-    return line
+    categories = cell("cost_category")
+    columns["x_CostCategory"] = _when(categories != "{}", categories)
+    return columns
 
 
-AWS_CUR2 = Native(
+AWS_CUR2 = ColumnMap(
     reader("aws-cur2"),
     recognise=lambda header: (
         {"line_item_unblended_cost", "bill_billing_period_start_date"} <= set(header)
     ),
-    row=_cur2_row,
+    columns=_cur2_columns,
+    # the product map first: the service is told by its product name too
+    derive=(
+        Derived("product", _cur2_product, ("product",), len(_CUR2_PRODUCT)),
+        *_AWS_DERIVED,
+        Derived("tags", _cur2_tags, ("resource_tags",)),
+    ),
+    fold=_cur2_name,
+    fallback={name: ("product", i) for i, name in enumerate(_CUR2_PRODUCT)},
+    amounts=_aws_amounts,
+    products=(("quantity", "rate"),),
 )
 
 
@@ -444,9 +351,10 @@ _AZURE_CHARGE_CATEGORY = {
     "RoundingAdjustment": "Adjustment",
     "Tax": "Tax",
 }
-_COMMITMENT_MODELS = {"reservation", "savingsplan"}
-_COMMITMENT_SERVICES = {"microsoft.capacity", "microsoft.billingbenefits"}
-_UNUSED_COMMITMENT = {"UnusedReservation", "UnusedSavingsPlan"}
+_AZURE_OTHER_CHARGE = "Adjustment"
+_COMMITMENT_MODELS = ["reservation", "savingsplan"]
+_COMMITMENT_SERVICES = ["microsoft.capacity", "microsoft.billingbenefits"]
+_UNUSED_COMMITMENT = ["UnusedReservation", "UnusedSavingsPlan"]
 
 
 def _us_date(text: str, days_after: int = 0) -> str | None:
@@ -460,7 +368,7 @@ def _us_date(text: str, days_after: int = 0) -> str | None:
         written = text
     day = values.us_date(written)  # the one reading of m/d/yy every reader shares
     if day is None:
-        return _or(text)
+        return text.strip() or None
     try:
         found = day + timedelta(days=days_after)
     except OverflowError:
@@ -468,11 +376,87 @@ def _us_date(text: str, days_after: int = 0) -> str | None:
     return f"{found.isoformat()}T00:00:00Z"
 
 
+def _azure_day(text: str) -> Outputs:
+    """A usage day as its charge period: the day, and the day after."""
+    return _us_date(text), _us_date(text, days_after=1)
+
+
+def _azure_period(start: str, end: str) -> Outputs:
+    """The billing period; the export's end is its last day, FOCUS's the day after."""
+    return _us_date(start), _us_date(end, days_after=1)
+
+
+def _azure_category(kind: Text) -> Text:
+    return lookup(kind, _AZURE_CHARGE_CATEGORY, _AZURE_OTHER_CHARGE)
+
+
+def _azure_frequency(kind: str, given: str) -> Outputs:
+    category = _AZURE_CHARGE_CATEGORY.get(kind.strip(), _AZURE_OTHER_CHARGE)
+    return (charge_frequency(category, given),)
+
+
+def _azure_service(meter: str, consumed: str, family: str) -> Outputs:
+    return _service(
+        services.lookup(services.AZURE_METERS, meter),
+        services.lookup(services.AZURE_PROVIDERS, consumed),
+        ai_service(family, meter, consumed),
+        services.lookup(services.AZURE_FAMILIES, family),
+    )
+
+
+def _azure_commitment(cell: Cells) -> ir.BooleanValue:
+    """A row a reservation or savings plan made (Microsoft's own test in its FOCUS converter):
+    its purchase, the usage it covers, or its unused part."""
+    return (
+        cell("PricingModel").lower().isin(_COMMITMENT_MODELS).fill_null(False)
+        | cell("ConsumedService").lower().isin(_COMMITMENT_SERVICES).fill_null(False)
+        | cell("ReservationId", "benefitId").notnull()
+    )
+
+
+def _billed(cell: Cells) -> ir.BooleanValue:
+    """Whether the row bills an amount other than zero."""
+    amount = values.decimal(cell.raw("CostInBillingCurrency")).value
+    return (amount != 0).fill_null(False)
+
+
+def _azure_costs(cell: Cells, *, amortized: bool) -> Columns:
+    """The four cost metrics of a row (see the module docstring for the two exports), and
+    the unit prices and quantity its list and contracted cost are the product of."""
+    cost = cell.cost("CostInBillingCurrency")
+    kind = cell("ChargeType").fill_null("")
+    category = _azure_category(kind)
+    commitment = _azure_commitment(cell)
+    covered = commitment & kind.isin(["Usage", *_UNUSED_COMMITMENT]) if amortized else False
+    bought = commitment & (kind == "Purchase") if amortized else False
+    quantity = cell("Quantity")
+    prices = _azure_prices(cell, category)
+    # on the unit prices as derived (a column), not on the expression that keeps them off tax
+    listed, contracted = (
+        _when(category != "Tax", cell.times("quantity", price))
+        for price in ("list unit price", "contracted unit price")
+    )
+    return {
+        # billed as the purchase, in the actual export
+        col.BILLED_COST: ibis.ifelse(covered, "0", cost),
+        col.EFFECTIVE_COST: ibis.ifelse(bought, "0", cost),  # amortised into the usage
+        # pay-as-you-go price for the list, the agreement's price for the contract
+        col.LIST_COST: ibis.coalesce(listed, cell("paygCostInBillingCurrency"), cost),
+        col.CONTRACTED_COST: ibis.coalesce(contracted, cost),
+        **prices,
+        **_pricing(category, quantity.fill_null(""), cell.derived("unit")),
+    }
+
+
+def _azure_unit_prices(price: str, paygo: str, rate: str) -> Outputs:
+    """The unit prices in the billing currency: the export's (in its pricing currency) x the
+    exchange rate from the pricing to the billing currency (1 where the export has none)."""
+    return _times("1", price, rate), _times("1", paygo, rate)
+
+
 def _times(quantity: str, price: str, rate: str = "") -> str | None:
-    """quantity x unit price x the exchange rate from the pricing to the billing currency
-    (1 where the export has none), to the 18 places money keeps (half to even: the product
-    of long decimals can run past them); None when one is missing. A cell that is not a number
-    a column can hold is returned as written, so the row is quarantined with it."""
+    """quantity x unit price x rate, to the 18 places money keeps (half to even); None when
+    one is missing; a cell that is not a number as written, so the row is quarantined."""
     cells = (quantity, price, rate or "1")
     odd = next((c for c in cells if c.strip() and _number(c) is None), None)
     if odd is not None:
@@ -483,176 +467,114 @@ def _times(quantity: str, price: str, rate: str = "") -> str | None:
     return rounded_text(EXACT.multiply(EXACT.multiply(amount, unit), exchange))
 
 
-def _azure_tags(text: str) -> str | None:
-    """EA exports write tags as the members of a JSON object without its braces."""
-    body = text.strip()
-    if not body:
+def _number(text: str) -> Decimal | None:
+    try:
+        return values.number(text)
+    except values.NotANumber:
         return None
-    return body if body.startswith("{") else "{" + body + "}"
 
 
-@dataclass(frozen=True)
-class _AnyCase:
-    """A row read by column names in any case: EA exports write ``CostInBillingCurrency``,
-    MCA exports ``costInBillingCurrency``, and both mean the same."""
-
-    cells: Row
-
-    @classmethod
-    def of(cls, row: Row) -> _AnyCase:
-        return cls({name.strip().lower(): value for name, value in row.items()})
-
-    def __call__(self, *names: str) -> str:
-        """The first of these columns with a value, or empty text."""
-        return _or(*(self.cells.get(name.lower(), "") for name in names)) or ""
-
-
-def _azure_commitment(cell: _AnyCase) -> bool:
-    """A row a reservation or savings plan made (Microsoft's own test in its FOCUS converter):
-    its purchase, the usage it covers, or its unused part."""
-    return bool(
-        cell("PricingModel").lower() in _COMMITMENT_MODELS
-        or cell("ConsumedService").lower() in _COMMITMENT_SERVICES
-        or cell("ReservationId", "benefitId")
-    )
-
-
-def _azure_costs(cell: _AnyCase, *, amortized: bool) -> FocusRow:
-    """The four cost metrics of a row (see the module docstring for the two exports), and
-    the unit prices and quantity its list and contracted cost are the product of."""
-    cost = _cost(cell("CostInBillingCurrency"))
-    kind = cell("ChargeType")
-    category = _AZURE_CHARGE_CATEGORY.get(kind, "Adjustment")
-    commitment = _azure_commitment(cell)
-    covered = amortized and commitment and kind in ("Usage", *_UNUSED_COMMITMENT)
-    bought = amortized and commitment and kind == "Purchase"
-    quantity = cell("Quantity")
-    prices = _azure_prices(cell, category)
-    listed, contracted = (
-        _times(quantity, price) if price else None
-        for price in (prices[col.LIST_UNIT_PRICE], prices[col.CONTRACTED_UNIT_PRICE])
-    )
-    return {
-        col.BILLED_COST: "0" if covered else cost,  # billed as the purchase, in the actual export
-        col.EFFECTIVE_COST: "0" if bought else cost,  # amortised into the usage it covers
-        # pay-as-you-go price for the list, the agreement's price for the contract
-        col.LIST_COST: listed or cell("paygCostInBillingCurrency") or cost,
-        col.CONTRACTED_COST: contracted or cost,
-        **prices,
-        **pricing(category, quantity, pricing_unit(cell("UnitOfMeasure"))),
-    }
-
-
-def _azure_prices(cell: _AnyCase, category: str) -> FocusRow:
+def _azure_prices(cell: Cells, category: Text) -> dict[str, Text]:
     """Unit prices in the billing currency; an MCA export's prices are in its pricing
     currency (USD for a EUR bill), kept as FOCUS's PricingCurrency columns too. Tax has no
     unit price in FOCUS."""
-    if category == "Tax":
-        return dict.fromkeys(_AZURE_PRICES)
-    rate, priced = cell("exchangeRatePricingToBilling"), cell(col.PRICING_CURRENCY)
+    priced = category != "Tax"
+    currency = cell(col.PRICING_CURRENCY)
     return {
-        col.LIST_UNIT_PRICE: _times("1", cell("PayGPrice"), rate),
-        col.CONTRACTED_UNIT_PRICE: _times("1", cell("UnitPrice"), rate),
-        col.PRICING_CURRENCY: priced or None,
-        col.PRICING_CURRENCY_LIST_UNIT_PRICE: _or(cell("PayGPrice")) if priced else None,
-        col.PRICING_CURRENCY_CONTRACTED_UNIT_PRICE: _or(cell("UnitPrice")) if priced else None,
+        col.LIST_UNIT_PRICE: _when(priced, cell.derived("prices", 1)),
+        col.CONTRACTED_UNIT_PRICE: _when(priced, cell.derived("prices", 0)),
+        col.PRICING_CURRENCY: _when(priced, currency),
+        col.PRICING_CURRENCY_LIST_UNIT_PRICE: _when(priced & currency.notnull(), cell("PayGPrice")),
+        col.PRICING_CURRENCY_CONTRACTED_UNIT_PRICE: _when(
+            priced & currency.notnull(), cell("UnitPrice")
+        ),
     }
 
 
-_AZURE_PRICES = (
-    col.LIST_UNIT_PRICE,
-    col.CONTRACTED_UNIT_PRICE,
-    col.PRICING_CURRENCY,
-    col.PRICING_CURRENCY_LIST_UNIT_PRICE,
-    col.PRICING_CURRENCY_CONTRACTED_UNIT_PRICE,
-)
+def _azure_tags(cell: Cells) -> Text:
+    """EA exports write tags as the members of a JSON object without its braces."""
+    body = cell(col.TAGS)
+    return ibis.ifelse(body.startswith("{"), body, "{" + body + "}")
 
 
-def _azure_line(cell: _AnyCase, *, amortized: bool) -> FocusRow:
-    kind = cell("ChargeType")
-    category = _AZURE_CHARGE_CATEGORY.get(kind, "Adjustment")
+def _azure_columns(cell: Cells, *, amortized: bool) -> Columns:
+    kind = cell("ChargeType").fill_null("")
+    category = _azure_category(kind)
     usage = category == "Usage"
-    meter, consumed, family = cell("MeterCategory"), cell("ConsumedService"), cell("ServiceFamily")
     return {
-        col.PROVIDER_NAME: "Microsoft",
-        col.PUBLISHER_NAME: _or(cell(col.PUBLISHER_NAME, "PublisherType")) or "Microsoft",
-        col.INVOICE_ISSUER_NAME: cell("PartnerName") or "Microsoft",
-        col.INVOICE_ID: _or(cell(col.INVOICE_ID)),
-        col.BILLING_ACCOUNT_ID: _or(cell(col.BILLING_ACCOUNT_ID)),
-        col.BILLING_ACCOUNT_NAME: _or(cell(col.BILLING_ACCOUNT_NAME)),
-        col.SUB_ACCOUNT_ID: _or(cell("SubscriptionId")),
-        col.SUB_ACCOUNT_NAME: _or(cell("SubscriptionName")),
-        col.BILLING_PERIOD_START: _us_date(cell("BillingPeriodStartDate")),
-        col.BILLING_PERIOD_END: _us_date(cell("BillingPeriodEndDate"), days_after=1),
-        col.CHARGE_PERIOD_START: _us_date(cell("Date")),
-        col.CHARGE_PERIOD_END: _us_date(cell("Date"), days_after=1),
+        col.PROVIDER_NAME: ibis.literal("Microsoft"),
+        col.PUBLISHER_NAME: cell(col.PUBLISHER_NAME, "PublisherType").fill_null("Microsoft"),
+        col.INVOICE_ISSUER_NAME: cell("PartnerName").fill_null("Microsoft"),
+        col.INVOICE_ID: cell(col.INVOICE_ID),
+        col.BILLING_ACCOUNT_ID: cell(col.BILLING_ACCOUNT_ID),
+        col.BILLING_ACCOUNT_NAME: cell(col.BILLING_ACCOUNT_NAME),
+        col.SUB_ACCOUNT_ID: cell("SubscriptionId"),
+        col.SUB_ACCOUNT_NAME: cell("SubscriptionName"),
+        col.BILLING_PERIOD_START: cell.derived("period", 0),
+        col.BILLING_PERIOD_END: cell.derived("period", 1),
+        col.CHARGE_PERIOD_START: cell.derived("day", 0),
+        col.CHARGE_PERIOD_END: cell.derived("day", 1),
         col.CHARGE_CATEGORY: category,
-        col.CHARGE_FREQUENCY: charge_frequency(category, cell("Frequency")),
-        col.PRICING_CATEGORY: _or(cell("PricingModel")),
-        col.BILLING_CURRENCY: _or(cell("BillingCurrencyCode", col.BILLING_CURRENCY)),
+        col.CHARGE_FREQUENCY: cell.derived("frequency"),
+        col.PRICING_CATEGORY: cell("PricingModel"),
+        col.BILLING_CURRENCY: cell("BillingCurrencyCode", col.BILLING_CURRENCY),
         **_azure_costs(cell, amortized=amortized),
         # a rounding adjustment names no service: its product is the adjustment
-        col.SERVICE_NAME: _or(cell("MeterCategory", "ConsumedService", "ProductName")),
-        **service_columns(
-            lookup(services.AZURE_METERS, meter),
-            lookup(services.AZURE_PROVIDERS, consumed),
-            ai_service(family, meter, consumed),
-            lookup(services.AZURE_FAMILIES, family),
-        ),
-        col.CHARGE_DESCRIPTION: _or(cell("ProductName")),
-        col.RESOURCE_ID: _or(cell(col.RESOURCE_ID)),
-        col.RESOURCE_NAME: _or(cell(col.RESOURCE_NAME)),
-        col.REGION_NAME: _or(cell("ResourceLocation")),
-        col.AVAILABILITY_ZONE: _or(cell(col.AVAILABILITY_ZONE)),
-        col.SKU_ID: _or(cell("PartNumber", "ProductId", "MeterId")),
-        col.SKU_METER: _or(cell("MeterName")),
-        col.CONSUMED_QUANTITY: _or(cell("Quantity")) if usage else None,
-        col.CONSUMED_UNIT: pricing_unit(cell("UnitOfMeasure")) if usage else None,
-        col.COMMITMENT_DISCOUNT_ID: _or(cell("ReservationId", "benefitId")),
-        col.COMMITMENT_DISCOUNT_NAME: _or(cell("ReservationName", "benefitName")),
-        col.TAGS: _azure_tags(cell(col.TAGS)),
-        "x_ResourceGroup": _or(cell("ResourceGroup", "ResourceGroupName")),
-        "x_MeterSubCategory": _or(cell("MeterSubCategory")),
-        "x_CostCenter": _or(cell("CostCenter")),
-        "x_BillingProfileId": _or(cell("BillingProfileId")),
-        "x_InvoiceSectionId": _or(cell("InvoiceSectionId")),
-        "x_ServiceFamily": _or(cell("ServiceFamily")),
+        col.SERVICE_NAME: cell("MeterCategory", "ConsumedService", "ProductName"),
+        **_services(cell, "service"),
+        col.CHARGE_DESCRIPTION: cell("ProductName"),
+        col.RESOURCE_ID: cell(col.RESOURCE_ID),
+        col.RESOURCE_NAME: cell(col.RESOURCE_NAME),
+        col.REGION_NAME: cell("ResourceLocation"),
+        col.AVAILABILITY_ZONE: cell(col.AVAILABILITY_ZONE),
+        col.SKU_ID: cell("PartNumber", "ProductId", "MeterId"),
+        col.SKU_METER: cell("MeterName"),
+        col.CONSUMED_QUANTITY: _when(usage, cell("Quantity")),
+        col.CONSUMED_UNIT: _when(usage, cell.derived("unit")),
+        col.COMMITMENT_DISCOUNT_ID: cell("ReservationId", "benefitId"),
+        col.COMMITMENT_DISCOUNT_NAME: cell("ReservationName", "benefitName"),
+        col.TAGS: _azure_tags(cell),
+        "x_ResourceGroup": cell("ResourceGroup", "ResourceGroupName"),
+        "x_MeterSubCategory": cell("MeterSubCategory"),
+        "x_CostCenter": cell("CostCenter"),
+        "x_BillingProfileId": cell("BillingProfileId"),
+        "x_InvoiceSectionId": cell("InvoiceSectionId"),
+        "x_ServiceFamily": cell("ServiceFamily"),
     }
 
 
-def _actual_row(amortized_format: str) -> Callable[[Row], FocusRow]:
-    """An actual-cost export's row, refusing the file when the row shows it is amortized."""
+def _amortized_rows(amortized_format: str) -> Callable[[Cells], Refusal]:
+    """Rows only an amortized-cost export has: read as actual, the commitment would count
+    twice."""
 
-    def row(given: Row) -> FocusRow:
-        cell = _AnyCase.of(given)
-        kind = cell("ChargeType")
-        billed = _number(cell("CostInBillingCurrency"))
-        # only the amortized export has these: read as actual, the commitment would count twice
-        if kind in _UNUSED_COMMITMENT or (kind == "Usage" and _azure_commitment(cell) and billed):
-            raise OtherExport(
-                f"a {kind} row with an amortised commitment cost: this is an amortized-cost "
-                f"export; use --format {amortized_format}"
-            )
-        return _azure_line(cell, amortized=False)
+    def refusal(cell: Cells) -> Refusal:
+        kind = cell("ChargeType").fill_null("")
+        return Refusal(
+            kind.isin(_UNUSED_COMMITMENT)
+            | ((kind == "Usage") & _azure_commitment(cell) & _billed(cell)),
+            "a "
+            + kind
+            + " row with an amortised commitment cost: this is an amortized-cost export; "
+            + f"use --format {amortized_format}",
+        )
 
-    return row
+    return refusal
 
 
-def _amortized_row(actual_format: str) -> Callable[[Row], FocusRow]:
-    """An amortized-cost export's row, refusing the file when the row shows it is actual."""
+def _actual_rows(actual_format: str) -> Callable[[Cells], Refusal]:
+    """Rows only an actual-cost export has: it alone bills a commitment's purchase."""
 
-    def row(given: Row) -> FocusRow:
-        cell = _AnyCase.of(given)
-        billed = _number(cell("CostInBillingCurrency"))
-        # only the actual export bills a commitment's purchase
-        if cell("ChargeType") == "Purchase" and _azure_commitment(cell) and billed:
-            raise OtherExport(
+    def refusal(cell: Cells) -> Refusal:
+        kind = cell("ChargeType").fill_null("")
+        return Refusal(
+            (kind == "Purchase") & _azure_commitment(cell) & _billed(cell),
+            ibis.literal(
                 "a commitment purchase with a cost: this is an actual-cost export; use "
                 f"--format {actual_format}"
-            )
-        return _azure_line(cell, amortized=True)
+            ),
+        )
 
-    return row
+    return refusal
 
 
 def _ea_header(header: list[str]) -> bool:
@@ -663,28 +585,46 @@ def _mca_header(header: list[str]) -> bool:
     return {"costInBillingCurrency", "billingProfileId", "meterCategory"} <= set(header)
 
 
+def _azure(name: str, other: str, recognise: Callable[[list[str]], bool]) -> ColumnMap:
+    """One of the four Azure exports; ``other`` is its twin (actual or amortized), which a
+    row only the twin has names."""
+    amortized = name.endswith("-amortized")
+    return ColumnMap(
+        reader(name),
+        recognise=recognise,
+        columns=lambda cell: _azure_columns(cell, amortized=amortized),
+        derive=(
+            Derived("unit", _unit, ("UnitOfMeasure",)),
+            Derived(
+                "prices",
+                _azure_unit_prices,
+                ("UnitPrice", "PayGPrice", "exchangeRatePricingToBilling"),
+                2,
+            ),
+            Derived("period", _azure_period, ("BillingPeriodStartDate", "BillingPeriodEndDate"), 2),
+            Derived("day", _azure_day, ("Date",), 2),
+            Derived("frequency", _azure_frequency, ("ChargeType", "Frequency")),
+            Derived(
+                "service", _azure_service, ("MeterCategory", "ConsumedService", "ServiceFamily"), 2
+            ),
+        ),
+        refuse=_actual_rows(other) if amortized else _amortized_rows(other),
+        fold=str.lower,  # EA writes CostInBillingCurrency, MCA costInBillingCurrency
+        amounts=lambda cell: {
+            "quantity": cell.raw("Quantity"),
+            "list unit price": cell.derived("prices", 1),
+            "contracted unit price": cell.derived("prices", 0),
+        },
+        products=(("quantity", "list unit price"), ("quantity", "contracted unit price")),
+    )
+
+
 # Actual and amortized exports share their columns: auto reads both as the actual one, and a
 # row only the other kind has refuses the file with the --format to use.
-AZURE_EA = Native(
-    reader("azure-ea"),
-    recognise=_ea_header,
-    row=_actual_row("azure-ea-amortized"),
-)
-AZURE_EA_AMORTIZED = Native(
-    reader("azure-ea-amortized"),
-    recognise=_ea_header,
-    row=_amortized_row("azure-ea"),
-)
-AZURE_MCA = Native(
-    reader("azure-mca"),
-    recognise=_mca_header,
-    row=_actual_row("azure-mca-amortized"),
-)
-AZURE_MCA_AMORTIZED = Native(
-    reader("azure-mca-amortized"),
-    recognise=_mca_header,
-    row=_amortized_row("azure-mca"),
-)
+AZURE_EA = _azure("azure-ea", "azure-ea-amortized", _ea_header)
+AZURE_EA_AMORTIZED = _azure("azure-ea-amortized", "azure-ea", _ea_header)
+AZURE_MCA = _azure("azure-mca", "azure-mca-amortized", _mca_header)
+AZURE_MCA_AMORTIZED = _azure("azure-mca-amortized", "azure-mca", _mca_header)
 
 
 # -- Oracle Cloud Infrastructure cost report ---------------------------------------------------
@@ -694,16 +634,18 @@ _MINUTES = re.compile(r"^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2})(Z|[+-]\d{2}:?\d{2})$")
 def _oci_time(text: str) -> str | None:
     """OCI writes interval starts to the minute (``2023-11-13T10:00Z``): seconds added."""
     found = _MINUTES.match(text.strip())
-    return f"{found.group(1)}:00{found.group(2)}" if found else _or(text)
+    return f"{found.group(1)}:00{found.group(2)}" if found else (text.strip() or None)
 
 
-def _oci_tags(row: Row) -> str | None:
-    tags = {
-        name.removeprefix("tags/"): value
-        for name, value in row.items()
-        if name.startswith("tags/") and value.strip()
-    }
-    return json.dumps(tags, sort_keys=True) if tags else None
+def _oci_start(text: str) -> Outputs:
+    """An interval's start, and the calendar month it falls in as the billing period: OCI
+    reports have none."""
+    start = _oci_time(text)
+    return (start, *billing_month(start))
+
+
+def _oci_end(text: str) -> Outputs:
+    return (_oci_time(text),)
 
 
 # cost/billingUnitReadable is "<quantity> <size> <time> <what>" ("1 GiB MONTHS STORAGE_SIZE",
@@ -726,7 +668,7 @@ def _oci_unit(text: str) -> str | None:
     ``1000000 Datapoints``); one it cannot put so passes as written."""
     found = _OCI_UNIT.match(text.strip())
     if not found:
-        return _or(text)
+        return text.strip() or None
     count, size, time, what = found.groups()
     if (size != "NONE" and size not in _OCI_SIZES) or (time != "NONE" and time not in _OCI_TIMES):
         return text.strip()
@@ -737,61 +679,70 @@ def _oci_unit(text: str) -> str | None:
     return base if count == "1" else f"{count} {base}"
 
 
-def _oci_row(row: Row) -> FocusRow:
-    cost = _cost(row.get("cost/myCost", ""))
-    if cost != NO_AMOUNT and row.get("cost/myCostOverage", "").strip():
-        # usage beyond the commitment is billed on top (an overage that is not a number
-        # comes back as written, and the row is quarantined with it)
-        cost = _sum(row, "cost/myCost", "cost/myCostOverage")
-    start = _oci_time(row.get("lineItem/intervalUsageStart", ""))
-    # OCI reports have no billing period: the calendar month of the usage
-    period_start, period_end = billing_month(start)
-    correction = row.get("lineItem/isCorrection", "").strip().lower() == "true"
-    category = "Adjustment" if correction else "Usage"
-    service = row.get("product/service", "")
+def _oci_service(service: str) -> Outputs:
+    return _service(services.lookup(services.OCI, service), ai_service(service))
+
+
+def _oci_columns(cell: Cells) -> Columns:
+    cost = cell.cost("cost/myCost")
+    # usage beyond the commitment is billed on top (an overage that is not a number comes out
+    # as written, and the row is quarantined with it)
+    cost = ibis.ifelse(
+        (cost != NO_AMOUNT) & cell("cost/myCostOverage").notnull(),
+        total(cell.amount("cost"), cell.amount("overage")),
+        cost,
+    )
+    correction = cell("lineItem/isCorrection").lower().fill_null("") == "true"
+    category = ibis.ifelse(correction, "Adjustment", "Usage")
     return {
-        col.PROVIDER_NAME: "Oracle",
-        col.PUBLISHER_NAME: "Oracle",
-        col.INVOICE_ISSUER_NAME: "Oracle",
-        col.BILLING_ACCOUNT_ID: _or(row.get("lineItem/tenantId", "")),
-        col.SUB_ACCOUNT_ID: _or(row.get("product/compartmentId", "")),
-        col.SUB_ACCOUNT_NAME: _or(row.get("product/compartmentName", "")),
-        col.BILLING_PERIOD_START: period_start,
-        col.BILLING_PERIOD_END: period_end,
-        col.CHARGE_PERIOD_START: start,
-        col.CHARGE_PERIOD_END: _oci_time(row.get("lineItem/intervalUsageEnd", "")),
+        col.PROVIDER_NAME: ibis.literal("Oracle"),
+        col.PUBLISHER_NAME: ibis.literal("Oracle"),
+        col.INVOICE_ISSUER_NAME: ibis.literal("Oracle"),
+        col.BILLING_ACCOUNT_ID: cell("lineItem/tenantId"),
+        col.SUB_ACCOUNT_ID: cell("product/compartmentId"),
+        col.SUB_ACCOUNT_NAME: cell("product/compartmentName"),
+        col.BILLING_PERIOD_START: cell.derived("start", 1),
+        col.BILLING_PERIOD_END: cell.derived("start", 2),
+        col.CHARGE_PERIOD_START: cell.derived("start", 0),
+        col.CHARGE_PERIOD_END: cell.derived("end"),
         col.CHARGE_CATEGORY: category,
-        col.CHARGE_FREQUENCY: "Usage-Based",  # the report holds usage and its corrections
-        col.BILLING_CURRENCY: _or(row.get("cost/currencyCode", "")),
+        col.CHARGE_FREQUENCY: ibis.literal("Usage-Based"),  # usage and its corrections
+        col.BILLING_CURRENCY: cell("cost/currencyCode"),
         col.BILLED_COST: cost,
         col.EFFECTIVE_COST: cost,
         # the report has no list price: cost/unitPrice is the price the tenancy pays
         col.LIST_COST: cost,
         col.CONTRACTED_COST: cost,
-        col.CONTRACTED_UNIT_PRICE: _or(row.get("cost/unitPrice", "")),
-        **pricing(
-            category,
-            row.get("usage/billedQuantity", ""),
-            _oci_unit(row.get("cost/billingUnitReadable", "")),
-        ),
-        col.SERVICE_NAME: _or(service),
-        **service_columns(lookup(services.OCI, service), ai_service(service)),
-        col.CHARGE_DESCRIPTION: _or(row.get("product/Description", "")),
-        col.RESOURCE_ID: _or(row.get("product/resourceId", "")),
-        col.REGION_ID: _or(row.get("product/region", "")),
-        col.AVAILABILITY_ZONE: _or(row.get("product/availabilityDomain", "")),
-        col.SKU_ID: _or(row.get("cost/productSku", "")),
+        col.CONTRACTED_UNIT_PRICE: cell("cost/unitPrice"),
+        **_pricing(category, cell.raw("usage/billedQuantity").fill_null(""), cell.derived("unit")),
+        col.SERVICE_NAME: cell("product/service"),
+        **_services(cell, "service"),
+        col.CHARGE_DESCRIPTION: cell("product/Description"),
+        col.RESOURCE_ID: cell("product/resourceId"),
+        col.REGION_ID: cell("product/region"),
+        col.AVAILABILITY_ZONE: cell("product/availabilityDomain"),
+        col.SKU_ID: cell("cost/productSku"),
         # FOCUS: a consumed quantity is usage's, not a correction's
-        col.CONSUMED_QUANTITY: _or(row.get("usage/billedQuantity", "")) if not correction else None,
-        col.CONSUMED_UNIT: _or(row.get("cost/skuUnitDescription", "")) if not correction else None,
-        col.TAGS: _oci_tags(row),
-        "x_ReferenceNo": _or(row.get("lineItem/referenceNo", "")),
-        "x_SubscriptionId": _or(row.get("cost/subscriptionId", "")),
+        col.CONSUMED_QUANTITY: _when(~correction, cell("usage/billedQuantity")),
+        col.CONSUMED_UNIT: _when(~correction, cell("cost/skuUnitDescription")),
+        col.TAGS: json_members(cell.prefixed("tags/")),
+        "x_ReferenceNo": cell("lineItem/referenceNo"),
+        "x_SubscriptionId": cell("cost/subscriptionId"),
     }
 
 
-OCI = Native(
+OCI = ColumnMap(
     reader("oci"),
     recognise=lambda header: {"cost/myCost", "lineItem/intervalUsageStart"} <= set(header),
-    row=_oci_row,
+    columns=_oci_columns,
+    derive=(
+        Derived("unit", lambda text: (_oci_unit(text),), ("cost/billingUnitReadable",)),
+        Derived("start", _oci_start, ("lineItem/intervalUsageStart",), 3),
+        Derived("end", _oci_end, ("lineItem/intervalUsageEnd",)),
+        Derived("service", _oci_service, ("product/service",), 2),
+    ),
+    amounts=lambda cell: {
+        "cost": cell.raw("cost/myCost"),
+        "overage": cell.raw("cost/myCostOverage"),
+    },
 )
