@@ -34,7 +34,7 @@ import pyarrow as pa
 from apportion.engine.dataplane import FileError, staged_column
 from apportion.engine.functions import exact_sum, json_text, with_exact_products
 from apportion.ingest import values
-from apportion.ingest.readers import Look, Read, Staging, csv_headers
+from apportion.ingest.readers import Look, Read, Staging, csv_headers, refuse_repeated
 from apportion.ingest.registry import Reader
 from apportion.ingest.reports import FOCUS_ALWAYS, NO_AMOUNT
 from apportion.schema import tables as t
@@ -166,9 +166,7 @@ class ColumnMap:
 
     def stage(self, path: Path, at: Staging) -> Read:
         header = [name.strip() for name in csv_headers(path)]
-        twice = sorted({name for name in header if name and header.count(name) > 1})
-        if twice:  # which copy owns the cost would be a guess
-            raise FileError(f"{path.name}: column {twice[0]!r} appears twice")
+        refuse_repeated(header, path.name)
         if not self.recognise(header):
             raise FileError(f"{path.name}: not an {self.reader.title} (its columns are not)")
 

@@ -190,6 +190,13 @@ def csv_headers(path: Path) -> list[str]:
     return header
 
 
+def refuse_repeated(header: list[str], file_name: str) -> None:
+    """A header that names a column twice is refused: which copy owns the cost is a guess."""
+    twice = sorted({name for name in header if name and header.count(name) > 1})
+    if twice:
+        raise FileError(f"{file_name}: column {twice[0]!r} appears twice")
+
+
 def _first_json(path: Path) -> dict[str, Any] | None:
     try:
         with path.open(encoding="utf-8-sig") as handle:

@@ -30,7 +30,7 @@ import pyarrow as pa
 from apportion.engine.dataplane import FileError
 from apportion.ingest import values
 from apportion.ingest.files import BOM, open_text
-from apportion.ingest.readers import Look, Read, Staging
+from apportion.ingest.readers import Look, Read, Staging, refuse_repeated
 from apportion.ingest.registry import Reader, Yields
 from apportion.schema import columns as col
 from apportion.schema import tables as t
@@ -127,9 +127,7 @@ def csv_records(
             if reader.fieldnames:  # a second byte-order mark would hide the first column
                 reader.fieldnames = [reader.fieldnames[0].lstrip(BOM), *reader.fieldnames[1:]]
             header = [name.strip() for name in reader.fieldnames or []]
-            twice = sorted({name for name in header if name and header.count(name) > 1})
-            if twice:  # the last copy would silently win
-                raise FileError(f"{path.name}: column {twice[0]!r} appears twice")
+            refuse_repeated(header, path.name)  # the last copy would silently win
             if header_ok is not None and not header_ok(header):
                 raise FileError(f"{path.name}: not an {what} (its columns are not)")
             for row in reader:
