@@ -46,7 +46,15 @@ GPU_RULES = """rules:
     window: day
 """
 
-DRIVER_COLUMNS = ["timestamp", "driver", "quantity", "resource_id", "use_case", "cost_centre"]
+DRIVER_COLUMNS = [
+    "timestamp",
+    "driver",
+    "quantity",
+    "resource_id",
+    "use_case",
+    "cost_centre",
+    "environment",
+]
 
 
 def write_focus(path: Path, rows: Iterable[Mapping[str, Any]]) -> Path:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
+import textwrap
 from pathlib import Path
 
 from typer.testing import CliRunner
 
 from apportion.cli import app
-from apportion.config import parse_config
+from apportion.config import ProportionalRule, parse_config
 from apportion.tags.derived import Derivation
 
 README = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
@@ -127,3 +128,42 @@ def test_the_readme_python_api_names_what_exists() -> None:
         for module, attribute in re.findall(r"^(\w+)\.(\w+)\(", block, re.M):
             if module in namespace:
                 assert hasattr(namespace[module], attribute), f"{module}.{attribute}"
+
+
+def test_readme_rule_group_example_gives_the_figures_it_quotes(tmp_path: Path) -> None:
+    from apportion.ledger.allocation import allocate_period
+    from tests.helpers import billed_by, ingest, make_workspace, write_focus
+
+    blocks = re.findall(r"```yaml\n(.*?)```", README, flags=re.S)
+    [block] = [textwrap.dedent(b) for b in blocks if "rule_groups:" in b]
+    bill = [
+        {"BilledCost": "1000", "Tags": {"use_case": "platform"}},
+        {"BilledCost": "500", "Tags": {"use_case": "observability"}},
+    ]
+    quoted = {"reciprocal": ("744.90", "755.10"), "step-down": ("725.00", "775.00")}
+    for method, (search, chat) in quoted.items():
+        ws = make_workspace(tmp_path / method, block.replace("reciprocal  ", f"{method}  "))
+        ingest(ws, write_focus(tmp_path / f"{method}.csv", bill))
+        assert allocate_period(ws, "2026-10").published
+        found = billed_by(ws, "use_case")
+        assert (f"{found['search']:.2f}", f"{found['chat']:.2f}") == (search, chat)
+
+
+def test_readme_on_zero_example_is_a_valid_configuration() -> None:
+    blocks = re.findall(r"```yaml\n(.*?)```", README, flags=re.S)
+    [block] = [textwrap.dedent(b) for b in blocks if "on_zero: even" in b]
+    config = parse_config(block)
+    [rule] = config.rules
+    assert config.defaults_of(rule) == {"environment": "production", "lifecycle_stage": "active"}
+
+
+def test_readme_gpu_cluster_example_is_a_valid_configuration() -> None:
+    blocks = re.findall(r"```yaml\n(.*?)```", README, flags=re.S)
+    [block] = [textwrap.dedent(b) for b in blocks if "gpu_capacity_hours" in b]
+    [rule] = parse_config(block).rules
+    assert isinstance(rule, ProportionalRule) and rule.idle is not None
+    assert (rule.reservations, rule.idle.capacity, rule.idle.charge) == (
+        "gpu_requested_hours",
+        "gpu_capacity_hours",
+        "keep",
+    )

@@ -66,6 +66,16 @@ def test_a_line_lists_the_allocations_behind_it_with_their_shares(reader: Server
     assert found["exact_total"] == "6.000000000000000000"
 
 
+def test_a_line_traced_to_its_bill_lines_adds_up_to_it(reader: Server) -> None:
+    ids = look_up(reader)
+    url = f"{BASE}/lines/{ids.lines[('cx', 'gpu')]}/trace"
+    found = reader.get("cx", url).json()
+    assert found["total"] == "6.00"
+    assert sum(Decimal(row["to_line"]) for row in found["bill_lines"]) == Decimal("6.00")
+    assert {row["share"] for row in found["bill_lines"]} == {"66.666667"}  # 2 of 3 seconds
+    assert reader.get("ops", url).status_code == 404  # not ops's line to see
+
+
 def test_a_cascaded_line_walks_back_to_the_platform_bill(reader: Server) -> None:
     ids = look_up(reader)
     line = ids.lines[("cx", "shared-services")]

@@ -200,6 +200,11 @@ FIXTURE_LIST = (
     ),
     Fixture("litellm", "litellm", "csv", _copy(HERE / "litellm-spend-logs.csv"), "driver"),
     Fixture("otel", "otel", "jsonl", _copy(HERE / "otel-genai-spans.jsonl"), "driver"),
+    Fixture("opencost", "opencost", "json", _copy(HERE / "opencost-allocation.json"), "driver"),
+    Fixture("opencost-csv", "opencost-csv", "csv", _copy(HERE / "opencost-export.csv"), "driver"),
+    Fixture(
+        "prometheus", "prometheus", "json", _copy(HERE / "prometheus-dcgm-range.json"), "driver"
+    ),
     Fixture("drivers", "drivers", "csv", _drivers, "driver"),
     Fixture("metrics", "metrics", "csv", _metrics, "metrics"),
 )

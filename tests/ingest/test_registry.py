@@ -56,6 +56,7 @@ def test_auto_tries_the_readers_in_the_registry_order() -> None:
 
     assert names("header", ".csv") == [
         "litellm",
+        "opencost-csv",
         "aws-cur",
         "aws-cur2",
         "azure-ea",
@@ -65,6 +66,8 @@ def test_auto_tries_the_readers_in_the_registry_order() -> None:
     for suffix in (".json", ".jsonl", ".ndjson"):
         assert names("json", suffix) == [
             "otel",
+            "opencost",
+            "prometheus",
             "gcp",
             "openai-costs",
             "openai-usage",

@@ -23,6 +23,7 @@ from apportion.schema.focus import COST_METRICS
 from apportion.schema.tables import MONEY_SCALE
 
 Dims = tuple[str | None, ...]
+Weighted = list[tuple[Dims, int]]  # targets with integer weights, in a fixed order
 
 
 @dataclass(frozen=True)
@@ -115,7 +116,10 @@ def split_pools(amounts: Sequence[Mapping[str, Decimal]], targets: TargetRows) -
     if count and any(total <= 0 for total in totals):
         raise ValueError("every pool with targets needs a positive total weight")
     pool_weight = np.repeat(totals, sizes)
-    rank_weight = pool_weight.astype(np.float64)
+    # a rule group's solved weights can pass a float's range: ranked by Python's exact
+    # int / int division then (correctly rounded), else by numpy's, far faster
+    wide = bool(count) and max(int(total) for total in totals).bit_length() > _FLOAT_BITS
+    rank_weight = None if wide else pool_weight.astype(np.float64)
     parts: dict[str, IntArray] = {}
     split_before: list[tuple[IntArray, IntArray]] = []  # (pool amounts, parts) per metric
     for metric in COST_METRICS:
@@ -130,7 +134,12 @@ def split_pools(amounts: Sequence[Mapping[str, Decimal]], targets: TargetRows) -
         exact = np.repeat(amount, sizes) * weight  # amount x weight, against the pool weight
         base, remainder = exact // pool_weight, exact % pool_weight
         leftover = amount - (np.add.reduceat(base, starts) if count else amount)
-        _distribute(base, remainder, rank_weight, starts, sizes, leftover)
+        key = (
+            (remainder / pool_weight).astype(np.float64)
+            if rank_weight is None
+            else remainder.astype(np.float64) / rank_weight
+        )
+        _distribute(base, remainder, key, starts, sizes, leftover)
         parts[metric] = base
         split_before.append((amount, base))
     return Split(parts=parts, index_in_pool=index_in_pool, pool_weight=pool_weight)
@@ -139,23 +148,21 @@ def split_pools(amounts: Sequence[Mapping[str, Decimal]], targets: TargetRows) -
 def _distribute(
     base: IntArray,
     remainder: IntArray,
-    rank_weight: npt.NDArray[np.float64],
+    key: npt.NDArray[np.float64],
     starts: npt.NDArray[np.int64],
     sizes: npt.NDArray[np.int64],
     leftover: IntArray,
 ) -> None:
     """Give each pool's leftover units to its largest remainders, earlier target on ties.
 
-    Remainders are ranked by their float value (remainder / pool weight, ``rank_weight`` as a
-    float) in one vectorised
-    sort; only a pool whose last chosen and first unchosen remainders are too close for a
-    float to tell apart is ranked again exactly, with Python integers.
+    Remainders are ranked by their float value (``key``: remainder / pool weight, in [0, 1))
+    in one vectorised sort; only a pool whose last chosen and first unchosen remainders are
+    too close for a float to tell apart is ranked again exactly, with Python integers.
     """
     count = len(base)
     if not count:
         return
     pool = np.repeat(np.arange(len(starts)), sizes)
-    key = remainder.astype(np.float64) / rank_weight  # in [0, 1)
     order, packed = _ranked(key, pool, len(starts))
     rank = np.empty(count, dtype=np.int64)
     rank[order] = np.arange(count) - np.repeat(starts, sizes)
@@ -192,6 +199,7 @@ def _ranked(
     return order, packed[order]
 
 
+_FLOAT_BITS = 1000  # a float64 holds integers up to about 2^1024
 _CLOSE = 1e-9  # relative gap below which float ranking might differ from exact ranking
 
 

@@ -14,7 +14,7 @@ import pyarrow.compute as pc
 
 from apportion.allocate.arrow_decimal import IntArray, units
 from apportion.engine import DataPlane
-from apportion.engine.carried import to_read
+from apportion.engine.carried import carried_keys, to_read
 from apportion.schema import columns as col
 from apportion.schema import tables as t
 
@@ -135,6 +135,34 @@ def driver_quantities(
         weights=units(table.column(col.QUANTITY), t.QUANTITY_SCALE),
         slices=slices,
         folded=folded,
+    )
+
+
+def month_quantities(
+    plane: DataPlane,
+    *,
+    driver: str,
+    only_resource: str | None,
+    period_start: datetime,
+    period_end: datetime,
+    dimensions: Sequence[str],
+    spell: Spell | None,
+) -> Quantities:
+    """Everything a driver measured in the month, on any resource (or ``only_resource``), as
+    one window: the targets a rule group's activity rule splits by, and those a rule splits
+    evenly between when its own window measured nothing (``on_zero: even``)."""
+    return driver_quantities(
+        plane,
+        driver=driver,
+        window="month",
+        by_resource=False,
+        only_resource=only_resource,
+        windows=[period_start],
+        period_start=period_start,
+        period_end=period_end,
+        dimensions=dimensions,
+        carried=carried_keys(plane, "drivers"),
+        spell=spell,
     )
 
 

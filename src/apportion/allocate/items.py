@@ -20,6 +20,7 @@ from apportion.schema import tables as t
 from apportion.schema.focus import COST_METRICS
 
 RESOURCE = (col.RESOURCE_ID, col.RESOURCE_NAME)
+CONSUMED = col.CONSUMED_QUANTITY
 
 
 def dim_column(dimension: str) -> str:
@@ -39,11 +40,15 @@ def from_lines(
     dimensions: Sequence[str],
     values: Mapping[str, ir.Value],
     sources: Mapping[str, ir.Value] | None = None,
+    consumed: bool = False,
 ) -> ir.Table:
     """``values``: each dimension's value on a line (apportion.tags.derived); ``sources``:
     where each came from, carried only when some can come from elsewhere than the tags. A
-    line's origin values are its own values, so they are not repeated here."""
+    line's origin values are its own values, so they are not repeated here. ``consumed``:
+    carry ConsumedQuantity (a rule reads idle capacity from it)."""
     carried = {source_column(d): value for d, value in (sources or {}).items()}
+    if consumed:
+        carried[CONSUMED] = lines[CONSUMED]
     return lines.select(
         claim=lines.claim,
         member_id=lines[t.LINE_ID],
@@ -58,7 +63,7 @@ def from_lines(
 
 
 def from_allocations(
-    allocations: ir.Table, dimensions: Sequence[str], sourced: bool = False
+    allocations: ir.Table, dimensions: Sequence[str], sourced: bool = False, consumed: bool = False
 ) -> ir.Table:
     """``sourced``: carry (empty) source columns, as lines with sources do: an allocation's
     values come from the rule that made it, which its path names. A dimension the allocation
@@ -75,5 +80,7 @@ def from_allocations(
         **{dim_column(d): dims[d].nullif(t.UNALLOCATED) for d in dimensions},
         **{source_column(d): ibis.null("string") for d in (dimensions if sourced else [])},
         **{origin_column(d): allocations[origin_column(d)] for d in dimensions},
+        # an allocation consumed nothing of its own: its capacity was its bill lines'
+        **({CONSUMED: ibis.null(t.QUANTITY_TYPE)} if consumed else {}),
         **{metric: allocations[metric] for metric in COST_METRICS},
     )

@@ -18,8 +18,8 @@ period's state, the run's record, its lease) is apportion.ledger.allocation.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -30,27 +30,23 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from apportion.allocate import arrow_decimal, overflow
+from apportion.allocate import arrow_decimal, claims, overflow
 from apportion.allocate import items as item_columns
 from apportion.allocate.batch import TargetRows, split_pools
-from apportion.allocate.drivers import Quantities, driver_quantities
+from apportion.allocate.capacity import Capacity
+from apportion.allocate.drivers import Quantities, driver_quantities, month_quantities
+from apportion.allocate.groups import GroupSplits
 from apportion.allocate.pool import Pool
 from apportion.allocate.targets import (
     Implied,
+    Measured,
     completed,
     dimension_maps,
     gap_reason,
     pool_targets,
 )
-from apportion.config import (
-    ActivityRule,
-    Config,
-    DirectRule,
-    EvenRule,
-    FixedRule,
-    ProportionalRule,
-    Rule,
-)
+from apportion.config import ActivityRule, Config, ProportionalRule, Rule
+from apportion.config.models import CONSUMED_QUANTITY
 from apportion.engine import DataPlane
 from apportion.engine.carried import carried_keys
 from apportion.engine.dataplane import conform_arrow, plain_arrow
@@ -59,8 +55,8 @@ from apportion.errors import UsageError
 from apportion.money import to_units
 from apportion.periods import Period
 from apportion.progress import Progress
-from apportion.rules.columns import allocation_columns, check_names, compile_match
-from apportion.rules.expr import Match, parse_match, referenced_columns
+from apportion.rules.columns import allocation_columns, check_names
+from apportion.rules.expr import Match, parse_match
 from apportion.schema import columns as col
 from apportion.schema import tables as t
 from apportion.schema.focus import COST_METRICS
@@ -88,6 +84,7 @@ class Plan:
     member_exprs: list[ir.Table] = field(default_factory=list)
     members: list[dict[str, str]] = field(default_factory=list)
     folded: set[tuple[str, str, str]] = field(default_factory=set)  # driver values respelled
+    notes: set[str] = field(default_factory=set)  # what a run says beside its figures
 
     def allocation_table(self) -> pa.Table:
         """All allocations, ``is_final`` false where a later rule split them again."""
@@ -140,74 +137,69 @@ def plan_period(
     lines = plane.table(t.COST_LINES)
     lines = lines.filter(lines[t.BILLING_PERIOD] == str(period))
     derived = derivation.lines(plane, lines, dims)
-    claim = _claim(rules, derived.columns())
+    claim = claims.claim(rules, derived.columns())
     sources = derived.sources if derivation.derives else None
+    consumed = _reads_consumed(config)
     items = item_columns.from_lines(
-        derived.table.mutate(claim=claim), dims, derived.values, sources
+        derived.table.mutate(claim=claim), dims, derived.values, sources, consumed
     )
-    pooling = _Pooling(config, derivation, {rule.name: rule for rule, _ in rules}, period)
+    policy = derivation.policy
+    groups = GroupSplits(plane, config, rules, period, policy.canonical_value, policy.implied)
+    by_name = {rule.name: rule for rule, _ in rules}
+    pooling = _Pooling(config, derivation, by_name, period, groups)
     say("pooling cost lines")
     for generation in range(len(rules) + 1):
         new, pools = _pool_and_split(plane, pooling, run_id, generation, items, plan, say)
-        claimed = _claim_allocations(rules, dims, new, pools, pooling.sourced)
+        claimed = _claim_allocations(rules, config, new, pools, pooling.sourced)
         if claimed is None:
-            return plan
+            break
         items = claimed
-    raise AllocationError("allocation did not settle; report this with your rules")
-
-
-def _claim(
-    rules: Sequence[tuple[Rule, Match]],
-    columns: Any,
-    done: ir.StringValue | None = None,
-    done_by: dict[str, list[str]] | None = None,
-) -> ir.StringValue:
-    """The first rule whose match is true. ``done``/``done_by``: an allocation's path, and
-    per rule the paths of cost it has already split (which it does not take back)."""
-    cases = []
-    for rule, match in rules:
-        condition = compile_match(match, columns)
-        already = (done_by or {}).get(rule.name)
-        if done is not None and already:
-            condition = condition & ~done.isin(already)
-        cases.append((condition, rule.name))
-    if not cases:
-        return ibis.null("string")
-    return ibis.cases(*cases, else_=ibis.null("string"))
+    else:
+        raise AllocationError("allocation did not settle; report this with your rules")
+    plan.folded.update(groups.folded)
+    plan.notes.update(groups.notes)
+    return plan
 
 
 def _claim_allocations(
     rules: list[tuple[Rule, Match]],
-    dims: list[str],
+    config: Config,
     new: pa.Table,
     pools: list[Pool],
     sourced: bool,
 ) -> ir.Table | None:
-    # Only rules that name a dimension see allocations: a cascade is written on the values an
-    # earlier rule allocated to ("use_case = 'shared-services'"), and a rule about bill
-    # columns (ServiceName, x_Category) must not claim the cost it already split.
-    # A direct rule never does: an allocation already has its owner, and "use_case IS NOT
-    # NULL" is how a direct rule claims lines whose use case is tagged, inherited or mapped.
-    cascading = [
-        (rule, match)
-        for rule, match in rules
-        if referenced_columns(match) & set(dims) and not isinstance(rule, DirectRule)
-    ]
+    dims = config.dimensions
+    cascading = claims.cascading(rules, dims)
     if not cascading:
         return None  # decided before touching the rows: filtering them is not free
     candidates = new.filter(pc.not_equal(new[col.METHOD], "unallocated"))
     if candidates.num_rows == 0:
         return None
     by_name = {rule.name: rule for rule, _ in rules}
-    paths = sorted(set(candidates[col.PATH].unique().to_pylist()) - {None})
-    done_by = {
-        rule.name: [path for path in paths if _already_split(rule, match, path, dims, by_name)]
-        for rule, match in cascading
-    }
+    paths = set(candidates[col.PATH].unique().to_pylist()) - {None}
+    done_by = claims.done_by(cascading, paths, dims, by_name)
+    for rule, _ in cascading:
+        group = config.group_of(rule.name)
+        if group is not None:
+            # a group's split already took its cost out of the group: its rules are done
+            # with it (apportion.allocate.groups decided which of its targets leave)
+            ended = [p for p in paths if claims.path_names(p)[-1:] in ([g] for g in group.rules)]
+            done_by[rule.name] = sorted({*done_by[rule.name], *ended})
     table = ibis.memtable(plain_arrow(_with_origin(candidates, pools, dims)))
-    claim = _claim(cascading, allocation_columns(table, dims), table.path, done_by)
+    claim = claims.claim(cascading, allocation_columns(table, dims), table.path, done_by)
     claimed = table.mutate(claim=claim).filter(lambda s: s.claim.notnull())
-    return item_columns.from_allocations(claimed, dims, sourced)
+    return item_columns.from_allocations(claimed, dims, sourced, _reads_consumed(config))
+
+
+def _reads_consumed(config: Config) -> bool:
+    """Whether a rule reads idle capacity from the lines' ConsumedQuantity: only then do
+    items carry it and pools sum it."""
+    return any(
+        isinstance(rule, ProportionalRule)
+        and rule.idle is not None
+        and rule.idle.capacity == CONSUMED_QUANTITY
+        for rule in config.rules
+    )
 
 
 def _with_origin(allocations: pa.Table, pools: list[Pool], dims: list[str]) -> pa.Table:
@@ -223,29 +215,6 @@ def _with_origin(allocations: pa.Table, pools: list[Pool], dims: list[str]) -> p
     return allocations
 
 
-def _already_split(
-    rule: Rule, match: Match, path: str, dims: list[str], rules: dict[str, Rule]
-) -> bool:
-    """Whether cost that went down ``path`` was split by ``rule`` and still matches it only
-    because its targets kept the values it matched on (they keep what a rule does not set):
-    no rule after it could have set one of them. Such cost is not taken back; cost that a
-    later rule sent back (a value it set matches the rule again) is a cycle."""
-    names = [name for name in path.split(" -> ") if name]
-    if rule.name not in names:
-        return False
-    after = names[len(names) - names[::-1].index(rule.name) :]
-    matched = referenced_columns(match) & set(dims)
-    return not any(_may_set(rules.get(name), matched) for name in after)
-
-
-def _may_set(rule: Rule | None, dims: Collection[str]) -> bool:
-    """Whether a rule's targets may give one of ``dims`` a value: those an even or fixed
-    rule names; any, for a rule whose driver rows may carry any."""
-    if isinstance(rule, EvenRule | FixedRule):
-        return any(d in dims for target, _ in rule.target_weights() for d in target)
-    return True
-
-
 @dataclass(frozen=True)
 class _Pooling:
     """What pooling needs to know beyond the items: the rules, the period, and how a line's
@@ -255,10 +224,15 @@ class _Pooling:
     derivation: Derivation
     rules: dict[str, Rule]  # by name
     period: Period
+    groups: GroupSplits
 
     @property
     def dims(self) -> list[str]:
         return self.config.dimensions
+
+    def defaults(self, pool: Pool) -> dict[str, str]:
+        """What the pool's allocations take for a dimension nothing else gives a value."""
+        return self.config.defaults_of(self.rules.get(pool.rule) if pool.rule else None)
 
     @property
     def sourced(self) -> bool:
@@ -348,9 +322,21 @@ def _pool_and_split(
     quantities = _quantities(plane, pooling, pools)
     for found in quantities.values():
         plan.folded.update(found.folded)
-    targets, reasons = pool_targets(pools, by_name, dims, quantities)
+    monthly = _monthly(pooling, plane, pools)
+    capacities = _capacities(plane, pooling, pools)
+    for found in [*monthly.values(), *(c.reserved for c in capacities.values() if c.reserved)]:
+        plan.folded.update(found.folded)
+    measured = Measured(
+        quantities,
+        monthly=monthly,
+        capacities=capacities,
+        grouped=pooling.groups.split(pools),
+        workload=pooling.config.ledger.workload,
+    )
+    targets, reasons = pool_targets(pools, by_name, dims, measured)
     implied = pooling.derivation.policy.implied
-    new = _allocation_table(pools, targets, reasons, by_name, dims, implied)
+    defaults = [pooling.defaults(pool) for pool in pools]
+    new = _allocation_table(pools, targets, reasons, by_name, dims, implied, defaults)
     plan.pools.extend(pools)
     plan.allocations.append(new)
     return new, pools
@@ -395,6 +381,9 @@ def _aggregate_pools(
     """The pools' sums, one row each with its id, and their keys with their ids (for finding
     each item's pool)."""
     key = pooling.key(generation)
+    consumed = (
+        {"consumed": keyed[item_columns.CONSUMED].sum()} if _reads_consumed(pooling.config) else {}
+    )
     grouped = keyed.group_by(*key).aggregate(
         members=keyed.count(),
         # a resource the pool is not keyed by is named only when all its items share it
@@ -403,6 +392,7 @@ def _aggregate_pools(
         resource_name_min=keyed.ResourceName.min(),
         resource_name_max=keyed.ResourceName.max(),
         **{metric: keyed[metric].sum() for metric in COST_METRICS},
+        **consumed,
     )
     table = _summed_pools(plane, keyed, key, grouped)
     ids = [_pool_id(generation, list(row.values())) for row in table.select(key).to_pylist()]
@@ -439,6 +429,7 @@ def _pool(
         sources=pooling.sources(row, values) if not generation else None,
         members=row[col.MEMBERS],
         amounts={m: row[m] if row[m] is not None else Decimal(0) for m in COST_METRICS},
+        consumed=row.get("consumed"),
     )
 
 
@@ -487,7 +478,10 @@ def _cascade_paths(rows: list[dict[str, Any]], rule_of: dict[str, str]) -> dict[
         rule = rule_of[row[col.POOL_ID]]
         if rule in before:
             cycle = " -> ".join([*before[before.index(rule) :], rule])
-            raise AllocationError(f"rules form a cycle: {cycle}")
+            raise AllocationError(
+                f"rules form a cycle: {cycle}. To solve it, list the rules of the cycle in "
+                "rule_groups with method: reciprocal or step-down"
+            )
         known = paths.setdefault(row[col.POOL_ID], [])
         for name in before:
             if name not in known:
@@ -502,8 +496,8 @@ def _quantities(plane: DataPlane, pooling: _Pooling, pools: list[Pool]) -> dict[
     carried = carried_keys(plane, "drivers")
     period = pooling.period
     for name, rule in pooling.rules.items():
-        if not isinstance(rule, ProportionalRule | ActivityRule):
-            continue
+        if not isinstance(rule, ProportionalRule | ActivityRule) or pooling.groups.group_of(name):
+            continue  # a group's rules read their targets for the group's solve
         windows = [p.window_start for p in pools if p.rule == name and p.window_start]
         if not windows:
             continue
@@ -523,6 +517,76 @@ def _quantities(plane: DataPlane, pooling: _Pooling, pools: list[Pool]) -> dict[
     return found
 
 
+def _capacities(plane: DataPlane, pooling: _Pooling, pools: list[Pool]) -> dict[str, Capacity]:
+    """Reservations and capacity per window and resource, for each proportional rule with
+    pools that has either (apportion.allocate.capacity)."""
+    found: dict[str, Capacity] = {}
+    for name, rule in pooling.rules.items():
+        if not isinstance(rule, ProportionalRule) or not (rule.idle or rule.reservations):
+            continue
+        windows = [p.window_start for p in pools if p.rule == name and p.window_start]
+        if not windows:
+            continue
+
+        capacity = rule.idle.capacity if rule.idle else None
+        reserved, dims = rule.reservations, pooling.dims
+        found[name] = Capacity(
+            reserved=_by_window(plane, pooling, rule, reserved, dims, windows)
+            if reserved
+            else None,
+            # a capacity driver's rows are summed per window and resource, whoever they name
+            available=_by_window(plane, pooling, rule, capacity, [], windows)
+            if capacity and capacity != CONSUMED_QUANTITY
+            else None,
+        )
+    return found
+
+
+def _by_window(
+    plane: DataPlane,
+    pooling: _Pooling,
+    rule: ProportionalRule,
+    driver: str,
+    dims: list[str],
+    windows: list[datetime],
+) -> Quantities:
+    """Another driver's quantities in the windows and on the resources of a rule's pools."""
+    return driver_quantities(
+        plane,
+        driver=driver,
+        window=rule.window,
+        by_resource=True,
+        windows=windows,
+        period_start=pooling.period.start,
+        period_end=pooling.period.end,
+        dimensions=dims,
+        carried=carried_keys(plane, "drivers"),
+        spell=pooling.derivation.policy.canonical_value,
+    )
+
+
+def _monthly(pooling: _Pooling, plane: DataPlane, pools: list[Pool]) -> dict[str, Quantities]:
+    """The month's targets of each rule with pools that splits evenly when its own window
+    measured nothing (``on_zero: even``)."""
+    found: dict[str, Quantities] = {}
+    with_pools = {pool.rule for pool in pools}
+    for name, rule in pooling.rules.items():
+        if not isinstance(rule, ProportionalRule | ActivityRule) or rule.on_zero != "even":
+            continue
+        if name not in with_pools or pooling.groups.group_of(name):
+            continue
+        found[name] = month_quantities(
+            plane,
+            driver=rule.driver,
+            only_resource=rule.driver_resource if isinstance(rule, ActivityRule) else None,
+            period_start=pooling.period.start,
+            period_end=pooling.period.end,
+            dimensions=pooling.dims,
+            spell=pooling.derivation.policy.canonical_value,
+        )
+    return found
+
+
 def _allocation_table(
     pools: list[Pool],
     targets: TargetRows,
@@ -530,6 +594,7 @@ def _allocation_table(
     rules: dict[str, Rule],
     dims: list[str],
     implied: Implied,
+    defaults: list[dict[str, str]],
 ) -> pa.Table:
     """Split rows for pools with targets, one unallocated row for each pool without; every
     row with every dimension the rule, the pool or the catalogue gives, and why not where
@@ -551,6 +616,8 @@ def _allocation_table(
         pools,
         dims,
         implied,
+        defaults,
+        np.r_[np.ones(rows, dtype=bool), np.zeros(len(unallocated), dtype=bool)],
     )
     # one reason per pool, shared by its rows as a dictionary entry (not a copy per row)
     said = pa.array(
@@ -563,9 +630,12 @@ def _allocation_table(
     gap_reasons = pa.DictionaryArray.from_arrays(
         pa.array(every_pool.astype(np.int32), mask=~lacking), said
     )
-    quantity = np.r_[targets.weight, np.zeros(len(unallocated), object)]
-    pool_weight = np.r_[split.pool_weight, np.ones(len(unallocated), dtype=object)]
-    mask = pa.array(~np.r_[targets.measured, np.zeros(len(unallocated), dtype=bool)])
+    measured = np.r_[targets.measured, np.zeros(len(unallocated), dtype=bool)]
+    # a weight that is not a driver quantity is not shown (a group's solved shares are
+    # integers far wider than a quantity column)
+    quantity = np.where(measured, np.r_[targets.weight, np.zeros(len(unallocated), object)], 0)
+    pool_weight = np.where(measured, np.r_[split.pool_weight, np.ones(len(unallocated), object)], 0)
+    mask = pa.array(~measured)
     quantity_column = pc.if_else(
         mask, pa.scalar(None, _QUANTITY), arrow_decimal.decimals(quantity, t.QUANTITY_SCALE)
     )

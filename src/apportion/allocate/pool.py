@@ -42,6 +42,9 @@ class Pool:
     sources: Sources
     members: int
     amounts: Mapping[str, Decimal]  # every cost metric
+    # what the pool's lines say was consumed (ConsumedQuantity), read only for a rule whose
+    # idle capacity is that (apportion.allocate.capacity)
+    consumed: Decimal | None = None
 
     def column(self, name: str) -> Any:
         """The field the pools or allocations table calls ``name``; None for one a pool does

@@ -12,8 +12,10 @@ input order). The parts always sum to the amount exactly, for any sign.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from decimal import Decimal, localcontext
+from fractions import Fraction
 
 from apportion.money import EXACT, from_units, to_units
 from apportion.schema.tables import MONEY_SCALE
@@ -61,10 +63,29 @@ def round_to(amounts: Sequence[Decimal], places: int, total: Decimal) -> list[De
         units = [to_units(a, MONEY_SCALE) for a in amounts]
         step = 10 ** (MONEY_SCALE - places)
         floors = [u // step for u in units]
-        remainders = [u - f * step for u, f in zip(units, floors, strict=True)]
-        leftover = to_units(total, places) - sum(floors)
-        every, leftover = divmod(leftover, len(units))
-        floors = [f + every for f in floors]
-        for index in sorted(range(len(units)), key=lambda i: (-remainders[i], i))[:leftover]:
-            floors[index] += 1
-        return [from_units(f, places) for f in floors]
+        remainders = [Fraction(u - f * step) for u, f in zip(units, floors, strict=True)]
+        return _to_total(floors, remainders, places, total)
+
+
+def round_shares(shares: Sequence[Fraction], places: int, total: Decimal) -> list[Decimal]:
+    """Exact rational amounts (a bill line's part of a statement line, through every split
+    on its way) rounded to ``places`` so they sum to ``total``, as :func:`round_to` does."""
+    if not shares:
+        return []
+    scale = 10**places
+    floors = [math.floor(share * scale) for share in shares]
+    remainders = [share * scale - f for share, f in zip(shares, floors, strict=True)]
+    return _to_total(floors, remainders, places, total)
+
+
+def _to_total(
+    floors: list[int], remainders: list[Fraction], places: int, total: Decimal
+) -> list[Decimal]:
+    """Units of 10^-places that sum to ``total``: the floors, the leftover units to the
+    largest remainders (the earlier on ties)."""
+    leftover = to_units(total, places) - sum(floors)
+    every, leftover = divmod(leftover, len(floors))
+    floors = [f + every for f in floors]
+    for index in sorted(range(len(floors)), key=lambda i: (-remainders[i], i))[:leftover]:
+        floors[index] += 1
+    return [from_units(f, places) for f in floors]

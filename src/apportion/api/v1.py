@@ -22,8 +22,8 @@ from apportion.api.uploads import ingest_metrics
 from apportion.api.work import start_allocation
 from apportion.control.audit import entries
 from apportion.errors import NotFoundError
-from apportion.explore import drill, overview, views
-from apportion.explore.drill import BILL_LINE_SORTS, Page
+from apportion.explore import drill, overview, trace, views
+from apportion.explore.drill import BILL_LINE_SORTS, MAX_PAGE, Page
 from apportion.ledger import disputes, periods
 from apportion.ledger.close import close_period
 from apportion.ledger.published import review_period
@@ -115,6 +115,21 @@ def statement_line(
     page: Paged,
 ) -> dict[str, Any]:
     return drill.line_detail(workspace_of(request), period, line_id, caller, page)
+
+
+@router.get(
+    "/periods/{period}/lines/{line_id}/trace",
+    summary="A line traced to its bill lines, each one's part summing to the line",
+)
+def statement_line_trace(
+    request: Request,
+    period: PeriodPath,
+    line_id: LinePath,
+    caller: AnyCaller,
+    limit: Annotated[int, Query(ge=0, le=MAX_PAGE, description="0: every bill line")] = 50,
+) -> dict[str, Any]:
+    selection = trace.Selection(line_id=line_id)
+    return trace.trace(workspace_of(request), period, selection, caller, limit=limit or None)
 
 
 @router.get("/periods/{period}/pools/{pool_id}", summary="A pool: its rule, sources and split")

@@ -33,6 +33,7 @@ def start_allocation(app: FastAPI, period: str, caller: Caller) -> Job:
                 {"dimension": d, "written": written, "folded": folded}
                 for d, written, folded in result.folded
             ],
+            "notes": list(result.notes),
         }
 
     jobs: Jobs = app.state.jobs

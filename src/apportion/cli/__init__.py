@@ -27,6 +27,7 @@ from apportion.cli import playbooks as playbook_commands
 from apportion.cli import projections as projection_commands
 from apportion.cli import quarantine as quarantine_commands
 from apportion.cli import review as review_commands
+from apportion.cli import trace as trace_commands
 from apportion.cli.common import (
     CheckFormat,
     ConfigOption,
@@ -77,6 +78,7 @@ forecast_commands.register(app, report_app)
 playbook_commands.register(report_app)
 projection_commands.register(app)
 quarantine_commands.register(app)
+trace_commands.register(app)
 review_commands.register(app, report_app)
 
 
@@ -218,6 +220,8 @@ def allocate(period: PeriodOption) -> None:
             highlight=False,
             markup=False,
         )
+    for note in result.notes:
+        out.print(f"  note: {note}", highlight=False, markup=False)
 
 
 @report_app.command("totals")

@@ -10,6 +10,7 @@ from apportion.config.models import (
     FixedRule,
     ProportionalRule,
     Rule,
+    RuleGroup,
 )
 
 __all__ = [
@@ -22,6 +23,7 @@ __all__ = [
     "FixedRule",
     "ProportionalRule",
     "Rule",
+    "RuleGroup",
     "config_hash",
     "load_config",
     "parse_config",

@@ -56,15 +56,50 @@ class _RuleBase(_Strict):
         return _check_match(value)
 
 
-class DirectRule(_RuleBase):
+class _AllocatingRule(_RuleBase):
+    # values for the dimensions a target still lacks once the rule, the cost it splits and
+    # the catalogue have spoken (a driver whose rows name no environment): instead of
+    # __unallocated__; over the workspace's dimension_defaults
+    defaults: dict[str, str] = Field(default_factory=dict)
+
+
+class DirectRule(_AllocatingRule):
     """The line belongs to the workload named by its own tags."""
 
     method: Literal["direct"]
 
 
-class _DriverRule(_RuleBase):
+class _DriverRule(_AllocatingRule):
     driver: str
     window: Literal["day", "month"] = "month"
+    # a pool its driver measured nothing for: stays unallocated (with why), is split evenly
+    # between every target the driver measured in the month, or goes to the target named
+    on_zero: Literal["unallocated", "even"] | dict[str, str] = "unallocated"
+
+
+CONSUMED_QUANTITY = "ConsumedQuantity"  # idle capacity read from the cost lines themselves
+
+
+class IdleCapacity(_Strict):
+    """A shared resource's capacity per window, so what its users did not use is a line of
+    its own instead of being spread over them unseen. ``capacity``: a driver measured per
+    window on the resource (GPU-seconds available), or ``ConsumedQuantity``: what the cost
+    lines themselves say was bought; in the unit of the rule's driver either way.
+    ``charge``: ``keep`` the idle part visible as the ``__idle__`` use case (of ``owner``'s
+    cost centre, if named), ``spread`` it over the users by their use, or charge it to the
+    ``owner``."""
+
+    capacity: str
+    charge: Literal["keep", "spread", "owner"] = "keep"
+    owner: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _owner_when_charged(self) -> IdleCapacity:
+        if self.charge == "owner" and not self.owner:
+            raise ValueError(
+                "charge: owner needs the owner, e.g. owner: {cost_centre: ml-platform}"
+            )
+        return self
 
 
 class ProportionalRule(_DriverRule):
@@ -72,6 +107,10 @@ class ProportionalRule(_DriverRule):
     the line's ResourceId)."""
 
     method: Literal["proportional"]
+    idle: IdleCapacity | None = None
+    # a driver of capacity each consumer reserved (Kubernetes requests beside usage): each
+    # pays max(reserved, used) of each window, and only the rest is idle
+    reservations: str | None = None
 
 
 class ActivityRule(_DriverRule):
@@ -100,7 +139,7 @@ def _check_targets(targets: list[Target]) -> list[Target]:
     return targets
 
 
-class EvenRule(_RuleBase):
+class EvenRule(_AllocatingRule):
     """Split equally between targets: the values of one dimension (``{use_case: [a, b]}``),
     or targets that name several dimensions each (``[{cost_centre: x, use_case: a}, ...]``).
     A target keeps every dimension it does not name from the cost it splits."""
@@ -133,7 +172,7 @@ def _even_targets(value: dict[str, list[str]] | list[Target]) -> list[Target]:
     return [{dimension: name} for dimension, names in value.items() for name in names]
 
 
-class FixedRule(_RuleBase):
+class FixedRule(_AllocatingRule):
     """Split by fixed percentages that sum to 100: of one dimension's values
     (``{use_case: {a: 60, b: 40}}``), or of targets that name several dimensions each
     (``[{cost_centre: x, use_case: a, share: 60}, ...]``)."""
@@ -191,6 +230,40 @@ Rule = Annotated[
     DirectRule | ProportionalRule | ActivityRule | EvenRule | FixedRule,
     Field(discriminator="method"),
 ]
+
+
+class RuleGroup(_Strict):
+    """Rules for shared services that use each other (a platform that runs the observability
+    stack, which in turn watches the platform). Cost that moves between them is solved as a
+    whole instead of being refused as a cycle:
+
+    - ``reciprocal``: the simultaneous equations, solved exactly in rational arithmetic, so
+      every service carries its share of the others' cost, including what they took from it;
+    - ``step-down``: ``rules`` in precedence order; a rule's shares to itself and to rules
+      before it are dropped (and reported), the rest renormalised.
+
+    Either way each cost entering the group is split once, by the solved shares, straight to
+    the targets outside the group."""
+
+    name: str
+    rules: list[str]
+    method: Literal["reciprocal", "step-down"]
+
+    @field_validator("name")
+    @classmethod
+    def _name_is_simple(cls, value: str) -> str:
+        if not _NAME.match(value):
+            raise ValueError("use lower-case letters, digits, '-', '_' or '.' (e.g. 'platform')")
+        return value
+
+    @field_validator("rules")
+    @classmethod
+    def _rules_listed_once(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("list the rules of the group")
+        if len(set(value)) != len(value):
+            raise ValueError("list each rule once")
+        return value
 
 
 class CategoryRule(_Strict):
@@ -425,6 +498,8 @@ class Config(_Strict):
         default_factory=lambda: [CategoryRule(**rule) for rule in DEFAULT_CATEGORY_RULES]
     )
     rules: list[Rule] = Field(default_factory=list)
+    rule_groups: list[RuleGroup] = Field(default_factory=list)
+    dimension_defaults: dict[str, str] = Field(default_factory=dict)
     tags: TagPolicyConfig = TagPolicyConfig()
     pricing: PricingConfig = PricingConfig()
     ledger: LedgerConfig = LedgerConfig()
@@ -437,6 +512,17 @@ class Config(_Strict):
     def rule(self, name: str) -> Rule | None:
         """The allocation rule of that name, if there is one."""
         return next((rule for rule in self.rules if rule.name == name), None)
+
+    def group_of(self, rule: str) -> RuleGroup | None:
+        """The rule group a rule belongs to, if any."""
+        return next((group for group in self.rule_groups if rule in group.rules), None)
+
+    def defaults_of(self, rule: Rule | None) -> dict[str, str]:
+        """What an allocation of ``rule`` takes for a dimension nothing else gave a value:
+        the rule's defaults over the workspace's."""
+        if rule is None:
+            return {}
+        return {**self.dimension_defaults, **rule.defaults}
 
     @field_validator("default_currency")
     @classmethod
@@ -565,4 +651,55 @@ class Config(_Strict):
                         f"rule {rule.name!r} allocates to {dimension!r}, which is not one of "
                         f"the dimensions {self.dimensions}"
                     )
+            self._check_defaults(f"rule {rule.name!r} defaults", rule.defaults)
+            if isinstance(rule, ProportionalRule) and rule.idle is not None:
+                self._check_defaults(f"rule {rule.name!r} idle owner", rule.idle.owner)
+            if isinstance(rule, ProportionalRule | ActivityRule) and isinstance(rule.on_zero, dict):
+                if not rule.on_zero:
+                    raise ValueError(f"rule {rule.name!r} on_zero: name a target's values")
+                self._check_defaults(f"rule {rule.name!r} on_zero", rule.on_zero)
+        self._check_defaults("dimension_defaults", self.dimension_defaults)
         return self
+
+    def _check_defaults(self, where: str, defaults: dict[str, str]) -> None:
+        for dimension, value in defaults.items():
+            if dimension not in self.dimensions:
+                raise ValueError(
+                    f"{where} names {dimension!r}, which is not one of the dimensions "
+                    f"{self.dimensions}"
+                )
+            if not str(value).strip():
+                raise ValueError(f"{where}: give {dimension!r} a value")
+
+    @model_validator(mode="after")
+    def _rule_groups_name_group_rules(self) -> Config:
+        grouped: dict[str, str] = {}
+        names = [group.name for group in self.rule_groups]
+        if len(set(names)) != len(names):
+            raise ValueError("rule_groups: every group needs its own name")
+        for group in self.rule_groups:
+            for name in group.rules:
+                where = f"rule_groups {group.name!r}"
+                rule = self.rule(name)
+                if rule is None:
+                    raise ValueError(f"{where} names the rule {name!r}, which is not defined")
+                if name in grouped:
+                    raise ValueError(f"{where}: rule {name!r} is already in {grouped[name]!r}")
+                grouped[name] = group.name
+                _check_groupable(where, rule)
+        return self
+
+
+def _check_groupable(where: str, rule: Rule) -> None:
+    """A group solves one set of shares per rule and month: its rules split whole amounts by
+    shares known for the month (even, fixed, or an activity driver read monthly)."""
+    if isinstance(rule, DirectRule | ProportionalRule):
+        raise ValueError(
+            f"{where}: rule {rule.name!r} is {rule.method}; a group's rules split a service's "
+            "cost by shares (even, fixed, or activity with window: month)"
+        )
+    if isinstance(rule, ActivityRule) and rule.window != "month":
+        raise ValueError(
+            f"{where}: rule {rule.name!r} reads its driver by day; a group solves one set of "
+            "shares per month, so give it window: month"
+        )

@@ -137,15 +137,15 @@ def line_detail(
         found["page"] = page.as_dict(0)
         return found
     scope = scoped(workspace, period, caller)
-    behind = _behind(scope, line)
+    finals = behind(scope, line)
     metric = workspace.config.ledger.metric
-    total = workspace.data.scalar(behind.count())
+    total = workspace.data.scalar(finals.count())
     rows = workspace.data.to_arrow(
-        behind.order_by([ibis.desc(metric), col.ALLOCATION_ID])
+        finals.order_by([ibis.desc(metric), col.ALLOCATION_ID])
         .limit(page.limit, offset=page.offset)
         .select(*ALLOCATION_COLUMNS, col.DIMENSIONS, *COST_METRICS)
     ).to_pylist()
-    exact = workspace.data.scalar(behind[metric].sum())
+    exact = workspace.data.scalar(finals[metric].sum())
     found.update(
         {
             "metric": metric,
@@ -158,7 +158,7 @@ def line_detail(
     return found
 
 
-def _behind(scope: Scoped, line: Line) -> ir.Table:
+def behind(scope: Scoped, line: Line) -> ir.Table:
     """The final allocations a statement line adds up."""
     ledger = scope.workspace.config.ledger
     final = scope.final()
@@ -191,7 +191,7 @@ def pool_detail(
     return {
         "period": period,
         "metric": metric,
-        "pool": _plain(pool),
+        "pool": plain_row(pool),
         "rule": rule.model_dump(mode="json") if rule else None,
         "members": workspace.data.scalar(members.count()),
         "members_are": "bill lines" if pool[col.GENERATION] == 0 else "allocations",
@@ -240,7 +240,7 @@ def _filled_by(scope: Scoped, pool_id: str) -> list[dict[str, Any]]:
         allocations=allocations.count(), amount=allocations[metric].sum()
     )
     rows = scope.workspace.data.to_arrow(grouped.order_by(col.POOL_ID)).to_pylist()
-    return [_plain(row) for row in rows]
+    return [plain_row(row) for row in rows]
 
 
 def bill_lines(
@@ -272,7 +272,7 @@ def bill_lines(
         lines = lines.semi_join(_source_ids(scope, _ids([pool_id])), t.LINE_ID)
     if line_id is not None:
         line = find_line(workspace, period, line_id, caller)
-        pools = _behind(scope, line).select(col.POOL_ID).distinct()
+        pools = behind(scope, line).select(col.POOL_ID).distinct()
         lines = lines.semi_join(_source_ids(scope, pools), t.LINE_ID)
     for column, value in sorted((filters or {}).items()):
         lines = lines.filter(lines[column] == value)
@@ -292,7 +292,7 @@ def bill_lines(
     return {
         "period": period,
         "columns": list(BILL_LINE_COLUMNS),
-        "rows": [_plain(row) for row in rows],
+        "rows": [plain_row(row) for row in rows],
         "page": page.as_dict(total) if page else {"total": total},
     }
 
@@ -307,7 +307,7 @@ def bill_line(workspace: Workspace, period: str, line_id: str, caller: Caller) -
     members = scope.members().filter(lambda m: m.member_id == line_id)
     pools = scope.visible_pools().semi_join(members, col.POOL_ID)
     found = workspace.data.to_arrow(pools.select(col.POOL_ID, col.RULE, col.METHOD)).to_pylist()
-    return {"period": period, "bill_line": _plain(rows[0]), "pools": found}
+    return {"period": period, "bill_line": plain_row(rows[0]), "pools": found}
 
 
 def _scoped_bill_lines(scope: Scoped) -> ir.Table:
@@ -409,7 +409,7 @@ def driver_rows(
         "driver": rule.driver,
         "window": rule.window,
         "resource": resource,
-        "rows": [_plain(row) for row in found],
+        "rows": [plain_row(row) for row in found],
         "page": page.as_dict(total),
     }
 
@@ -444,13 +444,13 @@ def _line(line: Line) -> dict[str, Any]:
 
 def _allocation(row: dict[str, Any], metric: str) -> dict[str, Any]:
     share = ratio(row[col.QUANTITY], row[col.POOL_QUANTITY])
-    plain = _plain(row)
+    plain = plain_row(row)
     plain["amount"] = plain[metric]
     plain["share"] = None if share is None else f"{EXACT.quantize(share, SHARE_PLACES):f}"
     return plain
 
 
-def _plain(row: dict[str, Any]) -> dict[str, Any]:
+def plain_row(row: dict[str, Any]) -> dict[str, Any]:
     """JSON-ready: exact decimals as text, times as ISO 8601, maps as objects."""
     return {key: _value(value) for key, value in row.items()}
 

@@ -37,6 +37,7 @@ class RunResult:
     message: str | None = None
     # driver values folded to the tag policy's spelling: (dimension, as written, as folded)
     folded: tuple[tuple[str, str, str], ...] = ()
+    notes: tuple[str, ...] = ()  # e.g. what a step-down group dropped
 
 
 def allocate_period(
@@ -124,6 +125,7 @@ def _run(
         allocations=allocations.num_rows,
         generations=generations,
         folded=tuple(sorted(plan.folded)),
+        notes=tuple(sorted(plan.notes)),
     )
 
 
