@@ -104,3 +104,28 @@ def test_ingest_benchmark_runs_end_to_end_on_tiny_data(tmp_path: Path) -> None:
     assert abs(billed - Decimal(str(steps["focus-converter"]["billed"]))) < Decimal("0.0001")
     assert "apportion / focus-converter:" in result.stdout
     assert "apportion-cur / focus-converter:" in result.stdout
+
+
+def test_rule_language_benchmark_runs_on_tiny_data(tmp_path: Path) -> None:
+    """Plain, idle and reciprocal allocations of one month: the same bill, idle kept apart."""
+    script = Path(__file__).parents[1] / "bench" / "rule_language.py"
+    sizes = ["--cost-lines", "3000", "--driver-rows", "20000"]
+    result = subprocess.run(
+        [sys.executable, str(script), *sizes, "--data", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    runs = {
+        line.split(":")[0].strip(): line
+        for line in result.stdout.splitlines()
+        if line.strip().startswith(("plain:", "idle:", "reciprocal:"))
+    }
+    assert set(runs) == {"plain", "idle", "reciprocal"}
+    totals = {kind: line.split("total ")[1].split(",")[0] for kind, line in runs.items()}
+    assert len(set(totals.values())) == 1, totals
+    assert Decimal(runs["idle"].split("idle ")[-1]) > 0
+    assert Decimal(runs["reciprocal"].split("idle ")[-1]) == 0
+    assert "solve:" in result.stdout and "for 50 services" in result.stdout

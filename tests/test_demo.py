@@ -11,6 +11,8 @@ from apportion.ledger.close import verify
 from apportion.ledger.journal import imbalances, posted
 from apportion.ledger.periods import status
 from apportion.report import statements, totals
+from apportion.schema import tables as t
+from apportion.synth.demo_config import OBSERVABILITY, TOOLING
 from apportion.workspace import Workspace
 from tests.conftest import BuiltDemo
 
@@ -52,6 +54,31 @@ def test_demo_runs_the_whole_cycle_and_balances(demo: BuiltDemo) -> None:
     assert any(
         "possibly unrecognised value: " in line and "fraud-scorer" in line for line in summary
     )
+    ws.close()
+
+
+@pytest.mark.xdist_group("demo")
+def test_demo_shows_gpu_idle_and_solves_its_platform_services(demo: BuiltDemo) -> None:
+    """The GPU cluster's idle capacity is the platform team's __idle__ line, beside the teams'
+    reserved-or-used GPU time; the two platform services that use each other are solved as a
+    reciprocal group, so neither appears as a payee of the other."""
+    ws = Workspace.open(demo.root)
+    lines, _ = statements(ws, Period.parse("2026-10"), ["cost_centre", "use_case", "category"])
+    by_key = {
+        (line.keys["cost_centre"], line.keys["use_case"], line.keys["category"]): line
+        for line in lines
+    }
+    idle = by_key[("ml-platform", t.IDLE, "self_hosted_compute")].amounts["BilledCost"]
+    gpu = sum(
+        (
+            line.amounts["BilledCost"]
+            for key, line in by_key.items()
+            if key[2] == "self_hosted_compute"
+        ),
+        Decimal(0),
+    )
+    assert 0 < idle < gpu / 2  # the cluster runs 72-90% reserved or busy
+    assert not {TOOLING, OBSERVABILITY} & {key[1] for key in by_key}
     ws.close()
 
 

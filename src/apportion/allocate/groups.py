@@ -177,26 +177,33 @@ def _solved(
 ) -> dict[str, Weighted]:
     """Shares out of the group for the rules whose cost all leaves it, as integer weights
     over one denominator: the system W (I - S) X = L in integers (W: each rule's total
-    weight), solved by fraction-free Gauss-Jordan elimination."""
+    weight), solved by fraction-free Gauss-Jordan elimination of [W (I - S) | I], which gives
+    d.(W (I - S))^-1 in integers; times L (a few targets a rule) it is d.X."""
     position = {i: p for p, i in enumerate(good)}
     outside = sorted({v for i in good for v in leaving[i]}, key=_order_key)
     column = {values: c for c, values in enumerate(outside)}
     m = len(good)
     rows: list[list[int]] = []
-    for i in good:
-        row = [0] * (m + len(outside))
-        row[position[i]] = totals[i]
+    for p, i in enumerate(good):
+        row = [0] * (2 * m)
+        row[p] = totals[i]
         for k, weight in internal[i].items():
             # every rule a good rule reaches is good: no cost of it is caught
             row[position[k]] -= weight
-        for values, weight in leaving[i].items():
-            row[m + column[values]] = weight
+        row[m + p] = 1
         rows.append(row)
     determinant = _gauss_jordan(rows, m)
     sign = -1 if determinant < 0 else 1
+    # L, sparse: each rule's weights to the targets outside, by column
+    right = [[(column[v], w) for v, w in leaving[i].items()] for i in good]
     solved: dict[str, Weighted] = {}
     for p, i in enumerate(good):
-        weights = [sign * w for w in rows[p][m:]]
+        weights = [0] * len(outside)
+        for k, inverse in enumerate(rows[p][m:]):
+            if inverse:
+                for c, weight in right[k]:
+                    weights[c] += inverse * weight
+        weights = [sign * w for w in weights]
         if sum(weights) != abs(determinant) or any(w < 0 for w in weights):
             raise ArithmeticError(f"rule group solve for {order[i]} did not conserve")
         common = math.gcd(*weights)

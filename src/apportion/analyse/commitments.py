@@ -57,6 +57,7 @@ from apportion.analyse.commitment_records import (
     add_commitment,
     commitments,
 )
+from apportion.config import ProportionalRule
 from apportion.ledger.lines import stated_lines
 from apportion.money import EXACT, add, at_least, exact_sum, ratio, subtract, to_minor
 from apportion.periods import Period
@@ -562,10 +563,16 @@ def _idle(workspace: Workspace, lines: ir.Table, month: Period) -> list[IdleCost
     if not rows:
         return []
     statement = stated_lines(workspace, str(month))
+    # a shared cluster's idle capacity is __idle__ too, but it is no commitment's
+    capacity = {
+        rule.name
+        for rule in workspace.config.rules
+        if isinstance(rule, ProportionalRule) and rule.idle is not None
+    }
     idle: dict[str, Decimal] = {}
     count: dict[str, int] = {}
     for line in statement or []:
-        if line.workload == IDLE:
+        if line.workload == IDLE and line.rule not in capacity:
             idle[line.currency] = add(idle.get(line.currency, ZERO), line.amount)
             count[line.currency] = count.get(line.currency, 0) + 1
     return [

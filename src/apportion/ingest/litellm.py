@@ -27,7 +27,7 @@ reached no provider: it is a driver row but not usage, and is counted in a note.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -178,11 +178,26 @@ def _dimensions(
     cells: Mapping[str, str], policy: KeyReader, dimensions: list[str]
 ) -> dict[str, str]:
     """The request's dimension values: its tags over its metadata, spelled by the policy."""
+    sources = (_metadata(cells.get("metadata", "")), _tags(cells.get("request_tags", "")))
+    return dimensions_from(sources, policy, dimensions)
+
+
+def dimensions_from(
+    sources: Iterable[Mapping[str, Any]],
+    policy: KeyReader,
+    dimensions: list[str],
+    skip: Collection[str] = (),
+) -> dict[str, str]:
+    """Dimension values from keys and values (tags, attributes, labels), each key read as the
+    tag policy reads it and each value spelled by it; a later source wins. ``skip``: keys
+    that say where something was measured, not whose it is."""
     found: dict[str, str] = {}
-    for source in (_metadata(cells.get("metadata", "")), _tags(cells.get("request_tags", ""))):
+    for source in sources:
         for key, value in source.items():
-            dimension = policy.dimension_of(key)
-            if dimension in dimensions and value.strip():
+            if key in skip:
+                continue
+            dimension = policy.dimension_of(str(key))
+            if dimension in dimensions and isinstance(value, str) and value.strip():
                 found[dimension] = policy.canonical_value(dimension, value)
     return found
 

@@ -25,7 +25,6 @@ kept.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -35,10 +34,10 @@ from typing import Any
 import pyarrow as pa
 
 from apportion.engine.dataplane import FileError
-from apportion.ingest.litellm import KeyReader, driver_columns
+from apportion.ingest.litellm import KeyReader, dimensions_from, driver_columns
 from apportion.ingest.readers import Look, Read, Staging
 from apportion.ingest.registry import Reader, reader
-from apportion.ingest.reports import bounded_text, csv_records, exact_json, text_table
+from apportion.ingest.reports import csv_records, json_documents, text_table
 from apportion.money import EXACT, rounded_text
 from apportion.schema import tables as t
 
@@ -87,6 +86,11 @@ def is_allocation_response(document: Any) -> bool:
     )
 
 
+def _is_answer(document: Any) -> bool:
+    """A saved answer: an object with ``data`` (a step with nothing measured is still one)."""
+    return isinstance(document, dict) and "data" in document
+
+
 def _is_allocation(value: Any) -> bool:
     return isinstance(value, dict) and "properties" in value and "window" in value
 
@@ -95,7 +99,7 @@ def read_json(path: Path, policy: KeyReader, dimensions: list[str]) -> Allocatio
     rows: list[dict[str, str | None]] = []
     numbers: list[int] = []
     skipped = 0
-    for number, document in _documents(path):
+    for number, document in json_documents(path, _is_answer, "an OpenCost /allocation answer"):
         sets = document.get("data")
         for one in sets if isinstance(sets, list) else [sets]:
             if not isinstance(one, dict):
@@ -110,29 +114,6 @@ def read_json(path: Path, policy: KeyReader, dimensions: list[str]) -> Allocatio
                     rows.append(row)
                     numbers.append(number)
     return Allocations(text_table(rows, numbers, driver_columns(dimensions)), skipped)
-
-
-def _documents(path: Path) -> list[tuple[int, dict[str, Any]]]:
-    """The saved answer: one JSON document, or one per line (several windows saved)."""
-    text = bounded_text(path)
-    try:
-        whole = exact_json(text)
-    except (json.JSONDecodeError, ValueError):
-        whole = None
-    if isinstance(whole, dict):
-        return [(1, whole)]
-    found = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            document = exact_json(line)
-        except (json.JSONDecodeError, ValueError) as exc:
-            raise FileError(f"{path.name}: line {number} is not valid JSON ({exc})") from exc
-        if not is_allocation_response(document):
-            raise FileError(f"{path.name}: line {number} is not an OpenCost /allocation answer")
-        found.append((number, document))
-    return found
 
 
 def _allocation_rows(
@@ -197,21 +178,14 @@ def is_csv_export(header: list[str]) -> bool:
 def _dimensions(
     properties: Mapping[str, Any], policy: KeyReader, dimensions: list[str]
 ) -> dict[str, str]:
-    """Dimension values from the allocation's properties, then its labels (which win), read
-    as the tag policy reads keys."""
-    found: dict[str, str] = {}
+    """Dimension values from the allocation's properties, then its labels (which win)."""
     labels: dict[str, Any] = {}
     for key in ("namespaceLabels", "labels"):
         given = properties.get(key)
         if isinstance(given, dict):
             labels.update(given)
     plain = {k: v for k, v in properties.items() if not isinstance(v, dict | list)}
-    for source in (plain, labels):
-        for key, value in source.items():
-            dimension = policy.dimension_of(str(key))
-            if dimension in dimensions and isinstance(value, str) and value.strip():
-                found[dimension] = policy.canonical_value(dimension, value)
-    return found
+    return dimensions_from((plain, labels), policy, dimensions)
 
 
 def _hours(minutes: Any) -> Decimal | None:

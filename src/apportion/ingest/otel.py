@@ -18,7 +18,6 @@ same dimensions. Spans report no cost, so telemetry usage is priced by the list.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -29,11 +28,11 @@ import pyarrow as pa
 
 from apportion.engine.dataplane import FileError
 from apportion.ingest import values
-from apportion.ingest.litellm import TOKENS, KeyReader, driver_columns
+from apportion.ingest.litellm import TOKENS, KeyReader, dimensions_from, driver_columns
 from apportion.ingest.providers import bare_model, provider
 from apportion.ingest.readers import Look, Read, Staging
 from apportion.ingest.registry import Reader, reader
-from apportion.ingest.reports import bounded_text, exact_json, text_table
+from apportion.ingest.reports import json_documents, text_table
 from apportion.ingest.usage import DIMENSION
 from apportion.schema import columns as col
 
@@ -66,7 +65,7 @@ def read(path: Path, policy: KeyReader, dimensions: list[str]) -> Spans:
     usage: list[dict[str, str | None]] = []
     lines: list[int] = []
     skipped = 0
-    for number, document in _documents(path):
+    for number, document in json_documents(path, is_otlp, "an OTLP trace export"):
         for resource_spans in _objects(document.get("resourceSpans"), path, number):
             resource = _attributes(_object(resource_spans.get("resource")).get("attributes"))
             for scope in _objects(resource_spans.get("scopeSpans"), path, number):
@@ -75,7 +74,7 @@ def read(path: Path, policy: KeyReader, dimensions: list[str]) -> Spans:
                     if _INPUT not in attributes and _OUTPUT not in attributes:
                         skipped += 1
                         continue
-                    found = _dimensions(resource, attributes, policy, dimensions)
+                    found = dimensions_from((resource, attributes), policy, dimensions)
                     drivers.append(_driver_row(span, attributes, found, dimensions))
                     usage.append(_usage_row(span, attributes, found))
                     lines.append(number)
@@ -84,29 +83,6 @@ def read(path: Path, policy: KeyReader, dimensions: list[str]) -> Spans:
         text_table(usage, lines),
         skipped,
     )
-
-
-def _documents(path: Path) -> list[tuple[int, dict[str, Any]]]:
-    """The export's requests with their line numbers: one document, or one per line."""
-    text = bounded_text(path)
-    try:
-        whole = exact_json(text)
-        if is_otlp(whole):
-            return [(1, whole)]
-    except (json.JSONDecodeError, ValueError):
-        pass
-    found = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            document = exact_json(line)
-        except (json.JSONDecodeError, ValueError) as exc:
-            raise FileError(f"{path.name}: line {number} is not valid JSON ({exc})") from exc
-        if not is_otlp(document):
-            raise FileError(f"{path.name}: line {number} is not an OTLP trace export")
-        found.append((number, document))
-    return found
 
 
 def _objects(given: Any, path: Path, number: int) -> list[dict[str, Any]]:
@@ -133,21 +109,6 @@ def _attributes(given: Any) -> dict[str, Any]:
             if kind in value:
                 found[str(item.get("key"))] = value[kind]
                 break
-    return found
-
-
-def _dimensions(
-    resource: Mapping[str, Any],
-    attributes: Mapping[str, Any],
-    policy: KeyReader,
-    dimensions: list[str],
-) -> dict[str, str]:
-    found: dict[str, str] = {}
-    for source in (resource, attributes):  # the span's own attributes win
-        for key, value in source.items():
-            dimension = policy.dimension_of(key)
-            if dimension in dimensions and isinstance(value, str) and value.strip():
-                found[dimension] = policy.canonical_value(dimension, value)
     return found
 
 

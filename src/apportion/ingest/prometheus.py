@@ -22,7 +22,6 @@ is quarantined with what it said; quantities are rounded half to even to 12 plac
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -33,10 +32,10 @@ from typing import Any
 import pyarrow as pa
 
 from apportion.engine.dataplane import FileError
-from apportion.ingest.litellm import KeyReader, driver_columns
+from apportion.ingest.litellm import KeyReader, dimensions_from, driver_columns
 from apportion.ingest.readers import Look, Read, Staging
 from apportion.ingest.registry import Reader, reader
-from apportion.ingest.reports import bounded_text, exact_json, text_table
+from apportion.ingest.reports import json_documents, text_table
 from apportion.money import EXACT, rounded_text
 from apportion.schema import tables as t
 
@@ -70,7 +69,7 @@ def is_query_result(document: Any) -> bool:
 def read(path: Path, policy: KeyReader, dimensions: list[str]) -> pa.Table:
     rows: list[dict[str, str | None]] = []
     numbers: list[int] = []
-    for number, document in _documents(path):
+    for number, document in json_documents(path, is_query_result, "a Prometheus query result"):
         data = document["data"]
         for series in data["result"]:
             if not isinstance(series, dict) or not isinstance(series.get("metric"), dict):
@@ -81,35 +80,13 @@ def read(path: Path, policy: KeyReader, dimensions: list[str]) -> pa.Table:
     return text_table(rows, numbers, driver_columns(dimensions))
 
 
-def _documents(path: Path) -> list[tuple[int, dict[str, Any]]]:
-    text = bounded_text(path)
-    try:
-        whole = exact_json(text)
-    except (json.JSONDecodeError, ValueError):
-        whole = None
-    if is_query_result(whole):
-        return [(1, whole)]
-    found = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            document = exact_json(line)
-        except (json.JSONDecodeError, ValueError) as exc:
-            raise FileError(f"{path.name}: line {number} is not valid JSON ({exc})") from exc
-        if not is_query_result(document):
-            raise FileError(f"{path.name}: line {number} is not a Prometheus query result")
-        found.append((number, document))
-    return found
-
-
 def _series_rows(
     series: Mapping[str, Any], kind: str, policy: KeyReader, dimensions: list[str]
 ) -> Iterator[dict[str, str | None]]:
     labels = {str(k): v for k, v in series["metric"].items()}
     driver, factor = _driver(labels, integrate=kind == "matrix")
     resource = next((str(labels[k]) for k in _RESOURCE_LABELS if labels.get(k)), None)
-    found = _dimensions(labels, policy, dimensions)
+    found = dimensions_from([labels], policy, dimensions, skip=_NOT_DIMENSIONS)
     given = series.get("values") if kind == "matrix" else [series.get("value")]
     samples: list[list[Any]] = [
         s for s in (given if isinstance(given, list) else []) if isinstance(s, list) and len(s) == 2
@@ -146,19 +123,6 @@ def _step(times: list[Decimal | None], k: int) -> Decimal | None:
     if a is None or b is None or b <= a:
         return None
     return EXACT.subtract(b, a)
-
-
-def _dimensions(
-    labels: Mapping[str, Any], policy: KeyReader, dimensions: list[str]
-) -> dict[str, str]:
-    found: dict[str, str] = {}
-    for key, value in labels.items():
-        if key in _NOT_DIMENSIONS:
-            continue
-        dimension = policy.dimension_of(key)
-        if dimension in dimensions and isinstance(value, str) and value.strip():
-            found[dimension] = policy.canonical_value(dimension, value)
-    return found
 
 
 def _seconds(stamp: Any) -> Decimal | None:

@@ -170,6 +170,32 @@ def _json_lines(path: Path, text: str) -> list[Page]:
     return pages
 
 
+def json_documents(
+    path: Path, is_document: Callable[[Any], bool], what: str
+) -> list[tuple[int, dict[str, Any]]]:
+    """A saved JSON answer or export with its line numbers: one document, or one per line
+    (JSON lines). A line that is not JSON, or not ``what``, refuses the file."""
+    text = bounded_text(path)
+    try:
+        whole = exact_json(text)
+    except (json.JSONDecodeError, ValueError):
+        whole = None
+    if is_document(whole):
+        return [(1, whole)]
+    found = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            document = exact_json(line)
+        except (json.JSONDecodeError, ValueError) as exc:
+            raise FileError(f"{path.name}: line {number} is not valid JSON ({exc})") from exc
+        if not is_document(document):
+            raise FileError(f"{path.name}: line {number} is not {what}")
+        found.append((number, document))
+    return found
+
+
 def exact_json(text: str) -> Any:
     """JSON with every number an exact decimal; NaN and Infinity (not JSON) refused. A number
     no decimal can hold (``1e99999999999999999999``) is kept as its text, so the row that has

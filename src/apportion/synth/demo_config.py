@@ -8,6 +8,9 @@ and the uncategorised SaaS lines are deliberately left unmatched so they land in
 from __future__ import annotations
 
 PROJECTS_FILE = "openai-projects.csv"
+# the platform services, as the other service's driver rows name them when they consume it
+TOOLING = "ml-platform-tooling"  # the ML platform, in the observability stack's requests
+OBSERVABILITY = "observability-stack"  # the observability team, in the ML platform's seats
 CATALOGUE_FILE = "catalogue.csv"
 
 DEMO_RULES_YAML = f"""\
@@ -25,12 +28,19 @@ rules:
   - name: owned-spend
     match: "use_case IS NOT NULL"
     method: direct
-  # Shared resources, split each day by what each use case measured on that resource.
+  # Shared resources, split each day by what each use case measured on that resource. The
+  # GPU cluster's teams pay for the GPU time they reserved or used, whichever is more; what
+  # nobody reserved or used is the platform team's, visible as its __idle__ line.
   - name: gpu-inference-cluster
     match: "ResourceId = 'eks-gpu-prod'"
     method: proportional
     driver: gpu_seconds
     window: day
+    reservations: gpu_reserved_seconds
+    idle:
+      capacity: gpu_capacity_seconds
+      charge: keep
+      owner: {{cost_centre: ml-platform, environment: production, lifecycle_stage: active}}
   - name: bedrock-shared-key
     match: "ResourceId = 'bedrock-shared-key'"
     method: proportional
@@ -51,14 +61,16 @@ rules:
     method: proportional
     driver: pipeline_job_seconds
     window: day
-  # Platform costs with no per-resource metering: split by an activity proxy.
+  # Platform costs with no per-resource metering: split by an activity proxy. The two
+  # platform services use each other (observability watches the ML platform's tooling, whose
+  # notebooks the observability team uses): a rule group solves that cycle.
   - name: observability
-    match: "x_Category = 'observability'"
+    match: "(x_Category = 'observability' AND use_case IS NULL) OR use_case = '{OBSERVABILITY}'"
     method: activity
     driver: requests
     window: month
   - name: ml-platform-licences
-    match: "x_Category = 'platform_licences'"
+    match: "(x_Category = 'platform_licences' AND use_case IS NULL) OR use_case = '{TOOLING}'"
     method: activity
     driver: seats
     window: month
@@ -75,6 +87,10 @@ rules:
     method: even
     targets:
       use_case: [doc-search, kyc-extractor, fraud-scorer, call-summariser]
+rule_groups:
+  - name: platform-services
+    rules: [observability, ml-platform-licences]
+    method: reciprocal
 """
 
 

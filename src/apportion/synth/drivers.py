@@ -16,6 +16,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from numpy.typing import NDArray
 
+from apportion.synth.demo_config import OBSERVABILITY, TOOLING
 from apportion.synth.organisation import (
     BEDROCK_KEY,
     FEATURE_READS_GAP_DAY,
@@ -50,6 +51,7 @@ _US_PER_SECOND = 1_000_000
 _US_PER_DAY = 86_400 * _US_PER_SECOND
 _US_PER_SLOT = _US_PER_DAY // SLOTS_PER_DAY
 _PIPELINE_RUNS = (1, 9, 17)  # hours at which the scheduled jobs start
+OBSERVABILITY_SEATS = 3  # ML platform seats the observability team holds
 
 
 def decimal_column(unscaled: np.ndarray, scale: int) -> pa.Array:
@@ -176,27 +178,113 @@ def _pipeline_jobs(rng: np.random.Generator, period: Period, org: Organisation) 
 
 
 def _requests(rng: np.random.Generator, period: Period, org: Organisation) -> pa.Table:
+    """Requests a day per use case, and those the observability stack served the ML
+    platform's own tooling (about 6% of the rest: the platform services use each other)."""
     use_cases = org.use_cases
     uc, day = _grid(len(use_cases), period.days)
     base = np.array([u.requests for u in use_cases], dtype=np.float64)
     factor = np.where(_weekend(period, day), 0.75, 1.0) * rng.lognormal(0.0, 0.15, len(uc))
     quantity = np.maximum(np.rint(base[uc] * factor), 1).astype(np.int64)
     timestamps = _start_us(period) + day.astype(np.int64) * _US_PER_DAY
-    return _table(timestamps, "requests", quantity, 0, None, _use_case_entities(use_cases).take(uc))
+    tooling = np.rint(base.sum() * 0.06 * rng.lognormal(0.0, 0.1, period.days)).astype(np.int64)
+    days = np.arange(period.days, dtype=np.int64)
+    platform = _Entities([_platform_service(TOOLING)])
+    return pa.concat_tables(
+        [
+            _table(
+                timestamps, "requests", quantity, 0, None, _use_case_entities(use_cases).take(uc)
+            ),
+            _table(
+                _start_us(period) + days * _US_PER_DAY,
+                "requests",
+                tooling,
+                0,
+                None,
+                platform.take(np.zeros(period.days, dtype=np.int64)),
+            ),
+        ]
+    )
+
+
+def _platform_service(name: str) -> dict[str, str | None]:
+    return {
+        "use_case": name,
+        "cost_centre": "ml-platform",
+        "environment": None,
+        "lifecycle_stage": None,
+    }
 
 
 def _seats(period: Period, org: Organisation) -> pa.Table:
+    """ML platform seats per cost centre, and the observability team's own."""
     centres = org.cost_centres
     entities = _Entities(
         [
-            {"use_case": None, "cost_centre": c.name, "environment": None, "lifecycle_stage": None}
-            for c in centres
+            *(
+                {
+                    "use_case": None,
+                    "cost_centre": c.name,
+                    "environment": None,
+                    "lifecycle_stage": None,
+                }
+                for c in centres
+            ),
+            _platform_service(OBSERVABILITY),
         ]
     )
-    n = len(centres)
+    n = len(centres) + 1
     timestamps = np.full(n, _start_us(period), dtype=np.int64)
-    quantity = np.array([c.seats for c in centres], dtype=np.int64)
+    quantity = np.array([*(c.seats for c in centres), OBSERVABILITY_SEATS], dtype=np.int64)
     return _table(timestamps, "seats", quantity, 0, None, entities.take(np.arange(n)))
+
+
+def _gpu_capacity(
+    rng: np.random.Generator, period: Period, org: Organisation, gpu: pa.Table
+) -> pa.Table:
+    """What each GPU use case reserved each day (Kubernetes requests: some teams hold more
+    than they use, some less) and the cluster's capacity, so that it runs 72-90% reserved or
+    busy and the rest stands idle. Milliseconds, as the usage samples."""
+    use_cases = [u for u in org.use_cases if u.gpu]
+    names = [u.name for u in use_cases]
+    day = (gpu.column("timestamp").cast(pa.int64()).to_numpy() - _start_us(period)) // _US_PER_DAY
+    which = pc.index_in(gpu.column("use_case"), value_set=pa.array(names)).to_numpy(
+        zero_copy_only=False
+    )
+    millis = pc.cast(gpu.column("quantity"), pa.float64()).to_numpy() * 1_000
+    used = np.zeros((len(names), period.days))
+    np.add.at(used, (which.astype(np.int64), day), millis)
+    habit = rng.uniform(0.5, 1.6, len(names))  # each team's usual reservation against its use
+    scaled = used * habit[:, None] * rng.lognormal(0.0, 0.1, used.shape)
+    reserved = np.maximum(np.rint(scaled), 1).astype(np.int64)
+    charged = np.maximum(reserved, np.rint(used).astype(np.int64)).sum(axis=0)
+    capacity = np.rint(charged / rng.uniform(0.72, 0.9, period.days)).astype(np.int64)
+    uc, d = _grid(len(names), period.days)
+    days = np.arange(period.days, dtype=np.int64)
+    return pa.concat_tables(
+        [
+            _table(
+                _start_us(period) + d * _US_PER_DAY,
+                "gpu_reserved_seconds",
+                reserved[uc, d],
+                3,
+                GPU_CLUSTER,
+                _use_case_entities(use_cases).take(uc),
+            ),
+            _table(
+                _start_us(period) + days * _US_PER_DAY,
+                "gpu_capacity_seconds",
+                capacity,
+                3,
+                GPU_CLUSTER,
+                _Entities([dict.fromkeys(DIMENSIONS)]).take(np.zeros(period.days, dtype=np.int64)),
+            ),
+        ]
+    )
+
+
+def _capacity_rows(org: Organisation, period: Period) -> int:
+    """Reservations per GPU use case and day, and the capacity per day."""
+    return (sum(1 for u in org.use_cases if u.gpu) + 1) * period.days
 
 
 def _platform(rng: np.random.Generator, period: Period, org: Organisation) -> pa.Table:
@@ -261,7 +349,8 @@ def minimum_driver_rows(org: Organisation, period: Period) -> int:
     """The fewest rows a month can have: the fixed platform metering plus one GPU sample per
     GPU use case per day."""
     with_gpu = sum(1 for u in org.use_cases if u.gpu)
-    return int(_platform(np.random.default_rng(0), period, org).num_rows) + with_gpu * period.days
+    platform = int(_platform(np.random.default_rng(0), period, org).num_rows)
+    return platform + _capacity_rows(org, period) + with_gpu * period.days
 
 
 def write_drivers(
@@ -270,13 +359,13 @@ def write_drivers(
     """Write exactly ``rows`` driver rows for ``period``; the bulk is ``gpu_seconds``."""
     platform = _platform(rng, period, org)
     with_gpu = sum(1 for u in org.use_cases if u.gpu)
-    gpu_rows = rows - platform.num_rows
+    gpu_rows = rows - platform.num_rows - _capacity_rows(org, period)
     if gpu_rows < with_gpu * period.days:
         raise ValueError(
-            f"driver_rows={rows} is too few: need at least "
-            f"{platform.num_rows + with_gpu * period.days}"
+            f"driver_rows={rows} is too few: need at least {minimum_driver_rows(org, period)}"
         )
     gpu = _gpu_seconds(rng, period, org, gpu_rows)
+    platform = pa.concat_tables([platform, _gpu_capacity(rng, period, org, gpu)])
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = (
         out_dir / f"drivers-gpu-{period.label}.parquet",
