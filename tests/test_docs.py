@@ -167,3 +167,13 @@ def test_readme_gpu_cluster_example_is_a_valid_configuration() -> None:
         "gpu_capacity_hours",
         "keep",
     )
+
+
+def test_readme_cost_key_example_is_a_valid_configuration() -> None:
+    from apportion.config import ActivityRule
+
+    blocks = re.findall(r"```yaml\n(.*?)```", README, flags=re.S)
+    [block] = [textwrap.dedent(b) for b in blocks if "cost_of:" in b]
+    [rule] = parse_config(block).rules
+    assert isinstance(rule, ActivityRule)
+    assert (rule.driver, rule.cost_metric) == ("compute_spend", "EffectiveCost")

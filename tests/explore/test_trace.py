@@ -41,6 +41,17 @@ def _money(amount: str) -> dict[str, str]:
     return {"BilledCost": amount, "EffectiveCost": amount}
 
 
+def _load(tmp_path: Path, ws: Workspace, bill: list[dict[str, object]], bot_requests: str) -> None:
+    """The bill, and requests of cc-a/bot (as many as given) and cc-b/scorer (1); allocated."""
+    drivers = [
+        {"timestamp": "2026-10-05", "driver": "requests", "quantity": q}
+        | {"use_case": u, "cost_centre": c}
+        for u, c, q in (("bot", "cc-a", bot_requests), ("scorer", "cc-b", "1"))
+    ]
+    ingest(ws, write_focus(tmp_path / "bill.csv", bill), write_drivers(tmp_path / "d.csv", drivers))
+    allocate(ws)
+
+
 def _workspace(tmp_path: Path) -> Workspace:
     """Platform lines P1 60 and P2 40 go to shared, then by requests 3:1 to cc-a/bot and
     cc-b/scorer; a tagged line T 10 belongs to cc-a/bot directly.
@@ -51,18 +62,7 @@ def _workspace(tmp_path: Path) -> Workspace:
         {"ServiceName": "Platform", "ResourceId": "p2", **_money("40")},
         {"ResourceId": "t", "Tags": {"use_case": "bot", "cost_centre": "cc-a"}, **_money("10")},
     ]
-    drivers = [
-        {
-            "timestamp": "2026-10-05",
-            "driver": "requests",
-            "quantity": q,
-            "use_case": u,
-            "cost_centre": c,
-        }
-        for u, c, q in (("bot", "cc-a", "3"), ("scorer", "cc-b", "1"))
-    ]
-    ingest(ws, write_focus(tmp_path / "bill.csv", bill), write_drivers(tmp_path / "d.csv", drivers))
-    allocate(ws)
+    _load(tmp_path, ws, bill, bot_requests="3")
     return ws
 
 
@@ -106,18 +106,7 @@ def test_one_line_by_id_and_its_shares_rounded_to_the_line(tmp_path: Path) -> No
         }
         for i in range(3)
     ]
-    drivers = [
-        {
-            "timestamp": "2026-10-05",
-            "driver": "requests",
-            "quantity": q,
-            "use_case": u,
-            "cost_centre": c,
-        }
-        for u, c, q in (("bot", "cc-a", "2"), ("scorer", "cc-b", "1"))
-    ]
-    ingest(ws, write_focus(tmp_path / "bill.csv", bill), write_drivers(tmp_path / "d.csv", drivers))
-    allocate(ws)
+    _load(tmp_path, ws, bill, bot_requests="2")
     [line] = trace(ws, "2026-10", Selection(payer="cc-a"), ADMIN_CALLER)["lines"]
     found = trace(ws, "2026-10", Selection(line_id=line["line_id"]), ADMIN_CALLER)
     assert found["total"] == line["amount"] == "0.02"

@@ -113,7 +113,14 @@ def driver_quantities(
     folded: tuple[Folding, ...] = ()
     if spell is not None:
         table, folded = _folded(table, read, order, spell)
-    # the rows are sorted, so each (window, resource) is one run of rows: find where runs change
+    return windowed(table, read, dimensions, folded)
+
+
+def windowed(
+    table: pa.Table, read: Sequence[str], dimensions: Sequence[str], folded: tuple[Folding, ...]
+) -> Quantities:
+    """Sorted rows (window, resource, d0.., quantity) as Quantities: each (window, resource)
+    is one run of rows, found where the runs change."""
     window_ids = table.column(col.WINDOW_START).cast(pa.int64()).fill_null(-1).to_numpy()
     resources = pc.dictionary_encode(table.column("resource")).combine_chunks()
     codes = resources.indices.fill_null(-1).to_numpy()

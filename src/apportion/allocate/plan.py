@@ -34,6 +34,7 @@ from apportion.allocate import arrow_decimal, claims, overflow
 from apportion.allocate import items as item_columns
 from apportion.allocate.batch import TargetRows, split_pools
 from apportion.allocate.capacity import Capacity
+from apportion.allocate.cost_keys import cost_quantities
 from apportion.allocate.drivers import Quantities, driver_quantities, month_quantities
 from apportion.allocate.groups import GroupSplits
 from apportion.allocate.pool import Pool
@@ -60,7 +61,7 @@ from apportion.rules.expr import Match, parse_match
 from apportion.schema import columns as col
 from apportion.schema import tables as t
 from apportion.schema.focus import COST_METRICS
-from apportion.tags.derived import TAG, Derivation
+from apportion.tags.derived import TAG, Derivation, DerivedLines
 
 UNALLOCATED = t.UNALLOCATED
 
@@ -146,7 +147,7 @@ def plan_period(
     policy = derivation.policy
     groups = GroupSplits(plane, config, rules, period, policy.canonical_value, policy.implied)
     by_name = {rule.name: rule for rule, _ in rules}
-    pooling = _Pooling(config, derivation, by_name, period, groups)
+    pooling = _Pooling(config, derivation, by_name, period, groups, derived)
     say("pooling cost lines")
     for generation in range(len(rules) + 1):
         new, pools = _pool_and_split(plane, pooling, run_id, generation, items, plan, say)
@@ -225,6 +226,7 @@ class _Pooling:
     rules: dict[str, Rule]  # by name
     period: Period
     groups: GroupSplits
+    lines: DerivedLines  # the period's bill lines, for keys from cost
 
     @property
     def dims(self) -> list[str]:
@@ -501,6 +503,9 @@ def _quantities(plane: DataPlane, pooling: _Pooling, pools: list[Pool]) -> dict[
         windows = [p.window_start for p in pools if p.rule == name and p.window_start]
         if not windows:
             continue
+        if isinstance(rule, ActivityRule) and rule.cost_of is not None:
+            found[name] = cost_quantities(plane, pooling.lines, rule, pooling.dims, period)
+            continue
         found[name] = driver_quantities(
             plane,
             driver=rule.driver,
@@ -574,6 +579,10 @@ def _monthly(pooling: _Pooling, plane: DataPlane, pools: list[Pool]) -> dict[str
         if not isinstance(rule, ProportionalRule | ActivityRule) or rule.on_zero != "even":
             continue
         if name not in with_pools or pooling.groups.group_of(name):
+            continue
+        if isinstance(rule, ActivityRule) and rule.cost_of is not None:
+            month = rule.model_copy(update={"window": "month"})
+            found[name] = cost_quantities(plane, pooling.lines, month, pooling.dims, pooling.period)
             continue
         found[name] = month_quantities(
             plane,

@@ -120,6 +120,24 @@ class ActivityRule(_DriverRule):
     # only the driver rows of this resource (a gateway's model group, a span's provider): a
     # shared project is split by its own traffic, not by everything the gateway carried
     driver_resource: str | None = None
+    # a key from cost instead of driver rows: the cost of the lines this matches, by each
+    # line's dimension values (a shared database by each product's compute spend); the
+    # driver then names the key in lineage (apportion.allocate.cost_keys)
+    cost_of: str | None = None
+    cost_metric: Literal["EffectiveCost", "BilledCost", "ListCost", "ContractedCost"] = (
+        "EffectiveCost"
+    )
+
+    @field_validator("cost_of")
+    @classmethod
+    def _cost_of_parses(cls, value: str | None) -> str | None:
+        return None if value is None else _check_match(value)
+
+    @model_validator(mode="after")
+    def _cost_or_resource(self) -> ActivityRule:
+        if self.cost_of is not None and self.driver_resource is not None:
+            raise ValueError("cost_of weighs bill lines, which have no driver_resource: give one")
+        return self
 
 
 Target = dict[str, str]  # dimension -> value: one target of an even or fixed rule
@@ -638,6 +656,8 @@ class Config(_Strict):
             seen.add(rule.name)
             try:
                 check_names(parse_match(rule.match), self.dimensions)
+                if isinstance(rule, ActivityRule) and rule.cost_of is not None:
+                    check_names(parse_match(rule.cost_of), self.dimensions)
             except MatchError as exc:
                 raise ValueError(f"rule {rule.name!r}: {exc}") from exc
             named = (
@@ -697,6 +717,11 @@ def _check_groupable(where: str, rule: Rule) -> None:
         raise ValueError(
             f"{where}: rule {rule.name!r} is {rule.method}; a group's rules split a service's "
             "cost by shares (even, fixed, or activity with window: month)"
+        )
+    if isinstance(rule, ActivityRule) and rule.cost_of is not None:
+        raise ValueError(
+            f"{where}: rule {rule.name!r} weighs by cost (cost_of); a group's rules split by "
+            "shares or driver rows"
         )
     if isinstance(rule, ActivityRule) and rule.window != "month":
         raise ValueError(
