@@ -177,3 +177,10 @@ def test_readme_cost_key_example_is_a_valid_configuration() -> None:
     [rule] = parse_config(block).rules
     assert isinstance(rule, ActivityRule)
     assert (rule.driver, rule.cost_metric) == ("compute_spend", "EffectiveCost")
+
+
+def test_readme_quantities_example_is_a_valid_configuration() -> None:
+    blocks = re.findall(r"```yaml\n(.*?)```", README, flags=re.S)
+    [block] = [textwrap.dedent(b) for b in blocks if b.lstrip().startswith("quantities:")]
+    found = [(q.name, q.unit, q.window) for q in parse_config(block).quantities]
+    assert found == [("energy", "kWh", "day"), ("emissions", "kgCO2e", "month")]

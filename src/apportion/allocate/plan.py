@@ -38,6 +38,7 @@ from apportion.allocate.cost_keys import cost_quantities
 from apportion.allocate.drivers import Quantities, driver_quantities, month_quantities
 from apportion.allocate.groups import GroupSplits
 from apportion.allocate.pool import Pool
+from apportion.allocate.quantities import split_quantities
 from apportion.allocate.targets import (
     Implied,
     Measured,
@@ -86,6 +87,7 @@ class Plan:
     members: list[dict[str, str]] = field(default_factory=list)
     folded: set[tuple[str, str, str]] = field(default_factory=set)  # driver values respelled
     notes: set[str] = field(default_factory=set)  # what a run says beside its figures
+    quantities: pa.Table | None = None  # the quantities that are not money, split
 
     def allocation_table(self) -> pa.Table:
         """All allocations, ``is_final`` false where a later rule split them again."""
@@ -159,6 +161,9 @@ def plan_period(
         raise AllocationError("allocation did not settle; report this with your rules")
     plan.folded.update(groups.folded)
     plan.notes.update(groups.notes)
+    if config.quantities:
+        say("splitting the quantities that are not money")
+        plan.quantities = split_quantities(plane, config, period, run_id, policy.canonical_value)
     return plan
 
 
@@ -749,8 +754,10 @@ def write_allocations(
         [_pool_record(pool, dims) for pool in plan.pools], schema=POOLS.to_pyarrow()
     )
     with plane.transaction():
-        for name in (t.ALLOCATIONS, t.POOLS, t.POOL_MEMBERS):
+        for name in (t.ALLOCATIONS, t.POOLS, t.POOL_MEMBERS, t.QUANTITY_ALLOCATIONS):
             plane.delete(name, {t.BILLING_PERIOD: str(period)})
+        if plan.quantities is not None and plan.quantities.num_rows:
+            plane.insert(t.QUANTITY_ALLOCATIONS, plan.quantities)
         plane.insert(t.ALLOCATIONS, allocations)
         plane.insert(t.POOLS, pools)
         for expr in plan.member_exprs:

@@ -319,6 +319,28 @@ def report_statements(
         print_table(f"Statement {period}", rows + [total.as_dict() for total in totals])
 
 
+@report_app.command("quantities")
+def report_quantities(
+    period: PeriodOption,
+    by: Annotated[str, typer.Option(help="The dimension to sum each quantity by.")] = "use_case",
+    fmt: FormatOption = OutputFormat.table,
+) -> None:
+    """Quantities that are not money (energy, emissions, GPU time), split by their own keys,
+    in their own units: each one's amount per value of a dimension."""
+    from apportion.allocate import Period
+    from apportion.report.quantities import quantity_lines
+
+    with opened_workspace() as workspace:
+        lines = quantity_lines(workspace, Period.parse(period), by)
+    rows = [line.as_dict(by) for line in lines]
+    if fmt is OutputFormat.json:
+        out.print_json(json.dumps({"period": period, "by": by, "lines": rows}))
+    elif fmt is OutputFormat.csv:
+        write_csv(rows)
+    else:
+        print_table(f"Quantities {period} by {by}", rows)
+
+
 @export_app.command("focus")
 def export_focus_command(
     period: PeriodOption,

@@ -31,6 +31,12 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def _simple_name(value: str, example: str) -> str:
+    if not _NAME.match(value):
+        raise ValueError(f"use lower-case letters, digits, '-', '_' or '.' (e.g. '{example}')")
+    return value
+
+
 def _check_match(text: str) -> str:
     try:
         parse_match(text)
@@ -46,9 +52,7 @@ class _RuleBase(_Strict):
     @field_validator("name")
     @classmethod
     def _name_is_simple(cls, value: str) -> str:
-        if not _NAME.match(value):
-            raise ValueError("use lower-case letters, digits, '-', '_' or '.' (e.g. 'gpu-cluster')")
-        return value
+        return _simple_name(value, "gpu-cluster")
 
     @field_validator("match")
     @classmethod
@@ -270,9 +274,7 @@ class RuleGroup(_Strict):
     @field_validator("name")
     @classmethod
     def _name_is_simple(cls, value: str) -> str:
-        if not _NAME.match(value):
-            raise ValueError("use lower-case letters, digits, '-', '_' or '.' (e.g. 'platform')")
-        return value
+        return _simple_name(value, "platform")
 
     @field_validator("rules")
     @classmethod
@@ -282,6 +284,31 @@ class RuleGroup(_Strict):
         if len(set(value)) != len(value):
             raise ValueError("list each rule once")
         return value
+
+
+class QuantitySplit(_Strict):
+    """A quantity that is not money (energy in kWh, emissions in kgCO2e, GPU-hours), measured
+    per window and resource by one driver (``source``) and split between the consumers by
+    another (``key``): reported in its own unit beside the cost (``report quantities``)."""
+
+    name: str
+    unit: str
+    source: str
+    key: str
+    window: Literal["day", "month"] = "day"
+
+    @field_validator("name")
+    @classmethod
+    def _name_is_simple(cls, value: str) -> str:
+        return _simple_name(value, "energy")
+
+    @model_validator(mode="after")
+    def _key_is_another_driver(self) -> QuantitySplit:
+        if self.key == self.source:
+            raise ValueError(f"quantity {self.name!r}: its key must be another driver")
+        if not self.unit.strip():
+            raise ValueError(f"quantity {self.name!r}: name its unit (kWh, kgCO2e, GPU-hours)")
+        return self
 
 
 class CategoryRule(_Strict):
@@ -518,6 +545,7 @@ class Config(_Strict):
     rules: list[Rule] = Field(default_factory=list)
     rule_groups: list[RuleGroup] = Field(default_factory=list)
     dimension_defaults: dict[str, str] = Field(default_factory=dict)
+    quantities: list[QuantitySplit] = Field(default_factory=list)
     tags: TagPolicyConfig = TagPolicyConfig()
     pricing: PricingConfig = PricingConfig()
     ledger: LedgerConfig = LedgerConfig()
@@ -690,6 +718,13 @@ class Config(_Strict):
                 )
             if not str(value).strip():
                 raise ValueError(f"{where}: give {dimension!r} a value")
+
+    @model_validator(mode="after")
+    def _quantities_named_once(self) -> Config:
+        names = [quantity.name for quantity in self.quantities]
+        if len(set(names)) != len(names):
+            raise ValueError("quantities: every quantity needs its own name")
+        return self
 
     @model_validator(mode="after")
     def _rule_groups_name_group_rules(self) -> Config:

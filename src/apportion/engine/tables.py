@@ -222,6 +222,25 @@ BUSINESS_METRICS = ibis.schema(
     }
 )
 
+# A period's quantities that are not money, as its published run split them (config
+# ``quantities``): per quantity, window and resource, the source's amount split by the key's
+# driver rows, in the quantity's own unit; a row without dimensions is what no key reached.
+QUANTITY_ALLOCATIONS = ibis.schema(
+    {
+        col.RUN_ID: "string",
+        t.BILLING_PERIOD: "string",
+        "quantity_name": "string",
+        "unit": "string",
+        col.WINDOW_START: "timestamp",
+        col.RESOURCE_ID: "string",
+        col.DIMENSIONS: "map<string, string>",
+        "amount": t.QUANTITY_TYPE,
+        col.QUANTITY: t.QUANTITY_TYPE,  # the key's quantity for the target
+        col.POOL_QUANTITY: t.QUANTITY_TYPE,  # the key's quantity in the window and resource
+        col.REASON: "string",
+    }
+)
+
 SCHEMAS: dict[str, sch.Schema] = {
     t.COST_LINES: COST_LINES,
     t.DRIVERS: DRIVERS,
@@ -232,4 +251,5 @@ SCHEMAS: dict[str, sch.Schema] = {
     t.POOL_MEMBERS: POOL_MEMBERS,
     t.USAGE: USAGE,
     t.BUSINESS_METRICS: BUSINESS_METRICS,
+    t.QUANTITY_ALLOCATIONS: QUANTITY_ALLOCATIONS,
 }

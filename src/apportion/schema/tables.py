@@ -22,6 +22,8 @@ POOLS: Final = "pools"
 POOL_MEMBERS: Final = "pool_members"
 USAGE: Final = "usage"  # token usage from the providers' usage reports
 BUSINESS_METRICS: Final = "business_metrics"  # decisions, users, revenue... per use case
+# quantities that are not money (energy, emissions, GPU time), split by their own keys
+QUANTITY_ALLOCATIONS: Final = "quantity_allocations"
 
 # Bookkeeping columns every cost line carries beside its FOCUS columns.
 LINE_ID: Final = "x_LineId"  # "<file hash prefix>:<data row number>", stable across re-ingests
