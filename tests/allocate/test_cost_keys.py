@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from apportion.config import parse_config
 from apportion.schema import tables as t
 from apportion.workspace import Workspace
-from tests.helpers import allocate, billed_by, ingest, make_workspace, write_focus
+from tests.helpers import allocate, billed_by, ingest, make_workspace, write_drivers, write_focus
 
 pytestmark = pytest.mark.usefixtures("engine")
 
@@ -86,3 +86,54 @@ def test_cost_of_is_checked_when_read() -> None:
         parse_config(text)
     with pytest.raises((ValidationError, ValueError), match="unknown column 'Nope'"):
         parse_config("version: 1\n" + (RULES % "").replace("ServiceName = 'EC2'", "Nope = 1"))
+
+
+ALLOCATED = """rules:
+  - {name: tagged, match: "tags['use_case'] IS NOT NULL", method: direct}
+  - {name: gpu, match: "ResourceId = 'gpu-1'", method: proportional, driver: gpu_seconds,
+     window: day}
+  - name: platform-fee
+    match: "ServiceName = 'Platform fee'"
+    method: activity
+    driver: allocated_spend
+    allocated_by: [%s]
+"""
+
+
+@pytest.mark.parametrize(
+    ("allocated_by", "expected"),
+    [
+        # a 30 + 30, b 30 + 10: the fee's 16 goes 60:40
+        ("tagged, gpu", {"a": D("69.6"), "b": D("46.4")}),
+        # by the tagged spend alone, 30:30
+        ("tagged", {"a": D(68), "b": D(48)}),
+    ],
+)
+def test_a_fee_split_by_what_earlier_rules_allocated(
+    tmp_path: Path, allocated_by: str, expected: dict[str, Decimal]
+) -> None:
+    """Tagged: a 30, b 30. The GPU's 40 by gpu_seconds 3:1: a 30, b 10. The fee: 16."""
+    ws = make_workspace(tmp_path / "ws", ALLOCATED % allocated_by)
+    bill = [
+        _line("EC2", "30", "a"),
+        _line("EC2", "30", "b"),
+        {**_line("Compute", "40"), "ResourceId": "gpu-1"},
+        _line("Platform fee", "16"),
+    ]
+    gpu = [
+        {"timestamp": "2026-10-03T01:00:00Z", "driver": "gpu_seconds", "resource_id": "gpu-1"}
+        | {"quantity": q, "use_case": u}
+        for u, q in (("a", "3"), ("b", "1"))
+    ]
+    ingest(ws, write_focus(tmp_path / "b.csv", bill), write_drivers(tmp_path / "d.csv", gpu))
+    allocate(ws)
+    assert billed_by(ws, "use_case") == expected
+
+
+@pytest.mark.parametrize(
+    ("named", "message"),
+    [("nope", "allocated_by names 'nope', no rule"), ("platform-fee", "does not come before it")],
+)
+def test_allocated_by_names_earlier_rules(named: str, message: str) -> None:
+    with pytest.raises((ValidationError, ValueError), match=message):
+        parse_config("version: 1\n" + ALLOCATED % named)

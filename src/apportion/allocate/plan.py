@@ -34,7 +34,7 @@ from apportion.allocate import arrow_decimal, claims, overflow
 from apportion.allocate import items as item_columns
 from apportion.allocate.batch import TargetRows, split_pools
 from apportion.allocate.capacity import Capacity
-from apportion.allocate.cost_keys import cost_quantities
+from apportion.allocate.cost_keys import allocated_quantities, cost_quantities
 from apportion.allocate.drivers import Quantities, driver_quantities, month_quantities
 from apportion.allocate.groups import GroupSplits
 from apportion.allocate.pool import Pool
@@ -326,7 +326,36 @@ def _pool_and_split(
         plan.claimed.update(r[col.MEMBER_ID] for r in rows)
     pools = [_pool(row, pooling, generation, run_id, paths) for row in sums]
     say(f"splitting {len(pools)} pools (generation {generation})")
-    quantities = _quantities(plane, pooling, pools)
+    # pools weighed by what earlier rules allocated are split once the others have been
+    weighed = [pool for pool in pools if _weighs_allocations(by_name.get(pool.rule or ""))]
+    first = [pool for pool in pools if pool not in weighed]
+    new = _split(plane, pooling, first, plan, {})
+    if weighed:
+        allocated = allocated_quantities(
+            [*plan.allocations, new], plan.claimed, weighed, by_name, dims, pooling.config
+        )
+        new = pa.concat_tables([new, _split(plane, pooling, weighed, plan, allocated)])
+        new = new.unify_dictionaries()
+    plan.pools.extend([*first, *weighed])
+    plan.allocations.append(new)
+    return new, [*first, *weighed]
+
+
+def _weighs_allocations(rule: Rule | None) -> bool:
+    return isinstance(rule, ActivityRule) and bool(rule.allocated_by)
+
+
+def _split(
+    plane: DataPlane,
+    pooling: _Pooling,
+    pools: list[Pool],
+    plan: Plan,
+    allocated: dict[str, Quantities],
+) -> pa.Table:
+    """Pools split by their rules' targets: an allocation table. ``allocated``: the
+    quantities of rules weighed by earlier allocations (apportion.allocate.cost_keys)."""
+    dims, by_name = pooling.dims, pooling.rules
+    quantities = {**_quantities(plane, pooling, pools), **allocated}
     for found in quantities.values():
         plan.folded.update(found.folded)
     monthly = _monthly(pooling, plane, pools)
@@ -343,10 +372,7 @@ def _pool_and_split(
     targets, reasons = pool_targets(pools, by_name, dims, measured)
     implied = pooling.derivation.policy.implied
     defaults = [pooling.defaults(pool) for pool in pools]
-    new = _allocation_table(pools, targets, reasons, by_name, dims, implied, defaults)
-    plan.pools.extend(pools)
-    plan.allocations.append(new)
-    return new, pools
+    return _allocation_table(pools, targets, reasons, by_name, dims, implied, defaults)
 
 
 def _with_pool_keys(items: ir.Table, pooling: _Pooling) -> ir.Table:
@@ -511,6 +537,8 @@ def _quantities(plane: DataPlane, pooling: _Pooling, pools: list[Pool]) -> dict[
         if isinstance(rule, ActivityRule) and rule.cost_of is not None:
             found[name] = cost_quantities(plane, pooling.lines, rule, pooling.dims, period)
             continue
+        if _weighs_allocations(rule):
+            continue  # weighed by earlier allocations, once they are made
         found[name] = driver_quantities(
             plane,
             driver=rule.driver,
@@ -583,8 +611,8 @@ def _monthly(pooling: _Pooling, plane: DataPlane, pools: list[Pool]) -> dict[str
     for name, rule in pooling.rules.items():
         if not isinstance(rule, ProportionalRule | ActivityRule) or rule.on_zero != "even":
             continue
-        if name not in with_pools or pooling.groups.group_of(name):
-            continue
+        if name not in with_pools or pooling.groups.group_of(name) or _weighs_allocations(rule):
+            continue  # a key of allocations is the month's already
         if isinstance(rule, ActivityRule) and rule.cost_of is not None:
             month = rule.model_copy(update={"window": "month"})
             found[name] = cost_quantities(plane, pooling.lines, month, pooling.dims, pooling.period)

@@ -131,6 +131,10 @@ class ActivityRule(_DriverRule):
     cost_metric: Literal["EffectiveCost", "BilledCost", "ListCost", "ContractedCost"] = (
         "EffectiveCost"
     )
+    # or the cost these rules have allocated to each target (a platform fee split by each use
+    # case's allocated spend); the rules must have split their cost in this rule's generation
+    # or before (apportion.allocate.cost_keys)
+    allocated_by: list[str] = Field(default_factory=list)
 
     @field_validator("cost_of")
     @classmethod
@@ -141,6 +145,12 @@ class ActivityRule(_DriverRule):
     def _cost_or_resource(self) -> ActivityRule:
         if self.cost_of is not None and self.driver_resource is not None:
             raise ValueError("cost_of weighs bill lines, which have no driver_resource: give one")
+        if self.allocated_by and (self.cost_of is not None or self.driver_resource is not None):
+            raise ValueError(
+                "allocated_by weighs allocations: give it without cost_of or driver_resource"
+            )
+        if self.allocated_by and self.window != "month":
+            raise ValueError("allocated_by weighs the month's allocations: give it window: month")
         return self
 
 
@@ -700,6 +710,8 @@ class Config(_Strict):
                         f"the dimensions {self.dimensions}"
                     )
             self._check_defaults(f"rule {rule.name!r} defaults", rule.defaults)
+            if isinstance(rule, ActivityRule):
+                self._check_allocated_by(rule)
             if isinstance(rule, ProportionalRule) and rule.idle is not None:
                 self._check_defaults(f"rule {rule.name!r} idle owner", rule.idle.owner)
             if isinstance(rule, ProportionalRule | ActivityRule) and isinstance(rule.on_zero, dict):
@@ -708,6 +720,18 @@ class Config(_Strict):
                 self._check_defaults(f"rule {rule.name!r} on_zero", rule.on_zero)
         self._check_defaults("dimension_defaults", self.dimension_defaults)
         return self
+
+    def _check_allocated_by(self, rule: ActivityRule) -> None:
+        """The rules a key of allocations names exist and come before it."""
+        names = [r.name for r in self.rules]
+        for name in rule.allocated_by:
+            if name not in names:
+                raise ValueError(f"rule {rule.name!r} allocated_by names {name!r}, no rule")
+            if names.index(name) >= names.index(rule.name):
+                raise ValueError(
+                    f"rule {rule.name!r} allocated_by names {name!r}, which does not come "
+                    "before it: list the rules whose allocations it weighs before it"
+                )
 
     def _check_defaults(self, where: str, defaults: dict[str, str]) -> None:
         for dimension, value in defaults.items():
@@ -753,7 +777,7 @@ def _check_groupable(where: str, rule: Rule) -> None:
             f"{where}: rule {rule.name!r} is {rule.method}; a group's rules split a service's "
             "cost by shares (even, fixed, or activity with window: month)"
         )
-    if isinstance(rule, ActivityRule) and rule.cost_of is not None:
+    if isinstance(rule, ActivityRule) and (rule.cost_of is not None or rule.allocated_by):
         raise ValueError(
             f"{where}: rule {rule.name!r} weighs by cost (cost_of); a group's rules split by "
             "shares or driver rows"
