@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
 
 from apportion.allocate.batch import Dims
-from apportion.allocate.drivers import Quantities
+from apportion.allocate.drivers import Quantities, WindowKey
 from apportion.allocate.pool import Pool
 from apportion.config.models import ProportionalRule
 from apportion.money import EXACT
@@ -63,12 +63,12 @@ def idle_target(rule: ProportionalRule, dims: Sequence[str], workload: str) -> D
     return tuple(named.get(d) for d in dims)
 
 
-def _summed(quantities: Quantities | None, where: tuple[object, str | None]) -> dict[Dims, int]:
+def _summed(quantities: Quantities | None, where: WindowKey) -> dict[Dims, int]:
     """The window's rows by target (rows that fold to one target are added)."""
     found: dict[Dims, int] = {}
     if quantities is None:
         return found
-    start, end = quantities.span(where)  # type: ignore[arg-type]
+    start, end = quantities.span(where)
     if end <= start:
         return found
     _, columns, weights = quantities.rows([(start, end)])
@@ -79,11 +79,11 @@ def _summed(quantities: Quantities | None, where: tuple[object, str | None]) -> 
     return found
 
 
-def _available(pool: Pool, capacity: Capacity, where: tuple[object, str | None]) -> int:
+def _available(pool: Pool, capacity: Capacity, where: WindowKey) -> int:
     """The resource's capacity in the window: the capacity driver's rows, or what its lines
     say they consumed (rounded half to even to the quantity scale)."""
     if capacity.available is not None:
-        start, end = capacity.available.span(where)  # type: ignore[arg-type]
+        start, end = capacity.available.span(where)
         return int(sum(capacity.available.weights[start:end])) if end > start else 0
     if pool.consumed is None:
         return 0
