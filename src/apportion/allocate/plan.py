@@ -327,8 +327,9 @@ def _pool_and_split(
     pools = [_pool(row, pooling, generation, run_id, paths) for row in sums]
     say(f"splitting {len(pools)} pools (generation {generation})")
     # pools weighed by what earlier rules allocated are split once the others have been
-    weighed = [pool for pool in pools if _weighs_allocations(by_name.get(pool.rule or ""))]
-    first = [pool for pool in pools if pool not in weighed]
+    later = [_weighs_allocations(by_name.get(pool.rule or "")) for pool in pools]
+    weighed = [pool for pool, last in zip(pools, later, strict=True) if last]
+    first = [pool for pool, last in zip(pools, later, strict=True) if not last]
     new = _split(plane, pooling, first, plan, {})
     if weighed:
         allocated = allocated_quantities(
