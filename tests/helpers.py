@@ -46,15 +46,7 @@ GPU_RULES = """rules:
     window: day
 """
 
-DRIVER_COLUMNS = [
-    "timestamp",
-    "driver",
-    "quantity",
-    "resource_id",
-    "use_case",
-    "cost_centre",
-    "environment",
-]
+DRIVER_COLUMNS = ["timestamp", "driver", "quantity", "resource_id", "use_case", "cost_centre"]
 
 
 def write_focus(path: Path, rows: Iterable[Mapping[str, Any]]) -> Path:
@@ -76,11 +68,15 @@ def write_focus(path: Path, rows: Iterable[Mapping[str, Any]]) -> Path:
 
 
 def write_drivers(path: Path, rows: Iterable[Mapping[str, Any]]) -> Path:
+    rows = list(rows)
+    # another dimension (environment) only where a row names it: an empty column would be
+    # read as that dimension present and empty
+    columns = list(dict.fromkeys([*DRIVER_COLUMNS, *(key for row in rows for key in row)]))
     with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=DRIVER_COLUMNS)
+        writer = csv.DictWriter(handle, fieldnames=columns)
         writer.writeheader()
         for row in rows:
-            writer.writerow({key: row.get(key, "") for key in DRIVER_COLUMNS})
+            writer.writerow({key: row.get(key, "") for key in columns})
     return path
 
 
