@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
 
 from apportion.allocate.batch import Dims
-from apportion.allocate.drivers import Quantities, WindowKey
+from apportion.allocate.drivers import Quantities, WindowKey, target_order
 from apportion.allocate.pool import Pool
 from apportion.config.models import ProportionalRule
 from apportion.money import EXACT
@@ -50,7 +50,7 @@ def capacity_split(
         idle = _available(pool, capacity, where) - sum(weights.values())
         if idle > 0:
             weights[idle_values] = weights.get(idle_values, 0) + idle
-    return sorted(((v, w) for v, w in weights.items() if w > 0), key=lambda p: _order(p[0]))
+    return sorted(((v, w) for v, w in weights.items() if w > 0), key=lambda p: target_order(p[0]))
 
 
 def idle_target(rule: ProportionalRule, dims: Sequence[str], workload: str) -> Dims:
@@ -89,7 +89,3 @@ def _available(pool: Pool, capacity: Capacity, where: WindowKey) -> int:
         return 0
     scaled = EXACT.scaleb(pool.consumed, t.QUANTITY_SCALE)
     return int(scaled.quantize(Decimal(1), rounding=ROUND_HALF_EVEN, context=EXACT))
-
-
-def _order(values: Dims) -> tuple[tuple[bool, str], ...]:
-    return tuple((value is not None, value or "") for value in values)

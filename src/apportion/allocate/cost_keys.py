@@ -20,9 +20,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from apportion.allocate.arrow_decimal import decimals, units
-from apportion.allocate.drivers import Quantities, windowed
+from apportion.allocate.drivers import Quantities, target_order, windowed
 from apportion.allocate.pool import Pool
-from apportion.config import ActivityRule, Config, Rule
+from apportion.config import ActivityRule, Rule
 from apportion.engine import DataPlane
 from apportion.periods import Period
 from apportion.rules.columns import compile_match
@@ -88,7 +88,6 @@ def allocated_quantities(
     pools: Sequence[Pool],
     rules: Mapping[str, Rule],
     dims: Sequence[str],
-    config: Config,
 ) -> dict[str, Quantities]:
     """Per rule weighed by allocations (``allocated_by``) among ``pools``: each target's cost
     as the named rules allocated it so far (allocations not split again), one month window."""
@@ -125,7 +124,7 @@ def _allocated(
             if weight > 0 and any(value is not None for value in target):
                 targets[target] = weight
     # sorted by target, as driver rows are, so a split never depends on read order
-    order = sorted(targets, key=lambda target: [(v is not None, v or "") for v in target])
+    order = sorted(targets, key=target_order)
     count = len(order)
     return Quantities(
         dims=[pa.array([target[k] for target in order], pa.string()) for k in range(len(dims))],

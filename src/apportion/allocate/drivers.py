@@ -14,7 +14,7 @@ import pyarrow.compute as pc
 
 from apportion.allocate.arrow_decimal import IntArray, units
 from apportion.engine import DataPlane
-from apportion.engine.carried import carried_keys, to_read
+from apportion.engine.carried import to_read
 from apportion.schema import columns as col
 from apportion.schema import tables as t
 
@@ -145,6 +145,11 @@ def windowed(
     )
 
 
+def target_order(values: Sequence[str | None]) -> tuple[tuple[bool, str], ...]:
+    """How targets are ordered within a window, as driver rows are: a missing value first."""
+    return tuple((value is not None, value or "") for value in values)
+
+
 def month_quantities(
     plane: DataPlane,
     *,
@@ -153,6 +158,7 @@ def month_quantities(
     period_start: datetime,
     period_end: datetime,
     dimensions: Sequence[str],
+    carried: Collection[str] | None,
     spell: Spell | None,
 ) -> Quantities:
     """Everything a driver measured in the month, on any resource (or ``only_resource``), as
@@ -168,7 +174,7 @@ def month_quantities(
         period_start=period_start,
         period_end=period_end,
         dimensions=dimensions,
-        carried=carried_keys(plane, "drivers"),
+        carried=carried,
         spell=spell,
     )
 

@@ -25,7 +25,7 @@ each other, or one has no targets this month) stays unallocated, with the reason
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
@@ -255,11 +255,12 @@ class GroupSplits:
         period: Period,
         spell: Spell,
         implied: Implied,
+        carried: Collection[str] | None,
     ) -> None:
         self._plane, self._config, self._period = plane, config, period
         self._rules = list(rules)
         self._by_name = {rule.name: rule for rule, _ in rules}
-        self._spell, self._implied = spell, implied
+        self._spell, self._implied, self._carried = spell, implied, carried
         self._targets: dict[str, tuple[list[Dims], list[int], str]] = {}
         self._solutions: dict[tuple[Any, ...], Solution] = {}
         self.folded: set[Folding] = set()
@@ -332,6 +333,7 @@ class GroupSplits:
             period_start=period.start,
             period_end=period.end,
             dimensions=dims,
+            carried=self._carried,
             spell=self._spell,
         )
         self.folded.update(quantities.folded)

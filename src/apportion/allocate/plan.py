@@ -147,9 +147,13 @@ def plan_period(
         derived.table.mutate(claim=claim), dims, derived.values, sources, consumed
     )
     policy = derivation.policy
-    groups = GroupSplits(plane, config, rules, period, policy.canonical_value, policy.implied)
+    # the dimension keys the driver files carry: read once, for every driver scan of the run
+    carried = carried_keys(plane, "drivers")
+    groups = GroupSplits(
+        plane, config, rules, period, policy.canonical_value, policy.implied, carried
+    )
     by_name = {rule.name: rule for rule, _ in rules}
-    pooling = _Pooling(config, derivation, by_name, period, groups, derived)
+    pooling = _Pooling(config, derivation, by_name, period, groups, derived, carried)
     say("pooling cost lines")
     for generation in range(len(rules) + 1):
         new, pools = _pool_and_split(plane, pooling, run_id, generation, items, plan, say)
@@ -232,6 +236,7 @@ class _Pooling:
     period: Period
     groups: GroupSplits
     lines: DerivedLines  # the period's bill lines, for keys from cost
+    carried: set[str] | None  # dimension keys the driver files carry (None: any)
 
     @property
     def dims(self) -> list[str]:
@@ -333,7 +338,7 @@ def _pool_and_split(
     new = _split(plane, pooling, first, plan, {})
     if weighed:
         allocated = allocated_quantities(
-            [*plan.allocations, new], plan.claimed, weighed, by_name, dims, pooling.config
+            [*plan.allocations, new], plan.claimed, weighed, by_name, dims
         )
         new = pa.concat_tables([new, _split(plane, pooling, weighed, plan, allocated)])
         new = new.unify_dictionaries()
@@ -527,7 +532,7 @@ def _quantities(plane: DataPlane, pooling: _Pooling, pools: list[Pool]) -> dict[
     """Driver quantities for every driver-based rule that has pools, one grouped scan each;
     their dimension values spelled as the tag policy spells tag values."""
     found: dict[str, Quantities] = {}
-    carried = carried_keys(plane, "drivers")
+    carried = pooling.carried
     period = pooling.period
     for name, rule in pooling.rules.items():
         if not isinstance(rule, ProportionalRule | ActivityRule) or pooling.groups.group_of(name):
@@ -599,7 +604,7 @@ def _by_window(
         period_start=pooling.period.start,
         period_end=pooling.period.end,
         dimensions=dims,
-        carried=carried_keys(plane, "drivers"),
+        carried=pooling.carried,
         spell=pooling.derivation.policy.canonical_value,
     )
 
@@ -625,6 +630,7 @@ def _monthly(pooling: _Pooling, plane: DataPlane, pools: list[Pool]) -> dict[str
             period_start=pooling.period.start,
             period_end=pooling.period.end,
             dimensions=pooling.dims,
+            carried=pooling.carried,
             spell=pooling.derivation.policy.canonical_value,
         )
     return found

@@ -11,7 +11,7 @@ the cost allocation it publishes, and checks that every quantity's parts add up 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 
 import numpy as np
@@ -45,8 +45,9 @@ def split_quantities(
     plane: DataPlane, config: Config, period: Period, run_id: str, spell: Spell
 ) -> pa.Table:
     """Every configured quantity of the period, split by its key: one table of rows."""
+    carried = carried_keys(plane, "drivers")
     tables = [
-        _split(plane, config.dimensions, quantity, period, run_id, spell)
+        _split(plane, config.dimensions, quantity, period, run_id, spell, carried)
         for quantity in config.quantities
     ]
     if not tables:
@@ -61,9 +62,10 @@ def _split(
     period: Period,
     run_id: str,
     spell: Spell,
+    carried: Collection[str] | None,
 ) -> pa.Table:
-    measured = _read(plane, quantity.source, quantity.window, [], period, spell)
-    keys = _read(plane, quantity.key, quantity.window, dims, period, spell)
+    measured = _read(plane, quantity.source, quantity.window, [], period, spell, carried)
+    keys = _read(plane, quantity.key, quantity.window, dims, period, spell, carried)
     rows: list[Row] = []
     reasons: list[str | None] = []
     source_total = 0
@@ -96,6 +98,7 @@ def _read(
     dims: Sequence[str],
     period: Period,
     spell: Spell,
+    carried: Collection[str] | None,
 ) -> Quantities:
     """A driver's rows of the period per window and resource (by target, with ``dims``)."""
     last_day = period.end - timedelta(days=1)
@@ -108,7 +111,7 @@ def _read(
         period_start=period.start,
         period_end=period.end,
         dimensions=dims,
-        carried=carried_keys(plane, "drivers"),
+        carried=carried,
         spell=spell,
     )
 

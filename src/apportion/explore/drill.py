@@ -130,7 +130,7 @@ def line_detail(
 ) -> dict[str, Any]:
     """A statement line and the allocations behind it, largest first."""
     line = find_line(workspace, period, line_id, caller)
-    found: dict[str, Any] = {"period": period, "line": _line(line)}
+    found: dict[str, Any] = {"period": period, "line": line_dict(line)}
     if line.method == ADJUSTMENT:
         found["adjustment"] = _adjustment(workspace, line)
         found["allocations"] = []
@@ -438,7 +438,8 @@ def _adjustment(workspace: Workspace, line: Line) -> dict[str, Any] | None:
         }
 
 
-def _line(line: Line) -> dict[str, Any]:
+def line_dict(line: Line) -> dict[str, Any]:
+    """A statement line as JSON: every field, money as plain text."""
     return {**line.canonical(), "amount": f"{line.amount:f}"}
 
 

@@ -22,7 +22,7 @@ import ibis
 from apportion.access import Caller
 from apportion.allocate.split import round_shares
 from apportion.errors import NotFoundError, UsageError
-from apportion.explore.drill import behind, plain_row
+from apportion.explore.drill import SHARE_PLACES, behind, line_dict, plain_row
 from apportion.explore.overview import visible_lines
 from apportion.explore.scope import Scoped, scoped
 from apportion.ledger.lines import ADJUSTMENT, Line
@@ -31,8 +31,6 @@ from apportion.schema import columns as col
 from apportion.schema import tables as t
 from apportion.schema.currency import minor_units
 from apportion.workspace import Workspace
-
-SHARE_PLACES = Decimal("0.000001")  # a share of a bill line, as shown (percent)
 
 POOL_COLUMNS = (
     col.POOL_ID,
@@ -121,9 +119,9 @@ def trace(
         "metric": metric,
         "currency": currencies[0],
         col.RUN_ID: scope.run_id,
-        "lines": [_line(line) for line in lines],
+        "lines": [line_dict(line) for line in lines],
         "total": f"{total:f}",
-        "adjustments": [_line(line) for line in lines if line.method == ADJUSTMENT],
+        "adjustments": [line_dict(line) for line in lines if line.method == ADJUSTMENT],
         "pools": [_pool_out(p) for p in _head(pools, limit)],
         "pools_total": len(pools),
         "bill_lines": shown,
@@ -272,10 +270,6 @@ def _decimal(value: Fraction, places: int = 18) -> str:
 def _percent(share: Fraction) -> str:
     percent = EXACT.divide(Decimal(share.numerator * 100), Decimal(share.denominator))
     return f"{EXACT.quantize(percent, SHARE_PLACES):f}"
-
-
-def _line(line: Line) -> dict[str, Any]:
-    return {**line.canonical(), "amount": f"{line.amount:f}"}
 
 
 def _said(selection: Selection) -> str:
